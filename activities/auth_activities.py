@@ -1,0 +1,224 @@
+"""Activities that read and change authorizations through the Nuki Web API.
+
+They are methods of :class:`AuthActivities`, which owns the one shared :class:`NukiClient`.
+Each takes one typed input and returns one typed result; every Nuki failure is converted once,
+by :func:`activities.failures.to_application_error`, into a retryable or final failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime
+
+from pydantic import BaseModel
+from temporalio import activity
+
+from activities.failures import (
+    CONFLICT,
+    DEADLINE_PASSED,
+    LOCK_OFFLINE,
+    final,
+    pending,
+    to_application_error,
+)
+from activities.nuki_client import NukiClient
+from activities.nuki_errors import NukiConflictError, NukiError, NukiNotFoundError
+from activities.polling import poll_until
+from nukiflow.models.auth import AuthFields
+from nukiflow.models.timing import PollTiming
+from nukiflow.models.wire import SmartlockAuth
+
+
+class ReadAuthInput(BaseModel):
+    smartlock_id: int
+    auth_id: str
+
+
+class ReadAuthResult(BaseModel):
+    """The auth as Nuki holds it, or ``None`` when it does not exist."""
+
+    auth: SmartlockAuth | None
+
+
+class WriteAuthInput(BaseModel):
+    smartlock_id: int
+    auth_id: str
+    # None means delete the auth.
+    desired: AuthFields | None
+    # No write is sent after this instant: a change must never land later than promised.
+    not_after: datetime
+    # Check that the lock is online before writing (set for rewrites after a lost update).
+    check_online: bool = False
+
+
+class WriteAuthResult(BaseModel):
+    # API write attempts this activity made (accepted and refused with 423/5xx/...).
+    attempts: int
+
+
+class AwaitAuthInput(BaseModel):
+    smartlock_id: int
+    auth_id: str
+    timing: PollTiming
+
+
+class AwaitAuthResult(BaseModel):
+    """The auth read back once no operation is pending on it (``None``: it is gone)."""
+
+    auth: SmartlockAuth | None
+    reads: int
+
+
+class CreateAuthInput(BaseModel):
+    smartlock_id: int
+    auth_type: int
+    desired: AuthFields
+    not_after: datetime
+    timing: PollTiming
+
+
+class CreateAuthResult(BaseModel):
+    auth_id: str
+    # True when the auth was already there (a retry after the create was accepted).
+    adopted: bool
+    writes: int
+    reads: int
+
+
+def matches(auth: SmartlockAuth, desired: AuthFields, auth_type: int) -> bool:
+    """Whether ``auth`` is the one a create of ``desired`` makes (Nuki returns no id)."""
+    if auth.type != auth_type or auth.name != desired.name:
+        return False
+    return desired.code is None or auth.code == desired.code
+
+
+class AuthActivities:
+    def __init__(self, client: NukiClient) -> None:
+        self._client = client
+
+    @activity.defn(name="nuki.auth.read")
+    async def read_auth(self, input: ReadAuthInput) -> ReadAuthResult:
+        try:
+            return ReadAuthResult(
+                auth=await self._client.get_auth(input.smartlock_id, input.auth_id)
+            )
+        except NukiNotFoundError:
+            return ReadAuthResult(auth=None)
+        except NukiError as exc:
+            raise to_application_error(exc) from None
+
+    @activity.defn(name="nuki.auth.write")
+    async def write_auth(self, input: WriteAuthInput) -> WriteAuthResult:
+        """Send the full auth (or the delete). 423, 429, 5xx and transport errors are retried
+        by the retry policy; validation, auth and not-found errors are final."""
+        if datetime.now(UTC) >= input.not_after:
+            raise final("the change's deadline passed before it could be sent", DEADLINE_PASSED)
+        try:
+            if input.check_online or activity.info().attempt > 1:
+                lock = await self._client.get_smartlock(input.smartlock_id)
+                if not lock.online:
+                    raise pending(
+                        f"smartlock {input.smartlock_id} is offline (serverState "
+                        f"{lock.server_state}); waiting for it before writing",
+                        LOCK_OFFLINE,
+                    )
+            if input.desired is None:
+                await self._client.delete_auth(input.smartlock_id, input.auth_id)
+            else:
+                await self._client.update_auth(
+                    input.smartlock_id, input.auth_id, input.desired.to_update()
+                )
+        except NukiError as exc:
+            raise to_application_error(exc) from None
+        return WriteAuthResult(attempts=activity.info().attempt)
+
+    @activity.defn(name="nuki.auth.await")
+    async def await_auth(self, input: AwaitAuthInput) -> AwaitAuthResult:
+        """Wait until no operation is pending on the auth, then return it as read back."""
+
+        async def read() -> SmartlockAuth | None:
+            try:
+                return await self._client.get_auth(input.smartlock_id, input.auth_id)
+            except NukiNotFoundError:
+                return None
+
+        try:
+            auth, reads = await poll_until(
+                read,
+                lambda a: a is None or a.operation_id is None,
+                input.timing,
+                f"the operation on auth {input.auth_id}",
+            )
+        except NukiError as exc:
+            raise to_application_error(exc) from None
+        return AwaitAuthResult(auth=auth, reads=reads)
+
+    @activity.defn(name="nuki.auth.create")
+    async def create_auth(self, input: CreateAuthInput) -> CreateAuthResult:
+        """Create the auth exactly once, although Nuki's create returns no id.
+
+        Look for it first (an earlier attempt may have been accepted and applied), create it,
+        then find it by listing. A 409 for a keypad code means the code is on the lock: ours
+        if a matching auth shows up, someone else's otherwise (a final, clear failure).
+        """
+        reads = writes = 0
+        attempt = activity.info().attempt
+        try:
+            found, n = await self._find(input, grace=0.0)
+            reads += n
+            if found is None and attempt > 1:
+                # An earlier attempt may have been accepted and not applied yet: give the
+                # device a moment, and never re-create on a lock that is offline (Nuki holds
+                # or drops creates there; either way a second create could make two).
+                lock = await self._client.get_smartlock(input.smartlock_id)
+                reads += 1
+                if not lock.online:
+                    raise pending(f"smartlock {input.smartlock_id} is offline", LOCK_OFFLINE)
+                found, n = await self._find(input, grace=input.timing.fast_window_seconds / 2)
+                reads += n
+            if found is not None:
+                return CreateAuthResult(auth_id=found.id, adopted=True, writes=0, reads=reads)
+            if datetime.now(UTC) >= input.not_after:
+                raise final("the create's deadline passed before it could be sent", DEADLINE_PASSED)
+            try:
+                writes += 1
+                await self._client.create_auth(
+                    input.smartlock_id, input.desired.to_create(input.auth_type)
+                )
+            except NukiConflictError as exc:
+                found, n = await self._find(input, grace=input.timing.fast_window_seconds)
+                reads += n
+                if found is None:
+                    raise final(
+                        f"{exc.message}: another authorization on smartlock "
+                        f"{input.smartlock_id} already uses this keypad code; choose another",
+                        CONFLICT,
+                    ) from None
+                return CreateAuthResult(auth_id=found.id, adopted=True, writes=writes, reads=reads)
+            found, n = await self._find(input, grace=input.timing.fast_window_seconds)
+            reads += n
+            if found is None:
+                raise pending(
+                    f"the new auth has not appeared on smartlock {input.smartlock_id} yet"
+                )
+            return CreateAuthResult(auth_id=found.id, adopted=False, writes=writes, reads=reads)
+        except NukiError as exc:
+            raise to_application_error(exc) from None
+
+    async def _find(self, input: CreateAuthInput, grace: float) -> tuple[SmartlockAuth | None, int]:
+        """List the lock's auths for a match, for up to ``grace`` seconds."""
+        reads = 0
+        started = time.monotonic()
+        interval = input.timing.fast_first_interval_seconds
+        while True:
+            auths = await self._client.list_auths(input.smartlock_id)
+            reads += 1
+            for auth in auths:
+                if matches(auth, input.desired, input.auth_type):
+                    return auth, reads
+            activity.heartbeat()
+            if time.monotonic() - started + interval > grace:
+                return None, reads
+            await asyncio.sleep(interval)
+            interval = min(interval * 1.5, input.timing.fast_max_interval_seconds)

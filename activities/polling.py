@@ -1,0 +1,83 @@
+"""Hybrid polling for operations that take seconds normally and hours when a lock is offline.
+
+Inside one activity attempt we poll fast (sub-second, growing to a second) for a bounded window,
+heartbeating each round so a dead worker is noticed quickly and cancellation gets through. If
+the operation is still pending after the window, the attempt fails on purpose with a benign
+``OperationPending`` error and the activity's retry policy polls slowly from then on: a lock
+offline for hours costs one poll per retry interval and adds no history events, because Temporal
+records only the final attempt of an activity.
+
+Transient API failures (5xx, 429, timeouts, 423) inside the fast loop are swallowed: one stray
+503 must not turn a 2 s change into a multi-minute one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from pydantic import BaseModel
+from temporalio import activity
+
+from activities.failures import pending
+from activities.nuki_errors import NukiError
+from nukiflow.models.timing import PollTiming
+
+T = TypeVar("T")
+
+
+class PollProgress(BaseModel):
+    """Carried across attempts in heartbeat details."""
+
+    reads: int = 0
+
+
+def _progress() -> PollProgress:
+    details = activity.info().heartbeat_details
+    if details:
+        try:
+            return PollProgress.model_validate(details[0])
+        except (TypeError, ValueError):
+            return PollProgress()
+    return PollProgress()
+
+
+async def poll_until(
+    read: Callable[[], Awaitable[T]],
+    done: Callable[[T], bool],
+    timing: PollTiming,
+    what: str,
+) -> tuple[T, int]:
+    """Poll ``read`` until ``done`` holds; returns the last value and the reads of all attempts.
+
+    The first attempt polls fast for ``timing.fast_window_seconds``; later attempts (the retry
+    policy's slow polls) read once. Raises a retryable ``OperationPending`` error otherwise.
+    """
+    progress = _progress()
+    window = timing.fast_window_seconds if activity.info().attempt == 1 else 0.0
+    interval = timing.fast_first_interval_seconds
+    started = time.monotonic()
+    last_error: NukiError | None = None
+    while True:
+        try:
+            value = await read()
+            progress.reads += 1
+            last_error = None
+            if done(value):
+                return value, progress.reads
+        except NukiError as exc:
+            progress.reads += 1
+            if not exc.retryable:
+                raise
+            last_error = exc
+        activity.heartbeat(progress.model_dump())
+        if time.monotonic() - started + interval > window:
+            break
+        await asyncio.sleep(interval)
+        interval = min(interval * 1.5, timing.fast_max_interval_seconds)
+    reason = f"{what} is still pending"
+    if last_error is not None:
+        reason += f" (last poll: {last_error.message})"
+    raise pending(reason)

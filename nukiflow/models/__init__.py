@@ -1,0 +1,1 @@
+"""Typed models: the Nuki wire models and the workflow inputs and results."""

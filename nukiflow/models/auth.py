@@ -1,0 +1,298 @@
+"""Inputs and results of the authorization workflows (what callers send and get back).
+
+Validation lives here, at the edge: a request that breaks a rule fails to construct, so it is
+refused before it reaches Temporal; the workflow's update validator runs the same checks again
+for callers that build payloads by other means.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from nukiflow.models.wire import AuthType, SmartlockAuth, SmartlockAuthCreate, SmartlockAuthUpdate
+
+REDACTED_CODE = "******"
+MAX_NAME = 32
+MAX_KEYPAD_NAME = 20
+MINUTES_PER_DAY = 1440
+
+ClearableField = Literal[
+    "allowed_from_date",
+    "allowed_until_date",
+    "allowed_week_days",
+    "allowed_from_time",
+    "allowed_until_time",
+    "account_user_id",
+]
+
+
+def check_keypad_code(code: int) -> int:
+    """Nuki's keypad code rules: 6 digits, each 1-9, not starting with 12."""
+    text = str(code)
+    if len(text) != 6 or not text.isdigit():
+        raise ValueError("a keypad code has exactly 6 digits")
+    if "0" in text:
+        raise ValueError("a keypad code uses the digits 1-9 only (no 0)")
+    if text.startswith("12"):
+        raise ValueError("a keypad code must not start with 12")
+    return code
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError("give dates with a time zone (e.g. 2026-01-31T18:00:00+01:00)")
+    # Nuki stores milliseconds; compare what the lock can hold.
+    value = value.astimezone(UTC)
+    return value.replace(microsecond=(value.microsecond // 1000) * 1000)
+
+
+class _Restrictions(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    allowed_from_date: datetime | None = None
+    allowed_until_date: datetime | None = None
+    allowed_week_days: int | None = Field(default=None, ge=0, le=127)
+    allowed_from_time: int | None = Field(default=None, ge=0, lt=MINUTES_PER_DAY)
+    allowed_until_time: int | None = Field(default=None, ge=0, lt=MINUTES_PER_DAY)
+
+    @field_validator("allowed_from_date", "allowed_until_date")
+    @classmethod
+    def _dates_in_utc(cls, value: datetime | None) -> datetime | None:
+        return _utc(value)
+
+    def _check_windows(self) -> None:
+        if (
+            self.allowed_from_date is not None
+            and self.allowed_until_date is not None
+            and self.allowed_from_date >= self.allowed_until_date
+        ):
+            raise ValueError("allowed_from_date must be before allowed_until_date")
+        if (
+            self.allowed_from_time is not None
+            and self.allowed_until_time is not None
+            and self.allowed_from_time >= self.allowed_until_time
+        ):
+            raise ValueError("allowed_from_time must be before allowed_until_time")
+
+
+class AuthFields(_Restrictions):
+    """The full desired state of one authorization: what nukiflow writes and verifies."""
+
+    name: str = Field(min_length=1, max_length=MAX_NAME)
+    code: int | None = Field(default=None, repr=False)
+    enabled: bool = True
+    remote_allowed: bool = False
+    account_user_id: int | None = None
+
+    @field_validator("code")
+    @classmethod
+    def _code_rules(cls, value: int | None) -> int | None:
+        return None if value is None else check_keypad_code(value)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        self._check_windows()
+        if self.code is not None and len(self.name) > MAX_KEYPAD_NAME:
+            raise ValueError(f"a keypad code's name has at most {MAX_KEYPAD_NAME} characters")
+        return self
+
+    @classmethod
+    def from_wire(cls, auth: SmartlockAuth) -> AuthFields:
+        return cls.model_construct(
+            name=auth.name,
+            code=auth.code,
+            enabled=auth.enabled,
+            remote_allowed=auth.remote_allowed,
+            account_user_id=auth.account_user_id,
+            allowed_from_date=_utc(auth.allowed_from_date),
+            allowed_until_date=_utc(auth.allowed_until_date),
+            allowed_week_days=auth.allowed_week_days,
+            allowed_from_time=auth.allowed_from_time,
+            allowed_until_time=auth.allowed_until_time,
+        )
+
+    def to_update(self) -> SmartlockAuthUpdate:
+        """The full update body: Nuki replaces the auth, so every field is sent."""
+        return SmartlockAuthUpdate(**self.model_dump())
+
+    def to_create(self, auth_type: int) -> SmartlockAuthCreate:
+        data = self.model_dump(exclude={"enabled"})
+        return SmartlockAuthCreate(type=auth_type, **data)
+
+    def differences(self, other: AuthFields) -> list[str]:
+        """Names of the fields that differ (names only: values may be secret)."""
+        mine, theirs = self.model_dump(), other.model_dump()
+        return [name for name in mine if mine[name] != theirs[name]]
+
+    def redacted(self) -> RedactedAuth:
+        data = self.model_dump(exclude={"code"})
+        return RedactedAuth(code=None if self.code is None else REDACTED_CODE, **data)
+
+
+class RedactedAuth(BaseModel):
+    """An auth's state safe to show anywhere: the keypad code replaced by ``******``."""
+
+    name: str
+    code: str | None = None
+    enabled: bool
+    remote_allowed: bool
+    account_user_id: int | None = None
+    allowed_from_date: datetime | None = None
+    allowed_until_date: datetime | None = None
+    allowed_week_days: int | None = None
+    allowed_from_time: int | None = None
+    allowed_until_time: int | None = None
+
+
+class AuthPatch(_Restrictions):
+    """A change to an existing auth: fields left ``None`` keep their current value; fields
+    named in ``clear`` lose their restriction."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=MAX_NAME)
+    code: int | None = Field(default=None, repr=False)
+    enabled: bool | None = None
+    remote_allowed: bool | None = None
+    account_user_id: int | None = None
+    clear: frozenset[ClearableField] = frozenset()
+
+    @field_validator("code")
+    @classmethod
+    def _code_rules(cls, value: int | None) -> int | None:
+        return None if value is None else check_keypad_code(value)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        self._check_windows()
+        if self.code is not None and self.name is not None and len(self.name) > MAX_KEYPAD_NAME:
+            raise ValueError(f"a keypad code's name has at most {MAX_KEYPAD_NAME} characters")
+        for name in self.clear:
+            if getattr(self, name) is not None:
+                raise ValueError(f"{name} is both set and cleared")
+        return self
+
+    def is_empty(self) -> bool:
+        return not self.clear and all(
+            getattr(self, name) is None for name in type(self).model_fields if name != "clear"
+        )
+
+    def apply_to(self, base: AuthFields) -> AuthFields:
+        """``base`` with this change on top, validated as a whole (raises ValueError)."""
+        data = base.model_dump()
+        for name in type(self).model_fields:
+            if name == "clear":
+                continue
+            value = getattr(self, name)
+            if value is not None:
+                data[name] = value
+        for name in self.clear:
+            data[name] = None
+        return AuthFields.model_validate(data)
+
+
+class ChangeKind(StrEnum):
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"
+
+
+class AuthChange(BaseModel):
+    """One caller's change to one auth: the input of the entity's ``change`` update."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    request_id: str = Field(min_length=1, max_length=200)
+    kind: ChangeKind = ChangeKind.UPDATE
+    patch: AuthPatch | None = None
+    # How long the change may take before it is given up (default from settings).
+    deadline_seconds: float = Field(default=24 * 3600, gt=0, le=30 * 24 * 3600)
+
+    @model_validator(mode="after")
+    def _patch_matches_kind(self) -> Self:
+        if self.kind is ChangeKind.UPDATE and (self.patch is None or self.patch.is_empty()):
+            raise ValueError("an update must change at least one field")
+        if self.kind is ChangeKind.DELETE and self.patch is not None:
+            raise ValueError("a delete carries no fields")
+        if self.kind is ChangeKind.CREATE:
+            raise ValueError("create an auth with a CreateAuthRequest, not a change")
+        return self
+
+
+class OutcomeStatus(StrEnum):
+    APPLIED = "applied"
+    SUPERSEDED = "superseded"
+    REJECTED = "rejected"
+    FAILED = "failed"
+
+
+class AuthOutcome(BaseModel):
+    """What a caller gets for a change: applied (verified), superseded, rejected or failed."""
+
+    status: OutcomeStatus
+    request_id: str
+    smartlock_id: int
+    auth_id: str | None = None
+    change_number: int = 0
+    kind: ChangeKind = ChangeKind.UPDATE
+    # For applied: the state read back from Nuki after the operation finished (code redacted).
+    verified: RedactedAuth | None = None
+    writes: int = 0
+    reads: int = 0
+    # For superseded: the change whose state replaced this one before it was written.
+    superseded_by: str | None = None
+    superseded_by_change: int | None = None
+    reason: str | None = None
+    workflow_id: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status in (OutcomeStatus.APPLIED, OutcomeStatus.SUPERSEDED)
+
+
+class CreateAuthRequest(_Restrictions):
+    """Input of the create workflow: a new auth on one lock."""
+
+    request_id: str = Field(min_length=1, max_length=200)
+    smartlock_id: int = Field(gt=0)
+    name: str = Field(min_length=1, max_length=MAX_NAME)
+    code: int | None = Field(default=None, repr=False)
+    auth_type: int | None = None
+    enabled: bool = True
+    remote_allowed: bool = False
+    account_user_id: int | None = None
+    deadline_seconds: float = Field(default=24 * 3600, gt=0, le=30 * 24 * 3600)
+
+    @field_validator("code")
+    @classmethod
+    def _code_rules(cls, value: int | None) -> int | None:
+        return None if value is None else check_keypad_code(value)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        self._check_windows()
+        if self.effective_type == AuthType.KEYPAD_CODE:
+            if self.code is None:
+                raise ValueError("a keypad code auth needs a code")
+            if len(self.name) > MAX_KEYPAD_NAME:
+                raise ValueError(f"a keypad code's name has at most {MAX_KEYPAD_NAME} characters")
+        elif self.code is not None:
+            raise ValueError("only keypad code auths (type 13) carry a code")
+        if self.effective_type not in (AuthType.APP, AuthType.FOB, AuthType.KEYPAD_CODE):
+            raise ValueError("Nuki creates auths of type 0 (app), 2 (fob) or 13 (keypad code)")
+        return self
+
+    @property
+    def effective_type(self) -> int:
+        if self.auth_type is not None:
+            return self.auth_type
+        return AuthType.KEYPAD_CODE if self.code is not None else AuthType.APP
+
+    def fields(self) -> AuthFields:
+        return AuthFields.model_validate(
+            self.model_dump(exclude={"request_id", "smartlock_id", "auth_type", "deadline_seconds"})
+        )

@@ -1,0 +1,95 @@
+"""Input, carried memory and query view of the authorization entity workflow."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+from nukiflow.models.auth import (
+    AuthChange,
+    AuthFields,
+    AuthOutcome,
+    CreateAuthRequest,
+    RedactedAuth,
+)
+from nukiflow.models.timing import WorkflowTiming
+
+
+class EntityStatus(StrEnum):
+    """Kept in the ``NukiStatus`` search attribute."""
+
+    IDLE = "idle"
+    APPLYING = "applying"
+    IN_SYNC = "in_sync"
+    FAILED = "failed"
+    DELETED = "deleted"
+
+
+class PendingChange(BaseModel):
+    number: int
+    change: AuthChange
+    accepted_at: datetime
+
+
+class EntityMemory(BaseModel):
+    """What one run hands to the next across continue-as-new."""
+
+    desired: AuthFields | None = None
+    verified: AuthFields | None = None
+    auth_type: int | None = None
+    counter: int = 0
+    status: EntityStatus = EntityStatus.IDLE
+    # Recent outcomes by request id: a caller retrying with the same request id gets the
+    # first outcome back, also after continue-as-new.
+    outcomes: list[AuthOutcome] = Field(default_factory=list)
+
+
+class AuthEntityInput(BaseModel):
+    smartlock_id: int
+    auth_id: str
+    timing: WorkflowTiming = Field(default_factory=WorkflowTiming)
+    max_rewrites: int = Field(default=3, ge=0, le=20)
+    # Continue-as-new once a run's history is this long (or when Temporal suggests it).
+    max_history_events: int = Field(default=2000, ge=100)
+    memory: EntityMemory = Field(default_factory=EntityMemory)
+
+
+class AuthEntityView(BaseModel):
+    """The entity's state for queries and the UI; codes are redacted."""
+
+    smartlock_id: int
+    auth_id: str
+    status: EntityStatus
+    desired: RedactedAuth | None
+    verified: RedactedAuth | None
+    pending_changes: int
+    change_counter: int
+    last_outcomes: list[AuthOutcome]
+    history_length: int
+
+
+class AuthEntityResult(BaseModel):
+    """How an entity run ended (only after a verified delete: it otherwise runs forever)."""
+
+    smartlock_id: int
+    auth_id: str
+    status: EntityStatus
+    change_counter: int
+
+
+def auth_workflow_id(smartlock_id: int, auth_id: str) -> str:
+    return f"nuki-auth-{smartlock_id}-{auth_id}"
+
+
+def create_workflow_id(smartlock_id: int, request_id: str) -> str:
+    return f"nuki-auth-create-{smartlock_id}-{request_id}"
+
+
+class AuthCreateInput(BaseModel):
+    """Input of the create workflow: the request plus the timing its entity will use."""
+
+    request: CreateAuthRequest
+    timing: WorkflowTiming = Field(default_factory=WorkflowTiming)
+    max_rewrites: int = Field(default=3, ge=0, le=20)

@@ -1,0 +1,32 @@
+"""How long nukiflow waits and how often it asks: the timing knobs of the workflows."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class PollTiming(BaseModel):
+    """How to poll. The defaults suit the real Nuki cloud; tests shorten them."""
+
+    fast_window_seconds: float = 20.0
+    fast_first_interval_seconds: float = 0.25
+    fast_max_interval_seconds: float = 1.0
+    # Retry-policy polling after the fast window (also the schedule of later attempts).
+    slow_initial_interval_seconds: float = 10.0
+    slow_max_interval_seconds: float = 300.0
+    heartbeat_timeout_seconds: float = 15.0
+
+
+class RetryTiming(BaseModel):
+    """Back-off for API calls refused with 423, 429, 5xx or a transport error."""
+
+    initial_interval_seconds: float = Field(default=1.0, gt=0)
+    backoff: float = Field(default=2.0, ge=1)
+    max_interval_seconds: float = Field(default=30.0, gt=0)
+
+
+class WorkflowTiming(BaseModel):
+    """Everything timing-related a workflow needs (carried across continue-as-new)."""
+
+    poll: PollTiming = Field(default_factory=PollTiming)
+    retry: RetryTiming = Field(default_factory=RetryTiming)

@@ -1,0 +1,18 @@
+"""The fake Nuki cloud: a real HTTP server that behaves like the Nuki Web API (see README.md)."""
+
+from .control import SimulatorControl
+from .control_models import DeviceView, ExecutedAction, RequestRecord
+from .server import SimulatorServer
+from .settings import Faults, SimSettings
+from .standalone import run
+
+__all__ = [
+    "DeviceView",
+    "ExecutedAction",
+    "Faults",
+    "RequestRecord",
+    "SimSettings",
+    "SimulatorControl",
+    "SimulatorServer",
+    "run",
+]

@@ -1,0 +1,142 @@
+"""`SimulatorControl`: a typed client of the fake cloud's control surface (`/_sim/...`)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from types import TracebackType
+from typing import Any, TypedDict, Unpack
+
+import httpx
+
+from nukiflow.models.wire import Smartlock, SmartlockAuth
+
+from .control_api import CONTROL_PREFIX
+from .control_models import AuthSpec, DeviceView, LockSpec, RequestRecord
+from .settings import Faults, SimSettings
+
+
+class Restrictions(TypedDict, total=False):
+    """Time restrictions `add_auth` accepts as keyword arguments."""
+
+    allowed_from_date: datetime
+    allowed_until_date: datetime
+    allowed_week_days: int
+    allowed_from_time: int
+    allowed_until_time: int
+    account_user_id: int
+
+
+class SimulatorControl:
+    """Use as `async with SimulatorControl(base_url, token) as sim`."""
+
+    def __init__(self, base_url: str, token: str) -> None:
+        # trust_env=False: no proxy from the environment; the simulator is on loopback.
+        self._http = httpx.AsyncClient(
+            base_url=base_url.rstrip("/") + CONTROL_PREFIX,
+            headers={"Authorization": f"Bearer {token}"},
+            trust_env=False,
+            timeout=10.0,
+        )
+
+    async def __aenter__(self) -> SimulatorControl:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def _call(self, method: str, path: str, body: Any = None) -> Any:
+        response = await self._http.request(method, path, json=body)
+        response.raise_for_status()
+        return None if response.status_code == 204 else response.json()
+
+    @staticmethod
+    def _lock_path(smartlock_id: int) -> str:
+        return f"/locks/{smartlock_id}"
+
+    async def reset(self, seed: int | None = None) -> None:
+        """Back to the start: the seeded locks only, no faults, settings as started, empty log."""
+        await self._call("POST", "/reset", {"seed": seed})
+
+    async def add_lock(
+        self,
+        *,
+        smartlock_id: int | None = None,
+        name: str | None = None,
+        type: int = 4,
+        keypad_paired: bool = True,
+        opener: bool = False,
+    ) -> Smartlock:
+        spec = LockSpec(
+            smartlock_id=smartlock_id,
+            name=name,
+            type=type,
+            keypad_paired=keypad_paired,
+            opener=opener,
+        )
+        return Smartlock.model_validate(await self._call("POST", "/locks", spec.model_dump()))
+
+    async def add_auth(
+        self,
+        smartlock_id: int,
+        *,
+        name: str,
+        code: int | None = None,
+        type: int = 13,
+        enabled: bool = True,
+        remote_allowed: bool = False,
+        **restrictions: Unpack[Restrictions],
+    ) -> SmartlockAuth:
+        """Put an auth directly on the device (no pending operation, no Nuki validation)."""
+        spec = AuthSpec(
+            name=name,
+            code=code,
+            type=type,
+            enabled=enabled,
+            remote_allowed=remote_allowed,
+            **restrictions,
+        )
+        body = spec.model_dump(mode="json")
+        data = await self._call("POST", f"{self._lock_path(smartlock_id)}/auths", body)
+        return SmartlockAuth.model_validate(data)
+
+    async def set_faults(self, faults: Faults, smartlock_id: int | None = None) -> None:
+        """Global faults, or one lock's faults (which then replace the global ones for it)."""
+        path = "/faults" if smartlock_id is None else f"{self._lock_path(smartlock_id)}/faults"
+        await self._call("PUT", path, faults.model_dump(mode="json"))
+
+    async def get_faults(self, smartlock_id: int | None = None) -> Faults:
+        """The global faults, or those in effect for one lock."""
+        path = "/faults" if smartlock_id is None else f"{self._lock_path(smartlock_id)}/faults"
+        return Faults.model_validate(await self._call("GET", path))
+
+    async def clear_faults(self, smartlock_id: int) -> None:
+        """Drop a lock's own faults; the global ones apply to it again."""
+        await self._call("DELETE", f"{self._lock_path(smartlock_id)}/faults")
+
+    async def get_settings(self) -> SimSettings:
+        return SimSettings.model_validate(await self._call("GET", "/settings"))
+
+    async def set_settings(self, settings: SimSettings) -> None:
+        await self._call("PUT", "/settings", settings.model_dump(mode="json"))
+
+    async def set_online(self, smartlock_id: int, online: bool) -> None:
+        await self._call("PUT", f"{self._lock_path(smartlock_id)}/online", {"online": online})
+
+    async def device(self, smartlock_id: int) -> DeviceView:
+        data = await self._call("GET", f"{self._lock_path(smartlock_id)}/device")
+        return DeviceView.model_validate(data)
+
+    async def requests(self) -> list[RequestRecord]:
+        """Every Nuki API request so far (control-surface requests are not recorded)."""
+        return [RequestRecord.model_validate(item) for item in await self._call("GET", "/requests")]
+
+    async def clear_requests(self) -> None:
+        await self._call("DELETE", "/requests")

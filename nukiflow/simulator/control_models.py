@@ -1,0 +1,84 @@
+"""Bodies of the control surface (`/_sim/...`), shared by the server and `SimulatorControl`.
+
+Rule of thumb: Nuki's own objects (`Smartlock`, `SmartlockAuth`) travel in Nuki's wire format
+(camelCase); the simulator's own objects below use their Python field names (snake_case).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from nukiflow.models.wire import SmartlockAuth
+
+
+class ControlModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ResetRequest(ControlModel):
+    seed: int | None = None
+
+
+class LockSpec(ControlModel):
+    """A lock to add. `opener=True` makes it a Nuki Opener (type 2) whatever `type` says."""
+
+    smartlock_id: int | None = None
+    name: str | None = None
+    type: int = 4
+    keypad_paired: bool = True
+    opener: bool = False
+
+
+class AuthSpec(ControlModel):
+    """An auth to put directly on a device (no pending operation, no validation beyond types)."""
+
+    name: str
+    code: int | None = Field(default=None, repr=False)
+    type: int = 13
+    enabled: bool = True
+    remote_allowed: bool = False
+    account_user_id: int | None = None
+    allowed_from_date: datetime | None = None
+    allowed_until_date: datetime | None = None
+    allowed_week_days: int | None = None
+    allowed_from_time: int | None = None
+    allowed_until_time: int | None = None
+
+
+class OnlineRequest(ControlModel):
+    online: bool
+
+
+class ExecutedAction(ControlModel):
+    """An action the device carried out (`time` on the same monotonic clock as RequestRecord)."""
+
+    action: int
+    option: int
+    time: float
+    # LogCompletion: 0 success, 1 motor blocked.
+    completion: int
+
+
+class DeviceView(ControlModel):
+    """What a device really holds, as opposed to what the cloud lists."""
+
+    smartlock_id: int
+    online: bool
+    auths: list[SmartlockAuth]
+    lock_state: int
+    last_action: int
+    actions: list[ExecutedAction]
+    # Operations (auth writes and actions) queued for this device, including the one running.
+    pending: int
+
+
+class RequestRecord(ControlModel):
+    """One Nuki API request as the fake cloud answered it."""
+
+    method: str
+    path: str
+    status: int
+    # time.monotonic() when the request arrived.
+    time: float

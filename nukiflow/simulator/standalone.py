@@ -1,0 +1,40 @@
+"""The fake Nuki cloud on its own, blocking: `nukiflow simulator` and `python -m`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from .server import DEFAULT_TOKEN, SimulatorServer
+from .settings import SimSettings
+
+
+def _token_hint(token: str) -> str:
+    # Enough to recognise the token, not enough to use it from a screenshot or a log.
+    return token if token == DEFAULT_TOKEN else f"{token[:4]}… ({len(token)} characters)"
+
+
+async def serve(server: SimulatorServer) -> None:
+    async with server:
+        print(f"Fake Nuki Web API on {server.base_url}", flush=True)
+        print(f"Bearer token: {_token_hint(server.token)}", flush=True)
+        seeded = ", ".join(str(smartlock_id) for smartlock_id in server.state.locks)
+        print(f"Seeded locks: {seeded or 'none'}", flush=True)
+        print(f"Control surface: {server.base_url}/_sim/ (Ctrl+C to stop)", flush=True)
+        await asyncio.Event().wait()  # until cancelled by Ctrl+C
+
+
+def run(
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    token: str = DEFAULT_TOKEN,
+    locks: int = 3,
+    seed: int = 0,
+    settings: SimSettings | None = None,
+) -> None:
+    """Serve until interrupted. Seeded locks have a paired keypad."""
+    server = SimulatorServer(
+        host=host, port=port, token=token, seed=seed, settings=settings, locks=locks
+    )
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve(server))

@@ -1,0 +1,129 @@
+"""Auth changes through API faults: 423 storms, 5xx bursts, 429, offline locks, crashes."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import timedelta
+
+from activities.nuki_client import NukiClient
+from nukiflow.client import NukiFlow
+from nukiflow.models.auth import OutcomeStatus
+from nukiflow.models.wire import SmartlockAuthUpdate
+from nukiflow.simulator.control import SimulatorControl
+from nukiflow.simulator.settings import Faults
+from tests.conftest import StartWorker
+
+
+async def _keypad(sim: SimulatorControl) -> tuple[int, str]:
+    lock = await sim.add_lock()
+    auth = await sim.add_auth(lock.smartlock_id, name="door", code=555551)
+    return lock.smartlock_id, auth.id
+
+
+async def _wait_for_request(sim: SimulatorControl, method: str, fragment: str) -> None:
+    for _ in range(200):
+        if any(r.method == method and fragment in r.path for r in await sim.requests()):
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"no {method} {fragment} reached the fake cloud")
+
+
+async def test_423_storm_is_waited_out(
+    flow: NukiFlow, sim: SimulatorControl, nuki: NukiClient, start_worker: StartWorker
+) -> None:
+    smartlock_id, auth_id = await _keypad(sim)
+    # Someone else's slow operation keeps the auth locked for a while.
+    await sim.set_faults(Faults(device_delay=1.0), smartlock_id)
+    await nuki.update_auth(smartlock_id, auth_id, SmartlockAuthUpdate(name="other", code=555553))
+    await start_worker()
+    outcome = await flow.update_auth(smartlock_id, auth_id, {"code": 555552})
+    assert outcome.status is OutcomeStatus.APPLIED, outcome.reason
+    statuses = [r.status for r in await sim.requests() if r.method == "POST"]
+    assert statuses.count(423) >= 2
+    assert statuses[-1] == 204
+
+
+async def test_5xx_burst_is_retried(
+    flow: NukiFlow, sim: SimulatorControl, start_worker: StartWorker
+) -> None:
+    smartlock_id, auth_id = await _keypad(sim)
+    await sim.set_faults(Faults(server_error_rate=0.5), smartlock_id)
+    await start_worker()
+    outcome = await flow.update_auth(smartlock_id, auth_id, {"code": 555552})
+    assert outcome.status is OutcomeStatus.APPLIED, outcome.reason
+    assert any(r.status >= 500 for r in await sim.requests())
+
+
+async def test_429_retry_after_is_honoured(
+    flow: NukiFlow, sim: SimulatorControl, start_worker: StartWorker
+) -> None:
+    smartlock_id, auth_id = await _keypad(sim)
+    await sim.set_faults(Faults(rate_limit_rate=0.6, retry_after=1), smartlock_id)
+    await start_worker()
+    outcome = await flow.update_auth(smartlock_id, auth_id, {"code": 555552})
+    assert outcome.status is OutcomeStatus.APPLIED, outcome.reason
+    records = await sim.requests()
+    writes = [r for r in records if r.method == "POST"]
+    limited = [i for i, r in enumerate(writes) if r.status == 429]
+    assert limited, "the fault should have hit at least one write"
+    # The write after a 429 waited at least the advised second.
+    first = limited[0]
+    if first + 1 < len(writes):
+        assert writes[first + 1].time - writes[first].time >= 0.9
+
+
+async def test_offline_lock_that_comes_back_gets_the_change(
+    flow: NukiFlow, sim: SimulatorControl, start_worker: StartWorker
+) -> None:
+    smartlock_id, auth_id = await _keypad(sim)
+    await sim.set_faults(Faults(offline_mode="hold"), smartlock_id)
+    await sim.set_online(smartlock_id, False)
+    await start_worker()
+    pending = asyncio.create_task(flow.update_auth(smartlock_id, auth_id, {"code": 555552}))
+    await asyncio.sleep(1.0)
+    assert not pending.done()
+    await sim.set_online(smartlock_id, True)
+    outcome = await pending
+    assert outcome.status is OutcomeStatus.APPLIED, outcome.reason
+    device = await sim.device(smartlock_id)
+    assert device.auths[0].code == 555552
+
+
+async def test_offline_past_the_deadline_fails_and_sends_nothing_late(
+    flow: NukiFlow, sim: SimulatorControl, start_worker: StartWorker
+) -> None:
+    smartlock_id, auth_id = await _keypad(sim)
+    await sim.set_faults(Faults(offline_mode="drop"), smartlock_id)
+    await sim.set_online(smartlock_id, False)
+    await start_worker()
+    deadline = timedelta(seconds=3)
+    outcome = await flow.update_auth(smartlock_id, auth_id, {"code": 555552}, deadline=deadline)
+    given_up = time.monotonic()
+    assert outcome.status is OutcomeStatus.FAILED
+    assert outcome.reason is not None and "deadline" in outcome.reason
+    assert "offline" in outcome.reason
+    # Bring the lock back: nothing nukiflow queued may reach it after the deadline.
+    await sim.set_online(smartlock_id, True)
+    await asyncio.sleep(0.5)
+    writes = [r for r in await sim.requests() if r.method == "POST" and auth_id in r.path]
+    assert writes, "the first write should have been sent"
+    assert all(r.time <= given_up for r in writes)
+    device = await sim.device(smartlock_id)
+    assert device.auths[0].code == 555551
+
+
+async def test_worker_stopped_mid_change_is_finished_by_a_new_worker(
+    flow: NukiFlow, sim: SimulatorControl, start_worker: StartWorker
+) -> None:
+    smartlock_id, auth_id = await _keypad(sim)
+    await sim.set_faults(Faults(device_delay=1.5), smartlock_id)
+    first = await start_worker()
+    pending = asyncio.create_task(flow.update_auth(smartlock_id, auth_id, {"code": 555552}))
+    await _wait_for_request(sim, "POST", auth_id)
+    await first.shutdown()
+    await start_worker()
+    outcome = await asyncio.wait_for(pending, timeout=60)
+    assert outcome.status is OutcomeStatus.APPLIED, outcome.reason
+    writes = [r for r in await sim.requests() if r.method == "POST" and r.status == 204]
+    assert len(writes) == 1, "the new worker must not write the change again"

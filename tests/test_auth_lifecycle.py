@@ -1,0 +1,234 @@
+"""Create, delete, rejection and continue-as-new of authorization workflows."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.worker import Worker
+
+from nukiflow.client import NukiFlow
+from nukiflow.models.auth import AuthChange, AuthPatch, ChangeKind, OutcomeStatus
+from nukiflow.models.entity import AuthEntityInput, auth_workflow_id
+from nukiflow.simulator.control import SimulatorControl
+from nukiflow.simulator.settings import Faults
+from tests.conftest import FAST_TIMING, StartWorker
+from workflows.auth_entity import AuthEntityWorkflow
+
+
+async def test_create_returns_the_new_id_and_hands_over_to_the_entity(
+    flow: NukiFlow, sim: SimulatorControl, worker: Worker, temporal_client: Client
+) -> None:
+    lock = await sim.add_lock()
+    outcome = await flow.create_auth(lock.smartlock_id, name="guest", code=555552)
+    assert outcome.status is OutcomeStatus.APPLIED, outcome.reason
+    assert outcome.auth_id is not None
+    assert outcome.verified is not None and outcome.verified.code == "******"
+    device = await sim.device(lock.smartlock_id)
+    assert [a.id for a in device.auths] == [outcome.auth_id]
+    entity = temporal_client.get_workflow_handle(
+        auth_workflow_id(lock.smartlock_id, outcome.auth_id)
+    )
+    assert (await entity.describe()).status is WorkflowExecutionStatus.RUNNING
+    # The entity knows the auth: a change needs no read first.
+    changed = await flow.update_auth(lock.smartlock_id, outcome.auth_id, {"code": 555553})
+    assert changed.status is OutcomeStatus.APPLIED
+
+
+async def test_create_retried_with_the_same_request_id_creates_once(
+    flow: NukiFlow, sim: SimulatorControl, worker: Worker
+) -> None:
+    lock = await sim.add_lock()
+    request_id = uuid.uuid4().hex
+    first, second = await asyncio.gather(
+        flow.create_auth(lock.smartlock_id, name="guest", code=555552, request_id=request_id),
+        flow.create_auth(lock.smartlock_id, name="guest", code=555552, request_id=request_id),
+    )
+    third = await flow.create_auth(
+        lock.smartlock_id, name="guest", code=555552, request_id=request_id
+    )
+    assert first.auth_id == second.auth_id == third.auth_id is not None
+    assert len((await sim.device(lock.smartlock_id)).auths) == 1
+
+
+async def test_create_whose_answer_was_lost_makes_exactly_one_auth(
+    flow: NukiFlow, sim: SimulatorControl, worker: Worker
+) -> None:
+    """The API accepts the create but the client sees 502: the retry must not create again."""
+    lock = await sim.add_lock()
+    await sim.set_faults(Faults(server_error_after_commit_rate=1.0), lock.smartlock_id)
+    task = asyncio.create_task(flow.create_auth(lock.smartlock_id, name="guest", code=555552))
+    for _ in range(200):
+        if any(r.method == "PUT" and r.status == 502 for r in await sim.requests()):
+            break
+        await asyncio.sleep(0.02)
+    await sim.set_faults(Faults(), lock.smartlock_id)
+    outcome = await task
+    assert outcome.status is OutcomeStatus.APPLIED, outcome.reason
+    device = await sim.device(lock.smartlock_id)
+    assert len(device.auths) == 1
+    assert device.auths[0].id == outcome.auth_id
+
+
+async def test_create_with_a_code_already_on_the_lock_fails_clearly(
+    flow: NukiFlow, sim: SimulatorControl, worker: Worker
+) -> None:
+    lock = await sim.add_lock()
+    await sim.add_auth(lock.smartlock_id, name="owner", code=555552)
+    outcome = await flow.create_auth(lock.smartlock_id, name="guest", code=555552)
+    assert outcome.status is OutcomeStatus.FAILED
+    assert outcome.reason is not None and "already uses this keypad code" in outcome.reason
+    assert "555552" not in outcome.reason
+    puts = [r for r in await sim.requests() if r.method == "PUT"]
+    assert len(puts) == 1, "a conflict is not retried"
+
+
+async def test_delete_is_verified_and_ends_the_entity(
+    flow: NukiFlow, sim: SimulatorControl, worker: Worker, temporal_client: Client
+) -> None:
+    lock = await sim.add_lock()
+    auth = await sim.add_auth(lock.smartlock_id, name="gone", code=555552)
+    await sim.set_faults(Faults(ghost_delete_nth=[1]), lock.smartlock_id)
+    outcome = await flow.delete_auth(lock.smartlock_id, auth.id)
+    assert outcome.status is OutcomeStatus.APPLIED, outcome.reason
+    assert outcome.writes == 2, "the ghost delete is deleted again"
+    assert (await sim.device(lock.smartlock_id)).auths == []
+    handle = temporal_client.get_workflow_handle(auth_workflow_id(lock.smartlock_id, auth.id))
+    await handle.result()
+    assert (await handle.describe()).status is WorkflowExecutionStatus.COMPLETED
+
+
+async def test_update_of_an_unknown_auth_fails_with_reason(
+    flow: NukiFlow, sim: SimulatorControl, worker: Worker
+) -> None:
+    lock = await sim.add_lock()
+    outcome = await flow.update_auth(lock.smartlock_id, "0" * 24, {"name": "x"})
+    assert outcome.status is OutcomeStatus.FAILED
+    assert outcome.reason is not None and "not found" in outcome.reason
+
+
+@pytest.mark.parametrize(
+    ("patch", "message"),
+    [
+        ({"code": 55555}, "6 digits"),
+        ({"code": 5555550}, "6 digits"),
+        ({"code": 555505}, "1-9"),
+        ({"code": 125555}, "start with 12"),
+        ({"name": ""}, "at least 1"),
+        ({"name": "x" * 33}, "at most 32"),
+        ({"code": 555552, "name": "x" * 21}, "at most 20"),
+        ({"allowed_week_days": 128}, "less than or equal to 127"),
+        ({"allowed_from_time": 1440}, "less than 1440"),
+        ({"allowed_from_time": 600, "allowed_until_time": 500}, "before allowed_until_time"),
+        (
+            {
+                "allowed_from_date": "2030-02-01T00:00:00Z",
+                "allowed_until_date": "2030-01-01T00:00:00Z",
+            },
+            "before allowed_until_date",
+        ),
+        ({"allowed_from_date": "2030-02-01T00:00:00"}, "time zone"),
+        ({}, "at least one field"),
+        ({"colour": "red"}, "Extra inputs"),
+    ],
+)
+async def test_bad_input_is_rejected_before_temporal(
+    flow: NukiFlow,
+    temporal_client: Client,
+    patch: dict[str, object],
+    message: str,
+) -> None:
+    outcome = await flow.update_auth(4242, "a" * 24, patch)
+    assert outcome.status is OutcomeStatus.REJECTED
+    assert outcome.reason is not None and message in outcome.reason
+    if "code" in patch:
+        assert str(patch["code"]) not in outcome.reason
+    with pytest.raises(Exception, match="not found"):
+        await temporal_client.get_workflow_handle(auth_workflow_id(4242, "a" * 24)).describe()
+
+
+async def test_the_validator_rejects_what_the_auth_cannot_take_outside_history(
+    flow: NukiFlow, sim: SimulatorControl, worker: Worker, temporal_client: Client
+) -> None:
+    lock = await sim.add_lock()
+    auth = await sim.add_auth(lock.smartlock_id, name="phone", type=0, code=None)
+    first = await flow.update_auth(lock.smartlock_id, auth.id, {"name": "phone 2"})
+    assert first.status is OutcomeStatus.APPLIED, first.reason
+    rejected = await flow.update_auth(lock.smartlock_id, auth.id, {"code": 555552})
+    assert rejected.status is OutcomeStatus.REJECTED
+    assert rejected.reason is not None and "keypad code" in rejected.reason
+    handle = temporal_client.get_workflow_handle(auth_workflow_id(lock.smartlock_id, auth.id))
+    history = await handle.fetch_history()
+    accepted = [
+        e
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED
+    ]
+    assert len(accepted) == 1, "the rejected change never entered history"
+
+
+async def test_continue_as_new_keeps_state_callers_and_request_ids(
+    sim: SimulatorControl,
+    temporal_client: Client,
+    task_queue: str,
+    start_worker: StartWorker,
+) -> None:
+    """A tiny history limit forces several continue-as-new rounds during 25 changes."""
+    await start_worker()
+    lock = await sim.add_lock()
+    auth = await sim.add_auth(lock.smartlock_id, name="busy", code=555551)
+    workflow_id = auth_workflow_id(lock.smartlock_id, auth.id)
+    flow = NukiFlow(temporal_client, task_queue=task_queue, timing=FAST_TIMING)
+
+    # Start the entity with a small history limit (the facade uses the default).
+    await temporal_client.start_workflow(
+        AuthEntityWorkflow.run,
+        AuthEntityInput(
+            smartlock_id=lock.smartlock_id,
+            auth_id=auth.id,
+            timing=FAST_TIMING,
+            max_history_events=100,
+        ),
+        id=workflow_id,
+        task_queue=task_queue,
+    )
+    first_request = uuid.uuid4().hex
+    first = await flow.update_auth(
+        lock.smartlock_id, auth.id, {"name": "n0"}, request_id=first_request
+    )
+    names = [f"n{i}" for i in range(1, 25)]
+    outcomes = []
+    for batch in range(0, len(names), 6):
+        outcomes += await asyncio.gather(
+            *(
+                flow.update_auth(lock.smartlock_id, auth.id, {"name": n})
+                for n in names[batch : batch + 6]
+            )
+        )
+    assert all(o.ok for o in outcomes), [o.reason for o in outcomes if not o.ok]
+    device = await sim.device(lock.smartlock_id)
+    assert device.auths[0].name == "n24"
+
+    handle = temporal_client.get_workflow_handle(workflow_id)
+    runs = [w async for w in temporal_client.list_workflows(f"WorkflowId = '{workflow_id}'")]
+    assert len(runs) >= 2, "the entity should have continued as new"
+    for run in runs:
+        history = await temporal_client.get_workflow_handle(
+            workflow_id, run_id=run.run_id
+        ).fetch_history()
+        assert len(history.events) < 400
+
+    # A retry of the very first request, several runs later, gets its outcome back unwritten.
+    await sim.clear_requests()
+    again = await flow.change_auth(
+        lock.smartlock_id,
+        auth.id,
+        AuthChange(request_id=first_request, kind=ChangeKind.UPDATE, patch=AuthPatch(name="n0")),
+    )
+    assert again == first
+    assert [r for r in await sim.requests() if r.method == "POST"] == []
+    view = await handle.query(AuthEntityWorkflow.state)
+    assert view.change_counter == 25

@@ -1,0 +1,180 @@
+"""Creating an authorization exactly once, then handing it to its entity workflow.
+
+Nuki's create answers 204 without an id, so a naive retry after a timeout can make two auths.
+The workflow id carries the caller's request id (a retried call attaches to the same run), and
+the create activity looks for the auth before and after creating it (see
+:meth:`activities.auth_activities.AuthActivities.create_auth`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, WorkflowAlreadyStartedError
+from temporalio.workflow import ParentClosePolicy
+
+with workflow.unsafe.imports_passed_through():
+    from activities.auth_activities import AuthActivities, AwaitAuthInput, CreateAuthInput
+    from nukiflow import search_attributes as sa
+    from nukiflow.models.auth import AuthFields, AuthOutcome, ChangeKind, OutcomeStatus
+    from nukiflow.models.entity import (
+        AuthCreateInput,
+        AuthEntityInput,
+        EntityMemory,
+        EntityStatus,
+        auth_workflow_id,
+    )
+    from workflows.auth_entity import AuthEntityWorkflow
+    from workflows.failure_reasons import describe_activity_failure
+
+
+@workflow.defn(name="NukiAuthCreate")
+class AuthCreateWorkflow:
+    @workflow.run
+    async def run(self, input: AuthCreateInput) -> AuthOutcome:
+        request = input.request
+        desired = request.fields()
+        timing = input.timing
+        deadline = workflow.now() + timedelta(seconds=request.deadline_seconds)
+        workflow.upsert_search_attributes(
+            [
+                sa.SMARTLOCK_ID.value_set(request.smartlock_id),
+                sa.KIND.value_set("auth-create"),
+                sa.STATUS.value_set(EntityStatus.APPLYING.value),
+            ]
+        )
+        step = "creating the auth"
+        try:
+            created = await workflow.execute_activity_method(
+                AuthActivities.create_auth,
+                CreateAuthInput(
+                    smartlock_id=request.smartlock_id,
+                    auth_type=request.effective_type,
+                    desired=desired,
+                    not_after=deadline,
+                    timing=timing.poll,
+                ),
+                start_to_close_timeout=timedelta(seconds=3 * timing.poll.fast_window_seconds + 30),
+                schedule_to_close_timeout=deadline - workflow.now(),
+                heartbeat_timeout=timedelta(seconds=timing.poll.heartbeat_timeout_seconds),
+                retry_policy=RetryPolicy(
+                    initial_interval=timedelta(seconds=timing.retry.initial_interval_seconds),
+                    backoff_coefficient=timing.retry.backoff,
+                    maximum_interval=timedelta(seconds=timing.poll.slow_max_interval_seconds),
+                ),
+                summary=f"create auth {request.name!r} on smartlock {request.smartlock_id}",
+            )
+            workflow.upsert_search_attributes([sa.AUTH_ID.value_set(created.auth_id)])
+            step = "waiting for the lock to apply the new auth"
+            settled = await workflow.execute_activity_method(
+                AuthActivities.await_auth,
+                AwaitAuthInput(
+                    smartlock_id=request.smartlock_id,
+                    auth_id=created.auth_id,
+                    timing=timing.poll,
+                ),
+                start_to_close_timeout=timedelta(seconds=timing.poll.fast_window_seconds + 30),
+                schedule_to_close_timeout=max(deadline - workflow.now(), timedelta(seconds=1)),
+                heartbeat_timeout=timedelta(seconds=timing.poll.heartbeat_timeout_seconds),
+                retry_policy=RetryPolicy(
+                    initial_interval=timedelta(seconds=timing.poll.slow_initial_interval_seconds),
+                    backoff_coefficient=1.5,
+                    maximum_interval=timedelta(seconds=timing.poll.slow_max_interval_seconds),
+                ),
+                summary="wait for the new auth to be applied, then read it back",
+            )
+        except ActivityError as err:
+            return self._finish(
+                input, OutcomeStatus.FAILED, reason=describe_activity_failure(err, step)
+            )
+
+        if settled.auth is None:
+            return self._finish(
+                input,
+                OutcomeStatus.FAILED,
+                auth_id=created.auth_id,
+                reason="the new auth vanished before it could be verified",
+                writes=created.writes,
+                reads=created.reads + settled.reads,
+            )
+        verified = AuthFields.from_wire(settled.auth)
+        differences = desired.differences(verified)
+        # Hand the auth to its entity, which serializes every later change. Verified fields
+        # become its known state; if the create did not land exactly, the entity is started
+        # with the request as desired state and the caller is told what differs.
+        entity_id = auth_workflow_id(request.smartlock_id, created.auth_id)
+        # A retried create may find its auth already managed: nothing to hand over then.
+        with contextlib.suppress(WorkflowAlreadyStartedError):
+            await workflow.start_child_workflow(
+                AuthEntityWorkflow.run,
+                AuthEntityInput(
+                    smartlock_id=request.smartlock_id,
+                    auth_id=created.auth_id,
+                    timing=timing,
+                    max_rewrites=input.max_rewrites,
+                    memory=EntityMemory(
+                        desired=verified,
+                        verified=verified,
+                        auth_type=settled.auth.type,
+                        status=EntityStatus.IN_SYNC if not differences else EntityStatus.FAILED,
+                    ),
+                ),
+                id=entity_id,
+                parent_close_policy=ParentClosePolicy.ABANDON,
+                static_summary=f"auth {created.auth_id} on smartlock {request.smartlock_id}",
+            )
+        if differences:
+            return self._finish(
+                input,
+                OutcomeStatus.FAILED,
+                auth_id=created.auth_id,
+                verified=verified,
+                writes=created.writes,
+                reads=created.reads + settled.reads,
+                reason=f"the auth was created but differs in {', '.join(differences)}; "
+                "send an update to correct it",
+            )
+        return self._finish(
+            input,
+            OutcomeStatus.APPLIED,
+            auth_id=created.auth_id,
+            verified=verified,
+            writes=created.writes,
+            reads=created.reads + settled.reads,
+        )
+
+    def _finish(
+        self,
+        input: AuthCreateInput,
+        status: OutcomeStatus,
+        *,
+        auth_id: str | None = None,
+        verified: AuthFields | None = None,
+        writes: int = 0,
+        reads: int = 0,
+        reason: str | None = None,
+    ) -> AuthOutcome:
+        workflow.upsert_search_attributes(
+            [
+                sa.STATUS.value_set(
+                    EntityStatus.IN_SYNC.value
+                    if status is OutcomeStatus.APPLIED
+                    else EntityStatus.FAILED.value
+                )
+            ]
+        )
+        return AuthOutcome(
+            status=status,
+            request_id=input.request.request_id,
+            smartlock_id=input.request.smartlock_id,
+            auth_id=auth_id,
+            kind=ChangeKind.CREATE,
+            verified=None if verified is None else verified.redacted(),
+            writes=writes,
+            reads=reads,
+            reason=reason,
+            workflow_id=workflow.info().workflow_id,
+        )

@@ -1,0 +1,465 @@
+"""The authorization entity: one long-lived workflow per Nuki auth that serializes its changes.
+
+Callers reach it through Update-with-Start (``change`` update). The workflow keeps the desired
+state and a change counter; changes that arrive while a write is in flight coalesce, so only the
+latest desired state is written next and the changes it replaced are told they were superseded.
+Every write sends the full auth (Nuki replaces, it does not merge), waits until the auth's
+``operationId`` is gone, reads the auth back and compares every field; a mismatch (Nuki's lost
+update) is written again a bounded number of times.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.auth_activities import (
+        AuthActivities,
+        AwaitAuthInput,
+        ReadAuthInput,
+        WriteAuthInput,
+    )
+    from nukiflow import search_attributes as sa
+    from nukiflow.models.auth import (
+        MAX_KEYPAD_NAME,
+        AuthChange,
+        AuthFields,
+        AuthOutcome,
+        ChangeKind,
+        OutcomeStatus,
+    )
+    from nukiflow.models.entity import (
+        AuthEntityInput,
+        AuthEntityResult,
+        AuthEntityView,
+        EntityMemory,
+        EntityStatus,
+        PendingChange,
+    )
+    from nukiflow.models.wire import AuthType
+    from workflows.failure_reasons import describe_activity_failure
+
+# Outcomes kept for request-id idempotency across continue-as-new.
+REMEMBERED_OUTCOMES = 200
+ROLLING_OVER = "EntityRollingOver"
+DELETED = "AuthDeleted"
+READ_TIMEOUT = timedelta(minutes=10)
+CALL_TIMEOUT = timedelta(seconds=30)
+
+
+@workflow.defn(name="NukiAuthEntity")
+class AuthEntityWorkflow:
+    @workflow.init
+    def __init__(self, input: AuthEntityInput) -> None:
+        self._input = input
+        memory = input.memory
+        self._desired: AuthFields | None = memory.desired
+        self._verified: AuthFields | None = memory.verified
+        self._auth_type: int | None = memory.auth_type
+        self._counter = memory.counter
+        self._status = memory.status
+        self._outcomes: dict[str, AuthOutcome] = {o.request_id: o for o in memory.outcomes}
+        self._pending: list[PendingChange] = []
+        self._deleted_by: int | None = None
+        self._status_published: EntityStatus | None = None
+
+    # -- the caller's entry point -------------------------------------------------------
+
+    @workflow.update
+    async def change(self, change: AuthChange) -> AuthOutcome:
+        """Apply one change; returns when it is applied (verified), superseded or failed."""
+        known = self._outcomes.get(change.request_id)
+        if known is not None:
+            return known
+        if not any(p.change.request_id == change.request_id for p in self._pending):
+            self._counter += 1
+            self._pending.append(
+                PendingChange(number=self._counter, change=change, accepted_at=workflow.now())
+            )
+            workflow.logger.info(
+                "change #%d (%s) accepted, %d pending",
+                self._counter,
+                change.kind.value,
+                len(self._pending),
+            )
+            self._show_details()
+        await workflow.wait_condition(lambda: change.request_id in self._outcomes)
+        return self._outcomes[change.request_id]
+
+    @change.validator
+    def _validate_change(self, change: AuthChange) -> None:
+        """Refuse, before anything enters history, what this auth cannot take."""
+        if change.request_id in self._outcomes:
+            return
+        if self._deleted_by is not None:
+            raise ApplicationError(
+                f"auth {self._input.auth_id} was deleted by change #{self._deleted_by}",
+                type=DELETED,
+            )
+        if self._rollover_due():
+            raise ApplicationError(
+                "this auth's workflow is continuing as new; send the change again",
+                type=ROLLING_OVER,
+            )
+        if change.patch is None:
+            return
+        auth_type = self._auth_type
+        if auth_type is not None and auth_type != AuthType.KEYPAD_CODE and change.patch.code:
+            raise ValueError("only keypad code auths (type 13) carry a code")
+        if (
+            auth_type == AuthType.KEYPAD_CODE
+            and change.patch.name is not None
+            and len(change.patch.name) > MAX_KEYPAD_NAME
+        ):
+            raise ValueError(f"a keypad code's name has at most {MAX_KEYPAD_NAME} characters")
+        projected = self._desired
+        if projected is not None:
+            try:
+                for pending in self._pending:
+                    if pending.change.patch is not None:
+                        projected = pending.change.patch.apply_to(projected)
+                change.patch.apply_to(projected)
+            except ValueError as exc:
+                raise ValueError(f"the change does not fit the auth: {exc}") from None
+
+    @workflow.query
+    def state(self) -> AuthEntityView:
+        return AuthEntityView(
+            smartlock_id=self._input.smartlock_id,
+            auth_id=self._input.auth_id,
+            status=self._status,
+            desired=None if self._desired is None else self._desired.redacted(),
+            verified=None if self._verified is None else self._verified.redacted(),
+            pending_changes=len(self._pending),
+            change_counter=self._counter,
+            last_outcomes=list(self._outcomes.values())[-10:],
+            history_length=workflow.info().get_current_history_length(),
+        )
+
+    # -- the main loop ------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, input: AuthEntityInput) -> AuthEntityResult:
+        self._publish_status()
+        while True:
+            await workflow.wait_condition(lambda: bool(self._pending) or self._rollover_due())
+            if self._pending:
+                await self._process_next()
+                if self._deleted_by is not None:
+                    self._fail_remaining()
+                    break
+                continue
+            break
+        # Let every handler hand back its outcome before the run ends. New changes are
+        # refused meanwhile (validator), so the wait cannot be starved.
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        if self._deleted_by is None:
+            workflow.continue_as_new(
+                AuthEntityInput(
+                    smartlock_id=input.smartlock_id,
+                    auth_id=input.auth_id,
+                    timing=input.timing,
+                    max_rewrites=input.max_rewrites,
+                    max_history_events=input.max_history_events,
+                    memory=EntityMemory(
+                        desired=self._desired,
+                        verified=self._verified,
+                        auth_type=self._auth_type,
+                        counter=self._counter,
+                        status=self._status,
+                        outcomes=list(self._outcomes.values())[-REMEMBERED_OUTCOMES:],
+                    ),
+                )
+            )
+        return AuthEntityResult(
+            smartlock_id=input.smartlock_id,
+            auth_id=input.auth_id,
+            status=self._status,
+            change_counter=self._counter,
+        )
+
+    def _rollover_due(self) -> bool:
+        info = workflow.info()
+        return (
+            info.is_continue_as_new_suggested()
+            or info.get_current_history_length() >= self._input.max_history_events
+        )
+
+    async def _process_next(self) -> None:
+        """Take the pending changes up to the first delete; write only the last of them."""
+        cut = next(
+            (i for i, p in enumerate(self._pending) if p.change.kind is ChangeKind.DELETE),
+            len(self._pending) - 1,
+        )
+        segment, self._pending = self._pending[: cut + 1], self._pending[cut + 1 :]
+        last = segment[-1]
+        self._set_status(EntityStatus.APPLYING)
+
+        target: AuthFields | None = None
+        if last.change.kind is ChangeKind.UPDATE:
+            if self._desired is None and not await self._load(segment):
+                return
+            assert self._desired is not None
+            merged = self._desired
+            for pending in segment:
+                patch = pending.change.patch
+                if patch is None:
+                    continue
+                try:
+                    merged = patch.apply_to(merged)
+                except ValueError as exc:
+                    self._resolve(pending, OutcomeStatus.REJECTED, reason=str(exc))
+                    if pending is last:
+                        self._set_status(self._settled_status())
+                        return
+            self._desired = target = merged
+
+        for pending in segment[:-1]:
+            if pending.change.request_id not in self._outcomes:
+                self._supersede(pending, by=last)
+        await self._apply(last, target)
+        self._set_status(self._settled_status())
+
+    async def _load(self, segment: list[PendingChange]) -> bool:
+        """Read the auth as the base of the first change; fail the segment if it is gone."""
+        try:
+            result = await workflow.execute_activity_method(
+                AuthActivities.read_auth,
+                ReadAuthInput(smartlock_id=self._input.smartlock_id, auth_id=self._input.auth_id),
+                start_to_close_timeout=CALL_TIMEOUT,
+                schedule_to_close_timeout=READ_TIMEOUT,
+                retry_policy=self._retry_policy(),
+                summary="read the auth as the base of the change",
+            )
+        except ActivityError as err:
+            reason = describe_activity_failure(err, "reading the auth")
+            for pending in segment:
+                self._resolve(pending, OutcomeStatus.FAILED, reason=reason, reads=1)
+            self._set_status(EntityStatus.FAILED)
+            return False
+        if result.auth is None:
+            reason = (
+                f"auth {self._input.auth_id} was not found on smartlock "
+                f"{self._input.smartlock_id}; check both ids"
+            )
+            for pending in segment:
+                self._resolve(pending, OutcomeStatus.FAILED, reason=reason, reads=1)
+            self._set_status(EntityStatus.FAILED)
+            return False
+        self._auth_type = result.auth.type
+        self._desired = self._verified = AuthFields.from_wire(result.auth)
+        return True
+
+    async def _apply(self, pending: PendingChange, target: AuthFields | None) -> None:
+        """Write ``target`` (None: delete), wait, read back, compare; rewrite a lost update."""
+        deadline = pending.accepted_at + timedelta(seconds=pending.change.deadline_seconds)
+        timing = self._input.timing
+        writes = reads = 0
+        differences: list[str] = []
+        for round_ in range(1 + self._input.max_rewrites):
+            remaining = deadline - workflow.now()
+            if remaining <= timedelta(0):
+                self._fail(pending, "the change's deadline passed before it landed", writes, reads)
+                return
+            step = "writing the change"
+            try:
+                await workflow.execute_activity_method(
+                    AuthActivities.write_auth,
+                    WriteAuthInput(
+                        smartlock_id=self._input.smartlock_id,
+                        auth_id=self._input.auth_id,
+                        desired=target,
+                        not_after=deadline,
+                        check_online=round_ > 0,
+                    ),
+                    start_to_close_timeout=CALL_TIMEOUT,
+                    schedule_to_close_timeout=remaining,
+                    retry_policy=self._retry_policy(),
+                    summary=f"{pending.change.kind.value} #{pending.number}, write {round_ + 1}",
+                )
+                writes += 1
+                step = "waiting for the lock to apply the change"
+                settled = await workflow.execute_activity_method(
+                    AuthActivities.await_auth,
+                    AwaitAuthInput(
+                        smartlock_id=self._input.smartlock_id,
+                        auth_id=self._input.auth_id,
+                        timing=timing.poll,
+                    ),
+                    start_to_close_timeout=timedelta(
+                        seconds=timing.poll.fast_window_seconds + CALL_TIMEOUT.total_seconds()
+                    ),
+                    schedule_to_close_timeout=max(deadline - workflow.now(), timedelta(seconds=1)),
+                    heartbeat_timeout=timedelta(seconds=timing.poll.heartbeat_timeout_seconds),
+                    retry_policy=RetryPolicy(
+                        initial_interval=timedelta(
+                            seconds=timing.poll.slow_initial_interval_seconds
+                        ),
+                        backoff_coefficient=1.5,
+                        maximum_interval=timedelta(seconds=timing.poll.slow_max_interval_seconds),
+                    ),
+                    summary=f"wait for #{pending.number} to be applied, then read it back",
+                )
+                reads += settled.reads
+            except ActivityError as err:
+                self._fail(pending, describe_activity_failure(err, step), writes, reads)
+                return
+
+            if target is None:
+                if settled.auth is None:
+                    self._deleted_by = pending.number
+                    self._verified = None
+                    self._resolve(pending, OutcomeStatus.APPLIED, writes=writes, reads=reads)
+                    return
+                differences = ["(the auth is still there)"]
+            else:
+                if settled.auth is None:
+                    self._fail(
+                        pending,
+                        f"auth {self._input.auth_id} disappeared from smartlock "
+                        f"{self._input.smartlock_id} (deleted outside nukiflow?)",
+                        writes,
+                        reads,
+                    )
+                    return
+                self._verified = AuthFields.from_wire(settled.auth)
+                differences = target.differences(self._verified)
+                if not differences:
+                    self._resolve(pending, OutcomeStatus.APPLIED, writes=writes, reads=reads)
+                    return
+            workflow.logger.warning(
+                "change #%d did not land (differs in %s); %s",
+                pending.number,
+                ", ".join(differences),
+                "a newer change takes over" if self._pending else "writing it again",
+            )
+            if target is not None and self._pending:
+                # A newer change is waiting and its desired state includes this one's fields:
+                # write that instead of repeating this one.
+                self._supersede(pending, by=self._pending[-1], writes=writes, reads=reads)
+                return
+        self._fail(
+            pending,
+            f"the change did not land after {writes} writes; the lock still differs in "
+            f"{', '.join(differences)}",
+            writes,
+            reads,
+        )
+
+    # -- outcomes -----------------------------------------------------------------------
+
+    def _resolve(
+        self,
+        pending: PendingChange,
+        status: OutcomeStatus,
+        *,
+        writes: int = 0,
+        reads: int = 0,
+        reason: str | None = None,
+        superseded_by: PendingChange | None = None,
+    ) -> None:
+        verified = None
+        if status is OutcomeStatus.APPLIED and self._verified is not None:
+            verified = self._verified.redacted()
+        self._outcomes[pending.change.request_id] = AuthOutcome(
+            status=status,
+            request_id=pending.change.request_id,
+            smartlock_id=self._input.smartlock_id,
+            auth_id=self._input.auth_id,
+            change_number=pending.number,
+            kind=pending.change.kind,
+            verified=verified,
+            writes=writes,
+            reads=reads,
+            superseded_by=None if superseded_by is None else superseded_by.change.request_id,
+            superseded_by_change=None if superseded_by is None else superseded_by.number,
+            reason=reason,
+            workflow_id=workflow.info().workflow_id,
+        )
+        workflow.logger.info("change #%d %s", pending.number, status.value)
+
+    def _supersede(
+        self, pending: PendingChange, *, by: PendingChange, writes: int = 0, reads: int = 0
+    ) -> None:
+        self._resolve(
+            pending,
+            OutcomeStatus.SUPERSEDED,
+            writes=writes,
+            reads=reads,
+            superseded_by=by,
+            reason=f"replaced by change #{by.number} before it landed; that change includes "
+            "this one's fields unless it overrides them",
+        )
+
+    def _fail(self, pending: PendingChange, reason: str, writes: int, reads: int) -> None:
+        # Forget the desired state: the next change starts from what the lock really holds.
+        self._desired = None
+        self._resolve(pending, OutcomeStatus.FAILED, writes=writes, reads=reads, reason=reason)
+        self._set_status(EntityStatus.FAILED)
+
+    def _fail_remaining(self) -> None:
+        for pending in self._pending:
+            self._resolve(
+                pending,
+                OutcomeStatus.FAILED,
+                reason=f"auth {self._input.auth_id} was deleted by change #{self._deleted_by}",
+            )
+        self._pending = []
+
+    def _settled_status(self) -> EntityStatus:
+        if self._deleted_by is not None:
+            return EntityStatus.DELETED
+        if self._status is EntityStatus.FAILED:
+            return EntityStatus.FAILED
+        return EntityStatus.IN_SYNC if self._verified is not None else EntityStatus.IDLE
+
+    # -- what the Temporal UI shows -----------------------------------------------------
+
+    def _set_status(self, status: EntityStatus) -> None:
+        self._status = status
+        self._publish_status()
+        self._show_details()
+
+    def _publish_status(self) -> None:
+        if self._status_published is self._status:
+            return
+        workflow.upsert_search_attributes(
+            [
+                sa.SMARTLOCK_ID.value_set(self._input.smartlock_id),
+                sa.AUTH_ID.value_set(self._input.auth_id),
+                sa.KIND.value_set("auth"),
+                sa.STATUS.value_set(self._status.value),
+            ]
+        )
+        self._status_published = self._status
+
+    def _show_details(self) -> None:
+        lines = [
+            f"**Auth** `{self._input.auth_id}` on smartlock `{self._input.smartlock_id}`",
+            f"**Status:** {self._status.value} · changes: {self._counter} · "
+            f"pending: {len(self._pending)}",
+        ]
+        if self._verified is not None:
+            v = self._verified.redacted()
+            lines.append(
+                f"**Verified:** name={v.name!r} code={v.code or '-'} enabled={v.enabled} "
+                f"remote={v.remote_allowed}"
+            )
+        if self._outcomes:
+            last = list(self._outcomes.values())[-1]
+            lines.append(f"**Last outcome:** #{last.change_number} {last.status.value}")
+            if last.reason:
+                lines.append(f"> {last.reason}")
+        workflow.set_current_details("\n\n".join(lines))
+
+    def _retry_policy(self) -> RetryPolicy:
+        retry = self._input.timing.retry
+        return RetryPolicy(
+            initial_interval=timedelta(seconds=retry.initial_interval_seconds),
+            backoff_coefficient=retry.backoff,
+            maximum_interval=timedelta(seconds=retry.max_interval_seconds),
+        )
