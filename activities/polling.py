@@ -22,7 +22,7 @@ from pydantic import BaseModel
 from temporalio import activity
 
 from activities.failures import pending
-from activities.nuki_errors import NukiError
+from activities.nuki_errors import NukiError, NukiRateLimitedError
 from nukiflow.models.timing import PollTiming
 
 T = TypeVar("T")
@@ -73,9 +73,13 @@ async def poll_until(
                 raise
             last_error = exc
         activity.heartbeat(progress.model_dump())
-        if time.monotonic() - started + interval > window:
+        # Honour Nuki's Retry-After: polling faster than advised only earns more 429s.
+        wait = interval
+        if isinstance(last_error, NukiRateLimitedError) and last_error.retry_after is not None:
+            wait = max(wait, last_error.retry_after)
+        if time.monotonic() - started + wait > window:
             break
-        await asyncio.sleep(interval)
+        await asyncio.sleep(wait)
         interval = min(interval * 1.5, timing.fast_max_interval_seconds)
     reason = f"{what} is still pending"
     if last_error is not None:
