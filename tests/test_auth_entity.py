@@ -86,7 +86,7 @@ async def test_forum_case_concurrent_callers_end_with_the_last_code(
     tasks = []
     for code in FORUM_CODES:
         tasks.append(asyncio.create_task(flow.update_auth(smartlock_id, auth_id, {"code": code})))
-        await asyncio.sleep(0.02)  # arrival order = call order
+        await asyncio.sleep(0.05)  # arrival order = call order
     outcomes = await _in_order(tasks)
     statuses = [o.status for o in outcomes]
     assert OutcomeStatus.FAILED not in statuses, [o.reason for o in outcomes]

@@ -10,7 +10,8 @@ class PollTiming(BaseModel):
 
     fast_window_seconds: float = 20.0
     fast_first_interval_seconds: float = 0.25
-    fast_max_interval_seconds: float = 1.0
+    # Capped at half a second so a finished operation is seen within ~0.5 s of landing.
+    fast_max_interval_seconds: float = 0.5
     # Retry-policy polling after the fast window (also the schedule of later attempts).
     slow_initial_interval_seconds: float = 10.0
     slow_max_interval_seconds: float = 300.0
