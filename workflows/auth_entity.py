@@ -30,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
         AuthFields,
         AuthOutcome,
         ChangeKind,
+        OutcomeRequest,
         OutcomeStatus,
     )
     from nukiflow.models.entity import (
@@ -125,6 +126,22 @@ class AuthEntityWorkflow:
                 change.patch.apply_to(projected)
             except ValueError as exc:
                 raise ValueError(f"the change does not fit the auth: {exc}") from None
+
+    @workflow.update
+    async def outcome(self, request: OutcomeRequest) -> AuthOutcome:
+        """Wait for the outcome of a change this workflow knows (answered or pending)."""
+        await workflow.wait_condition(lambda: request.request_id in self._outcomes)
+        return self._outcomes[request.request_id]
+
+    @outcome.validator
+    def _validate_outcome(self, request: OutcomeRequest) -> None:
+        if request.request_id in self._outcomes:
+            return
+        if not any(p.change.request_id == request.request_id for p in self._pending):
+            raise ValueError(
+                f"no change with request id {request.request_id!r} is known to this auth's "
+                "workflow (outcomes of earlier runs are kept for the last 200 changes)"
+            )
 
     @workflow.query
     def state(self) -> AuthEntityView:

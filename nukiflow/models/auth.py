@@ -223,6 +223,12 @@ class AuthChange(BaseModel):
         return self
 
 
+class OutcomeRequest(BaseModel):
+    """Ask an auth's workflow for the outcome of one change (e.g. the one that superseded yours)."""
+
+    request_id: str = Field(min_length=1, max_length=200)
+
+
 class OutcomeStatus(StrEnum):
     APPLIED = "applied"
     SUPERSEDED = "superseded"
