@@ -1,16 +1,23 @@
-"""Connecting to Temporal with nukiflow's data converter."""
+"""Connecting to Temporal with nukiflow's data converter (pydantic payloads, encrypted)."""
 
 from __future__ import annotations
 
 from temporalio.client import Client
 
+from nukiflow.codec import Keyring
 from nukiflow.converter import data_converter
 from nukiflow.settings import Settings
 
 
-async def connect_temporal(settings: Settings) -> Client:
+async def connect_temporal(settings: Settings, *, keys: Keyring | None = None) -> Client:
+    """A client whose every payload is encrypted; workers built on it inherit that.
+
+    ``keys`` defaults to :meth:`Settings.keyring`, which refuses to go on without a key
+    (:class:`nukiflow.codec.CodecConfigError`, a ``RuntimeError``) before anything connects.
+    """
+    keyring = keys if keys is not None else settings.keyring()
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,
-        data_converter=data_converter(),
+        data_converter=data_converter(keyring),
     )

@@ -3,17 +3,35 @@
 The defaults run everything embedded on one machine: a Temporal dev server on localhost and the
 fake Nuki cloud. Point ``NUKIFLOW_NUKI_URL`` and ``NUKIFLOW_NUKI_TOKEN`` (or
 ``NUKIFLOW_NUKI_TOKEN_FILE``) at the real Nuki Web API for production.
+
+Payload encryption is not optional: every client and worker needs a key, from
+``NUKIFLOW_CODEC_KEYS`` (``id:base64-key`` entries, comma separated, the first one encrypts) or
+``NUKIFLOW_CODEC_KEY_FILE`` (the same, one a line). Without either, a process that runs against
+the fake Nuki cloud (no ``NUKIFLOW_NUKI_URL``) uses the key ``nukiflow dev`` generated into
+``<state_dir>/codec-keys``; anything else refuses to start (see :meth:`Settings.keyring`).
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from pathlib import Path
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from nukiflow.codec import (
+    CodecConfigError,
+    Keyring,
+    dev_key_file,
+    key_file_is_private,
+)
+
 DEFAULT_TASK_QUEUE = "nukiflow"
+# The Temporal dev server's UI (port of its gRPC API + 1000).
+DEFAULT_UI_ORIGINS = "http://localhost:8233,http://127.0.0.1:8233"
+
+log = logging.getLogger("nukiflow.settings")
 
 
 class Settings(BaseSettings):
@@ -40,10 +58,35 @@ class Settings(BaseSettings):
     action_deadline_seconds: float = Field(default=60, gt=0)
     max_rewrites: int = Field(default=3, ge=0, le=20)
 
+    # Payload encryption (see nukiflow.codec). Keys: `id:base64-key`, first = current.
+    codec_keys: SecretStr | None = Field(
+        default=None, description="Encryption keys, `id:base64` comma separated, first encrypts"
+    )
+    codec_key_file: Path | None = Field(default=None, description="File holding the keys")
+    # The codec server (`nukiflow codec-server`) that lets the Temporal UI and CLI decrypt.
+    codec_server_host: str = Field(default="127.0.0.1", description="Codec server address")
+    codec_server_port: int = Field(default=8081, ge=0, le=65535)
+    codec_server_token: SecretStr | None = Field(
+        default=None, description="Bearer token the codec server requires"
+    )
+    codec_server_token_file: Path | None = Field(default=None, description="File with the token")
+    # Serve without a token beyond loopback: only where the network lets allowed users through.
+    codec_server_anonymous: bool = Field(
+        default=False, description="Codec server without a token (behind an authenticating proxy)"
+    )
+    codec_cors_origins: str = Field(
+        default=DEFAULT_UI_ORIGINS,
+        description="Origins (Temporal UI) allowed to call the codec server, comma separated",
+    )
+
     @model_validator(mode="after")
     def _token_from_file(self) -> Settings:
         if self.nuki_token is None and self.nuki_token_file is not None:
             self.nuki_token = SecretStr(self.nuki_token_file.read_text(encoding="utf-8").strip())
+        if self.codec_server_token is None and self.codec_server_token_file is not None:
+            self.codec_server_token = SecretStr(
+                self.codec_server_token_file.read_text(encoding="utf-8").strip()
+            )
         return self
 
     @property
@@ -53,6 +96,52 @@ class Settings(BaseSettings):
     @property
     def action_deadline(self) -> timedelta:
         return timedelta(seconds=self.action_deadline_seconds)
+
+    @property
+    def cors_origins(self) -> list[str]:
+        return [o.strip().rstrip("/") for o in self.codec_cors_origins.split(",") if o.strip()]
+
+    @property
+    def is_production(self) -> bool:
+        """Talking to a real Nuki Web API (not the fake cloud of `nukiflow dev`)."""
+        return bool(self.nuki_url)
+
+    def keyring(self) -> Keyring:
+        """The payload encryption keys, or a clear error saying what to set.
+
+        ``NUKIFLOW_CODEC_KEYS`` wins over ``NUKIFLOW_CODEC_KEY_FILE``. Without either, only a
+        process running against the fake Nuki cloud falls back to the dev key in the state dir;
+        production (a real ``NUKIFLOW_NUKI_URL``) never does. There is no way to switch
+        encryption off: a key costs nothing, a keypad code in plain text costs a door.
+        """
+        if self.codec_keys is not None:
+            try:
+                return Keyring.parse(self.codec_keys.get_secret_value())
+            except CodecConfigError as exc:
+                raise CodecConfigError(f"NUKIFLOW_CODEC_KEYS: {exc}") from None
+        path = self.codec_key_file
+        if path is None and not self.is_production and dev_key_file(self.state_dir).is_file():
+            path = dev_key_file(self.state_dir)
+        if path is None:
+            hint = (
+                ""
+                if self.is_production
+                else f", or run `nukiflow dev` (it keeps one in {dev_key_file(self.state_dir)})"
+            )
+            raise CodecConfigError(
+                "no payload encryption key: set NUKIFLOW_CODEC_KEYS (`id:base64-key`, comma "
+                "separated, the first one encrypts) or NUKIFLOW_CODEC_KEY_FILE; "
+                f"`python -m nukiflow.codec` prints a new key{hint}"
+            )
+        keyring = Keyring.from_file(path)
+        if not key_file_is_private(path):
+            log.warning("the key file %s is readable by others: chmod 600 it", path)
+        return keyring
+
+    def codec_token(self) -> str | None:
+        if self.codec_server_token is None:
+            return None
+        return self.codec_server_token.get_secret_value() or None
 
     def require_nuki(self) -> tuple[str, str]:
         """The Nuki base URL and token, or a clear error saying what to set."""

@@ -6,6 +6,7 @@ downloaded); every test gets its own task queue, ids and fake cloud on a free lo
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -20,6 +21,7 @@ from temporalio.worker import Worker
 from activities.nuki_client import NukiClient
 from nukiflow import search_attributes
 from nukiflow.client import NukiFlow
+from nukiflow.codec import CodecKey, Keyring
 from nukiflow.converter import data_converter
 from nukiflow.models.timing import PollTiming, RetryTiming, WorkflowTiming
 from nukiflow.simulator.control import SimulatorControl
@@ -29,6 +31,11 @@ from nukiflow.temporal_cli import find_temporal_binary
 from nukiflow.worker import build_worker
 
 TOKEN = "test-token-" + uuid.uuid4().hex
+
+# The payload encryption key of the suite: the dev server's client, every worker built on it and
+# every NukiFlow of the tests encrypt with it, as in production. Fixed (and no secret), so that
+# histories recorded under tests/histories/ stay replayable.
+CODEC_KEYS = Keyring([CodecKey("nukiflow-tests", hashlib.sha256(b"nukiflow tests").digest())])
 
 # Short device delays keep the suite fast; the ratios between them keep it honest.
 DEVICE_DELAY = 0.1
@@ -59,7 +66,7 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(find_temporal_binary()),
         search_attributes=list(search_attributes.ALL),
-        data_converter=data_converter(),
+        data_converter=data_converter(CODEC_KEYS),
     )
     try:
         yield env
