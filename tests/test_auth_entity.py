@@ -6,7 +6,8 @@ import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from temporalio.client import Client, WorkflowExecutionStatus
+import pytest
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
 from temporalio.worker import Worker
 
 from nukiflow.client import NukiFlow
@@ -176,3 +177,26 @@ async def test_state_query_and_search_attributes(
     assert attrs["NukiAuthId"] == auth_id
     assert attrs["NukiStatus"] == "in_sync"
     assert attrs["NukiKind"] == "auth"
+
+
+async def test_a_superseded_caller_can_wait_for_the_change_that_replaced_it(
+    flow: NukiFlow, sim: SimulatorControl, worker: Worker
+) -> None:
+    smartlock_id, auth_id = await _keypad(sim)
+    await sim.set_faults(Faults(device_delay=0.5), smartlock_id)
+    first = asyncio.create_task(flow.update_auth(smartlock_id, auth_id, {"name": "one"}))
+    await asyncio.sleep(0.1)
+    # Accepted while #1 is written: #2 coalesces behind it, #3 replaces #2 before it is written.
+    second = await flow.start_update_auth(smartlock_id, auth_id, {"name": "two"})
+    third = await flow.start_update_auth(smartlock_id, auth_id, {"name": "three"})
+    assert not isinstance(second, AuthOutcome) and not isinstance(third, AuthOutcome)
+    superseded = await second.result()
+    assert superseded.status is OutcomeStatus.SUPERSEDED
+    assert superseded.superseded_by == third.id
+    replacing = await flow.wait_for_change(smartlock_id, auth_id, superseded.superseded_by)
+    assert replacing.status is OutcomeStatus.APPLIED
+    assert replacing.verified is not None and replacing.verified.name == "three"
+    assert (await first).status is OutcomeStatus.APPLIED
+    # Unknown request ids are refused, not waited on forever.
+    with pytest.raises(WorkflowUpdateFailedError):
+        await flow.wait_for_change(smartlock_id, auth_id, "no-such-change")

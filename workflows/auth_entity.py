@@ -41,6 +41,7 @@ with workflow.unsafe.imports_passed_through():
         EntityStatus,
         PendingChange,
     )
+    from nukiflow.models.messages import error_message
     from nukiflow.models.wire import AuthType
     from workflows.failure_reasons import describe_activity_failure
 
@@ -65,6 +66,8 @@ class AuthEntityWorkflow:
         self._status = memory.status
         self._outcomes: dict[str, AuthOutcome] = {o.request_id: o for o in memory.outcomes}
         self._pending: list[PendingChange] = []
+        # The changes taken from ``_pending`` and being written now.
+        self._segment: list[PendingChange] = []
         self._deleted_by: int | None = None
         self._status_published: EntityStatus | None = None
 
@@ -76,7 +79,7 @@ class AuthEntityWorkflow:
         known = self._outcomes.get(change.request_id)
         if known is not None:
             return known
-        if not any(p.change.request_id == change.request_id for p in self._pending):
+        if not self._knows(change.request_id):
             self._counter += 1
             self._pending.append(
                 PendingChange(number=self._counter, change=change, accepted_at=workflow.now())
@@ -125,7 +128,9 @@ class AuthEntityWorkflow:
                         projected = pending.change.patch.apply_to(projected)
                 change.patch.apply_to(projected)
             except ValueError as exc:
-                raise ValueError(f"the change does not fit the auth: {exc}") from None
+                raise ValueError(
+                    f"the change does not fit the auth: {error_message(exc)}"
+                ) from None
 
     @workflow.update
     async def outcome(self, request: OutcomeRequest) -> AuthOutcome:
@@ -137,11 +142,15 @@ class AuthEntityWorkflow:
     def _validate_outcome(self, request: OutcomeRequest) -> None:
         if request.request_id in self._outcomes:
             return
-        if not any(p.change.request_id == request.request_id for p in self._pending):
+        if not self._knows(request.request_id):
             raise ValueError(
                 f"no change with request id {request.request_id!r} is known to this auth's "
                 "workflow (outcomes of earlier runs are kept for the last 200 changes)"
             )
+
+    def _knows(self, request_id: str) -> bool:
+        """Whether a change with this request id is waiting or being written."""
+        return any(p.change.request_id == request_id for p in self._pending + self._segment)
 
     @workflow.query
     def state(self) -> AuthEntityView:
@@ -213,6 +222,13 @@ class AuthEntityWorkflow:
             len(self._pending) - 1,
         )
         segment, self._pending = self._pending[: cut + 1], self._pending[cut + 1 :]
+        self._segment = segment
+        try:
+            await self._process_segment(segment)
+        finally:
+            self._segment = []
+
+    async def _process_segment(self, segment: list[PendingChange]) -> None:
         last = segment[-1]
         self._set_status(EntityStatus.APPLYING)
 
@@ -229,7 +245,7 @@ class AuthEntityWorkflow:
                 try:
                     merged = patch.apply_to(merged)
                 except ValueError as exc:
-                    self._resolve(pending, OutcomeStatus.REJECTED, reason=str(exc))
+                    self._resolve(pending, OutcomeStatus.REJECTED, reason=error_message(exc))
                     if pending is last:
                         self._set_status(self._settled_status())
                         return

@@ -67,40 +67,41 @@ class _Restrictions(BaseModel):
         return _utc(value)
 
     def _check_windows(self) -> None:
-        if (
-            self.allowed_from_date is not None
-            and self.allowed_until_date is not None
-            and self.allowed_from_date >= self.allowed_until_date
-        ):
+        self.check_dates(self.allowed_from_date, self.allowed_until_date)
+        self.check_times(self.allowed_from_time, self.allowed_until_time)
+
+    @staticmethod
+    def check_dates(start: datetime | None, end: datetime | None) -> None:
+        if start is not None and end is not None and start >= end:
             raise ValueError("allowed_from_date must be before allowed_until_date")
-        if (
-            self.allowed_from_time is not None
-            and self.allowed_until_time is not None
-            and self.allowed_from_time >= self.allowed_until_time
-        ):
+
+    @staticmethod
+    def check_times(start: int | None, end: int | None) -> None:
+        if start is not None and end is not None and start >= end:
             raise ValueError("allowed_from_time must be before allowed_until_time")
 
 
-class AuthFields(_Restrictions):
-    """The full desired state of one authorization: what nukiflow writes and verifies."""
+class AuthFields(BaseModel):
+    """The full state of one authorization: what nukiflow writes, reads back and compares.
 
-    name: str = Field(min_length=1, max_length=MAX_NAME)
+    Deliberately free of nukiflow's input rules: it also holds what the lock already has (a code
+    set in the Nuki app, say), and state must always deserialize, in activities and across
+    continue-as-new. The rules are applied to what a change sets (:meth:`AuthPatch.apply_to`)
+    and to new auths (:class:`CreateAuthRequest`).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
     code: int | None = Field(default=None, repr=False)
     enabled: bool = True
     remote_allowed: bool = False
     account_user_id: int | None = None
-
-    @field_validator("code")
-    @classmethod
-    def _code_rules(cls, value: int | None) -> int | None:
-        return None if value is None else check_keypad_code(value)
-
-    @model_validator(mode="after")
-    def _consistent(self) -> Self:
-        self._check_windows()
-        if self.code is not None and len(self.name) > MAX_KEYPAD_NAME:
-            raise ValueError(f"a keypad code's name has at most {MAX_KEYPAD_NAME} characters")
-        return self
+    allowed_from_date: datetime | None = None
+    allowed_until_date: datetime | None = None
+    allowed_week_days: int | None = None
+    allowed_from_time: int | None = None
+    allowed_until_time: int | None = None
 
     @classmethod
     def from_wire(cls, auth: SmartlockAuth) -> AuthFields:
@@ -182,17 +183,32 @@ class AuthPatch(_Restrictions):
         )
 
     def apply_to(self, base: AuthFields) -> AuthFields:
-        """``base`` with this change on top, validated as a whole (raises ValueError)."""
+        """``base`` with this change on top (raises ValueError if the result breaks a rule).
+
+        Only what the change touches is judged: a code or window the lock already holds is not
+        this change's business, and must not block, say, a rename.
+        """
         data = base.model_dump()
+        touched: set[str] = set(self.clear)
         for name in type(self).model_fields:
-            if name == "clear":
-                continue
             value = getattr(self, name)
-            if value is not None:
+            if name != "clear" and value is not None:
                 data[name] = value
+                touched.add(name)
         for name in self.clear:
             data[name] = None
-        return AuthFields.model_validate(data)
+        merged = AuthFields.model_validate(data)
+        if touched & {"allowed_from_date", "allowed_until_date"}:
+            _Restrictions.check_dates(merged.allowed_from_date, merged.allowed_until_date)
+        if touched & {"allowed_from_time", "allowed_until_time"}:
+            _Restrictions.check_times(merged.allowed_from_time, merged.allowed_until_time)
+        if (
+            touched & {"name", "code"}
+            and merged.code is not None
+            and len(merged.name) > MAX_KEYPAD_NAME
+        ):
+            raise ValueError(f"a keypad code's name has at most {MAX_KEYPAD_NAME} characters")
+        return merged
 
 
 class ChangeKind(StrEnum):
