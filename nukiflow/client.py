@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 from temporalio.client import (
@@ -18,18 +18,30 @@ from temporalio.client import (
     WithStartWorkflowOperation,
     WorkflowHandle,
     WorkflowUpdateFailedError,
+    WorkflowUpdateHandle,
+    WorkflowUpdateStage,
 )
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from nukiflow.connect import connect_temporal
+from nukiflow.models.action import (
+    ActionName,
+    ActionOutcome,
+    ActionRequest,
+    ActionStatus,
+    LockActionsInput,
+    LockActionsView,
+    lock_workflow_id,
+)
 from nukiflow.models.auth import (
     AuthChange,
     AuthOutcome,
     AuthPatch,
     ChangeKind,
     CreateAuthRequest,
+    OutcomeRequest,
     OutcomeStatus,
 )
 from nukiflow.models.entity import (
@@ -39,24 +51,65 @@ from nukiflow.models.entity import (
     auth_workflow_id,
     create_workflow_id,
 )
+from nukiflow.models.messages import validation_message as validation_message
 from nukiflow.models.timing import WorkflowTiming
 from nukiflow.settings import Settings
 from workflows.auth_create import AuthCreateWorkflow
 from workflows.auth_entity import DELETED, ROLLING_OVER, AuthEntityWorkflow
+from workflows.lock_actions import ROLLING_OVER as LOCK_ROLLING_OVER
+from workflows.lock_actions import LockActionsWorkflow
 
 # An entity that is continuing-as-new refuses changes for a moment; how long to keep trying.
 ROLLOVER_RETRY_DELAY = 0.1
 ROLLOVER_RETRY_LIMIT = 100
 
+R = TypeVar("R")
 
-def validation_message(error: ValidationError) -> str:
-    """A pydantic error as one readable line, without echoing the input values."""
-    parts = []
-    for item in error.errors(include_input=False, include_url=False):
-        where = ".".join(str(p) for p in item["loc"] if p != "__root__")
-        message = str(item["msg"]).removeprefix("Value error, ")
-        parts.append(f"{where}: {message}" if where else message)
-    return "; ".join(parts)
+
+async def send_update_with_start(
+    client: Client,
+    update: Any,
+    arg: Any,
+    *,
+    operation: Any,
+    update_id: str,
+    rolling_over: str,
+    wait_for_stage: WorkflowUpdateStage = WorkflowUpdateStage.COMPLETED,
+) -> WorkflowUpdateHandle[Any]:
+    """Update-with-Start that rides out an entity's continue-as-new.
+
+    ``operation`` builds a fresh ``WithStartWorkflowOperation`` per attempt (one cannot be
+    reused). A validator refusal typed ``rolling_over`` and the server's abort of an update that
+    races a closing run are retried; every other refusal raises ``WorkflowUpdateFailedError``.
+    """
+    for _ in range(ROLLOVER_RETRY_LIMIT):
+        try:
+            return await client.start_update_with_start_workflow(
+                update,
+                arg,
+                start_workflow_operation=operation(),
+                id=update_id,
+                wait_for_stage=wait_for_stage,
+            )
+        except WorkflowUpdateFailedError as exc:
+            cause = exc.cause
+            if isinstance(cause, ApplicationError) and cause.type == rolling_over:
+                await asyncio.sleep(ROLLOVER_RETRY_DELAY)
+                continue
+            raise
+        except RPCError as exc:
+            if "closing workflow" in str(exc) or "aborted" in str(exc):
+                await asyncio.sleep(ROLLOVER_RETRY_DELAY)
+                continue
+            raise
+    raise RuntimeError("the workflow kept refusing the update while continuing as new; retry")
+
+
+def refusal_message(exc: WorkflowUpdateFailedError) -> tuple[str | None, str]:
+    """The (type, message) of a validator's refusal."""
+    cause = exc.cause
+    kind = cause.type if isinstance(cause, ApplicationError) else None
+    return kind, getattr(cause, "message", None) or str(cause)
 
 
 class NukiFlow:
@@ -70,12 +123,14 @@ class NukiFlow:
         timing: WorkflowTiming | None = None,
         max_rewrites: int = 3,
         auth_deadline: timedelta = timedelta(hours=24),
+        action_deadline: timedelta = timedelta(seconds=60),
     ) -> None:
         self.client = client
         self.task_queue = task_queue
         self.timing = timing or WorkflowTiming()
         self.max_rewrites = max_rewrites
         self.auth_deadline = auth_deadline
+        self.action_deadline = action_deadline
 
     @classmethod
     async def connect(cls, settings: Settings | None = None) -> NukiFlow:
@@ -86,6 +141,7 @@ class NukiFlow:
             task_queue=settings.task_queue,
             max_rewrites=settings.max_rewrites,
             auth_deadline=settings.auth_change_deadline,
+            action_deadline=settings.action_deadline,
         )
 
     # -- authorizations -----------------------------------------------------------------
@@ -101,6 +157,28 @@ class NukiFlow:
     ) -> AuthOutcome:
         """Change some fields of an auth; the others keep their value."""
         request_id = request_id or uuid.uuid4().hex
+        started = await self.start_update_auth(
+            smartlock_id, auth_id, patch, request_id=request_id, deadline=deadline
+        )
+        return await _result(
+            started, lambda exc: self._refused(exc, smartlock_id, auth_id, request_id)
+        )
+
+    async def start_update_auth(
+        self,
+        smartlock_id: int,
+        auth_id: str,
+        patch: AuthPatch | Mapping[str, Any],
+        *,
+        request_id: str | None = None,
+        deadline: timedelta | None = None,
+    ) -> WorkflowUpdateHandle[AuthOutcome] | AuthOutcome:
+        """Hand a change to the auth's workflow and return once it accepted it.
+
+        Returns the update handle (``await handle.result()`` for the outcome), or the final
+        outcome at once when the change was refused (rejected) before it entered history.
+        """
+        request_id = request_id or uuid.uuid4().hex
         try:
             if not isinstance(patch, AuthPatch):
                 patch = AuthPatch.model_validate(patch)
@@ -112,7 +190,7 @@ class NukiFlow:
             )
         except ValidationError as exc:
             return self._rejected(smartlock_id, auth_id, request_id, validation_message(exc))
-        return await self.change_auth(smartlock_id, auth_id, change)
+        return await self.start_change_auth(smartlock_id, auth_id, change)
 
     async def delete_auth(
         self,
@@ -122,17 +200,44 @@ class NukiFlow:
         request_id: str | None = None,
         deadline: timedelta | None = None,
     ) -> AuthOutcome:
+        """Delete an auth (verified gone) and end its workflow."""
+        request_id = request_id or uuid.uuid4().hex
+        started = await self.start_delete_auth(
+            smartlock_id, auth_id, request_id=request_id, deadline=deadline
+        )
+        return await _result(
+            started,
+            lambda exc: self._refused(exc, smartlock_id, auth_id, request_id, ChangeKind.DELETE),
+        )
+
+    async def start_delete_auth(
+        self,
+        smartlock_id: int,
+        auth_id: str,
+        *,
+        request_id: str | None = None,
+        deadline: timedelta | None = None,
+    ) -> WorkflowUpdateHandle[AuthOutcome] | AuthOutcome:
         change = AuthChange(
             request_id=request_id or uuid.uuid4().hex,
             kind=ChangeKind.DELETE,
             deadline_seconds=(deadline or self.auth_deadline).total_seconds(),
         )
-        return await self.change_auth(smartlock_id, auth_id, change)
+        return await self.start_change_auth(smartlock_id, auth_id, change)
 
     async def change_auth(self, smartlock_id: int, auth_id: str, change: AuthChange) -> AuthOutcome:
         """Send one change through the auth's entity (started if it is not running)."""
-        for _ in range(ROLLOVER_RETRY_LIMIT):
-            operation = WithStartWorkflowOperation(
+        started = await self.start_change_auth(smartlock_id, auth_id, change)
+        return await _result(
+            started,
+            lambda exc: self._refused(exc, smartlock_id, auth_id, change.request_id, change.kind),
+        )
+
+    async def start_change_auth(
+        self, smartlock_id: int, auth_id: str, change: AuthChange
+    ) -> WorkflowUpdateHandle[AuthOutcome] | AuthOutcome:
+        def operation() -> WithStartWorkflowOperation[Any, Any]:
+            return WithStartWorkflowOperation(
                 AuthEntityWorkflow.run,
                 AuthEntityInput(
                     smartlock_id=smartlock_id,
@@ -145,31 +250,29 @@ class NukiFlow:
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
                 static_summary=f"auth {auth_id} on smartlock {smartlock_id}",
             )
-            try:
-                return await self.client.execute_update_with_start_workflow(
-                    AuthEntityWorkflow.change,
-                    change,
-                    start_workflow_operation=operation,
-                    id=change.request_id,
-                )
-            except WorkflowUpdateFailedError as exc:
-                cause = exc.cause
-                if isinstance(cause, ApplicationError) and cause.type == ROLLING_OVER:
-                    await asyncio.sleep(ROLLOVER_RETRY_DELAY)
-                    continue
-                message = getattr(cause, "message", None) or str(cause)
-                if isinstance(cause, ApplicationError) and cause.type == DELETED:
-                    return self._outcome(
-                        OutcomeStatus.FAILED, smartlock_id, auth_id, change, message
-                    )
-                return self._outcome(OutcomeStatus.REJECTED, smartlock_id, auth_id, change, message)
-            except RPCError as exc:
-                # The server aborts an update that races a run closing (continue-as-new).
-                if "closing workflow" in str(exc) or "aborted" in str(exc):
-                    await asyncio.sleep(ROLLOVER_RETRY_DELAY)
-                    continue
-                raise
-        raise RuntimeError(f"auth {auth_id}'s workflow kept refusing the change; try again")
+
+        try:
+            return await send_update_with_start(
+                self.client,
+                AuthEntityWorkflow.change,
+                change,
+                operation=operation,
+                update_id=change.request_id,
+                rolling_over=ROLLING_OVER,
+                wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+            )
+        except WorkflowUpdateFailedError as exc:
+            return self._refused(exc, smartlock_id, auth_id, change.request_id, change.kind)
+
+    async def wait_for_change(
+        self, smartlock_id: int, auth_id: str, request_id: str
+    ) -> AuthOutcome:
+        """The outcome of a change known to the auth's workflow, waiting while it is pending
+        (e.g. the change named in a ``superseded`` outcome's ``superseded_by``)."""
+        handle = self.client.get_workflow_handle(auth_workflow_id(smartlock_id, auth_id))
+        return await handle.execute_update(
+            AuthEntityWorkflow.outcome, OutcomeRequest(request_id=request_id)
+        )
 
     async def create_auth(
         self,
@@ -243,20 +346,137 @@ class NukiFlow:
             reason=reason,
         )
 
-    def _outcome(
+    def _refused(
         self,
-        status: OutcomeStatus,
+        exc: WorkflowUpdateFailedError,
         smartlock_id: int,
         auth_id: str,
-        change: AuthChange,
-        reason: str,
+        request_id: str,
+        kind: ChangeKind = ChangeKind.UPDATE,
     ) -> AuthOutcome:
+        """A change the auth's workflow refused: rejected, or failed if the auth is deleted."""
+        refusal, message = refusal_message(exc)
         return AuthOutcome(
-            status=status,
-            request_id=change.request_id,
+            status=OutcomeStatus.FAILED if refusal == DELETED else OutcomeStatus.REJECTED,
+            request_id=request_id,
             smartlock_id=smartlock_id,
             auth_id=auth_id,
-            kind=change.kind,
-            reason=reason,
+            kind=kind,
+            reason=message,
             workflow_id=auth_workflow_id(smartlock_id, auth_id),
         )
+
+    # -- lock actions -------------------------------------------------------------------
+
+    async def action(
+        self,
+        smartlock_id: int,
+        action: ActionName | str,
+        *,
+        force: bool = False,
+        full_lock: bool = False,
+        deadline: timedelta | None = None,
+        request_id: str | None = None,
+    ) -> ActionOutcome:
+        """Run one action (unlock, lock, unlatch, ...) on a lock, after those before it.
+
+        Returns confirmed, expired (not sent before ``deadline``, default 60 s; then never
+        sent), failed (with the reason) or rejected (bad input, refused before it reaches
+        Temporal). Retry with the same ``request_id`` to get the first outcome back instead of
+        acting again.
+        """
+        request_id = request_id or uuid.uuid4().hex
+        values: dict[str, Any] = {
+            "request_id": request_id,
+            "action": action,
+            "force": force,
+            "full_lock": full_lock,
+        }
+        values["deadline_seconds"] = (deadline or self.action_deadline).total_seconds()
+        known = action if isinstance(action, ActionName) else None
+        if known is None and action in {a.value for a in ActionName}:
+            known = ActionName(action)
+        if smartlock_id <= 0:
+            return self._action_rejected(
+                smartlock_id, known, request_id, "smartlock_id: must be a positive number"
+            )
+        try:
+            request = ActionRequest.model_validate(values)
+        except ValidationError as exc:
+            return self._action_rejected(smartlock_id, known, request_id, validation_message(exc))
+        return await self.run_action(smartlock_id, request)
+
+    async def run_action(self, smartlock_id: int, request: ActionRequest) -> ActionOutcome:
+        """Send one validated request through the lock's workflow (started if not running)."""
+        started = await self.start_action(smartlock_id, request)
+        return await _result(started, lambda exc: self._action_refused(exc, smartlock_id, request))
+
+    async def start_action(
+        self, smartlock_id: int, request: ActionRequest
+    ) -> WorkflowUpdateHandle[ActionOutcome] | ActionOutcome:
+        """Queue an action and return once the lock's workflow accepted it (or the refusal)."""
+        workflow_id = lock_workflow_id(smartlock_id)
+
+        def operation() -> WithStartWorkflowOperation[Any, Any]:
+            return WithStartWorkflowOperation(
+                LockActionsWorkflow.run,
+                LockActionsInput(smartlock_id=smartlock_id, timing=self.timing),
+                id=workflow_id,
+                task_queue=self.task_queue,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                static_summary=f"actions on smartlock {smartlock_id}",
+            )
+
+        try:
+            return await send_update_with_start(
+                self.client,
+                LockActionsWorkflow.act,
+                request,
+                operation=operation,
+                update_id=request.request_id,
+                rolling_over=LOCK_ROLLING_OVER,
+                wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+            )
+        except WorkflowUpdateFailedError as exc:
+            return self._action_refused(exc, smartlock_id, request)
+
+    async def lock_state(self, smartlock_id: int) -> LockActionsView:
+        """The lock workflow's queue, current action, last outcomes and learned timing."""
+        handle = self.client.get_workflow_handle(lock_workflow_id(smartlock_id))
+        return await handle.query(LockActionsWorkflow.state)
+
+    def _action_refused(
+        self, exc: WorkflowUpdateFailedError, smartlock_id: int, request: ActionRequest
+    ) -> ActionOutcome:
+        _, message = refusal_message(exc)
+        outcome = self._action_rejected(smartlock_id, request.action, request.request_id, message)
+        outcome.workflow_id = lock_workflow_id(smartlock_id)
+        return outcome
+
+    def _action_rejected(
+        self, smartlock_id: int, action: ActionName | None, request_id: str, reason: str
+    ) -> ActionOutcome:
+        return ActionOutcome(
+            status=ActionStatus.REJECTED,
+            request_id=request_id,
+            smartlock_id=smartlock_id,
+            action=action,
+            reason=reason,
+        )
+
+
+async def _result(
+    started: WorkflowUpdateHandle[R] | R, refused: Callable[[WorkflowUpdateFailedError], R]
+) -> R:
+    """The outcome of a ``start_*`` call: wait on the handle, or the refusal as it is.
+
+    A validator's refusal can also surface only when the result is fetched, so it is converted
+    here too.
+    """
+    if not isinstance(started, WorkflowUpdateHandle):
+        return started
+    try:
+        result: R = await started.result()
+    except WorkflowUpdateFailedError as exc:
+        return refused(exc)
+    return result

@@ -13,21 +13,31 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.action_activities import ActionActivities
 from activities.auth_activities import AuthActivities
 from activities.nuki_client import NukiClient
 from nukiflow.connect import connect_temporal
 from nukiflow.settings import Settings
 from workflows.auth_create import AuthCreateWorkflow
 from workflows.auth_entity import AuthEntityWorkflow
+from workflows.lock_actions import LockActionsWorkflow
 
 log = logging.getLogger("nukiflow.worker")
 
-WORKFLOWS: Sequence[type] = (AuthEntityWorkflow, AuthCreateWorkflow)
+WORKFLOWS: Sequence[type] = (AuthEntityWorkflow, AuthCreateWorkflow, LockActionsWorkflow)
 
 
 def activities_for(nuki: NukiClient) -> list[Any]:
     auth = AuthActivities(nuki)
-    return [auth.read_auth, auth.write_auth, auth.await_auth, auth.create_auth]
+    actions = ActionActivities(nuki)
+    return [
+        auth.read_auth,
+        auth.write_auth,
+        auth.await_auth,
+        auth.create_auth,
+        actions.send_action,
+        actions.confirm_action,
+    ]
 
 
 def build_worker(

@@ -1,0 +1,338 @@
+"""Lock actions: what callers send (unlock, lock, unlatch, ...), what they get back, and the
+input, carried memory and query view of the lock actions workflow (``nuki-lock-<smartlockId>``).
+
+Validation lives here, at the edge: a request that breaks a rule fails to construct, so the
+facade refuses it before it reaches Temporal; the workflow's update validator checks what only
+the workflow knows (the lock's type).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from enum import IntEnum, StrEnum
+from typing import NamedTuple, Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from nukiflow.models.timing import WorkflowTiming
+from nukiflow.models.wire import ActionOption, LockAction, LockState, OpenerAction, SmartlockType
+
+DEFAULT_DEADLINE_SECONDS = 60.0
+# An action is immediate; a day is the longest one may wait for its turn or for its lock.
+MAX_DEADLINE_SECONDS = 24 * 3600.0
+
+
+class ActionName(StrEnum):
+    """The actions a caller can ask for. Lock actions for Smart Locks (types 0, 3, 4; a Box
+    (type 1) only unlocks), opener actions for Openers (type 2)."""
+
+    UNLOCK = "unlock"
+    LOCK = "lock"
+    UNLATCH = "unlatch"
+    LOCK_N_GO = "lock-n-go"
+    LOCK_N_GO_UNLATCH = "lock-n-go-unlatch"
+    # Opener.
+    ACTIVATE_RTO = "activate-rto"
+    DEACTIVATE_RTO = "deactivate-rto"
+    OPEN = "open"
+    CONTINUOUS_ON = "continuous-on"
+    CONTINUOUS_OFF = "continuous-off"
+
+
+class OpenerState(IntEnum):
+    """``Smartlock.State.state`` for openers (type 2)."""
+
+    UNTRAINED = 0
+    ONLINE = 1
+    RTO_ACTIVE = 3
+    OPEN = 5
+    OPENING = 7
+    BOOT_RUN = 253
+    UNDEFINED = 255
+
+
+MODE_DOOR = 2
+MODE_CONTINUOUS = 3
+
+
+class ActionSpec(NamedTuple):
+    """How an action looks on the wire and on the lock.
+
+    ``transitional`` are the states the lock passes through while it acts; ``end_state`` (and
+    ``end_mode`` for the opener's continuous mode) is where it ends. Seeing a transitional
+    state, or a pending ``operationId``, is evidence that the device started the action, which
+    tells "done" from "not started yet" when the end state equals the state before (lock on a
+    locked lock, lock'n'go).
+    """
+
+    code: int
+    opener: bool
+    transitional: frozenset[int]
+    end_state: int
+    end_mode: int | None = None
+    # Whether the `option` bits (force, full lock) apply.
+    takes_force: bool = True
+    takes_full_lock: bool = False
+
+
+SPECS: dict[ActionName, ActionSpec] = {
+    ActionName.UNLOCK: ActionSpec(
+        LockAction.UNLOCK, False, frozenset({LockState.UNLOCKING}), LockState.UNLOCKED
+    ),
+    ActionName.LOCK: ActionSpec(
+        LockAction.LOCK,
+        False,
+        frozenset({LockState.LOCKING}),
+        LockState.LOCKED,
+        takes_full_lock=True,
+    ),
+    ActionName.UNLATCH: ActionSpec(
+        LockAction.UNLATCH, False, frozenset({LockState.UNLATCHING}), LockState.UNLATCHED
+    ),
+    ActionName.LOCK_N_GO: ActionSpec(
+        LockAction.LOCK_N_GO,
+        False,
+        frozenset({LockState.UNLOCKING, LockState.UNLOCKED_LOCK_N_GO, LockState.LOCKING}),
+        LockState.LOCKED,
+        takes_full_lock=True,
+    ),
+    ActionName.LOCK_N_GO_UNLATCH: ActionSpec(
+        LockAction.LOCK_N_GO_UNLATCH,
+        False,
+        frozenset({LockState.UNLATCHING, LockState.UNLOCKED_LOCK_N_GO, LockState.LOCKING}),
+        LockState.LOCKED,
+        takes_full_lock=True,
+    ),
+    ActionName.ACTIVATE_RTO: ActionSpec(
+        OpenerAction.ACTIVATE_RTO,
+        True,
+        frozenset(),
+        OpenerState.RTO_ACTIVE,
+        MODE_DOOR,
+        takes_force=False,
+    ),
+    ActionName.DEACTIVATE_RTO: ActionSpec(
+        OpenerAction.DEACTIVATE_RTO,
+        True,
+        frozenset(),
+        OpenerState.ONLINE,
+        MODE_DOOR,
+        takes_force=False,
+    ),
+    ActionName.OPEN: ActionSpec(
+        OpenerAction.OPEN,
+        True,
+        frozenset({OpenerState.OPENING}),
+        OpenerState.OPEN,
+        takes_force=False,
+    ),
+    ActionName.CONTINUOUS_ON: ActionSpec(
+        OpenerAction.ACTIVATE_CONTINUOUS,
+        True,
+        frozenset(),
+        OpenerState.RTO_ACTIVE,
+        MODE_CONTINUOUS,
+        takes_force=False,
+    ),
+    ActionName.CONTINUOUS_OFF: ActionSpec(
+        OpenerAction.DEACTIVATE_CONTINUOUS,
+        True,
+        frozenset(),
+        OpenerState.ONLINE,
+        MODE_DOOR,
+        takes_force=False,
+    ),
+}
+
+
+def spec_of(action: ActionName) -> ActionSpec:
+    return SPECS[action]
+
+
+def supported(action: ActionName, lock_type: int) -> str | None:
+    """Why ``action`` cannot run on a lock of ``lock_type``, or ``None`` when it can."""
+    spec = SPECS[action]
+    if lock_type == SmartlockType.OPENER:
+        return None if spec.opener else f"{action.value} is a lock action; this is an Opener"
+    if spec.opener:
+        return f"{action.value} is an Opener action; this is a lock (type {lock_type})"
+    if lock_type == SmartlockType.BOX and action is not ActionName.UNLOCK:
+        return f"a Box only unlocks; {action.value} is not available"
+    return None
+
+
+def state_name(state: int | None, lock_type: int | None) -> str | None:
+    """``unlocked``, ``motor_blocked``, ``rto_active``, ... (``None`` when unknown)."""
+    if state is None:
+        return None
+    enum: type[IntEnum] = OpenerState if lock_type == SmartlockType.OPENER else LockState
+    try:
+        return enum(state).name.lower()
+    except ValueError:
+        return f"state_{state}"
+
+
+class ActionRequest(BaseModel):
+    """One caller's action: the input of the lock workflow's ``act`` update."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    request_id: str = Field(min_length=1, max_length=200)
+    action: ActionName
+    force: bool = False
+    full_lock: bool = False
+    # The action is sent before this many seconds after it was accepted, or never.
+    deadline_seconds: float = Field(default=DEFAULT_DEADLINE_SECONDS, gt=0, le=MAX_DEADLINE_SECONDS)
+
+    @model_validator(mode="after")
+    def _options_fit(self) -> Self:
+        spec = SPECS[self.action]
+        if self.force and not spec.takes_force:
+            raise ValueError(f"{self.action.value} takes no force option")
+        if self.full_lock and not spec.takes_full_lock:
+            raise ValueError(
+                "full_lock applies to lock, lock-n-go and lock-n-go-unlatch only, "
+                f"not to {self.action.value}"
+            )
+        return self
+
+    @property
+    def spec(self) -> ActionSpec:
+        return SPECS[self.action]
+
+    @property
+    def option(self) -> int:
+        """The ``option`` bit mask of ``POST /smartlock/{id}/action``."""
+        return (ActionOption.FORCE if self.force else 0) | (
+            ActionOption.FULL_LOCK if self.full_lock else 0
+        )
+
+
+class ActionStatus(StrEnum):
+    CONFIRMED = "confirmed"  # the lock reached the action's end state (or its log says success)
+    EXPIRED = "expired"  # not sent before its deadline; it is never sent
+    FAILED = "failed"  # motor blocked, offline after sending, not found, unauthorized, ...
+    REJECTED = "rejected"  # bad input
+
+
+class ActionOutcome(BaseModel):
+    """What a caller gets for an action."""
+
+    status: ActionStatus
+    request_id: str
+    smartlock_id: int
+    # None only for a rejected request that named no known action.
+    action: ActionName | None
+    number: int = 0
+    # The lock's state as last seen (confirmed: the end state; motor blocked: 254).
+    state: int | None = None
+    state_name: str | None = None
+    # Seconds from Nuki accepting the action (its 204) to nukiflow seeing it completed.
+    seconds: float | None = None
+    sent_at: datetime | None = None
+    # Nuki API requests this action cost (sending, retries, confirmation).
+    api_requests: int = 0
+    # What the outcome was read from: "state" (the lock's state) or "log" (the lock's log).
+    confirmed_by: str | None = None
+    reason: str | None = None
+    workflow_id: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status is ActionStatus.CONFIRMED
+
+
+class ActionTiming(BaseModel):
+    """Timing of the lock workflow beyond the shared polling and retry knobs."""
+
+    # The confirmation's first state read goes out at this share of the time this lock
+    # typically takes to show the action done (learned); the second at that time. A hit on
+    # the early read shortens the expectation, so it follows a lock that got faster.
+    probe_fraction: float = Field(default=0.9, gt=0, lt=1)
+    # Learned from the median of this many recent samples per action (an outlier, e.g. an
+    # action that waited behind an auth operation on the device, does not move it).
+    samples_kept: int = Field(default=5, ge=1, le=50)
+    # Nuki's log dates come from Nuki's clock: log entries this much older than the first
+    # send attempt still count as ours when checking whether an action already ran.
+    log_clock_skew_seconds: float = Field(default=2.0, ge=0)
+    # One send attempt (GET smartlock + POST) may take this long.
+    call_timeout_seconds: float = Field(default=30.0, gt=0)
+
+
+class LockStatus(StrEnum):
+    """Kept in the ``NukiStatus`` search attribute: what the lock's workflow last did."""
+
+    IDLE = "idle"
+    ACTING = "acting"
+    CONFIRMED = "confirmed"
+    EXPIRED = "expired"
+    FAILED = "failed"
+
+
+class QueuedAction(BaseModel):
+    number: int
+    request: ActionRequest
+    accepted_at: datetime
+
+    @property
+    def deadline(self) -> datetime:
+        return self.accepted_at + timedelta(seconds=self.request.deadline_seconds)
+
+
+class LockActionsMemory(BaseModel):
+    """What one run hands to the next across continue-as-new."""
+
+    counter: int = 0
+    status: LockStatus = LockStatus.IDLE
+    lock_type: int | None = None
+    last_state: int | None = None
+    # When the last action that reached the lock was seen completed (worker clock): log
+    # entries before it belong to earlier actions.
+    last_settled_at: datetime | None = None
+    # Seconds from the 204 to the first state read that showed it done: the last few samples
+    # per action (see ``expected_seconds``).
+    samples: dict[str, list[float]] = Field(default_factory=dict)
+    # Recent outcomes by request id: a caller retrying with the same request id gets the
+    # first outcome back, also after continue-as-new.
+    outcomes: list[ActionOutcome] = Field(default_factory=list)
+
+
+class LockActionsInput(BaseModel):
+    smartlock_id: int
+    timing: WorkflowTiming = Field(default_factory=WorkflowTiming)
+    action_timing: ActionTiming = Field(default_factory=ActionTiming)
+    # Continue-as-new once a run's history is this long (or when Temporal suggests it).
+    max_history_events: int = Field(default=2000, ge=100)
+    memory: LockActionsMemory = Field(default_factory=LockActionsMemory)
+
+
+class QueuedActionView(BaseModel):
+    number: int
+    request_id: str
+    action: ActionName
+    accepted_at: datetime
+    deadline: datetime
+    # For the current action: "sending" or "confirming"; None while it waits in line.
+    step: str | None = None
+
+
+class LockActionsView(BaseModel):
+    """The lock workflow's state for queries and the UI."""
+
+    smartlock_id: int
+    status: LockStatus
+    lock_type: int | None
+    last_state: int | None
+    last_state_name: str | None
+    # The action being sent or confirmed, then the ones waiting, in order.
+    current: QueuedActionView | None
+    queue: list[QueuedActionView]
+    action_counter: int
+    # Per action: when the lock typically shows it done, in seconds after the 204.
+    learned_seconds: dict[str, float]
+    last_outcomes: list[ActionOutcome]
+    history_length: int
+
+
+def lock_workflow_id(smartlock_id: int) -> str:
+    return f"nuki-lock-{smartlock_id}"

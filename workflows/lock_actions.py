@@ -1,0 +1,623 @@
+"""Lock actions: one long-lived workflow per smartlock (``nuki-lock-<smartlockId>``).
+
+Callers reach it through Update-with-Start (``act`` update). Actions run one at a time, in the
+order they were accepted. For each: the send activity checks the deadline and the lock's
+``serverState`` right before its one POST (423 and other refusals are retried by its retry
+policy, never past the deadline); then the confirm activity polls the lock's state until it
+shows the action's end state, falling back to the lock's log. An action whose deadline passes
+while it waits in line is expired without being sent; an action sent but not confirmed by its
+deadline is reported failed (unconfirmed) with what is known (decision: one sent just before
+its deadline still gets the fast polling window to be confirmed). A retry after an unclear send
+reads the lock's state and log first, so an action that already reached the lock is never sent
+a second time.
+
+The confirmation learns from this lock: it reads the state first at 90% of the time the action
+typically takes here to show as done (median of recent samples), then at that time, so a
+steady lock costs four requests per action (GET + POST + two GETs) and is seen done within a
+tenth of its action time.
+
+Decisions: the lock's type is learned from the first send; until then an action the lock
+cannot do (an Opener action on a lock) is refused by the send activity, afterwards by the
+update's validator. Temporal accepts at most 10 updates in flight per workflow; callers beyond
+that are retried by the client and may lose their arrival order.
+"""
+
+from __future__ import annotations
+
+import statistics
+from datetime import datetime, timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError, RetryState
+from temporalio.exceptions import TimeoutError as ActivityTimeoutError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.action_activities import (
+        ACTION_NOT_SUPPORTED,
+        ActionActivities,
+        ConfirmActionInput,
+        ConfirmActionResult,
+        ConfirmProgress,
+        LogMatch,
+        SendActionInput,
+        SendActionResult,
+        SendProgress,
+        Verdict,
+        progress_from,
+    )
+    from activities.failures import DEADLINE_PASSED
+    from nukiflow import search_attributes as sa
+    from nukiflow.models.action import (
+        ActionOutcome,
+        ActionRequest,
+        ActionStatus,
+        LockActionsInput,
+        LockActionsMemory,
+        LockActionsView,
+        LockStatus,
+        QueuedAction,
+        QueuedActionView,
+        state_name,
+        supported,
+    )
+    from nukiflow.models.wire import LogCompletion, SmartlockType
+    from workflows.failure_reasons import describe_activity_failure
+
+# Outcomes kept for request-id idempotency across continue-as-new.
+REMEMBERED_OUTCOMES = 200
+ROLLING_OVER = "LockWorkflowRollingOver"
+# Nuki refused the values of the action itself (400): bad input, like a rejected request.
+REJECTING_ERRORS = {ACTION_NOT_SUPPORTED, "NukiValidationError"}
+
+
+def _innermost(err: ActivityError) -> tuple[ApplicationError | None, ActivityTimeoutError | None]:
+    """The last attempt's application error and the timeout that ended the activity, if any."""
+    timeout: ActivityTimeoutError | None = None
+    cause: BaseException | None = err.cause
+    while cause is not None:
+        if isinstance(cause, ActivityTimeoutError) and timeout is None:
+            timeout = cause
+        elif isinstance(cause, ApplicationError):
+            return cause, timeout
+        cause = getattr(cause, "cause", None)
+    return None, timeout
+
+
+def _deadline_reached(err: ActivityError, last: ApplicationError | None) -> bool:
+    if err.retry_state is RetryState.TIMEOUT:
+        return True
+    _, timeout = _innermost(err)
+    return timeout is not None or (last is not None and last.type == DEADLINE_PASSED)
+
+
+def _details(err: ActivityError) -> list[Any]:
+    last, timeout = _innermost(err)
+    values: list[Any] = []
+    if last is not None:
+        values.extend(last.details)
+    if timeout is not None:
+        values.extend(timeout.last_heartbeat_details)
+    return values
+
+
+@workflow.defn(name="NukiLockActions")
+class LockActionsWorkflow:
+    @workflow.init
+    def __init__(self, input: LockActionsInput) -> None:
+        self._input = input
+        memory = input.memory
+        self._counter = memory.counter
+        self._status = memory.status
+        self._lock_type = memory.lock_type
+        self._last_state = memory.last_state
+        self._last_settled_at = memory.last_settled_at
+        self._samples = {k: list(v) for k, v in memory.samples.items()}
+        self._outcomes: dict[str, ActionOutcome] = {o.request_id: o for o in memory.outcomes}
+        self._queue: list[QueuedAction] = []
+        self._current: QueuedAction | None = None
+        self._step = ""
+        self._status_published: LockStatus | None = None
+
+    # -- the caller's entry point -------------------------------------------------------
+
+    @workflow.update
+    async def act(self, request: ActionRequest) -> ActionOutcome:
+        """Run one action; returns when it is confirmed, expired or failed."""
+        request_id = request.request_id
+        known = self._outcomes.get(request_id)
+        if known is not None:
+            return known
+        queued = self._find(request_id)
+        if queued is None:
+            runs_now = self._current is None and not self._queue
+            self._counter += 1
+            queued = QueuedAction(number=self._counter, request=request, accepted_at=workflow.now())
+            self._queue.append(queued)
+            workflow.logger.info(
+                "action #%d (%s) accepted, %d waiting",
+                queued.number,
+                request.action.value,
+                len(self._queue),
+            )
+            self._show_details()
+        else:
+            runs_now = False
+        if not runs_now:
+            # Waiting behind others: give up at the deadline if the turn has not come.
+            remaining = (queued.deadline - workflow.now()).total_seconds()
+            try:
+                if remaining > 0:
+                    await workflow.wait_condition(
+                        lambda: request_id in self._outcomes,
+                        timeout=remaining,
+                        timeout_summary=f"deadline of #{queued.number} {request.action.value}",
+                    )
+            except TimeoutError:
+                pass
+            if request_id not in self._outcomes and queued in self._queue:
+                ahead = self._queue.index(queued) + (0 if self._current is None else 1)
+                self._queue.remove(queued)
+                self._resolve(
+                    queued,
+                    ActionStatus.EXPIRED,
+                    reason=f"its deadline passed while it waited in line behind {ahead} "
+                    "earlier action(s); it was never sent and will not be",
+                )
+                self._show_details()
+        await workflow.wait_condition(lambda: request_id in self._outcomes)
+        return self._outcomes[request_id]
+
+    @act.validator
+    def _validate_act(self, request: ActionRequest) -> None:
+        """Refuse, before anything enters history, what this lock cannot take."""
+        if request.request_id in self._outcomes or self._find(request.request_id) is not None:
+            return
+        if self._rollover_due():
+            raise ApplicationError(
+                "this lock's workflow is continuing as new; send the action again",
+                type=ROLLING_OVER,
+            )
+        if self._lock_type is not None:
+            why = supported(request.action, self._lock_type)
+            if why is not None:
+                raise ValueError(f"smartlock {self._input.smartlock_id}: {why}")
+
+    @workflow.query
+    def state(self) -> LockActionsView:
+        return LockActionsView(
+            smartlock_id=self._input.smartlock_id,
+            status=self._status,
+            lock_type=self._lock_type,
+            last_state=self._last_state,
+            last_state_name=state_name(self._last_state, self._lock_type),
+            current=None
+            if self._current is None
+            else self._view(self._current).model_copy(update={"step": self._step or None}),
+            queue=[self._view(q) for q in self._queue],
+            action_counter=self._counter,
+            learned_seconds=self._learned(),
+            last_outcomes=list(self._outcomes.values())[-10:],
+            history_length=workflow.info().get_current_history_length(),
+        )
+
+    # -- the main loop ------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, input: LockActionsInput) -> None:
+        self._publish_status()
+        while True:
+            await workflow.wait_condition(lambda: bool(self._queue) or self._rollover_due())
+            if self._queue:
+                self._current = self._queue.pop(0)
+                try:
+                    await self._execute(self._current)
+                finally:
+                    self._current = None
+                    self._step = ""
+                if not self._queue:
+                    self._set_status(self._settled_status())
+                continue
+            # Rolling over: new actions are refused (validator); let every handler hand back
+            # its outcome, unless one slipped in and waits for the loop.
+            await workflow.wait_condition(
+                lambda: workflow.all_handlers_finished() or bool(self._queue)
+            )
+            if not self._queue:
+                break
+        workflow.continue_as_new(
+            LockActionsInput(
+                smartlock_id=input.smartlock_id,
+                timing=input.timing,
+                action_timing=input.action_timing,
+                max_history_events=input.max_history_events,
+                memory=LockActionsMemory(
+                    counter=self._counter,
+                    status=self._status,
+                    lock_type=self._lock_type,
+                    last_state=self._last_state,
+                    last_settled_at=self._last_settled_at,
+                    samples=self._samples,
+                    outcomes=list(self._outcomes.values())[-REMEMBERED_OUTCOMES:],
+                ),
+            )
+        )
+
+    def _rollover_due(self) -> bool:
+        info = workflow.info()
+        return (
+            info.is_continue_as_new_suggested()
+            or info.get_current_history_length() >= self._input.max_history_events
+        )
+
+    async def _execute(self, queued: QueuedAction) -> None:
+        request = queued.request
+        self._set_status(LockStatus.ACTING)
+        if workflow.now() >= queued.deadline:
+            self._resolve(
+                queued,
+                ActionStatus.EXPIRED,
+                reason="its deadline passed while it waited in line; it was never sent "
+                "and will not be",
+            )
+            return
+
+        # Recorded before the first send attempt: log entries of this action from then on
+        # (less Nuki's clock skew, and never older than the previous settled action) are
+        # taken as this action when a retry must decide whether it already ran.
+        first_try_at = workflow.now()
+        log_since = first_try_at - timedelta(
+            seconds=self._input.action_timing.log_clock_skew_seconds
+        )
+        if self._last_settled_at is not None and self._last_settled_at > log_since:
+            log_since = self._last_settled_at
+
+        self._step = "sending"
+        self._show_details()
+        try:
+            sent = await workflow.execute_activity_method(
+                ActionActivities.send_action,
+                SendActionInput(
+                    smartlock_id=self._input.smartlock_id,
+                    action=request.action,
+                    option=request.option,
+                    not_after=queued.deadline,
+                    log_since=log_since,
+                ),
+                start_to_close_timeout=timedelta(
+                    seconds=self._input.action_timing.call_timeout_seconds
+                ),
+                schedule_to_close_timeout=queued.deadline - workflow.now(),
+                retry_policy=self._retry_policy(),
+                summary=f"#{queued.number} {request.action.value}: check the lock is online, "
+                f"send before {queued.deadline:%H:%M:%S} UTC",
+            )
+        except ActivityError as err:
+            self._send_failed(queued, err)
+            return
+        self._lock_type = sent.before.lock_type
+        self._last_state = sent.before.state
+        if sent.executed is not None:
+            self._already_executed(queued, sent, sent.executed)
+            return
+        assert sent.sent_at is not None
+        await self._confirm(queued, sent, sent.sent_at, log_since)
+
+    async def _confirm(
+        self, queued: QueuedAction, sent: SendActionResult, sent_at: datetime, log_since: datetime
+    ) -> None:
+        request = queued.request
+        poll = self._input.timing.poll
+        # The deadline bounds confirmation too, but an action sent just before it still gets
+        # the fast polling window: otherwise it would be reported unconfirmed while it runs.
+        until = max(queued.deadline, workflow.now() + timedelta(seconds=poll.fast_window_seconds))
+        self._step = "confirming"
+        self._show_details()
+        try:
+            done = await workflow.execute_activity_method(
+                ActionActivities.confirm_action,
+                ConfirmActionInput(
+                    smartlock_id=self._input.smartlock_id,
+                    action=request.action,
+                    before=sent.before,
+                    sent_at=sent_at,
+                    log_since=log_since,
+                    expected_seconds=self._expected_seconds(request.action.value),
+                    probe_fraction=self._input.action_timing.probe_fraction,
+                    timing=poll,
+                ),
+                start_to_close_timeout=timedelta(
+                    seconds=poll.fast_window_seconds
+                    + self._input.action_timing.call_timeout_seconds
+                ),
+                schedule_to_close_timeout=until - workflow.now(),
+                heartbeat_timeout=timedelta(seconds=poll.heartbeat_timeout_seconds),
+                retry_policy=RetryPolicy(
+                    initial_interval=timedelta(seconds=poll.slow_initial_interval_seconds),
+                    backoff_coefficient=1.5,
+                    maximum_interval=timedelta(seconds=poll.slow_max_interval_seconds),
+                ),
+                summary=f"#{queued.number} {request.action.value}: wait for the lock to show it "
+                "done (state, then log)",
+            )
+        except ActivityError as err:
+            self._confirm_failed(queued, sent, sent_at, err)
+            return
+        self._settled(queued, sent, done, sent_at)
+
+    def _learned(self) -> dict[str, float]:
+        """Per action: the median of its recent samples."""
+        return {k: statistics.median(v) for k, v in sorted(self._samples.items()) if v}
+
+    def _expected_seconds(self, action: str) -> float | None:
+        """When this lock typically shows ``action`` done; for an action not done here yet,
+        the quickest learned one (too early costs a read, too late costs the caller time)."""
+        learned = self._learned()
+        if action in learned:
+            return learned[action]
+        return min(learned.values()) if learned else None
+
+    # -- outcomes -----------------------------------------------------------------------
+
+    def _settled(
+        self,
+        queued: QueuedAction,
+        sent: SendActionResult,
+        done: ConfirmActionResult,
+        sent_at: datetime,
+    ) -> None:
+        name = queued.request.action.value
+        self._last_state = done.state
+        self._last_settled_at = done.observed_at
+        if done.learnable:
+            kept = self._input.action_timing.samples_kept
+            samples = self._samples.setdefault(name, [])
+            samples.append(round(done.done_after, 3))
+            del samples[:-kept]
+        requests = sent.requests + done.requests
+        common: dict[str, Any] = {
+            "state": done.state,
+            "seconds": round(done.done_after, 3),
+            "sent_at": sent_at,
+            "api_requests": requests,
+            "confirmed_by": "log" if done.by_log else "state",
+        }
+        if done.verdict is Verdict.DONE:
+            self._resolve(queued, ActionStatus.CONFIRMED, **common)
+        elif done.verdict is Verdict.BLOCKED:
+            self._resolve(
+                queued,
+                ActionStatus.FAILED,
+                reason=f"motor blocked: smartlock {self._input.smartlock_id} could not complete "
+                f"{name} (state 254); check the door and the bolt",
+                **common,
+            )
+        else:
+            self._resolve(
+                queued,
+                ActionStatus.FAILED,
+                reason=f"the lock's log reports {name} ended {self._completion(done.completion)}",
+                **common,
+            )
+
+    def _already_executed(
+        self, queued: QueuedAction, sent: SendActionResult, match: LogMatch
+    ) -> None:
+        """An earlier send attempt reached the lock: its log entry is the outcome."""
+        name = queued.request.action.value
+        self._last_settled_at = match.date
+        common: dict[str, Any] = {
+            "state": sent.before.state,
+            "api_requests": sent.requests,
+            "confirmed_by": "log",
+        }
+        if match.completion == LogCompletion.SUCCESS:
+            self._resolve(queued, ActionStatus.CONFIRMED, **common)
+        else:
+            self._resolve(
+                queued,
+                ActionStatus.FAILED,
+                reason=f"the lock's log reports {name} ended {self._completion(match.completion)}",
+                **common,
+            )
+
+    def _send_failed(self, queued: QueuedAction, err: ActivityError) -> None:
+        last, _ = _innermost(err)
+        progress = progress_from(_details(err), SendProgress) or SendProgress()
+        if progress.lock_type is not None:
+            self._lock_type = progress.lock_type
+        message = last.message if last is not None else (err.message or type(err).__name__)
+        if last is not None and last.type in REJECTING_ERRORS:
+            self._resolve(
+                queued,
+                ActionStatus.REJECTED,
+                reason=message,
+                api_requests=progress.requests,
+            )
+        elif _deadline_reached(err, last) and progress.maybe_sent:
+            self._resolve(
+                queued,
+                ActionStatus.FAILED,
+                reason="unconfirmed: Nuki gave no clear answer to a send attempt and the "
+                f"deadline came before that could be settled (last: {message}); the action "
+                "may have reached the lock",
+                api_requests=progress.requests,
+                state=self._last_state,
+            )
+        elif _deadline_reached(err, last):
+            self._resolve(
+                queued,
+                ActionStatus.EXPIRED,
+                reason=f"not sent before its deadline ({message}); it was never sent and "
+                "will not be",
+                api_requests=progress.requests,
+                state=self._last_state,
+            )
+        else:
+            self._resolve(
+                queued,
+                ActionStatus.FAILED,
+                reason=describe_activity_failure(err, "sending the action"),
+                api_requests=progress.requests,
+                state=self._last_state,
+            )
+
+    def _confirm_failed(
+        self, queued: QueuedAction, sent: SendActionResult, sent_at: datetime, err: ActivityError
+    ) -> None:
+        progress = progress_from(_details(err), ConfirmProgress) or ConfirmProgress()
+        last = progress.last
+        known = ""
+        if last is not None:
+            self._last_state = last.state
+            known = f"; the lock last showed {last.name}"
+            if not last.online:
+                known += (
+                    f" and was offline (serverState {last.server_state}): the cloud may still "
+                    "deliver the action when the lock is back"
+                )
+            elif progress.seen_running:
+                known += " after it had started"
+        if _deadline_reached(err, _innermost(err)[0]):
+            reason = (
+                f"unconfirmed: sent at {sent_at:%H:%M:%S} UTC (Nuki accepted it) but not seen "
+                f"completed by the deadline{known}"
+            )
+        else:
+            reason = describe_activity_failure(err, "confirming the action") + known
+        self._resolve(
+            queued,
+            ActionStatus.FAILED,
+            reason=reason,
+            sent_at=sent_at,
+            api_requests=sent.requests + progress.requests,
+            state=None if last is None else last.state,
+        )
+
+    @staticmethod
+    def _completion(completion: int | None) -> str:
+        if completion is None:
+            return "without a completion state"
+        try:
+            return LogCompletion(completion).name.lower().replace("_", " ")
+        except ValueError:
+            return f"with completion state {completion}"
+
+    def _resolve(
+        self,
+        queued: QueuedAction,
+        status: ActionStatus,
+        *,
+        state: int | None = None,
+        seconds: float | None = None,
+        sent_at: datetime | None = None,
+        api_requests: int = 0,
+        confirmed_by: str | None = None,
+        reason: str | None = None,
+    ) -> None:
+        request = queued.request
+        self._outcomes[request.request_id] = ActionOutcome(
+            status=status,
+            request_id=request.request_id,
+            smartlock_id=self._input.smartlock_id,
+            action=request.action,
+            number=queued.number,
+            state=state,
+            state_name=state_name(state, self._lock_type),
+            seconds=seconds,
+            sent_at=sent_at,
+            api_requests=api_requests,
+            confirmed_by=confirmed_by,
+            reason=reason,
+            workflow_id=workflow.info().workflow_id,
+        )
+        workflow.logger.info("action #%d %s %s", queued.number, request.action.value, status.value)
+
+    def _settled_status(self) -> LockStatus:
+        last = next(
+            (o for o in reversed(self._outcomes.values()) if o.status is not ActionStatus.REJECTED),
+            None,
+        )
+        if last is None:
+            return LockStatus.IDLE
+        return {
+            ActionStatus.CONFIRMED: LockStatus.CONFIRMED,
+            ActionStatus.EXPIRED: LockStatus.EXPIRED,
+            ActionStatus.FAILED: LockStatus.FAILED,
+        }.get(last.status, LockStatus.IDLE)
+
+    # -- what the Temporal UI shows -----------------------------------------------------
+
+    def _find(self, request_id: str) -> QueuedAction | None:
+        if self._current is not None and self._current.request.request_id == request_id:
+            return self._current
+        return next((q for q in self._queue if q.request.request_id == request_id), None)
+
+    @staticmethod
+    def _view(queued: QueuedAction) -> QueuedActionView:
+        return QueuedActionView(
+            number=queued.number,
+            request_id=queued.request.request_id,
+            action=queued.request.action,
+            accepted_at=queued.accepted_at,
+            deadline=queued.deadline,
+        )
+
+    def _set_status(self, status: LockStatus) -> None:
+        self._status = status
+        self._publish_status()
+        self._show_details()
+
+    def _publish_status(self) -> None:
+        if self._status_published is self._status:
+            return
+        workflow.upsert_search_attributes(
+            [
+                sa.SMARTLOCK_ID.value_set(self._input.smartlock_id),
+                sa.KIND.value_set("lock"),
+                sa.STATUS.value_set(self._status.value),
+            ]
+        )
+        self._status_published = self._status
+
+    def _show_details(self) -> None:
+        kind = "Opener" if self._lock_type == SmartlockType.OPENER else "Smartlock"
+        lines = [
+            f"**{kind}** `{self._input.smartlock_id}` · **status:** {self._status.value} · "
+            f"actions: {self._counter}",
+        ]
+        if self._last_state is not None:
+            lines.append(f"**Last seen state:** {state_name(self._last_state, self._lock_type)}")
+        if self._current is not None:
+            current = self._current
+            lines.append(
+                f"**Now:** #{current.number} {current.request.action.value} "
+                f"({self._step or 'starting'}), send before {current.deadline:%H:%M:%S} UTC"
+            )
+        if self._queue:
+            waiting = ", ".join(f"#{q.number} {q.request.action.value}" for q in self._queue[:10])
+            more = f" and {len(self._queue) - 10} more" if len(self._queue) > 10 else ""
+            lines.append(f"**Waiting:** {waiting}{more}")
+        if self._outcomes:
+            last = list(self._outcomes.values())[-1]
+            action = "-" if last.action is None else last.action.value
+            line = f"**Last outcome:** #{last.number} {action} {last.status.value}"
+            if last.seconds is not None:
+                line += f" in {last.seconds:.2f} s"
+            lines.append(line + f" ({last.api_requests} API requests)")
+            if last.reason:
+                lines.append(f"> {last.reason}")
+        learned = self._learned()
+        if learned:
+            times = ", ".join(f"{k} {v:.2f} s" for k, v in learned.items())
+            lines.append(f"**Action times learned:** {times}")
+        workflow.set_current_details("\n\n".join(lines))
+
+    def _retry_policy(self) -> RetryPolicy:
+        retry = self._input.timing.retry
+        return RetryPolicy(
+            initial_interval=timedelta(seconds=retry.initial_interval_seconds),
+            backoff_coefficient=retry.backoff,
+            maximum_interval=timedelta(seconds=retry.max_interval_seconds),
+        )
