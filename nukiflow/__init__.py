@@ -1,3 +1,92 @@
-"""nukiflow: reliable changes to Nuki smart locks, as durable Temporal workflows."""
+"""nukiflow: reliable changes to Nuki smart locks, as durable Temporal workflows.
+
+The public API::
+
+    from nukiflow import NukiFlow, Settings
+
+    flow = await NukiFlow.connect(Settings())          # NUKIFLOW_* environment variables
+    outcome = await flow.update_auth(smartlock_id, auth_id, {"code": 535353})
+    if outcome.status is OutcomeStatus.APPLIED: ...     # verified on the lock
+
+Names are imported on first use (``import nukiflow`` stays light: the simulator and the CLI's
+help do not load the Temporal SDK).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+# Public name -> module that defines it.
+_EXPORTS: dict[str, str] = {
+    # The facade and its configuration.
+    "NukiFlow": "nukiflow.client",
+    "Settings": "nukiflow.settings",
+    "WorkflowTiming": "nukiflow.models.timing",
+    # Authorizations.
+    "AuthPatch": "nukiflow.models.auth",
+    "AuthOutcome": "nukiflow.models.auth",
+    "OutcomeStatus": "nukiflow.models.auth",
+    "ChangeKind": "nukiflow.models.auth",
+    "RedactedAuth": "nukiflow.models.auth",
+    "AuthEntityView": "nukiflow.models.entity",
+    "EntityStatus": "nukiflow.models.entity",
+    # Lock actions.
+    "ActionName": "nukiflow.models.action",
+    "ActionOutcome": "nukiflow.models.action",
+    "ActionStatus": "nukiflow.models.action",
+    "LockActionsView": "nukiflow.models.action",
+    # Running workers.
+    "build_worker": "nukiflow.worker",
+    "run_worker": "nukiflow.worker",
+}
+
+__all__ = [
+    "ActionName",
+    "ActionOutcome",
+    "ActionStatus",
+    "AuthEntityView",
+    "AuthOutcome",
+    "AuthPatch",
+    "ChangeKind",
+    "EntityStatus",
+    "LockActionsView",
+    "NukiFlow",
+    "OutcomeStatus",
+    "RedactedAuth",
+    "Settings",
+    "WorkflowTiming",
+    "__version__",
+    "build_worker",
+    "run_worker",
+]
+
+if TYPE_CHECKING:
+    from nukiflow.client import NukiFlow
+    from nukiflow.models.action import ActionName, ActionOutcome, ActionStatus, LockActionsView
+    from nukiflow.models.auth import (
+        AuthOutcome,
+        AuthPatch,
+        ChangeKind,
+        OutcomeStatus,
+        RedactedAuth,
+    )
+    from nukiflow.models.entity import AuthEntityView, EntityStatus
+    from nukiflow.models.timing import WorkflowTiming
+    from nukiflow.settings import Settings
+    from nukiflow.worker import build_worker, run_worker
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'nukiflow' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

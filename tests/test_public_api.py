@@ -1,0 +1,80 @@
+"""The package's public API: what `from nukiflow import *` gives, and that it stays light."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import nukiflow
+
+EXPECTED = {
+    "ActionName",
+    "ActionOutcome",
+    "ActionStatus",
+    "AuthEntityView",
+    "AuthOutcome",
+    "AuthPatch",
+    "ChangeKind",
+    "EntityStatus",
+    "LockActionsView",
+    "NukiFlow",
+    "OutcomeStatus",
+    "RedactedAuth",
+    "Settings",
+    "WorkflowTiming",
+    "__version__",
+    "build_worker",
+    "run_worker",
+}
+
+
+def test_all_is_the_documented_api_and_every_name_resolves() -> None:
+    assert set(nukiflow.__all__) == EXPECTED
+    assert len(nukiflow.__all__) == len(EXPECTED)
+    for name in nukiflow.__all__:
+        assert getattr(nukiflow, name) is not None, name
+    assert set(nukiflow.__all__) <= set(dir(nukiflow))
+
+
+def test_names_are_the_library_objects() -> None:
+    from nukiflow.client import NukiFlow
+    from nukiflow.models.action import ActionOutcome
+    from nukiflow.models.auth import AuthOutcome
+    from nukiflow.worker import build_worker
+
+    assert nukiflow.NukiFlow is NukiFlow
+    assert nukiflow.AuthOutcome is AuthOutcome
+    assert nukiflow.ActionOutcome is ActionOutcome
+    assert nukiflow.build_worker is build_worker
+    facade = nukiflow.NukiFlow
+    for method in (
+        "connect",
+        "update_auth",
+        "create_auth",
+        "start_create_auth",
+        "delete_auth",
+        "auth_state",
+        "action",
+        "lock_state",
+    ):
+        assert callable(getattr(facade, method)), method
+
+
+def test_star_import_and_unknown_names() -> None:
+    namespace: dict[str, object] = {}
+    exec("from nukiflow import *", namespace)
+    assert EXPECTED - {"__version__"} <= set(namespace)
+    try:
+        nukiflow.no_such_name  # type: ignore[attr-defined]  # noqa: B018
+    except AttributeError as exc:
+        assert "no_such_name" in str(exc)
+    else:
+        raise AssertionError("unknown names must raise AttributeError")
+
+
+def test_importing_the_package_does_not_load_temporal() -> None:
+    code = "import sys, nukiflow; print('temporalio' in sys.modules, nukiflow.__version__)"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.split() == ["False", nukiflow.__version__]
