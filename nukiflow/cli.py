@@ -371,12 +371,11 @@ def worker() -> None:
     Settings come from NUKIFLOW_* variables. Runs until SIGINT/SIGTERM, then lets running
     activities finish.
     """
+    from nukiflow.logs import configure_logging
     from nukiflow.worker import run_worker
 
     settings = _settings()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    # httpx logs every request URL at INFO; keep the worker's log about the workflows.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    configure_logging(settings.log_format, secrets=settings.secret_values())
     _Process.used_temporal = True
     try:
         asyncio.run(run_worker(settings))

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
-from temporalio.client import Client
+from collections.abc import Sequence
+
+from temporalio.client import Client, Interceptor
+from temporalio.runtime import Runtime
 
 from nukiflow.codec import Keyring
 from nukiflow.converter import data_converter
 from nukiflow.settings import Settings
 
 
-async def connect_temporal(settings: Settings, *, keys: Keyring | None = None) -> Client:
+async def connect_temporal(
+    settings: Settings,
+    *,
+    keys: Keyring | None = None,
+    runtime: Runtime | None = None,
+    interceptors: Sequence[Interceptor] = (),
+) -> Client:
     """A client whose every payload is encrypted; workers built on it inherit that.
 
     ``keys`` defaults to :meth:`Settings.keyring`, which refuses to go on without a key
@@ -17,7 +26,8 @@ async def connect_temporal(settings: Settings, *, keys: Keyring | None = None) -
     """
     keyring = keys if keys is not None else settings.keyring()
     return await Client.connect(
-        settings.temporal_address,
-        namespace=settings.temporal_namespace,
+        **settings.temporal_connect_options(),
         data_converter=data_converter(keyring),
+        runtime=runtime,
+        interceptors=interceptors,
     )

@@ -14,11 +14,14 @@ the fake Nuki cloud (no ``NUKIFLOW_NUKI_URL``) uses the key ``nukiflow dev`` gen
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
+from typing import Any, Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, PrivateAttr, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from temporalio.envconfig import ClientConfig
 
 from nukiflow.codec import (
     CodecConfigError,
@@ -34,10 +37,23 @@ DEFAULT_UI_ORIGINS = "http://localhost:8233,http://127.0.0.1:8233"
 log = logging.getLogger("nukiflow.settings")
 
 
+def temporal_client_config() -> Mapping[str, Any]:
+    """Temporal's own client configuration, as the ``temporal`` CLI reads it."""
+    try:
+        return ClientConfig.load_client_connect_config()
+    except Exception as exc:  # a broken profile file: say which setting to fix
+        raise ValueError(
+            f"cannot read Temporal's client configuration (TEMPORAL_CONFIG_FILE / "
+            f"TEMPORAL_PROFILE): {exc}"
+        ) from None
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="NUKIFLOW_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
     )
+
+    _temporal_config: dict[str, Any] = PrivateAttr(default_factory=dict)
 
     # Nuki Web API. No URL means "use the fake Nuki cloud" (nukiflow dev / demo only).
     nuki_url: str | None = Field(default=None, description="Base URL of the Nuki Web API")
@@ -45,10 +61,31 @@ class Settings(BaseSettings):
     nuki_token_file: Path | None = Field(default=None, description="File holding the token")
     nuki_timeout_seconds: float = Field(default=15.0, gt=0, description="HTTP read timeout")
 
-    # Temporal.
+    # Temporal. Temporal's own client configuration (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
+    # TEMPORAL_API_KEY, TEMPORAL_TLS_*, TEMPORAL_PROFILE and TOML profiles in TEMPORAL_CONFIG_FILE
+    # or the default config file) is read too; these two override it when set.
     temporal_address: str = "localhost:7233"
     temporal_namespace: str = "default"
     task_queue: str = DEFAULT_TASK_QUEUE
+
+    # Worker process (production): probes, metrics, shutdown and tuning.
+    health_host: str = Field(default="0.0.0.0", description="Address of /healthz and /readyz")
+    health_port: int | None = Field(
+        default=None, ge=0, le=65535, description="Port of the health endpoints (unset: off)"
+    )
+    metrics_bind: str | None = Field(
+        default=None, description="host:port of the Prometheus /metrics endpoint (unset: off)"
+    )
+    log_format: Literal["text", "json"] = Field(default="text", description="Worker log lines")
+    otel_tracing: bool = Field(
+        default=False, description="Trace workflows and activities with OpenTelemetry"
+    )
+    graceful_shutdown_seconds: float = Field(
+        default=30.0, ge=0, description="How long running activities may finish on SIGTERM"
+    )
+    max_concurrent_activities: int | None = Field(default=None, ge=1)
+    max_concurrent_workflow_tasks: int | None = Field(default=None, ge=2)
+    max_cached_workflows: int | None = Field(default=None, ge=0)
 
     # Where `nukiflow dev` keeps its Temporal database and generated files.
     state_dir: Path = Path(".nukiflow")
@@ -78,6 +115,29 @@ class Settings(BaseSettings):
         default=DEFAULT_UI_ORIGINS,
         description="Origins (Temporal UI) allowed to call the codec server, comma separated",
     )
+
+    @model_validator(mode="after")
+    def _temporal_client_config(self) -> Settings:
+        """Take address and namespace from Temporal's client configuration unless set here."""
+        config = temporal_client_config()
+        self._temporal_config = dict(config)
+        explicit = self.model_fields_set
+        if "temporal_address" not in explicit and config.get("target_host"):
+            self.temporal_address = str(config["target_host"])
+        if "temporal_namespace" not in explicit and config.get("namespace"):
+            self.temporal_namespace = str(config["namespace"])
+        return self
+
+    def temporal_connect_options(self) -> dict[str, Any]:
+        """Keyword arguments for ``Client.connect`` (API key, TLS, metadata included)."""
+        options = {
+            k: v for k, v in self._temporal_config.items() if k not in ("target_host", "namespace")
+        }
+        return {
+            "target_host": self.temporal_address,
+            "namespace": self.temporal_namespace,
+            **options,
+        }
 
     @model_validator(mode="after")
     def _token_from_file(self) -> Settings:
@@ -142,6 +202,20 @@ class Settings(BaseSettings):
         if self.codec_server_token is None:
             return None
         return self.codec_server_token.get_secret_value() or None
+
+    def secret_values(self) -> list[str]:
+        """Every secret value configured here, for log redaction."""
+        values = [self.codec_token() or ""]
+        if self.nuki_token is not None:
+            values.append(self.nuki_token.get_secret_value())
+        if self.codec_keys is not None:
+            values += [
+                part.split(":", 1)[-1] for part in self.codec_keys.get_secret_value().split(",")
+            ]
+        api_key = self._temporal_config.get("api_key")
+        if isinstance(api_key, str):
+            values.append(api_key)
+        return [v.strip() for v in values if v and v.strip()]
 
     def require_nuki(self) -> tuple[str, str]:
         """The Nuki base URL and token, or a clear error saying what to set."""

@@ -10,19 +10,24 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from temporalio.client import Client
+from temporalio.client import Client, Interceptor
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
 from activities.action_activities import ActionActivities
 from activities.auth_activities import AuthActivities
 from activities.nuki_client import NukiClient
 from nukiflow.connect import connect_temporal
+from nukiflow.health import health_server
 from nukiflow.settings import Settings
 from workflows.auth_create import AuthCreateWorkflow
 from workflows.auth_entity import AuthEntityWorkflow
 from workflows.lock_actions import LockActionsWorkflow
 
 log = logging.getLogger("nukiflow.worker")
+
+# How long running activities may finish after SIGTERM; deploy/ gives pods longer than this.
+DEFAULT_GRACEFUL_SHUTDOWN = timedelta(seconds=30)
 
 WORKFLOWS: Sequence[type] = (AuthEntityWorkflow, AuthCreateWorkflow, LockActionsWorkflow)
 
@@ -45,7 +50,7 @@ def build_worker(
     nuki: NukiClient,
     task_queue: str,
     *,
-    graceful_shutdown: timedelta = timedelta(seconds=30),
+    graceful_shutdown: timedelta = DEFAULT_GRACEFUL_SHUTDOWN,
     **options: Any,
 ) -> Worker:
     """A worker for every nukiflow workflow and activity on ``task_queue``.
@@ -62,20 +67,70 @@ def build_worker(
     )
 
 
+def worker_runtime(settings: Settings) -> Runtime | None:
+    """A Temporal runtime exporting Prometheus metrics, when ``NUKIFLOW_METRICS_BIND`` is set."""
+    if not settings.metrics_bind:
+        return None
+    metrics = PrometheusConfig(bind_address=settings.metrics_bind)
+    return Runtime(telemetry=TelemetryConfig(metrics=metrics))
+
+
+def tracing_interceptors(settings: Settings) -> list[Interceptor]:
+    """OpenTelemetry spans for every workflow, activity and client call, when enabled."""
+    if not settings.otel_tracing:
+        return []
+    try:
+        from temporalio.contrib.opentelemetry import TracingInterceptor
+    except ImportError:
+        raise RuntimeError(
+            "NUKIFLOW_OTEL_TRACING needs OpenTelemetry: pip install 'nukiflow[otel]'"
+        ) from None
+    return [TracingInterceptor()]
+
+
+def tuning_options(settings: Settings) -> dict[str, int]:
+    """Worker concurrency limits that are set (unset ones keep Temporal's defaults)."""
+    options = {
+        "max_concurrent_activities": settings.max_concurrent_activities,
+        "max_concurrent_workflow_tasks": settings.max_concurrent_workflow_tasks,
+        "max_cached_workflows": settings.max_cached_workflows,
+    }
+    return {name: value for name, value in options.items() if value is not None}
+
+
 async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
-    """Run a worker until SIGINT/SIGTERM (or ``stop``), then shut down gracefully."""
+    """Run a worker until SIGINT/SIGTERM (or ``stop``), then shut down gracefully.
+
+    On the signal the worker stops polling, lets running activities finish for
+    ``NUKIFLOW_GRACEFUL_SHUTDOWN_SECONDS`` and then cancels them; whatever was cut short is
+    retried by Temporal on another worker, so nothing is lost. With ``NUKIFLOW_HEALTH_PORT``
+    set it serves ``/healthz`` and ``/readyz``; with ``NUKIFLOW_METRICS_BIND`` Prometheus
+    metrics.
+    """
     base_url, token = settings.require_nuki()
-    client = await connect_temporal(settings)
+    client = await connect_temporal(
+        settings, runtime=worker_runtime(settings), interceptors=tracing_interceptors(settings)
+    )
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
-    async with NukiClient(token, base_url) as nuki:
-        worker = build_worker(client, nuki, settings.task_queue)
+    async with NukiClient(token, base_url) as nuki, contextlib.AsyncExitStack() as stack:
+        worker = build_worker(
+            client,
+            nuki,
+            settings.task_queue,
+            graceful_shutdown=timedelta(seconds=settings.graceful_shutdown_seconds),
+            **tuning_options(settings),
+        )
+        await stack.enter_async_context(worker)
+        if settings.health_port is not None:
+            health = health_server(client, worker, settings.health_host, settings.health_port)
+            await stack.enter_async_context(health)
+            log.info("health endpoints on %s (/healthz, /readyz)", health.base_url)
         log.info(
             "worker polling task queue %r on %s", settings.task_queue, settings.temporal_address
         )
-        async with worker:
-            await stop.wait()
-            log.info("shutting down: letting running activities finish")
+        await stop.wait()
+        log.info("shutting down: letting running activities finish")
