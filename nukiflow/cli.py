@@ -162,9 +162,8 @@ def _first_line(exc: BaseException) -> str:
 def ui_base_url(settings: Settings) -> str | None:
     """The Temporal UI: ``NUKIFLOW_UI_URL``, else the dev server's convention (gRPC port +
     1000) for a Temporal on this machine, else unknown."""
-    configured = os.environ.get("NUKIFLOW_UI_URL", "").strip()
-    if configured:
-        return configured.rstrip("/")
+    if settings.ui_url:
+        return settings.ui_url.strip().rstrip("/")
     host, _, port = settings.temporal_address.rpartition(":")
     if host in ("localhost", "127.0.0.1", "[::1]") and port.isdigit():
         return f"http://localhost:{int(port) + 1000}"

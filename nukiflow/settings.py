@@ -67,6 +67,7 @@ class Settings(BaseSettings):
     temporal_address: str = "localhost:7233"
     temporal_namespace: str = "default"
     task_queue: str = DEFAULT_TASK_QUEUE
+    ui_url: str | None = Field(default=None, description="Temporal UI, for links the CLI prints")
 
     # Worker process (production): probes, metrics, shutdown and tuning.
     health_host: str = Field(default="0.0.0.0", description="Address of /healthz and /readyz")
