@@ -1,0 +1,245 @@
+"""Activities of fleet rollouts and access grants: changes sent through the auth workflows.
+
+A workflow cannot do Update-with-Start itself, so a rollout item (and a grant's create, change
+and revocation) runs as an activity that calls the :class:`~nukiflow.client.NukiFlow` facade
+with a deterministic request id. A retried attempt (after a crash, a timeout, a worker restart)
+sends the same request id again and attaches to the change it already started: the entity
+remembers request ids, and a create's workflow id is derived from its request id.
+
+The activities wait for the change's outcome, which can take long (a lock offline for hours),
+so they heartbeat while they wait and give up their call when cancelled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from pydantic import BaseModel
+from temporalio import activity
+from temporalio.client import WorkflowExecutionStatus
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
+from temporalio.service import RPCError, RPCStatusCode
+
+from activities.failures import to_application_error
+from activities.nuki_client import NukiClient
+from activities.nuki_errors import NukiError, NukiNotFoundError
+from nukiflow.models.access import (
+    FindAuthInput,
+    FindAuthResult,
+    RevokeAuthInput,
+    RevokeAuthResult,
+)
+from nukiflow.models.auth import AuthOutcome, ChangeKind, OutcomeStatus
+from nukiflow.models.entity import auth_workflow_id
+from nukiflow.models.rollout import ApplyItemInput, RolloutOp
+
+if TYPE_CHECKING:  # the facade imports the workflows; keep activities importable without it
+    from nukiflow.client import NukiFlow
+
+T = TypeVar("T")
+
+REVOCATION_PENDING = "RevocationPending"
+ITEM_PENDING = "ItemPending"
+
+
+class RevokeProgress(BaseModel):
+    """Carried across attempts (heartbeat details): the delete request in use. An attempt that
+    runs out of time attaches to the same delete; one that saw it fail starts a new one."""
+
+    round: int = 1
+
+
+def _revoke_progress() -> RevokeProgress:
+    details = activity.info().heartbeat_details
+    if details:
+        try:
+            return RevokeProgress.model_validate(details[0])
+        except (TypeError, ValueError):
+            pass
+    return RevokeProgress()
+
+
+async def while_heartbeating(
+    call: Awaitable[T], every: float, *, give_up_after: float | None = None, details: Any = None
+) -> T:
+    """Await ``call`` while heartbeating every ``every`` seconds (with ``details``, if given).
+
+    After ``give_up_after`` seconds the call is given up and ``TimeoutError`` raised; cancelling the
+    activity cancels the call too. Either way the change itself goes on in its auth's workflow.
+    """
+    task = asyncio.ensure_future(call)
+    give_up = None if give_up_after is None else time.monotonic() + give_up_after
+    try:
+        while True:
+            wait = every if give_up is None else min(every, give_up - time.monotonic())
+            if wait <= 0:
+                task.cancel()
+                with contextlib.suppress(BaseException):
+                    await task
+                raise TimeoutError
+            done, _ = await asyncio.wait({task}, timeout=wait)
+            if done:
+                return task.result()
+            if details is None:
+                activity.heartbeat()
+            else:
+                activity.heartbeat(details)
+    except asyncio.CancelledError:
+        task.cancel()
+        with contextlib.suppress(BaseException):
+            await task
+        raise
+
+
+class FleetActivities:
+    """Owns the facade the activities call (its Temporal client and task queue) and a Nuki
+    client for read-only checks."""
+
+    def __init__(self, nuki: NukiClient, flow: NukiFlow) -> None:
+        self._nuki = nuki
+        self._flow = flow
+
+    @activity.defn(name="nuki.fleet.apply_item")
+    async def apply_item(self, input: ApplyItemInput) -> AuthOutcome:
+        """Send one item through its auth's workflow and return the change's outcome."""
+        item = input.item
+        deadline = timedelta(seconds=input.deadline_seconds)
+        every = max(input.heartbeat_seconds / 3, 0.2)
+        if item.op is RolloutOp.CREATE:
+            assert item.create is not None
+            fields = item.create.model_dump(exclude={"name"})
+            if item.auth_type is not None:
+                fields["auth_type"] = item.auth_type
+            call = self._flow.create_auth(
+                item.smartlock_id,
+                name=item.create.name,
+                request_id=input.request_id,
+                deadline=deadline,
+                **fields,
+            )
+        elif item.op is RolloutOp.UPDATE:
+            assert item.auth_id is not None and item.patch is not None
+            call = self._flow.update_auth(
+                item.smartlock_id,
+                item.auth_id,
+                item.patch,
+                request_id=input.request_id,
+                deadline=deadline,
+            )
+        else:
+            assert item.auth_id is not None
+            if await self._deleted_through_nukiflow(item.smartlock_id, item.auth_id):
+                # An earlier attempt (or run) of this item, or another change, deleted it: the
+                # desired state holds. Calling the ended entity again would start a new one.
+                return AuthOutcome(
+                    status=OutcomeStatus.APPLIED,
+                    request_id=input.request_id,
+                    smartlock_id=item.smartlock_id,
+                    auth_id=item.auth_id,
+                    kind=ChangeKind.DELETE,
+                    reason="already deleted (its auth workflow ended with a verified delete; "
+                    "the auth is gone)",
+                    workflow_id=auth_workflow_id(item.smartlock_id, item.auth_id),
+                )
+            call = self._flow.delete_auth(
+                item.smartlock_id, item.auth_id, request_id=input.request_id, deadline=deadline
+            )
+        try:
+            return await while_heartbeating(call, every, give_up_after=input.wait_seconds)
+        except TimeoutError:
+            # Free this activity slot (the auth workflows need slots too); the retry policy
+            # asks again later with the same request id, which attaches to the same change.
+            raise ApplicationError(
+                f"{item.label()} is still in progress after {input.wait_seconds:g} s; "
+                "asking again later",
+                type=ITEM_PENDING,
+                category=ApplicationErrorCategory.BENIGN,
+            ) from None
+
+    @activity.defn(name="nuki.fleet.revoke_auth")
+    async def revoke_auth(self, input: RevokeAuthInput) -> RevokeAuthResult:
+        """Delete the auth through its entity and verify it is gone; fail (to be retried by the
+        retry policy's long back-off) while it is not."""
+        attempt = activity.info().attempt
+        progress = _revoke_progress()
+        details = progress.model_dump()
+        activity.heartbeat(details)
+        # Gone already (an earlier attempt, or someone else): no entity to start for it.
+        if not await self._exists(input.smartlock_id, input.auth_id):
+            return RevokeAuthResult(verified_by="read", attempts=attempt)
+        try:
+            outcome = await while_heartbeating(
+                self._flow.delete_auth(
+                    input.smartlock_id,
+                    input.auth_id,
+                    request_id=f"{input.request_prefix}:{progress.round}",
+                    deadline=timedelta(seconds=input.attempt_seconds),
+                ),
+                max(input.heartbeat_seconds / 3, 0.2),
+                give_up_after=input.wait_seconds,
+                details=details,
+            )
+        except TimeoutError:
+            raise ApplicationError(
+                f"the delete of auth {input.auth_id} is still in progress (lock offline?)",
+                type=REVOCATION_PENDING,
+                category=ApplicationErrorCategory.BENIGN,
+            ) from None
+        if outcome.status is OutcomeStatus.APPLIED:
+            return RevokeAuthResult(verified_by="entity", attempts=attempt)
+        # Not verified by the entity: already gone (deleted before, or by someone else)?
+        if not await self._exists(input.smartlock_id, input.auth_id):
+            return RevokeAuthResult(verified_by="read", attempts=attempt)
+        # This delete ended without removing the auth: the next attempt sends a new one.
+        activity.heartbeat(RevokeProgress(round=progress.round + 1).model_dump())
+        raise ApplicationError(
+            f"auth {input.auth_id} is still on smartlock {input.smartlock_id}: "
+            f"{outcome.reason or outcome.status.value}",
+            type=REVOCATION_PENDING,
+            category=ApplicationErrorCategory.BENIGN,
+        )
+
+    @activity.defn(name="nuki.fleet.find_auth")
+    async def find_auth(self, input: FindAuthInput) -> FindAuthResult:
+        """The auth a create of (name, code, type) made, if any (matched as the create does),
+        and whether the lock is online (listed first: an auth applied in between shows)."""
+        try:
+            lock = await self._nuki.get_smartlock(input.smartlock_id)
+            auths = await self._nuki.list_auths(input.smartlock_id)
+        except NukiError as exc:
+            raise to_application_error(exc) from None
+        for auth in auths:
+            if auth.type == input.auth_type and auth.name == input.name and auth.code == input.code:
+                return FindAuthResult(auth_id=auth.id, online=lock.online)
+        return FindAuthResult(auth_id=None, online=lock.online)
+
+    async def _deleted_through_nukiflow(self, smartlock_id: int, auth_id: str) -> bool:
+        """The auth's entity workflow ended (which it does only after a verified delete) and
+        the auth is gone. Asks Temporal first: no Nuki request unless the entity ended."""
+        handle = self._flow.client.get_workflow_handle(auth_workflow_id(smartlock_id, auth_id))
+        try:
+            description = await handle.describe()
+        except RPCError as exc:
+            if exc.status is RPCStatusCode.NOT_FOUND:
+                return False
+            raise
+        if description.status is not WorkflowExecutionStatus.COMPLETED:
+            return False
+        return not await self._exists(smartlock_id, auth_id)
+
+    async def _exists(self, smartlock_id: int, auth_id: str) -> bool:
+        try:
+            await self._nuki.get_auth(smartlock_id, auth_id)
+        except NukiNotFoundError:
+            return False
+        except NukiError as exc:
+            raise to_application_error(exc) from None
+        return True
+
+    def activities(self) -> list[object]:
+        return [self.apply_item, self.revoke_auth, self.find_auth]

@@ -1,0 +1,481 @@
+"""Fleet rollouts and time-limited access grants: the Python face (and what the CLI calls).
+
+>>> fleet = Fleet(flow)                                   # a NukiFlow (or a Temporal client
+>>> rollout = await fleet.apply_rollout("plan.yaml")      #   plus task_queue=...)
+>>> async for progress in rollout.watch():                # live totals until it ends
+...     print(progress.totals)
+>>> report = await rollout.result()                       # every item not applied, and why
+>>> grant = await fleet.grant_access(4711, name="cleaner", code=555123,
+...     start="2026-03-28T10:00", end="2026-03-30T10:00", tz="Europe/Berlin")
+>>> await grant.created()                                 # the code is on the lock
+>>> await grant.extend("2026-03-31T10:00", tz="Europe/Berlin")
+>>> await grant.revoke(wait=True)                         # early, verified
+
+The worker needs :func:`fleet_workflows` and :func:`fleet_activities` next to the auth
+workflows and activities (see :mod:`nukiflow.worker`).
+
+Rollout identity: the workflow id is ``nuki-rollout-<sha256 prefix of the plan>`` unless the
+caller names the rollout. Keypad codes are left out of that hash (workflow ids are plain text
+and a six-digit code is quick to brute-force from a hash); the full digest is kept in the
+encrypted memo, so submitting a plan that differs only in codes is refused instead of attaching
+to the wrong rollout. Re-submitting the same plan attaches to the rollout, running or finished;
+after a terminated or failed one it starts again and every item attaches to the change it
+started (same request ids).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import re
+import uuid
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from datetime import date, datetime, tzinfo
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowQueryFailedError,
+    WorkflowUpdateFailedError,
+)
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from activities.fleet_activities import FleetActivities
+from activities.nuki_client import NukiClient
+from nukiflow import search_attributes as sa
+from nukiflow.client import NukiFlow, validation_message
+from nukiflow.models.access import (
+    ExtendRequest,
+    GrantInput,
+    GrantRequest,
+    GrantStatus,
+    GrantTiming,
+    GrantView,
+    RevokeRequest,
+    WaitRequest,
+    grant_workflow_id,
+)
+from nukiflow.models.rollout import (
+    ControlRequest,
+    ItemStatus,
+    ProgressQuery,
+    RolloutInput,
+    RolloutItem,
+    RolloutOptions,
+    RolloutPlan,
+    RolloutProgress,
+    RolloutReport,
+    RolloutState,
+    rollout_workflow_id,
+)
+from nukiflow.models.timing import WorkflowTiming
+from nukiflow.plan import PlanError, load_plan, parse_plan
+from nukiflow.timezones import nuki_window, to_utc
+from workflows.access_grant import AccessGrantWorkflow
+from workflows.rollout import RolloutWorkflow
+
+_ROLLOUT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+_MEMO_DIGEST = "plan_digest"
+_MEMO_SUBMISSION = "submission"
+# A query can miss a rollout for a moment while it continues as new: ask again this often.
+_QUERY_RETRIES = 20
+
+
+class FleetError(RuntimeError):
+    """A rollout or grant refused a request; the message says why."""
+
+
+class RolloutConflictError(FleetError):
+    """A different plan already runs (or ran) under this rollout id."""
+
+
+def fleet_workflows() -> list[type]:
+    """The workflows a nukiflow worker runs for rollouts and grants."""
+    return [RolloutWorkflow, AccessGrantWorkflow]
+
+
+def fleet_activities(nuki: NukiClient, flow: NukiFlow) -> list[Callable[..., Any]]:
+    """The activities a nukiflow worker runs for rollouts and grants.
+
+    ``flow`` must use the worker's task queue: the items it sends start the auth workflows
+    there. ``nuki`` is the worker's Nuki client (read-only checks of revocations).
+    """
+    activities = FleetActivities(nuki, flow)
+    return [activities.apply_item, activities.revoke_auth, activities.find_auth]
+
+
+PlanSource = RolloutPlan | Sequence[RolloutItem | Mapping[str, Any]] | str | Path
+
+
+class Fleet:
+    """Start and steer rollouts and grants. Takes a :class:`NukiFlow` (its client, task queue
+    and timing), or a Temporal client with ``task_queue``."""
+
+    def __init__(
+        self,
+        target: NukiFlow | Client,
+        *,
+        task_queue: str | None = None,
+        timing: WorkflowTiming | None = None,
+        grant_timing: GrantTiming | None = None,
+    ) -> None:
+        if isinstance(target, NukiFlow):
+            self.client = target.client
+            self.task_queue = task_queue or target.task_queue
+            self.timing = timing or target.timing
+        else:
+            if task_queue is None:
+                raise ValueError("a Temporal client needs the task_queue of the nukiflow worker")
+            self.client = target
+            self.task_queue = task_queue
+            self.timing = timing or WorkflowTiming()
+        self.grant_timing = grant_timing or GrantTiming()
+
+    # -- rollouts ----------------------------------------------------------------------------
+
+    async def apply_rollout(
+        self,
+        plan: PlanSource,
+        *,
+        rollout_id: str | None = None,
+        options: RolloutOptions | Mapping[str, Any] | None = None,
+        name: str | None = None,
+    ) -> RolloutHandle:
+        """Start the plan's rollout, or attach to it if the same plan was submitted before.
+
+        ``plan``: a :class:`RolloutPlan`, a list of items (models or mappings as in a plan
+        file), or the path of a YAML/JSON plan. ``name`` replaces the plan's name; ``options``
+        replaces its options (a mapping overrides only the options it names).
+        Raises :class:`~nukiflow.plan.PlanError` (a ``ValueError``) for a bad plan and
+        :class:`RolloutConflictError` when another plan holds the rollout id.
+        """
+        plan = self._plan(plan, options=options, name=name)
+        if rollout_id is not None and not _ROLLOUT_ID.match(
+            rollout_id.removeprefix("nuki-rollout-")
+        ):
+            raise PlanError(
+                "a rollout id is 1-100 letters, digits, '.', '_' or '-', starting with a letter "
+                "or digit"
+            )
+        workflow_id = plan.workflow_id(rollout_id)
+        digest = plan.digest()
+        submission = uuid.uuid4().hex
+        with contextlib.suppress(WorkflowAlreadyStartedError):
+            await self.client.start_workflow(
+                RolloutWorkflow.run,
+                RolloutInput.of(plan, workflow_id),
+                id=workflow_id,
+                task_queue=self.task_queue,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                # A finished rollout is attached to; a terminated or failed one starts again
+                # (its items attach to the changes they started: same request ids).
+                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+                memo={_MEMO_DIGEST: digest, _MEMO_SUBMISSION: submission},
+                search_attributes=TypedSearchAttributes(
+                    [
+                        SearchAttributePair(sa.KIND, "rollout"),
+                        SearchAttributePair(sa.STATUS, RolloutState.RUNNING.value),
+                    ]
+                ),
+                static_summary=f"rollout {plan.name or workflow_id}: {len(plan.items)} items",
+            )
+        handle = self.rollout(workflow_id)
+        description = await handle.handle.describe()
+        existing = await description.memo_value(_MEMO_DIGEST, None, type_hint=str)
+        if existing != digest:
+            raise RolloutConflictError(
+                f"rollout {workflow_id} holds a different plan (if it differs only in keypad "
+                "codes, the ids match on purpose: codes are kept out of ids); name this one "
+                "with rollout_id"
+            )
+        started = await description.memo_value(_MEMO_SUBMISSION, None, type_hint=str)
+        handle.attached = started != submission
+        return handle
+
+    def rollout(self, rollout_id: str) -> RolloutHandle:
+        """The handle of a rollout by id (``nuki-rollout-...`` or the part after it)."""
+        workflow_id = rollout_workflow_id(rollout_id)
+        return RolloutHandle(self.client.get_workflow_handle_for(RolloutWorkflow.run, workflow_id))
+
+    def _plan(
+        self,
+        source: PlanSource,
+        *,
+        options: RolloutOptions | Mapping[str, Any] | None,
+        name: str | None,
+    ) -> RolloutPlan:
+        if isinstance(source, RolloutPlan):
+            plan = source
+        elif isinstance(source, str | Path):
+            plan = load_plan(source)
+        else:
+            entries = list(source)
+            if all(isinstance(e, RolloutItem) for e in entries):
+                try:
+                    plan = RolloutPlan(items=[e for e in entries if isinstance(e, RolloutItem)])
+                except ValidationError as exc:
+                    raise PlanError(validation_message(exc)) from None
+            elif not any(isinstance(e, RolloutItem) for e in entries):
+                plan = parse_plan(entries)
+            else:
+                raise PlanError("give items as RolloutItem models or as mappings, not both")
+        update: dict[str, Any] = {}
+        if options is not None:
+            try:
+                # A mapping overrides some of the plan's options; a RolloutOptions all of them.
+                update["options"] = (
+                    options
+                    if isinstance(options, RolloutOptions)
+                    else RolloutOptions.model_validate({**plan.options.model_dump(), **options})
+                )
+            except ValidationError as exc:
+                raise PlanError(f"options: {validation_message(exc)}") from None
+        if name is not None:
+            update["name"] = name
+        return plan.model_copy(update=update) if update else plan
+
+    # -- access grants -----------------------------------------------------------------------
+
+    async def grant_access(
+        self,
+        smartlock_id: int,
+        *,
+        name: str,
+        code: int,
+        start: str | datetime | date,
+        end: str | datetime | date,
+        tz: str | tzinfo | None = None,
+        lock_tz: str | tzinfo | None = None,
+        weekdays: str | int | Sequence[str] | None = None,
+        times: str | None = None,
+        request_id: str | None = None,
+    ) -> GrantHandle:
+        """Create a keypad code valid from ``start`` to ``end`` and revoke it at the end.
+
+        Times without an offset are read in ``tz``; ``weekdays`` (``mon-fri``) and ``times``
+        (``08:00-12:00``) restrict it further, in the lock's local time (``lock_tz``, default
+        ``tz``). Returns at once (the grant's workflow creates the code; ``await
+        handle.created()`` waits for it). The same ``request_id`` attaches to the same grant.
+        Raises ``ValueError`` (:class:`~nukiflow.timezones.TimeZoneError`,
+        :class:`~nukiflow.plan.PlanError`) for bad input, before anything reaches Temporal.
+        """
+        window = nuki_window(start, end, tz=tz, lock_tz=lock_tz, weekdays=weekdays, times=times)
+        try:
+            request = GrantRequest(
+                request_id=request_id or uuid.uuid4().hex,
+                smartlock_id=smartlock_id,
+                name=name,
+                code=code,
+                window=window,
+            )
+        except ValidationError as exc:
+            raise PlanError(validation_message(exc)) from None
+        workflow_id = grant_workflow_id(smartlock_id, request.request_id)
+        digest = hashlib.sha256(request.model_dump_json().encode()).hexdigest()
+        with contextlib.suppress(WorkflowAlreadyStartedError):
+            await self.client.start_workflow(
+                AccessGrantWorkflow.run,
+                GrantInput(request=request, timing=self.timing, grant_timing=self.grant_timing),
+                id=workflow_id,
+                task_queue=self.task_queue,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                memo={_MEMO_DIGEST: digest},
+                search_attributes=TypedSearchAttributes(
+                    [
+                        SearchAttributePair(sa.SMARTLOCK_ID, smartlock_id),
+                        SearchAttributePair(sa.KIND, "access"),
+                        SearchAttributePair(sa.STATUS, GrantStatus.CREATING.value),
+                    ]
+                ),
+                static_summary=(
+                    f"access {name!r} on smartlock {smartlock_id} until "
+                    f"{window.allowed_until_date:%Y-%m-%d %H:%M} UTC"
+                ),
+            )
+        handle = self.grant(workflow_id)
+        description = await handle.handle.describe()
+        if await description.memo_value(_MEMO_DIGEST, None, type_hint=str) != digest:
+            raise FleetError(
+                f"grant {workflow_id} was made with other details; use another request id"
+            )
+        return handle
+
+    def grant(self, grant_id: str) -> GrantHandle:
+        """The handle of a grant by its workflow id (``nuki-access-<smartlock>-<request>``)."""
+        return GrantHandle(self.client.get_workflow_handle_for(AccessGrantWorkflow.run, grant_id))
+
+
+class RolloutHandle:
+    """A running or finished rollout."""
+
+    def __init__(
+        self, handle: WorkflowHandle[RolloutWorkflow, RolloutReport], *, attached: bool = False
+    ) -> None:
+        self.handle = handle
+        # True when apply_rollout found this rollout already submitted (and attached to it).
+        self.attached = attached
+
+    @property
+    def id(self) -> str:
+        return self.handle.id
+
+    async def progress(
+        self,
+        *,
+        offset: int = 0,
+        limit: int = 50,
+        statuses: Sequence[ItemStatus] | None = None,
+    ) -> RolloutProgress:
+        """Totals and a page of items (optionally only those in ``statuses``); needs a worker."""
+        query = ProgressQuery(
+            offset=offset, limit=limit, statuses=None if statuses is None else list(statuses)
+        )
+        for attempt in range(_QUERY_RETRIES):
+            try:
+                return await self.handle.query(RolloutWorkflow.progress, query)
+            except (RPCError, WorkflowQueryFailedError):
+                # The rollout may be between two runs (continue-as-new) for a moment.
+                if attempt == _QUERY_RETRIES - 1:
+                    raise
+                await asyncio.sleep(0.1 * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    async def status(self, *, limit: int = 50) -> RolloutProgress:
+        """Running: live progress with the items that are not applied (yet). Ended: the
+        final report's totals and its items that did not end applied."""
+        description = await self.handle.describe()
+        if description.status is WorkflowExecutionStatus.RUNNING:
+            return await self.progress(
+                limit=limit,
+                statuses=[s for s in ItemStatus if s is not ItemStatus.APPLIED],
+            )
+        if description.status is not WorkflowExecutionStatus.COMPLETED:
+            name = description.status.name.lower() if description.status else "unknown"
+            raise FleetError(f"rollout {self.id} ended {name} without a report")
+        report = await self.result()
+        return RolloutProgress(
+            rollout_id=report.rollout_id,
+            name=report.name,
+            state=report.state,
+            totals=report.totals,
+            items=report.not_applied[:limit],
+            matched=len(report.not_applied) + report.not_applied_omitted,
+            runs=report.runs,
+            started_at=report.started_at,
+            stop_reason=report.stop_reason,
+        )
+
+    async def watch(self, interval: float = 1.0) -> AsyncIterator[RolloutProgress]:
+        """Progress (totals only) every ``interval`` seconds until the rollout ends; the last
+        one yielded is the final state."""
+        while True:
+            description = await self.handle.describe()
+            if description.status is not WorkflowExecutionStatus.RUNNING:
+                yield await self.status(limit=0)
+                return
+            progress = await self.progress(limit=0)
+            yield progress
+            if progress.state.final:
+                return
+            await asyncio.sleep(interval)
+
+    async def pause(self, reason: str | None = None) -> RolloutProgress:
+        return await self._control(RolloutWorkflow.pause, reason)
+
+    async def resume(self, reason: str | None = None) -> RolloutProgress:
+        return await self._control(RolloutWorkflow.resume, reason)
+
+    async def cancel(self, reason: str | None = None) -> RolloutProgress:
+        """Start no more items; the rollout ends once those in flight are done (or the drain
+        time passed) with a report in which the rest are 'skipped'."""
+        return await self._control(RolloutWorkflow.cancel, reason)
+
+    async def result(self) -> RolloutReport:
+        """Wait for the final report (follows continue-as-new)."""
+        return await self.handle.result()
+
+    async def _control(self, update: Any, reason: str | None) -> RolloutProgress:
+        try:
+            result: RolloutProgress = await self.handle.execute_update(
+                update, ControlRequest(reason=reason)
+            )
+        except WorkflowUpdateFailedError as exc:
+            raise FleetError(_cause_message(exc)) from None
+        except RPCError as exc:
+            if exc.status is RPCStatusCode.NOT_FOUND:
+                raise FleetError(f"rollout {self.id} is not running ({exc.message})") from None
+            raise
+        return result
+
+
+class GrantHandle:
+    """A time-limited access grant."""
+
+    def __init__(self, handle: WorkflowHandle[AccessGrantWorkflow, GrantView]) -> None:
+        self.handle = handle
+
+    @property
+    def id(self) -> str:
+        return self.handle.id
+
+    async def state(self) -> GrantView:
+        """The grant now (needs a worker while it runs; its result once it ended)."""
+        description = await self.handle.describe()
+        if description.status is WorkflowExecutionStatus.RUNNING:
+            return await self.handle.query(AccessGrantWorkflow.state)
+        return await self.handle.result()
+
+    async def created(self) -> GrantView:
+        """Wait until the code is on the lock (verified) or its create failed."""
+        return await self._update(AccessGrantWorkflow.created, WaitRequest())
+
+    async def revoke(self, reason: str | None = None, *, wait: bool = False) -> GrantView:
+        """Revoke now; with ``wait``, return once the revocation is verified."""
+        view = await self._update(AccessGrantWorkflow.revoke, RevokeRequest(reason=reason))
+        return await self.result() if wait else view
+
+    async def extend(
+        self,
+        until: str | datetime | date,
+        *,
+        tz: str | tzinfo | None = None,
+        request_id: str | None = None,
+    ) -> GrantView:
+        """Move the end (written onto the lock first); raises :class:`FleetError` if the lock
+        did not take it (the old end stays)."""
+        when = to_utc(until, tz, what="the new end")
+        request = ExtendRequest(request_id=request_id or uuid.uuid4().hex, until=when)
+        return await self._update(AccessGrantWorkflow.extend, request)
+
+    async def result(self) -> GrantView:
+        """Wait until the grant ended (revoked, or its create failed)."""
+        return await self.handle.result()
+
+    async def _update(self, update: Any, argument: Any) -> GrantView:
+        try:
+            view: GrantView = await self.handle.execute_update(update, argument)
+        except WorkflowUpdateFailedError as exc:
+            raise FleetError(_cause_message(exc)) from None
+        except RPCError as exc:
+            if exc.status is RPCStatusCode.NOT_FOUND:
+                raise FleetError(f"grant {self.id} is not running ({exc.message})") from None
+            raise
+        return view
+
+
+def _cause_message(exc: WorkflowUpdateFailedError) -> str:
+    cause = exc.cause
+    return getattr(cause, "message", None) or str(cause) or str(exc)

@@ -1,0 +1,218 @@
+"""Time-limited access: a keypad code with its window written onto the lock, revoked at its end.
+
+Nuki's window is a mix: ``allowedFromDate``/``allowedUntilDate`` are UTC date-times,
+``allowedWeekDays`` a bit mask and ``allowedFromTime``/``allowedUntilTime`` minutes after
+midnight in the lock's local time. :mod:`nukiflow.timezones` builds an :class:`AccessWindow`
+from local times.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Self
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from nukiflow.models.auth import MAX_KEYPAD_NAME, MINUTES_PER_DAY, AuthFields, check_keypad_code
+from nukiflow.models.timing import WorkflowTiming
+
+ACCESS_ID_PREFIX = "nuki-access-"
+
+
+def _aware_utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("give date-times with a time zone (or convert them with a --tz)")
+    value = value.astimezone(UTC)
+    # Nuki stores milliseconds.
+    return value.replace(microsecond=(value.microsecond // 1000) * 1000)
+
+
+class AccessWindow(BaseModel):
+    """When a grant lets its holder in, in Nuki's terms (see the module docstring)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    allowed_from_date: datetime
+    allowed_until_date: datetime
+    allowed_week_days: int | None = Field(default=None, ge=1, le=127)
+    allowed_from_time: int | None = Field(default=None, ge=0, lt=MINUTES_PER_DAY)
+    allowed_until_time: int | None = Field(default=None, ge=0, lt=MINUTES_PER_DAY)
+    # The zone the window was given in (for display only; the dates above are UTC).
+    tz: str | None = None
+
+    @field_validator("allowed_from_date", "allowed_until_date")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        return _aware_utc(value)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.allowed_from_date >= self.allowed_until_date:
+            raise ValueError("the window must start before it ends")
+        if (self.allowed_from_time is None) != (self.allowed_until_time is None):
+            raise ValueError("give both daily times (from and until) or neither")
+        if (
+            self.allowed_from_time is not None
+            and self.allowed_until_time is not None
+            and self.allowed_from_time >= self.allowed_until_time
+        ):
+            raise ValueError(
+                "the daily window must start before it ends on the same day "
+                "(Nuki cannot express a window across midnight)"
+            )
+        return self
+
+    @property
+    def start(self) -> datetime:
+        return self.allowed_from_date
+
+    @property
+    def end(self) -> datetime:
+        return self.allowed_until_date
+
+
+class GrantRequest(BaseModel):
+    """A keypad code for ``name`` on one lock, valid within ``window``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    request_id: str = Field(min_length=1, max_length=120, pattern=r"^[A-Za-z0-9._:-]+$")
+    smartlock_id: int = Field(gt=0)
+    name: str = Field(min_length=1, max_length=MAX_KEYPAD_NAME)
+    code: int = Field(repr=False)
+    window: AccessWindow
+
+    @field_validator("code")
+    @classmethod
+    def _code_rules(cls, value: int) -> int:
+        return check_keypad_code(value)
+
+    def fields(self, until: datetime | None = None) -> AuthFields:
+        """The auth as written onto the lock (``until``: a changed end)."""
+        w = self.window
+        return AuthFields(
+            name=self.name,
+            code=self.code,
+            allowed_from_date=w.allowed_from_date,
+            allowed_until_date=until or w.allowed_until_date,
+            allowed_week_days=w.allowed_week_days,
+            allowed_from_time=w.allowed_from_time,
+            allowed_until_time=w.allowed_until_time,
+        )
+
+
+class GrantTiming(BaseModel):
+    """How a grant waits and retries. Defaults suit the real Nuki cloud; tests shorten them."""
+
+    # Deadline of one revocation attempt (one delete through the auth's entity workflow).
+    revoke_attempt_seconds: float = Field(default=3600.0, gt=0)
+    # Back-off between attempts while the lock is offline: grows to the maximum, forever.
+    revoke_retry_initial_seconds: float = Field(default=60.0, gt=0)
+    revoke_retry_max_seconds: float = Field(default=3600.0, gt=0)
+    # A revocation not verified this long after it fell due is shown as overdue.
+    overdue_after_seconds: float = Field(default=300.0, ge=0)
+    # Deadline of a change to the window (extend) on the lock.
+    change_deadline_seconds: float = Field(default=3600.0, gt=0)
+    heartbeat_seconds: float = Field(default=30.0, ge=1)
+    # One activity attempt waits this long for its change, then frees its worker slot and
+    # asks again after the retry interval (same request: it attaches to the same change).
+    wait_seconds: float = Field(default=60.0, gt=0)
+    poll_initial_seconds: float = Field(default=5.0, gt=0)
+    poll_max_seconds: float = Field(default=120.0, gt=0)
+
+
+class GrantInput(BaseModel):
+    request: GrantRequest
+    timing: WorkflowTiming = Field(default_factory=WorkflowTiming)
+    grant_timing: GrantTiming = Field(default_factory=GrantTiming)
+
+
+class GrantStatus(StrEnum):
+    """Kept in the ``NukiStatus`` search attribute."""
+
+    CREATING = "creating"
+    SCHEDULED = "scheduled"  # the code is on the lock, its window has not started
+    ACTIVE = "active"
+    REVOKING = "revoking"
+    REVOCATION_OVERDUE = "revocation_overdue"
+    REVOKED = "revoked"
+    # The code could not be created (the reason says why); nothing to revoke unless it
+    # shows up later, which the grant checks for at the window's end.
+    FAILED = "failed"
+
+
+class GrantView(BaseModel):
+    """A grant's state for queries, updates and its result: safe to show (no code)."""
+
+    workflow_id: str
+    smartlock_id: int
+    name: str
+    auth_id: str | None = None
+    status: GrantStatus
+    window: AccessWindow
+    revoke_requested: bool = False
+    revoke_reason: str | None = None
+    revocation_due_at: datetime | None = None
+    revocation_attempts: int = 0
+    overdue_since: datetime | None = None
+    revoked_at: datetime | None = None
+    # How the revocation was verified: "entity" (delete read back) or "read" (already gone).
+    verified_by: str | None = None
+    reason: str | None = None
+
+
+class RevokeRequest(BaseModel):
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class ExtendRequest(BaseModel):
+    """Move the grant's end (later or earlier, but after now): written onto the lock first."""
+
+    request_id: str = Field(min_length=1, max_length=120)
+    until: datetime
+
+    @field_validator("until")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        return _aware_utc(value)
+
+
+class WaitRequest(BaseModel):
+    """Input of the ``created`` update: wait until the code is on the lock (or failed)."""
+
+
+class RevokeAuthInput(BaseModel):
+    """Input of the revocation activity: delete through the entity, verify, or fail to retry."""
+
+    smartlock_id: int
+    auth_id: str
+    request_prefix: str
+    attempt_seconds: float
+    wait_seconds: float
+    heartbeat_seconds: float
+
+
+class RevokeAuthResult(BaseModel):
+    verified_by: str
+    attempts: int
+
+
+class FindAuthInput(BaseModel):
+    """Look for an auth a failed create may still have made (matched like the create does)."""
+
+    smartlock_id: int
+    name: str
+    code: int = Field(repr=False)
+    auth_type: int
+
+
+class FindAuthResult(BaseModel):
+    auth_id: str | None
+    # Whether the lock was online when its auths were listed: an offline lock may still hold
+    # the create and apply it once it is back.
+    online: bool
+
+
+def grant_workflow_id(smartlock_id: int, request_id: str) -> str:
+    return f"{ACCESS_ID_PREFIX}{smartlock_id}-{request_id}"

@@ -1,0 +1,280 @@
+"""Time-limited access grants: the window on the lock, revocation at the end, even offline."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.worker import Replayer, Worker
+
+from nukiflow import search_attributes as sa
+from nukiflow.client import NukiFlow
+from nukiflow.fleet import Fleet, FleetError, GrantHandle
+from nukiflow.models.access import GrantStatus, GrantTiming
+from nukiflow.plan import PlanError
+from nukiflow.simulator.control import SimulatorControl
+from nukiflow.simulator.settings import Faults
+from nukiflow.timezones import TimeZoneError
+from workflows.access_grant import AccessGrantWorkflow
+
+# Retries and thresholds scaled to the fake cloud's 0.1 s device delay.
+FAST_GRANT = GrantTiming(
+    revoke_attempt_seconds=2,
+    revoke_retry_initial_seconds=0.2,
+    revoke_retry_max_seconds=0.5,
+    overdue_after_seconds=0.5,
+    change_deadline_seconds=5,
+    heartbeat_seconds=2,
+    wait_seconds=3,
+    poll_initial_seconds=0.2,
+    poll_max_seconds=0.5,
+)
+
+
+@pytest.fixture
+async def fleet_worker(worker: Worker) -> Worker:
+    """The shared worker: it runs the fleet workflows too."""
+    return worker
+
+
+@pytest.fixture
+def fleet(flow: NukiFlow) -> Fleet:
+    return Fleet(flow, grant_timing=FAST_GRANT)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+async def _only_auth(sim: SimulatorControl, smartlock_id: int) -> list[object]:
+    return list((await sim.device(smartlock_id)).auths)
+
+
+async def _wait_for(
+    check: Callable[[], Awaitable[bool]], within: float = 20, what: str = "condition"
+) -> None:
+    deadline = asyncio.get_running_loop().time() + within
+    while not await check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+async def _attributes(grant: GrantHandle) -> dict[str, object]:
+    description = await grant.handle.describe()
+    return {pair.key.name: pair.value for pair in description.typed_search_attributes}
+
+
+async def test_grant_writes_its_window_and_is_revoked_at_the_end(
+    fleet: Fleet, sim: SimulatorControl, fleet_worker: Worker
+) -> None:
+    lock = (await sim.add_lock()).smartlock_id
+    start, end = _now() - timedelta(minutes=5), _now() + timedelta(seconds=3)
+    grant = await fleet.grant_access(
+        lock,
+        name="cleaner",
+        code=555123,
+        start=start,
+        end=end,
+        tz="Europe/Berlin",
+        weekdays="mon-fri",
+        times="08:00-18:00",
+    )
+    assert grant.id.startswith(f"nuki-access-{lock}-")
+    created = await grant.created()
+    assert created.status is GrantStatus.ACTIVE and created.auth_id is not None
+    (auth,) = (await sim.device(lock)).auths
+    assert auth.id == created.auth_id and auth.code == 555123 and auth.name == "cleaner"
+    assert auth.allowed_from_date == start and auth.allowed_until_date == end
+    assert auth.allowed_week_days == 64 + 32 + 16 + 8 + 4
+    assert (auth.allowed_from_time, auth.allowed_until_time) == (8 * 60, 18 * 60)
+    attributes = await _attributes(grant)
+    assert attributes["NukiKind"] == "access" and attributes["NukiStatus"] == "active"
+    assert attributes["NukiSmartlockId"] == lock and attributes["NukiAuthId"] == auth.id
+
+    result = await asyncio.wait_for(grant.result(), timeout=30)
+    assert result.status is GrantStatus.REVOKED and result.verified_by == "entity"
+    assert result.revoked_at is not None and result.revoked_at >= end
+    assert result.overdue_since is None
+    assert (await sim.device(lock)).auths == []
+    assert (await _attributes(grant))["NukiStatus"] == "revoked"
+    # The same request again attaches to the finished grant; other details are refused.
+    request_id = grant.id.removeprefix(f"nuki-access-{lock}-")
+    again = await fleet.grant_access(
+        lock,
+        name="cleaner",
+        code=555123,
+        start=start,
+        end=end,
+        tz="Europe/Berlin",
+        weekdays="mon-fri",
+        times="08:00-18:00",
+        request_id=request_id,
+    )
+    assert (await again.state()).status is GrantStatus.REVOKED
+    with pytest.raises(FleetError, match="other details"):
+        await fleet.grant_access(
+            lock, name="other", code=555123, start=start, end=end, request_id=request_id
+        )
+
+
+async def test_revocation_due_while_offline_is_overdue_and_done_once_back(
+    fleet: Fleet, sim: SimulatorControl, fleet_worker: Worker, temporal_client: Client
+) -> None:
+    lock = (await sim.add_lock()).smartlock_id
+    end = _now() + timedelta(seconds=2)
+    grant = await fleet.grant_access(
+        lock, name="guest", code=555124, start=_now() - timedelta(hours=1), end=end
+    )
+    created = await grant.created()
+    assert created.status is GrantStatus.ACTIVE
+    # The lock drops what it is sent while offline: the delete cannot land.
+    await sim.set_faults(Faults(offline_mode="drop"), lock)
+    await sim.set_online(lock, False)
+
+    async def overdue() -> bool:
+        return (await _attributes(grant)).get("NukiStatus") == "revocation_overdue"
+
+    await _wait_for(overdue, what="the revocation to be overdue")
+    view = await grant.state()
+    assert view.status is GrantStatus.REVOCATION_OVERDUE
+    assert view.overdue_since is not None and view.revocation_due_at == end
+    assert len((await sim.device(lock)).auths) == 1
+    # What `nukiflow status` lists: running nukiflow workflows by search attribute.
+    query = (
+        f"NukiKind = 'access' AND NukiStatus = 'revocation_overdue' AND NukiSmartlockId = {lock}"
+    )
+    listed = [w.id async for w in temporal_client.list_workflows(query)]
+    assert listed == [grant.id]
+    await asyncio.sleep(1.5)  # several attempts, all refused while offline
+    assert len((await sim.device(lock)).auths) == 1
+
+    await sim.set_online(lock, True)
+    result = await asyncio.wait_for(grant.result(), timeout=30)
+    assert result.status is GrantStatus.REVOKED
+    assert result.overdue_since is not None and result.revoked_at is not None
+    assert (await sim.device(lock)).auths == []
+    deletes = [r for r in await sim.requests() if r.method == "DELETE" and r.status == 204]
+    assert len(deletes) >= 2, "deletes sent while offline were dropped and sent again"
+    replayer = Replayer(
+        workflows=[AccessGrantWorkflow], data_converter=temporal_client.data_converter
+    )
+    await replayer.replay_workflow(await grant.handle.fetch_history())
+
+
+async def test_revoke_early_and_extend(
+    fleet: Fleet, sim: SimulatorControl, fleet_worker: Worker
+) -> None:
+    lock = (await sim.add_lock()).smartlock_id
+    start = _now() - timedelta(minutes=1)
+    early = await fleet.grant_access(
+        lock, name="early", code=555125, start=start, end=_now() + timedelta(hours=2)
+    )
+    extended = await fleet.grant_access(
+        lock, name="extended", code=555126, start=start, end=_now() + timedelta(seconds=2)
+    )
+    await early.created()
+    await extended.created()
+
+    revoked = await early.revoke("guest left early", wait=True)
+    assert revoked.status is GrantStatus.REVOKED and revoked.revoke_reason == "guest left early"
+    assert [a.name for a in (await sim.device(lock)).auths] == ["extended"]
+    with pytest.raises(FleetError, match="not running"):
+        await early.extend(_now() + timedelta(hours=3))
+
+    new_end = _now() + timedelta(seconds=5)
+    view = await extended.extend(new_end)
+    assert view.window.allowed_until_date == new_end
+    (auth,) = (await sim.device(lock)).auths
+    assert auth.allowed_until_date == new_end, "the lock holds the new end"
+    with pytest.raises(FleetError, match="must be in the future"):
+        await extended.extend(_now() - timedelta(minutes=1))
+    result = await asyncio.wait_for(extended.result(), timeout=30)
+    assert result.status is GrantStatus.REVOKED
+    assert result.revoked_at is not None and result.revoked_at >= new_end
+    assert (await sim.device(lock)).auths == []
+
+
+async def test_window_across_a_dst_change_is_written_in_utc(
+    fleet: Fleet, sim: SimulatorControl, fleet_worker: Worker
+) -> None:
+    """Berlin's clocks go forward on 2030-03-31: 10:00 is 09:00 UTC before, 08:00 UTC after;
+    the daily times stay lock-local."""
+    lock = (await sim.add_lock()).smartlock_id
+    grant = await fleet.grant_access(
+        lock,
+        name="weekend",
+        code=555127,
+        start="2030-03-30T10:00",
+        end="2030-04-01T10:00",
+        tz="Europe/Berlin",
+        times="09:00-17:30",
+    )
+    created = await grant.created()
+    assert created.status is GrantStatus.SCHEDULED
+    (auth,) = (await sim.device(lock)).auths
+    assert auth.allowed_from_date == datetime(2030, 3, 30, 9, 0, tzinfo=UTC)
+    assert auth.allowed_until_date == datetime(2030, 4, 1, 8, 0, tzinfo=UTC)
+    assert (auth.allowed_from_time, auth.allowed_until_time) == (540, 1050)
+    assert (await grant.revoke(wait=True)).status is GrantStatus.REVOKED
+
+
+async def test_bad_input_is_refused_before_temporal(fleet: Fleet) -> None:
+    with pytest.raises(TimeZoneError, match="does not exist"):
+        await fleet.grant_access(
+            7, name="x", code=555555, start="2030-03-31T02:30", end="2030-04-02", tz="Europe/Berlin"
+        )
+    with pytest.raises(PlanError, match="1-9") as error:
+        await fleet.grant_access(7, name="x", code=555055, start=_now(), end=_now() + timedelta(1))
+    assert "555055" not in str(error.value)
+    with pytest.raises(PlanError, match="at most 20"):
+        await fleet.grant_access(
+            7, name="x" * 21, code=555555, start=_now(), end=_now() + timedelta(1)
+        )
+    with pytest.raises(TimeZoneError, match="start before it ends"):
+        await fleet.grant_access(7, name="x", code=555555, start=_now(), end=_now())
+
+
+async def test_failed_create_ends_the_grant_with_its_reason(
+    fleet: Fleet, sim: SimulatorControl, fleet_worker: Worker
+) -> None:
+    lock = (await sim.add_lock()).smartlock_id
+    await sim.add_auth(lock, name="owner", code=555128)
+    grant = await fleet.grant_access(
+        lock, name="guest", code=555128, start=_now(), end=_now() + timedelta(seconds=30)
+    )
+    view = await grant.created()
+    assert view.status is GrantStatus.FAILED and view.auth_id is None
+    assert "already uses this keypad code" in (view.reason or "")
+    assert "555128" not in (view.reason or "")
+    # Ending it early: nothing to revoke (the owner's auth is not the grant's).
+    await grant.revoke()
+    result = await asyncio.wait_for(grant.result(), timeout=30)
+    assert result.status is GrantStatus.FAILED
+    assert [a.name for a in (await sim.device(lock)).auths] == ["owner"]
+
+
+async def test_a_create_that_lands_after_it_failed_is_still_revoked(
+    fleet: Fleet, sim: SimulatorControl, fleet_worker: Worker
+) -> None:
+    """The lock is offline and holds the create past the grant's end: the create fails at its
+    deadline, and the grant keeps looking until the lock is back, then revokes the late code."""
+    lock = (await sim.add_lock()).smartlock_id
+    await sim.set_faults(Faults(offline_mode="hold"), lock)
+    await sim.set_online(lock, False)
+    grant = await fleet.grant_access(
+        lock, name="late", code=555129, start=_now(), end=_now() + timedelta(seconds=2)
+    )
+    view = await grant.created()
+    assert view.status is GrantStatus.FAILED and "deadline" in (view.reason or "")
+    await asyncio.sleep(1.0)
+    assert (await grant.handle.describe()).status is WorkflowExecutionStatus.RUNNING
+    await sim.set_online(lock, True)
+    result = await asyncio.wait_for(grant.result(), timeout=30)
+    assert result.status is GrantStatus.REVOKED and result.auth_id is not None
+    assert "showed up on the lock later" in (result.reason or "")
+    assert (await sim.device(lock)).auths == []
+    assert sa.STATUS.name == "NukiStatus"
