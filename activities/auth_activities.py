@@ -212,8 +212,14 @@ class AuthActivities:
         started = time.monotonic()
         interval = input.timing.fast_first_interval_seconds
         while True:
-            auths = await self._client.list_auths(input.smartlock_id)
             reads += 1
+            try:
+                auths = await self._client.list_auths(input.smartlock_id)
+            except NukiError as exc:
+                # A stray 5xx or 429 must not cost the whole attempt while time is left.
+                if not exc.retryable or time.monotonic() - started + interval > grace:
+                    raise
+                auths = []
             for auth in auths:
                 if matches(auth, input.desired, input.auth_type):
                     return auth, reads

@@ -134,8 +134,12 @@ class NukiFlow:
 
     @classmethod
     async def connect(cls, settings: Settings | None = None) -> NukiFlow:
+        """Connect to Temporal as the settings say (encrypted payloads)."""
         settings = settings or Settings()
-        client = await connect_temporal(settings)
+        return cls.from_settings(await connect_temporal(settings), settings)
+
+    @classmethod
+    def from_settings(cls, client: Client, settings: Settings) -> NukiFlow:
         return cls(
             client,
             task_queue=settings.task_queue,

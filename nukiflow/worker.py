@@ -17,7 +17,9 @@ from temporalio.worker import Worker
 from activities.action_activities import ActionActivities
 from activities.auth_activities import AuthActivities
 from activities.nuki_client import NukiClient
+from nukiflow.client import NukiFlow
 from nukiflow.connect import connect_temporal
+from nukiflow.fleet import fleet_activities, fleet_workflows
 from nukiflow.health import health_server
 from nukiflow.settings import Settings
 from workflows.auth_create import AuthCreateWorkflow
@@ -45,23 +47,33 @@ def activities_for(nuki: NukiClient) -> list[Any]:
     ]
 
 
+# Rollout items hold an activity slot while they wait for their auth's workflow, which needs
+# slots of its own: the default of 100 would let two large rollouts starve the auth changes.
+DEFAULT_MAX_CONCURRENT_ACTIVITIES = 1000
+
+
 def build_worker(
     client: Client,
     nuki: NukiClient,
     task_queue: str,
     *,
+    flow: NukiFlow | None = None,
     graceful_shutdown: timedelta = DEFAULT_GRACEFUL_SHUTDOWN,
     **options: Any,
 ) -> Worker:
     """A worker for every nukiflow workflow and activity on ``task_queue``.
 
-    ``graceful_shutdown`` is how long running activities may finish after shutdown begins.
+    ``flow`` is the facade rollout items and grants send their changes through (default: one on
+    this client and task queue). ``graceful_shutdown`` is how long running activities may finish
+    after shutdown begins; ``options`` go to :class:`temporalio.worker.Worker`.
     """
+    flow = flow or NukiFlow(client, task_queue=task_queue)
+    options.setdefault("max_concurrent_activities", DEFAULT_MAX_CONCURRENT_ACTIVITIES)
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=list(WORKFLOWS),
-        activities=activities_for(nuki),
+        workflows=[*WORKFLOWS, *fleet_workflows()],
+        activities=[*activities_for(nuki), *fleet_activities(nuki, flow)],
         graceful_shutdown_timeout=graceful_shutdown,
         **options,
     )
@@ -121,6 +133,7 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -
             client,
             nuki,
             settings.task_queue,
+            flow=NukiFlow.from_settings(client, settings),
             graceful_shutdown=timedelta(seconds=settings.graceful_shutdown_seconds),
             **tuning_options(settings),
         )

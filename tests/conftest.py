@@ -124,7 +124,11 @@ async def start_worker(
         async def start() -> Worker:
             nuki = await stack.enter_async_context(NukiClient(TOKEN, simulator.base_url))
             worker = build_worker(
-                temporal_client, nuki, task_queue, graceful_shutdown=timedelta(seconds=1)
+                temporal_client,
+                nuki,
+                task_queue,
+                flow=NukiFlow(temporal_client, task_queue=task_queue, timing=FAST_TIMING),
+                graceful_shutdown=timedelta(seconds=1),
             )
             await stack.enter_async_context(worker)
             return worker

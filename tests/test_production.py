@@ -124,7 +124,12 @@ async def test_health_endpoints_follow_the_worker(
             before = await http.get("/readyz")
             assert before.status_code == 503 and "not polling" in before.json()["reason"]
             async with worker:
-                ready = await http.get("/readyz")
+                # The worker starts polling a moment after it is entered.
+                for _ in range(100):
+                    ready = await http.get("/readyz")
+                    if ready.status_code == 200:
+                        break
+                    await asyncio.sleep(0.05)
                 assert ready.status_code == 200, ready.text
             after = await http.get("/readyz")
             assert after.status_code == 503
