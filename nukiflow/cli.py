@@ -3,12 +3,13 @@
 Two commands run things: ``nukiflow dev`` (Temporal dev server + fake Nuki cloud + worker on
 this machine) and ``nukiflow worker`` (a worker alone, the production path); ``nukiflow demo``
 plays the forum case end to end. The operator commands (``auth ...``, ``action``, ``lock``,
-``unlock``, ``unlatch``, ``status``) talk to the configured Temporal (``NUKIFLOW_*``
-settings; by default the one ``nukiflow dev`` runs).
+``unlock``, ``unlatch``, ``rollout ...``, ``access ...``, ``status``) talk to the configured
+Temporal (``NUKIFLOW_*`` settings; by default the one ``nukiflow dev`` runs).
 
-Exit statuses: 0 applied, superseded or confirmed; 1 failed or expired (also: Temporal could not
-be reached); 2 rejected, or a usage error. Keypad codes are printed only where the user typed
-them.
+Exit statuses: 0 applied, superseded or confirmed (a rollout: every item applied; a grant: its
+code is on the lock); 1 failed or expired (also: Temporal could not be reached); 2 rejected
+(a bad plan, time zone or code), or a usage error. Keypad codes are printed only where the user
+typed them (never from a plan file).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import os
 import sys
 import uuid
 from collections.abc import Callable, Coroutine, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
@@ -35,14 +36,21 @@ from nukiflow.cli_output import (
     action_exit_code,
     auth_exit_code,
     error,
+    grant_exit_code,
     print_json,
     render_action_outcome,
     render_auth_outcome,
     render_auth_view,
+    render_grant,
+    render_rollout_progress,
+    render_rollout_report,
     render_status,
+    rollout_bar,
+    rollout_exit_code,
     status_counts,
     stderr_console,
     stdout_console,
+    totals_line,
     ui_workflow_url,
     waiting,
 )
@@ -54,13 +62,17 @@ from nukiflow.cli_parsing import (
     parse_weekdays,
 )
 from nukiflow.models.action import ActionName
+from nukiflow.models.rollout import FailurePolicy
 from nukiflow.settings import Settings
 
 if TYPE_CHECKING:
     from temporalio.client import Client
 
     from nukiflow.client import NukiFlow
+    from nukiflow.fleet import GrantHandle, RolloutHandle
+    from nukiflow.models.access import GrantView
     from nukiflow.models.auth import AuthOutcome
+    from nukiflow.models.rollout import RolloutPlan
 
 RUN = "Run it"
 OPERATE = "Operate (against the configured Temporal)"
@@ -78,6 +90,16 @@ auth_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(auth_app, name="auth", rich_help_panel=OPERATE)
+rollout_app = typer.Typer(
+    help="Roll a plan of auth changes out over many locks: apply, status, pause, resume, cancel.",
+    no_args_is_help=True,
+)
+app.add_typer(rollout_app, name="rollout", rich_help_panel=OPERATE)
+access_app = typer.Typer(
+    help="Time-limited keypad codes, revoked at the window's end: grant, show, extend, revoke.",
+    no_args_is_help=True,
+)
+app.add_typer(access_app, name="access", rich_help_panel=OPERATE)
 
 
 class _Process:
@@ -925,6 +947,643 @@ def _short_action(action: ActionName, summary: str) -> None:
 _short_action(ActionName.LOCK, "Lock, and wait until the lock confirms it")
 _short_action(ActionName.UNLOCK, "Unlock, and wait until the lock confirms it")
 _short_action(ActionName.UNLATCH, "Unlatch (open the door), and wait until the lock confirms it")
+
+
+# -- rollouts ------------------------------------------------------------------------------
+
+ROLLOUT_ID_ARGUMENT = typer.Argument(
+    ..., metavar="ID", help="The rollout's id (nuki-rollout-... or the part after it)."
+)
+
+
+@rollout_app.command("apply")
+def rollout_apply(
+    plan: Annotated[Path, typer.Argument(metavar="PLAN", help="The plan: a YAML or JSON file.")],
+    rollout_id: str | None = typer.Option(
+        None,
+        "--id",
+        help="Name the rollout (default: derived from the plan's content, so applying the same "
+        "plan again attaches to its rollout).",
+    ),
+    name: str | None = typer.Option(None, "--name", help="Replaces the plan's name."),
+    on_failure: Annotated[
+        FailurePolicy | None,
+        typer.Option(
+            "--on-failure",
+            case_sensitive=False,
+            help="continue: keep going and report every failure at the end (the default); "
+            "stop: start no more items after the first failure. Default: the plan's option.",
+        ),
+    ] = None,
+    max_in_flight: int | None = typer.Option(
+        None,
+        "--max-in-flight",
+        min=1,
+        max=1000,
+        help="Items in flight at once over all locks (default: the plan's, else 20).",
+    ),
+    per_lock: int | None = typer.Option(
+        None,
+        "--per-lock",
+        min=1,
+        max=20,
+        help="Items in flight at once on one lock (default: the plan's, else 1).",
+    ),
+    no_wait: bool = typer.Option(
+        False, "--no-wait", help="Return once the rollout started; do not wait for its end."
+    ),
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Start (or attach to) a plan's rollout and show its progress until it ends.
+
+    The final report names every item that did not end applied, and why. Exit status 0 when
+    every item was applied, 1 otherwise, 2 for a plan that cannot be used.
+    """
+    from nukiflow.plan import PlanError, load_plan
+
+    settings = _settings()
+    try:
+        loaded = load_plan(plan)
+    except PlanError as exc:
+        error(str(exc), "fix the plan file and apply it again; nothing was started")
+        raise typer.Exit(EXIT_REJECTED) from None
+    overrides: dict[str, Any] = {
+        key: value
+        for key, value in (
+            ("on_failure", on_failure),
+            ("max_in_flight", max_in_flight),
+            ("per_lock", per_lock),
+        )
+        if value is not None
+    }
+    _run(
+        _rollout_apply(
+            settings,
+            loaded,
+            rollout_id=rollout_id,
+            name=name,
+            overrides=overrides,
+            no_wait=no_wait,
+            json_output=json_output,
+        ),
+        interrupted="Stopped watching. The rollout goes on in Temporal; see `nukiflow rollout "
+        "status ID` (pause, resume or cancel it the same way).",
+    )
+
+
+async def _rollout_apply(
+    settings: Settings,
+    plan: RolloutPlan,
+    *,
+    rollout_id: str | None,
+    name: str | None,
+    overrides: dict[str, Any],
+    no_wait: bool,
+    json_output: bool,
+) -> int:
+    from temporalio.client import WorkflowFailureError, WorkflowQueryFailedError
+    from temporalio.service import RPCError
+
+    from nukiflow.fleet import Fleet, FleetError, RolloutConflictError
+    from nukiflow.plan import PlanError
+
+    flow = await _connect(settings)
+    fleet = Fleet(flow)
+    try:
+        rollout = await fleet.apply_rollout(
+            plan, rollout_id=rollout_id, options=overrides or None, name=name
+        )
+    except RolloutConflictError as exc:
+        error(str(exc), "give this plan its own id: nukiflow rollout apply PLAN --id NAME")
+        return EXIT_REJECTED
+    except PlanError as exc:
+        error(str(exc), "fix the plan (or the options given) and apply it again")
+        return EXIT_REJECTED
+    await _warn_without_worker(flow.client, settings)
+    items = len(plan.items)
+    if no_wait:
+        data = {
+            "status": "attached" if rollout.attached else "started",
+            "rollout_id": rollout.id,
+            "workflow_id": rollout.id,
+            "name": name or plan.name,
+            "items": items,
+        }
+        if json_output:
+            print_json(data)
+            return EXIT_OK
+        console = stdout_console()
+        what = "Attached to" if rollout.attached else "Started"
+        console.print(
+            f"[bold green]{what}[/] rollout [bold]{escape(rollout.id)}[/] ({items} items)"
+        )
+        console.print(f"  Follow it: nukiflow rollout status {escape(rollout.id)}")
+        _print_link(settings, rollout.id)
+        return EXIT_OK
+    verb = "Attached to" if rollout.attached else "Rolling out"
+    try:
+        async with rollout_bar(f"{verb} {rollout.id}", quiet=json_output) as show:
+            async for progress in rollout.watch(interval=0.5):
+                show(progress)
+        report = await rollout.result()
+    except (RPCError, WorkflowQueryFailedError) as exc:
+        error(
+            f"no worker answered for rollout {rollout.id} ({_first_line(exc)})",
+            "the rollout goes on in Temporal once a worker runs (`nukiflow worker`, or "
+            f"`nukiflow dev`); follow it with `nukiflow rollout status {rollout.id}`",
+        )
+        return EXIT_FAILED
+    except (FleetError, WorkflowFailureError) as exc:
+        error(
+            f"rollout {rollout.id} ended without a report: {_first_line(exc)}",
+            "see its history in the Temporal UI; applying the plan again starts it anew "
+            "(items attach to the changes they started)",
+        )
+        return EXIT_FAILED
+    if json_output:
+        data = report.model_dump(mode="json")
+        data.update(workflow_id=rollout.id, attached=rollout.attached)
+        print_json(data)
+    else:
+        render_rollout_report(stdout_console(), report, ui_link=_ui_link(settings))
+    return rollout_exit_code(report)
+
+
+def _print_link(settings: Settings, workflow_id: str) -> None:
+    link = _ui_link(settings)(workflow_id)
+    if link:
+        stdout_console().print(f"  [dim]{escape(link)}[/]")
+
+
+async def _rollout_described(settings: Settings, rollout_id: str) -> tuple[RolloutHandle, bool]:
+    """The rollout's handle and whether it runs; exit 1 when there is no such rollout."""
+    from temporalio.client import WorkflowExecutionStatus
+    from temporalio.service import RPCError, RPCStatusCode
+
+    from nukiflow.fleet import Fleet
+
+    flow = await _connect(settings)
+    rollout = Fleet(flow).rollout(rollout_id)
+    try:
+        description = await rollout.handle.describe()
+    except RPCError as exc:
+        if exc.status is not RPCStatusCode.NOT_FOUND:
+            raise
+        error(
+            f"there is no rollout {rollout.id}",
+            "check the id: `nukiflow status` lists running rollouts; `nukiflow rollout apply "
+            "PLAN` prints the id",
+        )
+        raise _Abort(EXIT_FAILED) from None
+    return rollout, description.status is WorkflowExecutionStatus.RUNNING
+
+
+@rollout_app.command("status")
+def rollout_status(
+    rollout_id: str = ROLLOUT_ID_ARGUMENT,
+    limit: int = typer.Option(
+        50, "--limit", min=0, max=1000, help="List at most this many items not applied."
+    ),
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """A rollout's state, totals and the items not applied (yet), with their reasons."""
+    settings = _settings()
+    _run(_rollout_status(settings, rollout_id, limit, json_output))
+
+
+async def _rollout_status(
+    settings: Settings, rollout_id: str, limit: int, json_output: bool
+) -> int:
+    from temporalio.client import WorkflowQueryFailedError
+    from temporalio.service import RPCError
+
+    from nukiflow.fleet import FleetError
+
+    rollout, running = await _rollout_described(settings, rollout_id)
+    try:
+        progress = await rollout.status(limit=limit)
+    except FleetError as exc:
+        error(str(exc), "see its history in the Temporal UI")
+        return EXIT_FAILED
+    except (RPCError, WorkflowQueryFailedError) as exc:
+        error(
+            f"no worker answered for rollout {rollout.id} ({_first_line(exc)})",
+            "start a worker (`nukiflow worker`, or `nukiflow dev`) to see its progress",
+        )
+        return EXIT_FAILED
+    if json_output:
+        data = progress.model_dump(mode="json")
+        data.update(workflow_id=rollout.id, running=running)
+        print_json(data)
+    else:
+        render_rollout_progress(
+            stdout_console(), progress, running=running, ui_link=_ui_link(settings)
+        )
+    return EXIT_OK
+
+
+def _rollout_control(verb: str, summary: str) -> None:
+    def command(
+        rollout_id: str = ROLLOUT_ID_ARGUMENT,
+        reason: str | None = typer.Option(
+            None, "--reason", help="Why (kept in the rollout's log and report)."
+        ),
+        json_output: bool = JSON_OPTION,
+    ) -> None:
+        settings = _settings()
+        _run(_rollout_control_run(settings, verb, rollout_id, reason, json_output))
+
+    command.__doc__ = summary
+    rollout_app.command(verb)(command)
+
+
+async def _rollout_control_run(
+    settings: Settings, verb: str, rollout_id: str, reason: str | None, json_output: bool
+) -> int:
+    from nukiflow.fleet import FleetError
+
+    rollout, _ = await _rollout_described(settings, rollout_id)
+    control = {"pause": rollout.pause, "resume": rollout.resume, "cancel": rollout.cancel}[verb]
+    try:
+        progress = await control(reason)
+    except FleetError as exc:
+        error(
+            f"cannot {verb} rollout {rollout.id}: {exc}",
+            f"see where it stands: nukiflow rollout status {rollout.id}",
+        )
+        return EXIT_REJECTED
+    if json_output:
+        data = progress.model_dump(mode="json")
+        data.update(workflow_id=rollout.id)
+        print_json(data)
+        return EXIT_OK
+    console = stdout_console()
+    console.print(
+        f"Rollout [bold]{escape(rollout.id)}[/] is [bold]{progress.state.value}[/]: "
+        f"{totals_line(progress.totals)}"
+    )
+    follow = {
+        "pause": "Items in flight finish; no new ones start until `nukiflow rollout resume "
+        f"{rollout.id}`.",
+        "resume": "Items start again.",
+        "cancel": "Items in flight finish; the others are skipped. The report: `nukiflow "
+        f"rollout status {rollout.id}`.",
+    }[verb]
+    console.print(f"  {escape(follow)}")
+    return EXIT_OK
+
+
+_rollout_control("pause", "Pause a rollout: no new items start; those in flight finish.")
+_rollout_control("resume", "Resume a paused rollout.")
+_rollout_control(
+    "cancel",
+    "Cancel a rollout: no new items start; it ends once those in flight are done, with a "
+    "report in which the rest are skipped.",
+)
+
+
+# -- access grants -------------------------------------------------------------------------
+
+GRANT_ID_ARGUMENT = typer.Argument(
+    ..., metavar="GRANT_ID", help="The grant's id (nuki-access-<smartlock>-<request>)."
+)
+TZ_HELP = (
+    "Time zone of --from/--until/--times/--weekdays without an offset (IANA, e.g. "
+    "Europe/Berlin); also the lock's zone unless --lock-tz is given."
+)
+
+
+def _moment(value: str, flag: str) -> str | datetime:
+    """``now`` and ``+DURATION`` as aware date-times; anything else as typed (ISO 8601, read
+    in --tz by the facade)."""
+    raw = value.strip()
+    if raw.lower() == "now" or raw.startswith("+"):
+        try:
+            return parse_datetime(raw)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint=flag) from None
+    return raw
+
+
+def _grant_id(grant_id: str) -> str:
+    from nukiflow.models.access import ACCESS_ID_PREFIX
+
+    return grant_id if grant_id.startswith(ACCESS_ID_PREFIX) else ACCESS_ID_PREFIX + grant_id
+
+
+@access_app.command("grant")
+def access_grant(
+    smartlock_id: int = typer.Argument(..., help="The smartlock's id."),
+    name: str = typer.Option(..., "--name", help="Who the code is for (at most 20 characters)."),
+    code: int = typer.Option(..., "--code", help="The keypad code: 6 digits 1-9, not 12..."),
+    from_: str = typer.Option(
+        ..., "--from", metavar="DATETIME", help="Access starts (ISO 8601, `now`, `+2h`)."
+    ),
+    until: str = typer.Option(
+        ...,
+        "--until",
+        metavar="DATETIME",
+        help="Access ends and the code is deleted (ISO 8601, `+3d`).",
+    ),
+    tz: str | None = typer.Option(None, "--tz", metavar="ZONE", help=TZ_HELP),
+    lock_tz: str | None = typer.Option(
+        None, "--lock-tz", metavar="ZONE", help="The lock's zone, when it differs from --tz."
+    ),
+    weekdays: str | None = typer.Option(None, "--weekdays", help=NEW_WEEKDAYS_HELP),
+    times: str | None = typer.Option(
+        None, "--times", metavar="HH:MM-HH:MM", help="Daily window of access."
+    ),
+    no_wait: bool = typer.Option(
+        False, "--no-wait", help="Return once the grant started; do not wait for the code."
+    ),
+    request_id: str | None = REQUEST_ID_OPTION,
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Create a keypad code valid from --from to --until; it is deleted at the end.
+
+    A durable timer in Temporal revokes the code when the window ends (and keeps trying while
+    the lock is offline). Prints the grant's id and when it will be revoked. Exit status 0 once
+    the code is on the lock, 1 when it could not be created, 2 for rejected input.
+    """
+    from nukiflow.models.access import GrantRequest
+    from nukiflow.timezones import nuki_window
+
+    settings = _settings()
+    start, end = _moment(from_, "--from"), _moment(until, "--until")
+    # Everything checked here first: bad input never reaches Temporal.
+    try:
+        window = nuki_window(start, end, tz=tz, lock_tz=lock_tz, weekdays=weekdays, times=times)
+        GrantRequest(
+            request_id=request_id or "check",
+            smartlock_id=smartlock_id,
+            name=name,
+            code=code,
+            window=window,
+        )
+    except ValidationError as exc:
+        from nukiflow.client import validation_message
+
+        error(
+            f"the grant cannot be made: {validation_message(exc)}",
+            "fix the value and run it again; nothing was sent",
+        )
+        raise typer.Exit(EXIT_REJECTED) from None
+    except ValueError as exc:
+        error(str(exc), "fix --from/--until/--tz/--weekdays/--times; nothing was sent")
+        raise typer.Exit(EXIT_REJECTED) from None
+    _run(
+        _access_grant(
+            settings,
+            smartlock_id,
+            name=name,
+            code=code,
+            start=start,
+            end=end,
+            tz=tz,
+            lock_tz=lock_tz,
+            weekdays=weekdays,
+            times=times,
+            request_id=request_id,
+            no_wait=no_wait,
+            json_output=json_output,
+        ),
+        interrupted="Stopped waiting. The grant goes on in Temporal; `nukiflow status "
+        f"--smartlock {smartlock_id}` lists it.",
+    )
+
+
+async def _access_grant(
+    settings: Settings,
+    smartlock_id: int,
+    *,
+    name: str,
+    code: int,
+    start: str | datetime,
+    end: str | datetime,
+    tz: str | None,
+    lock_tz: str | None,
+    weekdays: str | None,
+    times: str | None,
+    request_id: str | None,
+    no_wait: bool,
+    json_output: bool,
+) -> int:
+    from nukiflow.fleet import Fleet, FleetError
+    from workflows.access_grant import AccessGrantWorkflow
+
+    flow = await _connect(settings)
+    await _warn_without_worker(flow.client, settings)
+    fleet = Fleet(flow)
+    try:
+        grant = await fleet.grant_access(
+            smartlock_id,
+            name=name,
+            code=code,
+            start=start,
+            end=end,
+            tz=tz,
+            lock_tz=lock_tz,
+            weekdays=weekdays,
+            times=times,
+            request_id=request_id,
+        )
+    except FleetError as exc:
+        error(str(exc), "leave --request-id out (or give a new one) for a new grant")
+        return EXIT_REJECTED
+    except ValueError as exc:  # PlanError, TimeZoneError (checked before; the clock moved)
+        error(str(exc), "fix the value and run it again; nothing was sent")
+        return EXIT_REJECTED
+    if no_wait:
+        view = await grant.handle.query(
+            AccessGrantWorkflow.state, rpc_timeout=timedelta(seconds=10)
+        )
+        return _print_grant(
+            settings, view, typed_code=code, json_output=json_output, headline="Started"
+        )
+    async with waiting(
+        f"Creating the code {name!r} on smartlock {smartlock_id}", quiet=json_output
+    ):
+        view = await grant.created()
+    headline = {"active": "Granted", "scheduled": "Granted (starts later)"}.get(view.status.value)
+    return _print_grant(settings, view, typed_code=code, json_output=json_output, headline=headline)
+
+
+def _print_grant(
+    settings: Settings,
+    view: GrantView,
+    *,
+    typed_code: int | None = None,
+    json_output: bool,
+    headline: str | None = None,
+    running: bool = True,
+) -> int:
+    if json_output:
+        data = view.model_dump(mode="json")
+        data.update(
+            grant_id=view.workflow_id,
+            revoke_at=data["revocation_due_at"] or data["window"]["allowed_until_date"],
+            running=running,
+        )
+        print_json(data)
+    else:
+        render_grant(
+            stdout_console(),
+            view,
+            typed_code=typed_code,
+            headline=headline,
+            running=running,
+            ui_link=_ui_link(settings),
+        )
+    return grant_exit_code(view)
+
+
+async def _grant_described(settings: Settings, grant_id: str) -> tuple[GrantHandle, bool]:
+    """The grant's handle and whether it runs; exit 1 when there is no such grant."""
+    from temporalio.client import WorkflowExecutionStatus
+    from temporalio.service import RPCError, RPCStatusCode
+
+    from nukiflow.fleet import Fleet
+
+    flow = await _connect(settings)
+    grant = Fleet(flow).grant(_grant_id(grant_id))
+    try:
+        description = await grant.handle.describe()
+    except RPCError as exc:
+        if exc.status is not RPCStatusCode.NOT_FOUND:
+            raise
+        error(
+            f"there is no grant {grant.id}",
+            "check the id: `nukiflow access grant` prints it; `nukiflow status` lists running "
+            "grants",
+        )
+        raise _Abort(EXIT_FAILED) from None
+    return grant, description.status is WorkflowExecutionStatus.RUNNING
+
+
+async def _grant_view(grant: GrantHandle, running: bool) -> GrantView:
+    from temporalio.client import WorkflowQueryFailedError
+    from temporalio.service import RPCError
+
+    from workflows.access_grant import AccessGrantWorkflow
+
+    if not running:
+        return await grant.result()
+    try:
+        return await grant.handle.query(
+            AccessGrantWorkflow.state, rpc_timeout=timedelta(seconds=10)
+        )
+    except (RPCError, WorkflowQueryFailedError) as exc:
+        error(
+            f"no worker answered for grant {grant.id} ({_first_line(exc)})",
+            "start a worker (`nukiflow worker`, or `nukiflow dev`) to see its details",
+        )
+        raise _Abort(EXIT_FAILED) from None
+
+
+@access_app.command("show")
+def access_show(grant_id: str = GRANT_ID_ARGUMENT, json_output: bool = JSON_OPTION) -> None:
+    """A grant's status, window, auth on the lock and when it is (or was) revoked."""
+    settings = _settings()
+    _run(_access_show(settings, grant_id, json_output))
+
+
+async def _access_show(settings: Settings, grant_id: str, json_output: bool) -> int:
+    grant, running = await _grant_described(settings, grant_id)
+    view = await _grant_view(grant, running)
+    _print_grant(settings, view, json_output=json_output, running=running)
+    return EXIT_OK
+
+
+@access_app.command("revoke")
+def access_revoke(
+    grant_id: str = GRANT_ID_ARGUMENT,
+    reason: str | None = typer.Option(None, "--reason", help="Why (kept in the grant)."),
+    no_wait: bool = typer.Option(
+        False, "--no-wait", help="Return once the grant took the request; do not wait."
+    ),
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Revoke a grant now; waits until the code is verified gone from the lock."""
+    settings = _settings()
+    _run(
+        _access_revoke(settings, grant_id, reason, no_wait, json_output),
+        interrupted="Stopped waiting. The revocation goes on in Temporal (also while the lock "
+        "is offline); see `nukiflow access show GRANT_ID`.",
+    )
+
+
+async def _access_revoke(
+    settings: Settings, grant_id: str, reason: str | None, no_wait: bool, json_output: bool
+) -> int:
+    from nukiflow.fleet import FleetError
+
+    grant, running = await _grant_described(settings, grant_id)
+    if not running:
+        view = await grant.result()
+        if not json_output:
+            stdout_console().print("[dim]The grant had ended already.[/]")
+        return _print_grant(settings, view, json_output=json_output, running=False)
+    try:
+        async with waiting(f"Revoking {grant.id}", quiet=json_output or no_wait):
+            view = await grant.revoke(reason, wait=not no_wait)
+    except FleetError as exc:
+        error(f"cannot revoke {grant.id}: {exc}", f"see: nukiflow access show {grant.id}")
+        return EXIT_REJECTED
+    return _print_grant(settings, view, json_output=json_output, running=no_wait)
+
+
+@access_app.command("extend")
+def access_extend(
+    grant_id: str = GRANT_ID_ARGUMENT,
+    until: str = typer.Option(
+        ..., "--until", metavar="DATETIME", help="The new end (ISO 8601, `+2h`); after now."
+    ),
+    tz: str | None = typer.Option(
+        None, "--tz", metavar="ZONE", help="Time zone of --until without an offset."
+    ),
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Move a grant's end (earlier or later): written onto the lock first, then the timer."""
+    from nukiflow.timezones import to_utc
+
+    settings = _settings()
+    when = _moment(until, "--until")
+    try:
+        new_end = to_utc(when, tz, what="the new end")
+    except ValueError as exc:
+        error(str(exc), "fix --until/--tz; nothing was sent")
+        raise typer.Exit(EXIT_REJECTED) from None
+    _run(
+        _access_extend(settings, grant_id, new_end, json_output),
+        interrupted="Stopped waiting. The change goes on in Temporal; see `nukiflow access "
+        "show GRANT_ID`.",
+    )
+
+
+async def _access_extend(
+    settings: Settings, grant_id: str, new_end: datetime, json_output: bool
+) -> int:
+    from nukiflow.fleet import FleetError, FleetRefusedError
+
+    grant, running = await _grant_described(settings, grant_id)
+    if not running:
+        error(f"grant {grant.id} has ended; it can no longer be changed", "grant access anew")
+        return EXIT_REJECTED
+    try:
+        async with waiting(f"Writing the new end of {grant.id} onto the lock", quiet=json_output):
+            view = await grant.extend(new_end)
+    except FleetRefusedError as exc:
+        error(
+            f"the end of {grant.id} was not moved: {exc}", f"see: nukiflow access show {grant.id}"
+        )
+        return EXIT_REJECTED
+    except FleetError as exc:
+        error(
+            f"the end of {grant.id} was not moved: {exc}",
+            "the old end stays; try again once the lock is online",
+        )
+        return EXIT_FAILED
+    return _print_grant(settings, view, json_output=json_output, headline="Extended")
 
 
 # -- status --------------------------------------------------------------------------------

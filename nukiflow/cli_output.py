@@ -12,18 +12,36 @@ import json
 import sys
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from nukiflow.cli_parsing import format_minutes, format_weekdays
+from nukiflow.models.access import GrantStatus, GrantView
 from nukiflow.models.auth import AuthOutcome, ChangeKind, OutcomeStatus, RedactedAuth
 from nukiflow.models.entity import AuthEntityView, auth_workflow_id
+from nukiflow.models.rollout import (
+    ItemReport,
+    ItemStatus,
+    RolloutProgress,
+    RolloutReport,
+    RolloutState,
+    RolloutTotals,
+)
 from nukiflow.settings import Settings
+from nukiflow.timezones import describe_window, zone
 
 if TYPE_CHECKING:
     from nukiflow.dev import EmbeddedStack
@@ -307,33 +325,73 @@ def render_action_outcome(
 # -- status --------------------------------------------------------------------------------
 
 # Auth workflows: applying, in_sync, failed, idle, deleted; lock workflows: acting, confirmed,
-# expired, failed, idle.
+# expired, failed, idle; rollouts: running, paused, cancelling, stopping (then their final
+# state); grants: creating, scheduled, active, revoking, revocation_overdue, failed, revoked.
+# Most urgent first.
 STATUS_ORDER = (
+    "revocation_overdue",
     "failed",
     "expired",
+    "stopping",
+    "cancelling",
+    "paused",
+    "revoking",
     "applying",
     "acting",
+    "creating",
+    "running",
     "idle",
+    "scheduled",
+    "active",
     "in_sync",
     "confirmed",
+    "completed_with_failures",
+    "stopped",
+    "cancelled",
+    "completed",
+    "revoked",
     "deleted",
 )
 _STATUS_COLOUR = {
+    "revocation_overdue": "bold red",
     "failed": "red",
     "expired": "red",
+    "stopping": "red",
+    "cancelling": "yellow",
+    "paused": "magenta",
+    "revoking": "yellow",
     "applying": "yellow",
     "acting": "yellow",
+    "creating": "yellow",
+    "running": "blue",
+    "scheduled": "cyan",
+    "active": "green",
     "in_sync": "green",
     "confirmed": "green",
+    "completed_with_failures": "red",
+    "stopped": "red",
+    "cancelled": "yellow",
+    "completed": "green",
+    "revoked": "dim",
     "deleted": "dim",
 }
 _STATUS_WORDS = {
+    "revocation_overdue": "revocation overdue",
     "failed": "failing",
     "expired": "expired",
+    "stopping": "stopping (a failure)",
+    "cancelling": "cancelling",
+    "paused": "paused",
+    "revoking": "revoking",
     "applying": "pending",
     "acting": "acting",
+    "creating": "creating",
+    "running": "rolling out",
+    "scheduled": "scheduled",
+    "active": "active",
     "in_sync": "in sync",
     "confirmed": "confirmed",
+    "completed_with_failures": "completed with failures",
 }
 
 
@@ -378,8 +436,11 @@ def render_status(console: Console, rows: Sequence[StatusRow], *, scope: str) ->
     for row in ordered:
         status = row.status or "-"
         colour = _STATUS_COLOUR.get(status, "white")
+        word = _STATUS_WORDS.get(status, status)
+        if row.kind in ("access", "rollout") and status == "failed":
+            word = "failed"  # a grant whose code could not be created
         table.add_row(
-            f"[{colour}]{_STATUS_WORDS.get(status, status)}[/]",
+            f"[{colour}]{escape(word)}[/]",
             row.kind or "-",
             str(row.smartlock_id or "-"),
             row.auth_id or "-",
@@ -429,3 +490,249 @@ def print_dev_banner(console: Console, stack: EmbeddedStack, settings: Settings)
             f"  Try:       nukiflow auth create {lock} --name guest --code 535353"
             f"   ·   nukiflow unlock {lock}   ·   nukiflow status"
         )
+
+
+# -- rollouts ------------------------------------------------------------------------------
+
+_ROLLOUT_STYLE = {
+    "running": ("▶", "yellow", "Running"),
+    "paused": ("⏸", "magenta", "Paused"),
+    "cancelling": ("■", "yellow", "Cancelling"),
+    "stopping": ("■", "yellow", "Stopping"),
+    "completed": ("✓", "green", "Completed"),
+    "completed_with_failures": ("✗", "red", "Completed with failures"),
+    "cancelled": ("■", "yellow", "Cancelled"),
+    "stopped": ("✗", "red", "Stopped"),
+}
+_ITEM_COLOUR = {
+    "pending": "dim",
+    "running": "yellow",
+    "applied": "green",
+    "superseded": "cyan",
+    "failed": "red",
+    "skipped": "yellow",
+    "abandoned": "red",
+}
+
+
+def rollout_exit_code(report: RolloutReport) -> int:
+    """0 when every item ended applied; 1 otherwise (failed, superseded, skipped items)."""
+    return EXIT_OK if report.state is RolloutState.COMPLETED else EXIT_FAILED
+
+
+def _state_label(state: RolloutState) -> tuple[str, str, str]:
+    return _ROLLOUT_STYLE.get(state.value, ("?", "white", state.value))
+
+
+def totals_line(totals: RolloutTotals) -> str:
+    """``4 items: 3 applied, 1 failed`` (states with no items left out)."""
+    parts = [
+        f"[{_ITEM_COLOUR[status.value]}]{getattr(totals, status.value)} {status.value}[/]"
+        for status in ItemStatus
+        if getattr(totals, status.value)
+    ]
+    noun = "item" if totals.total == 1 else "items"
+    return f"{totals.total} {noun}: " + (", ".join(parts) or "none")
+
+
+def _item_line(item: ItemReport) -> str:
+    colour = _ITEM_COLOUR.get(item.status.value, "white")
+    auth = f" → auth {escape(item.auth_id)}" if item.auth_id and item.op.value == "create" else ""
+    reason = f": {escape(item.reason)}" if item.reason else ""
+    return f"#{item.index} {escape(item.label)}{auth} [{colour}]{item.status.value}[/]{reason}"
+
+
+def _rollout_title(rollout_id: str, name: str | None) -> str:
+    return f"rollout {escape(rollout_id)}" + (f" ({escape(name)})" if name else "")
+
+
+def render_rollout_report(
+    console: Console,
+    report: RolloutReport,
+    *,
+    ui_link: Callable[[str], str | None] | None = None,
+) -> None:
+    """The final report: totals, every item that did not end applied (and why), new auth ids."""
+    mark, colour, label = _state_label(report.state)
+    console.print(
+        f"[bold {colour}]{mark} {label}[/]: {_rollout_title(report.rollout_id, report.name)}"
+    )
+    console.print(f"  {totals_line(report.totals)}")
+    if report.stop_reason:
+        console.print(f"  [dim]{escape(report.stop_reason)}[/]")
+    if report.not_applied:
+        console.print("  Not applied:")
+        for item in report.not_applied:
+            console.print(f"    {_item_line(item)}")
+        if report.not_applied_omitted:
+            console.print(
+                f"    [dim]… and {report.not_applied_omitted} more (--json, or "
+                f"`nukiflow rollout status {escape(report.rollout_id)}`)[/]"
+            )
+    if report.created:
+        console.print("  New auths:")
+        for index, auth_id in sorted(report.created.items()):
+            console.print(f"    #{index} → {escape(auth_id)}")
+        if report.created_omitted:
+            console.print(f"    [dim]… and {report.created_omitted} more (--json)[/]")
+    _print_workflow(console, report.rollout_id, ui_link)
+
+
+def render_rollout_progress(
+    console: Console,
+    progress: RolloutProgress,
+    *,
+    running: bool,
+    ui_link: Callable[[str], str | None] | None = None,
+) -> None:
+    """`rollout status`: state, totals and the items that are not applied (yet)."""
+    mark, colour, label = _state_label(progress.state)
+    closed = "" if running else " [dim](workflow closed)[/]"
+    console.print(
+        f"[bold {colour}]{mark} {label}[/]: "
+        f"{_rollout_title(progress.rollout_id, progress.name)}{closed}"
+    )
+    console.print(f"  {totals_line(progress.totals)}")
+    if progress.started_at is not None:
+        runs = f" · {progress.runs} runs" if progress.runs > 1 else ""
+        console.print(f"  [dim]Started {_when(progress.started_at)}{runs}[/]")
+    if progress.stop_reason:
+        console.print(f"  [dim]{escape(progress.stop_reason)}[/]")
+    if progress.items:
+        console.print("  Not applied:" if not running else "  Not applied (yet):")
+        for item in progress.items:
+            console.print(f"    {_item_line(item)}")
+        if progress.matched > len(progress.items):
+            console.print(
+                f"    [dim]… and {progress.matched - len(progress.items)} more (--limit)[/]"
+            )
+    _print_workflow(console, progress.rollout_id, ui_link)
+
+
+@contextlib.asynccontextmanager
+async def rollout_bar(
+    title: str, *, quiet: bool = False
+) -> AsyncIterator[Callable[[RolloutProgress], None]]:
+    """A live progress bar on a terminal (stderr); a line per change of state otherwise.
+
+    Yields a function that shows a new :class:`RolloutProgress`.
+    """
+    console = stderr_console()
+    if quiet:
+        yield lambda progress: None
+        return
+    if not console.is_terminal:
+        console.print(f"{escape(title)}…", style="dim")
+        seen: dict[str, RolloutState] = {}
+
+        def line(progress: RolloutProgress) -> None:
+            if seen.get("state") is not progress.state:
+                seen["state"] = progress.state
+                console.print(
+                    f"  {progress.state.value}: {totals_line(progress.totals)}", style="dim"
+                )
+
+        yield line
+        return
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[detail]}"),
+    )
+    with Progress(*columns, console=console, transient=False) as bar:
+        task = bar.add_task(escape(title), total=None, detail="")
+
+        def update(progress: RolloutProgress) -> None:
+            totals = progress.totals
+            detail = totals_line(totals).partition(": ")[2]
+            if progress.state is not RolloutState.RUNNING:
+                detail = f"[bold]{progress.state.value}[/] · {detail}"
+            bar.update(task, total=totals.total, completed=totals.settled, detail=detail)
+
+        yield update
+
+
+# -- access grants -------------------------------------------------------------------------
+
+_GRANT_STYLE = {
+    "creating": ("…", "yellow", "Creating"),
+    "scheduled": ("✓", "cyan", "Scheduled"),
+    "active": ("✓", "green", "Active"),
+    "revoking": ("…", "yellow", "Revoking"),
+    "revocation_overdue": ("⚠", "bold red", "Revocation overdue"),
+    "revoked": ("✓", "green", "Revoked"),
+    "failed": ("✗", "red", "Failed"),
+}
+
+
+def grant_exit_code(view: GrantView) -> int:
+    return EXIT_FAILED if view.status is GrantStatus.FAILED else EXIT_OK
+
+
+def _in_zone(value: datetime, tz: str | None) -> str:
+    """A moment in the grant's zone (and in UTC when that differs)."""
+    try:
+        where: tzinfo = zone(tz) if tz else UTC
+    except ValueError:
+        where = UTC
+    local = value.astimezone(where).strftime("%Y-%m-%d %H:%M %Z")
+    if where is UTC:
+        return local
+    return f"{local} ({value.astimezone(UTC):%Y-%m-%d %H:%M} UTC)"
+
+
+def render_grant(
+    console: Console,
+    view: GrantView,
+    *,
+    typed_code: int | None = None,
+    headline: str | None = None,
+    running: bool = True,
+    ui_link: Callable[[str], str | None] | None = None,
+) -> None:
+    """A grant: its status, window, the auth it made and when it is (or was) revoked."""
+    mark, colour, label = _GRANT_STYLE.get(view.status.value, ("?", "white", view.status.value))
+    closed = "" if running else " [dim](workflow closed)[/]"
+    console.print(
+        f"[bold {colour}]{mark} {headline or label}[/]: access {escape(repr(view.name))} on "
+        f"smartlock {view.smartlock_id}{closed}"
+    )
+    console.print(f"  Grant id: [bold]{escape(view.workflow_id)}[/]")
+    if typed_code is not None:
+        console.print(f"  Code {typed_code} (as you typed it)")
+    console.print(f"  Window: {escape(describe_window(view.window))}")
+    if view.auth_id:
+        where = "deleted from the lock" if view.status is GrantStatus.REVOKED else "on the lock"
+        console.print(f"  Auth {escape(view.auth_id)} ({where})")
+    if view.status is GrantStatus.FAILED:
+        console.print(f"  [red]{escape(view.reason or 'the code could not be created')}[/]")
+    elif view.reason:
+        console.print(f"  [dim]{escape(view.reason)}[/]")
+    if view.status is GrantStatus.REVOKED:
+        when = _in_zone(view.revoked_at, view.window.tz) if view.revoked_at else "-"
+        how = f" (verified: {view.verified_by})" if view.verified_by else ""
+        why = f"; {escape(view.revoke_reason)}" if view.revoke_reason else ""
+        console.print(f"  Revoked {when}{how}{why}")
+    elif view.status is GrantStatus.REVOCATION_OVERDUE:
+        since = _in_zone(view.overdue_since, view.window.tz) if view.overdue_since else "-"
+        console.print(
+            f"  [bold red]The revocation is overdue since {since}[/] "
+            f"({view.revocation_attempts} attempts); nukiflow keeps trying until the lock "
+            "confirms the code is gone."
+        )
+    elif view.status is GrantStatus.REVOKING:
+        console.print(f"  Revoking now ({view.revocation_attempts} attempts so far)")
+    elif view.status is GrantStatus.FAILED:
+        if running:
+            end = _in_zone(view.window.allowed_until_date, view.window.tz)
+            console.print(
+                f"  [dim]At the window's end ({end}) nukiflow looks for a code that landed "
+                "late and deletes it.[/]"
+            )
+    else:
+        due = view.revocation_due_at or view.window.allowed_until_date
+        console.print(f"  Revoked automatically at [bold]{_in_zone(due, view.window.tz)}[/]")
+    _print_workflow(console, view.workflow_id, ui_link)

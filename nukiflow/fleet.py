@@ -49,7 +49,7 @@ from temporalio.common import (
     WorkflowIDConflictPolicy,
     WorkflowIDReusePolicy,
 )
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.fleet_activities import FleetActivities
@@ -83,7 +83,7 @@ from nukiflow.models.rollout import (
 from nukiflow.models.timing import WorkflowTiming
 from nukiflow.plan import PlanError, load_plan, parse_plan
 from nukiflow.timezones import nuki_window, to_utc
-from workflows.access_grant import AccessGrantWorkflow
+from workflows.access_grant import REFUSED, AccessGrantWorkflow
 from workflows.rollout import RolloutWorkflow
 
 _ROLLOUT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
@@ -95,6 +95,10 @@ _QUERY_RETRIES = 20
 
 class FleetError(RuntimeError):
     """A rollout or grant refused a request; the message says why."""
+
+
+class FleetRefusedError(FleetError):
+    """The workflow refused the request as given (it has ended, the new end is past, ...)."""
 
 
 class RolloutConflictError(FleetError):
@@ -413,7 +417,7 @@ class RolloutHandle:
                 update, ControlRequest(reason=reason)
             )
         except WorkflowUpdateFailedError as exc:
-            raise FleetError(_cause_message(exc)) from None
+            raise _update_error(exc) from None
         except RPCError as exc:
             if exc.status is RPCStatusCode.NOT_FOUND:
                 raise FleetError(f"rollout {self.id} is not running ({exc.message})") from None
@@ -468,7 +472,7 @@ class GrantHandle:
         try:
             view: GrantView = await self.handle.execute_update(update, argument)
         except WorkflowUpdateFailedError as exc:
-            raise FleetError(_cause_message(exc)) from None
+            raise _update_error(exc) from None
         except RPCError as exc:
             if exc.status is RPCStatusCode.NOT_FOUND:
                 raise FleetError(f"grant {self.id} is not running ({exc.message})") from None
@@ -479,3 +483,11 @@ class GrantHandle:
 def _cause_message(exc: WorkflowUpdateFailedError) -> str:
     cause = exc.cause
     return getattr(cause, "message", None) or str(cause) or str(exc)
+
+
+def _update_error(exc: WorkflowUpdateFailedError) -> FleetError:
+    """A validator's refusal (or the handler's typed one) is :class:`FleetRefusedError`."""
+    cause = exc.cause
+    refused = isinstance(cause, ApplicationError) and cause.type in ("ValueError", REFUSED)
+    cls = FleetRefusedError if refused else FleetError
+    return cls(_cause_message(exc))

@@ -51,6 +51,11 @@ MIN_CREATE_DEADLINE = timedelta(seconds=1)
 _REVOKING = (GrantStatus.REVOKING, GrantStatus.REVOCATION_OVERDUE, GrantStatus.REVOKED)
 
 
+# Error types of the ``extend`` update: a request the grant refuses, and one the lock did not take.
+REFUSED = "GrantRefused"
+NOT_TAKEN = "LockDidNotTake"
+
+
 @workflow.defn(name="NukiAccessGrant")
 class AccessGrantWorkflow:
     @workflow.init
@@ -96,11 +101,15 @@ class AccessGrantWorkflow:
         async with self._extend_lock:
             await workflow.wait_condition(lambda: self._create_done)
             if self._revoke_requested or self._status in _REVOKING:
-                raise ApplicationError("the grant is being revoked; it can no longer be changed")
+                raise ApplicationError(
+                    "the grant is being revoked; it can no longer be changed", type=REFUSED
+                )
             if self._auth_id is None:
-                raise ApplicationError("the code was never created; there is nothing to extend")
+                raise ApplicationError(
+                    "the code was never created; there is nothing to extend", type=REFUSED
+                )
             if request.until <= workflow.now():
-                raise ApplicationError("the new end has passed already")
+                raise ApplicationError("the new end has passed already", type=REFUSED)
             self._extending = True
             try:
                 outcome = await self._apply(
@@ -116,13 +125,15 @@ class AccessGrantWorkflow:
                 )
             except ActivityError as err:
                 raise ApplicationError(
-                    describe_activity_failure(err, "writing the new end onto the lock")
+                    describe_activity_failure(err, "writing the new end onto the lock"),
+                    type=NOT_TAKEN,
                 ) from None
             finally:
                 self._extending = False
             if outcome.status is not OutcomeStatus.APPLIED:
                 raise ApplicationError(
-                    f"the lock did not take the new end: {outcome_reason(outcome)}"
+                    f"the lock did not take the new end: {outcome_reason(outcome)}",
+                    type=NOT_TAKEN,
                 )
             self._until = request.until
             workflow.logger.info("grant end moved")
