@@ -146,10 +146,9 @@ async def _wait_until(
         await asyncio.sleep(0.05)
 
 
-# The scenario is 200 auths on 20 locks. Scaled to 6 items per lock (120) to keep this
-# file fast; NUKIFLOW_TEST_ITEMS_PER_LOCK=10 runs the full 200.
+# 200 auths on 20 locks; NUKIFLOW_TEST_ITEMS_PER_LOCK scales it for experiments.
 LOCKS = 20
-ITEMS_PER_LOCK = int(os.environ.get("NUKIFLOW_TEST_ITEMS_PER_LOCK", "6"))
+ITEMS_PER_LOCK = int(os.environ.get("NUKIFLOW_TEST_ITEMS_PER_LOCK", "10"))
 
 
 async def test_rollout_across_20_locks_through_5xx_423_and_an_offline_lock(
