@@ -1,0 +1,386 @@
+"""``nukiflow access ...``: time-limited keypad codes (grant, show, revoke, extend)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+import typer
+from pydantic import ValidationError
+
+from nukiflow.cli.common import (
+    JSON_OPTION,
+    NEW_WEEKDAYS_HELP,
+    REQUEST_ID_OPTION,
+    _Abort,
+    _connect,
+    _first_line,
+    _run,
+    _settings,
+    _ui_link,
+    _warn_without_worker,
+)
+from nukiflow.cli_output import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_REJECTED,
+    error,
+    grant_exit_code,
+    print_json,
+    render_grant,
+    stdout_console,
+    waiting,
+)
+from nukiflow.cli_parsing import parse_datetime
+from nukiflow.settings import Settings
+
+if TYPE_CHECKING:
+    from nukiflow.fleet import GrantHandle
+    from nukiflow.models.access import GrantView
+
+
+access_app = typer.Typer(
+    help="Time-limited keypad codes, revoked at the window's end: grant, show, extend, revoke.",
+    no_args_is_help=True,
+)
+
+GRANT_ID_ARGUMENT = typer.Argument(
+    ..., metavar="GRANT_ID", help="The grant's id (nuki-access-<smartlock>-<request>)."
+)
+TZ_HELP = (
+    "Time zone of --from/--until/--times/--weekdays without an offset (IANA, e.g. "
+    "Europe/Berlin); also the lock's zone unless --lock-tz is given."
+)
+
+
+def _moment(value: str, flag: str) -> str | datetime:
+    """``now`` and ``+DURATION`` as aware date-times; anything else as typed (ISO 8601, read
+    in --tz by the facade)."""
+    raw = value.strip()
+    if raw.lower() == "now" or raw.startswith("+"):
+        try:
+            return parse_datetime(raw)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint=flag) from None
+    return raw
+
+
+def _grant_id(grant_id: str) -> str:
+    from nukiflow.models.access import ACCESS_ID_PREFIX
+
+    return grant_id if grant_id.startswith(ACCESS_ID_PREFIX) else ACCESS_ID_PREFIX + grant_id
+
+
+@access_app.command("grant")
+def access_grant(
+    smartlock_id: int = typer.Argument(..., help="The smartlock's id."),
+    name: str = typer.Option(..., "--name", help="Who the code is for (at most 20 characters)."),
+    code: int = typer.Option(..., "--code", help="The keypad code: 6 digits 1-9, not 12..."),
+    from_: str = typer.Option(
+        ..., "--from", metavar="DATETIME", help="Access starts (ISO 8601, `now`, `+2h`)."
+    ),
+    until: str = typer.Option(
+        ...,
+        "--until",
+        metavar="DATETIME",
+        help="Access ends and the code is deleted (ISO 8601, `+3d`).",
+    ),
+    tz: str | None = typer.Option(None, "--tz", metavar="ZONE", help=TZ_HELP),
+    lock_tz: str | None = typer.Option(
+        None, "--lock-tz", metavar="ZONE", help="The lock's zone, when it differs from --tz."
+    ),
+    weekdays: str | None = typer.Option(None, "--weekdays", help=NEW_WEEKDAYS_HELP),
+    times: str | None = typer.Option(
+        None, "--times", metavar="HH:MM-HH:MM", help="Daily window of access."
+    ),
+    no_wait: bool = typer.Option(
+        False, "--no-wait", help="Return once the grant started; do not wait for the code."
+    ),
+    request_id: str | None = REQUEST_ID_OPTION,
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Create a keypad code valid from --from to --until; it is deleted at the end.
+
+    A durable timer in Temporal revokes the code when the window ends (and keeps trying while
+    the lock is offline). Prints the grant's id and when it will be revoked. Exit status 0 once
+    the code is on the lock, 1 when it could not be created, 2 for rejected input.
+    """
+    from nukiflow.models.access import GrantRequest
+    from nukiflow.timezones import nuki_window
+
+    settings = _settings()
+    start, end = _moment(from_, "--from"), _moment(until, "--until")
+    # Everything checked here first: bad input never reaches Temporal.
+    try:
+        window = nuki_window(start, end, tz=tz, lock_tz=lock_tz, weekdays=weekdays, times=times)
+        GrantRequest(
+            request_id=request_id or "check",
+            smartlock_id=smartlock_id,
+            name=name,
+            code=code,
+            window=window,
+        )
+    except ValidationError as exc:
+        from nukiflow.client import validation_message
+
+        error(
+            f"the grant cannot be made: {validation_message(exc)}",
+            "fix the value and run it again; nothing was sent",
+        )
+        raise typer.Exit(EXIT_REJECTED) from None
+    except ValueError as exc:
+        error(str(exc), "fix --from/--until/--tz/--weekdays/--times; nothing was sent")
+        raise typer.Exit(EXIT_REJECTED) from None
+    _run(
+        _access_grant(
+            settings,
+            smartlock_id,
+            name=name,
+            code=code,
+            start=start,
+            end=end,
+            tz=tz,
+            lock_tz=lock_tz,
+            weekdays=weekdays,
+            times=times,
+            request_id=request_id,
+            no_wait=no_wait,
+            json_output=json_output,
+        ),
+        interrupted="Stopped waiting. The grant goes on in Temporal; `nukiflow status "
+        f"--smartlock {smartlock_id}` lists it.",
+    )
+
+
+async def _access_grant(
+    settings: Settings,
+    smartlock_id: int,
+    *,
+    name: str,
+    code: int,
+    start: str | datetime,
+    end: str | datetime,
+    tz: str | None,
+    lock_tz: str | None,
+    weekdays: str | None,
+    times: str | None,
+    request_id: str | None,
+    no_wait: bool,
+    json_output: bool,
+) -> int:
+    from nukiflow.fleet import Fleet, FleetError
+    from workflows.access_grant import AccessGrantWorkflow
+
+    flow = await _connect(settings)
+    await _warn_without_worker(flow.client, settings)
+    fleet = Fleet(flow)
+    try:
+        grant = await fleet.grant_access(
+            smartlock_id,
+            name=name,
+            code=code,
+            start=start,
+            end=end,
+            tz=tz,
+            lock_tz=lock_tz,
+            weekdays=weekdays,
+            times=times,
+            request_id=request_id,
+        )
+    except FleetError as exc:
+        error(str(exc), "leave --request-id out (or give a new one) for a new grant")
+        return EXIT_REJECTED
+    except ValueError as exc:  # PlanError, TimeZoneError (checked before; the clock moved)
+        error(str(exc), "fix the value and run it again; nothing was sent")
+        return EXIT_REJECTED
+    if no_wait:
+        view = await grant.handle.query(
+            AccessGrantWorkflow.state, rpc_timeout=timedelta(seconds=10)
+        )
+        return _print_grant(
+            settings, view, typed_code=code, json_output=json_output, headline="Started"
+        )
+    async with waiting(
+        f"Creating the code {name!r} on smartlock {smartlock_id}", quiet=json_output
+    ):
+        view = await grant.created()
+    headline = {"active": "Granted", "scheduled": "Granted (starts later)"}.get(view.status.value)
+    return _print_grant(settings, view, typed_code=code, json_output=json_output, headline=headline)
+
+
+def _print_grant(
+    settings: Settings,
+    view: GrantView,
+    *,
+    typed_code: int | None = None,
+    json_output: bool,
+    headline: str | None = None,
+    running: bool = True,
+) -> int:
+    if json_output:
+        data = view.model_dump(mode="json")
+        data.update(
+            grant_id=view.workflow_id,
+            revoke_at=data["revocation_due_at"] or data["window"]["allowed_until_date"],
+            running=running,
+        )
+        print_json(data)
+    else:
+        render_grant(
+            stdout_console(),
+            view,
+            typed_code=typed_code,
+            headline=headline,
+            running=running,
+            ui_link=_ui_link(settings),
+        )
+    return grant_exit_code(view)
+
+
+async def _grant_described(settings: Settings, grant_id: str) -> tuple[GrantHandle, bool]:
+    """The grant's handle and whether it runs; exit 1 when there is no such grant."""
+    from temporalio.client import WorkflowExecutionStatus
+    from temporalio.service import RPCError, RPCStatusCode
+
+    from nukiflow.fleet import Fleet
+
+    flow = await _connect(settings)
+    grant = Fleet(flow).grant(_grant_id(grant_id))
+    try:
+        description = await grant.handle.describe()
+    except RPCError as exc:
+        if exc.status is not RPCStatusCode.NOT_FOUND:
+            raise
+        error(
+            f"there is no grant {grant.id}",
+            "check the id: `nukiflow access grant` prints it; `nukiflow status` lists running "
+            "grants",
+        )
+        raise _Abort(EXIT_FAILED) from None
+    return grant, description.status is WorkflowExecutionStatus.RUNNING
+
+
+async def _grant_view(grant: GrantHandle, running: bool) -> GrantView:
+    from temporalio.client import WorkflowQueryFailedError
+    from temporalio.service import RPCError
+
+    from workflows.access_grant import AccessGrantWorkflow
+
+    if not running:
+        return await grant.result()
+    try:
+        return await grant.handle.query(
+            AccessGrantWorkflow.state, rpc_timeout=timedelta(seconds=10)
+        )
+    except (RPCError, WorkflowQueryFailedError) as exc:
+        error(
+            f"no worker answered for grant {grant.id} ({_first_line(exc)})",
+            "start a worker (`nukiflow worker`, or `nukiflow dev`) to see its details",
+        )
+        raise _Abort(EXIT_FAILED) from None
+
+
+@access_app.command("show")
+def access_show(grant_id: str = GRANT_ID_ARGUMENT, json_output: bool = JSON_OPTION) -> None:
+    """A grant's status, window, auth on the lock and when it is (or was) revoked."""
+    settings = _settings()
+    _run(_access_show(settings, grant_id, json_output))
+
+
+async def _access_show(settings: Settings, grant_id: str, json_output: bool) -> int:
+    grant, running = await _grant_described(settings, grant_id)
+    view = await _grant_view(grant, running)
+    _print_grant(settings, view, json_output=json_output, running=running)
+    return EXIT_OK
+
+
+@access_app.command("revoke")
+def access_revoke(
+    grant_id: str = GRANT_ID_ARGUMENT,
+    reason: str | None = typer.Option(None, "--reason", help="Why (kept in the grant)."),
+    no_wait: bool = typer.Option(
+        False, "--no-wait", help="Return once the grant took the request; do not wait."
+    ),
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Revoke a grant now; waits until the code is verified gone from the lock."""
+    settings = _settings()
+    _run(
+        _access_revoke(settings, grant_id, reason, no_wait, json_output),
+        interrupted="Stopped waiting. The revocation goes on in Temporal (also while the lock "
+        "is offline); see `nukiflow access show GRANT_ID`.",
+    )
+
+
+async def _access_revoke(
+    settings: Settings, grant_id: str, reason: str | None, no_wait: bool, json_output: bool
+) -> int:
+    from nukiflow.fleet import FleetError
+
+    grant, running = await _grant_described(settings, grant_id)
+    if not running:
+        view = await grant.result()
+        if not json_output:
+            stdout_console().print("[dim]The grant had ended already.[/]")
+        return _print_grant(settings, view, json_output=json_output, running=False)
+    try:
+        async with waiting(f"Revoking {grant.id}", quiet=json_output or no_wait):
+            view = await grant.revoke(reason, wait=not no_wait)
+    except FleetError as exc:
+        error(f"cannot revoke {grant.id}: {exc}", f"see: nukiflow access show {grant.id}")
+        return EXIT_REJECTED
+    return _print_grant(settings, view, json_output=json_output, running=no_wait)
+
+
+@access_app.command("extend")
+def access_extend(
+    grant_id: str = GRANT_ID_ARGUMENT,
+    until: str = typer.Option(
+        ..., "--until", metavar="DATETIME", help="The new end (ISO 8601, `+2h`); after now."
+    ),
+    tz: str | None = typer.Option(
+        None, "--tz", metavar="ZONE", help="Time zone of --until without an offset."
+    ),
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Move a grant's end (earlier or later): written onto the lock first, then the timer."""
+    from nukiflow.timezones import to_utc
+
+    settings = _settings()
+    when = _moment(until, "--until")
+    try:
+        new_end = to_utc(when, tz, what="the new end")
+    except ValueError as exc:
+        error(str(exc), "fix --until/--tz; nothing was sent")
+        raise typer.Exit(EXIT_REJECTED) from None
+    _run(
+        _access_extend(settings, grant_id, new_end, json_output),
+        interrupted="Stopped waiting. The change goes on in Temporal; see `nukiflow access "
+        "show GRANT_ID`.",
+    )
+
+
+async def _access_extend(
+    settings: Settings, grant_id: str, new_end: datetime, json_output: bool
+) -> int:
+    from nukiflow.fleet import FleetError, FleetRefusedError
+
+    grant, running = await _grant_described(settings, grant_id)
+    if not running:
+        error(f"grant {grant.id} has ended; it can no longer be changed", "grant access anew")
+        return EXIT_REJECTED
+    try:
+        async with waiting(f"Writing the new end of {grant.id} onto the lock", quiet=json_output):
+            view = await grant.extend(new_end)
+    except FleetRefusedError as exc:
+        error(
+            f"the end of {grant.id} was not moved: {exc}", f"see: nukiflow access show {grant.id}"
+        )
+        return EXIT_REJECTED
+    except FleetError as exc:
+        error(
+            f"the end of {grant.id} was not moved: {exc}",
+            "the old end stays; try again once the lock is online",
+        )
+        return EXIT_FAILED
+    return _print_grant(settings, view, json_output=json_output, headline="Extended")

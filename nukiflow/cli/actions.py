@@ -1,0 +1,149 @@
+"""Lock actions: ``nukiflow action ID ACTION`` and its short forms ``lock``, ``unlock``,
+``unlatch`` (registered in :mod:`nukiflow.cli`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Annotated
+
+import typer
+
+from nukiflow.cli.common import (
+    JSON_OPTION,
+    REQUEST_ID_OPTION,
+    _connect,
+    _duration,
+    _run,
+    _settings,
+    _ui_link,
+    _warn_without_worker,
+)
+from nukiflow.cli_output import (
+    action_exit_code,
+    print_json,
+    render_action_outcome,
+    stdout_console,
+    waiting,
+)
+from nukiflow.models.action import ActionName
+from nukiflow.settings import Settings
+
+ACTION_DEADLINE_HELP = (
+    "Never send the action after this much time (e.g. 30s, 5m); an unlock queued while the "
+    "lock is offline must not open the door later. Default: NUKIFLOW_ACTION_DEADLINE_SECONDS "
+    "(60s)."
+)
+
+
+def action_command(
+    smartlock_id: Annotated[int, typer.Argument(help="The smartlock's id.")],
+    action: Annotated[
+        ActionName,
+        typer.Argument(
+            case_sensitive=False,
+            help="What to do (Openers: activate-rto, deactivate-rto, open, continuous-on/off).",
+        ),
+    ],
+    force: bool = typer.Option(False, "--force", help="Force the action (Nuki's option)."),
+    full_lock: bool = typer.Option(False, "--full-lock", help="Lock with a full turn."),
+    deadline: str | None = typer.Option(
+        None, "--deadline", metavar="DURATION", help=ACTION_DEADLINE_HELP
+    ),
+    request_id: str | None = REQUEST_ID_OPTION,
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Run a lock action and wait until the lock confirms its new state.
+
+    An action not sent before its deadline is never sent.
+    """
+    _action(
+        smartlock_id,
+        action,
+        force=force,
+        full_lock=full_lock,
+        deadline=deadline,
+        request_id=request_id,
+        json_output=json_output,
+    )
+
+
+def _action(
+    smartlock_id: int,
+    action: ActionName,
+    *,
+    force: bool,
+    full_lock: bool,
+    deadline: str | None,
+    request_id: str | None,
+    json_output: bool,
+) -> None:
+    settings = _settings()
+    _run(
+        _run_action(
+            settings,
+            smartlock_id,
+            action,
+            force=force,
+            full_lock=full_lock,
+            deadline=_duration(deadline, "--deadline"),
+            request_id=request_id,
+            json_output=json_output,
+        ),
+        interrupted="Stopped waiting. The action goes on in Temporal until its deadline.",
+    )
+
+
+async def _run_action(
+    settings: Settings,
+    smartlock_id: int,
+    action: ActionName,
+    *,
+    force: bool,
+    full_lock: bool,
+    deadline: timedelta | None,
+    request_id: str | None,
+    json_output: bool,
+) -> int:
+    flow = await _connect(settings)
+    await _warn_without_worker(flow.client, settings)
+    verb = action.value.capitalize().replace("-n-", "'n'")
+    async with waiting(f"{verb} smartlock {smartlock_id}", quiet=json_output):
+        outcome = await flow.action(
+            smartlock_id,
+            action,
+            force=force,
+            full_lock=full_lock,
+            deadline=deadline,
+            request_id=request_id,
+        )
+    if json_output:
+        print_json(outcome)
+    else:
+        render_action_outcome(stdout_console(), outcome, ui_link=_ui_link(settings))
+    return action_exit_code(outcome.status.value)
+
+
+def _short_action(action: ActionName, summary: str) -> Callable[..., None]:
+    def command(
+        smartlock_id: int = typer.Argument(..., help="The smartlock's id."),
+        force: bool = typer.Option(False, "--force", help="Force the action (Nuki's option)."),
+        full_lock: bool = typer.Option(False, "--full-lock", help="Lock with a full turn."),
+        deadline: str | None = typer.Option(
+            None, "--deadline", metavar="DURATION", help=ACTION_DEADLINE_HELP
+        ),
+        request_id: str | None = REQUEST_ID_OPTION,
+        json_output: bool = JSON_OPTION,
+    ) -> None:
+        _action(
+            smartlock_id,
+            action,
+            force=force,
+            full_lock=full_lock,
+            deadline=deadline,
+            request_id=request_id,
+            json_output=json_output,
+        )
+
+    command.__doc__ = f"{summary} (`nukiflow action ID {action.value}`)."
+    return command

@@ -1,0 +1,335 @@
+"""``nukiflow rollout ...``: apply a plan over many locks; status, pause, resume, cancel."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.markup import escape
+
+from nukiflow.cli.common import (
+    JSON_OPTION,
+    _Abort,
+    _connect,
+    _first_line,
+    _run,
+    _settings,
+    _ui_link,
+    _warn_without_worker,
+)
+from nukiflow.cli_output import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_REJECTED,
+    error,
+    print_json,
+    render_rollout_progress,
+    render_rollout_report,
+    rollout_bar,
+    rollout_exit_code,
+    stdout_console,
+    totals_line,
+)
+from nukiflow.models.rollout import FailurePolicy
+from nukiflow.settings import Settings
+
+if TYPE_CHECKING:
+    from nukiflow.fleet import RolloutHandle
+    from nukiflow.models.rollout import RolloutPlan
+
+
+rollout_app = typer.Typer(
+    help="Roll a plan of auth changes out over many locks: apply, status, pause, resume, cancel.",
+    no_args_is_help=True,
+)
+
+ROLLOUT_ID_ARGUMENT = typer.Argument(
+    ..., metavar="ID", help="The rollout's id (nuki-rollout-... or the part after it)."
+)
+
+
+@rollout_app.command("apply")
+def rollout_apply(
+    plan: Annotated[Path, typer.Argument(metavar="PLAN", help="The plan: a YAML or JSON file.")],
+    rollout_id: str | None = typer.Option(
+        None,
+        "--id",
+        help="Name the rollout (default: derived from the plan's content, so applying the same "
+        "plan again attaches to its rollout).",
+    ),
+    name: str | None = typer.Option(None, "--name", help="Replaces the plan's name."),
+    on_failure: Annotated[
+        FailurePolicy | None,
+        typer.Option(
+            "--on-failure",
+            case_sensitive=False,
+            help="continue: keep going and report every failure at the end (the default); "
+            "stop: start no more items after the first failure. Default: the plan's option.",
+        ),
+    ] = None,
+    max_in_flight: int | None = typer.Option(
+        None,
+        "--max-in-flight",
+        min=1,
+        max=1000,
+        help="Items in flight at once over all locks (default: the plan's, else 20).",
+    ),
+    per_lock: int | None = typer.Option(
+        None,
+        "--per-lock",
+        min=1,
+        max=20,
+        help="Items in flight at once on one lock (default: the plan's, else 1).",
+    ),
+    no_wait: bool = typer.Option(
+        False, "--no-wait", help="Return once the rollout started; do not wait for its end."
+    ),
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Start (or attach to) a plan's rollout and show its progress until it ends.
+
+    The final report names every item that did not end applied, and why. Exit status 0 when
+    every item was applied, 1 otherwise, 2 for a plan that cannot be used.
+    """
+    from nukiflow.plan import PlanError, load_plan
+
+    settings = _settings()
+    try:
+        loaded = load_plan(plan)
+    except PlanError as exc:
+        error(str(exc), "fix the plan file and apply it again; nothing was started")
+        raise typer.Exit(EXIT_REJECTED) from None
+    overrides: dict[str, Any] = {
+        key: value
+        for key, value in (
+            ("on_failure", on_failure),
+            ("max_in_flight", max_in_flight),
+            ("per_lock", per_lock),
+        )
+        if value is not None
+    }
+    _run(
+        _rollout_apply(
+            settings,
+            loaded,
+            rollout_id=rollout_id,
+            name=name,
+            overrides=overrides,
+            no_wait=no_wait,
+            json_output=json_output,
+        ),
+        interrupted="Stopped watching. The rollout goes on in Temporal; see `nukiflow rollout "
+        "status ID` (pause, resume or cancel it the same way).",
+    )
+
+
+async def _rollout_apply(
+    settings: Settings,
+    plan: RolloutPlan,
+    *,
+    rollout_id: str | None,
+    name: str | None,
+    overrides: dict[str, Any],
+    no_wait: bool,
+    json_output: bool,
+) -> int:
+    from temporalio.client import WorkflowFailureError, WorkflowQueryFailedError
+    from temporalio.service import RPCError
+
+    from nukiflow.fleet import Fleet, FleetError, RolloutConflictError
+    from nukiflow.plan import PlanError
+
+    flow = await _connect(settings)
+    fleet = Fleet(flow)
+    try:
+        rollout = await fleet.apply_rollout(
+            plan, rollout_id=rollout_id, options=overrides or None, name=name
+        )
+    except RolloutConflictError as exc:
+        error(str(exc), "give this plan its own id: nukiflow rollout apply PLAN --id NAME")
+        return EXIT_REJECTED
+    except PlanError as exc:
+        error(str(exc), "fix the plan (or the options given) and apply it again")
+        return EXIT_REJECTED
+    await _warn_without_worker(flow.client, settings)
+    items = len(plan.items)
+    if no_wait:
+        data = {
+            "status": "attached" if rollout.attached else "started",
+            "rollout_id": rollout.id,
+            "workflow_id": rollout.id,
+            "name": name or plan.name,
+            "items": items,
+        }
+        if json_output:
+            print_json(data)
+            return EXIT_OK
+        console = stdout_console()
+        what = "Attached to" if rollout.attached else "Started"
+        console.print(
+            f"[bold green]{what}[/] rollout [bold]{escape(rollout.id)}[/] ({items} items)"
+        )
+        console.print(f"  Follow it: nukiflow rollout status {escape(rollout.id)}")
+        _print_link(settings, rollout.id)
+        return EXIT_OK
+    verb = "Attached to" if rollout.attached else "Rolling out"
+    try:
+        async with rollout_bar(f"{verb} {rollout.id}", quiet=json_output) as show:
+            async for progress in rollout.watch(interval=0.5):
+                show(progress)
+        report = await rollout.result()
+    except (RPCError, WorkflowQueryFailedError) as exc:
+        error(
+            f"no worker answered for rollout {rollout.id} ({_first_line(exc)})",
+            "the rollout goes on in Temporal once a worker runs (`nukiflow worker`, or "
+            f"`nukiflow dev`); follow it with `nukiflow rollout status {rollout.id}`",
+        )
+        return EXIT_FAILED
+    except (FleetError, WorkflowFailureError) as exc:
+        error(
+            f"rollout {rollout.id} ended without a report: {_first_line(exc)}",
+            "see its history in the Temporal UI; applying the plan again starts it anew "
+            "(items attach to the changes they started)",
+        )
+        return EXIT_FAILED
+    if json_output:
+        data = report.model_dump(mode="json")
+        data.update(workflow_id=rollout.id, attached=rollout.attached)
+        print_json(data)
+    else:
+        render_rollout_report(stdout_console(), report, ui_link=_ui_link(settings))
+    return rollout_exit_code(report)
+
+
+def _print_link(settings: Settings, workflow_id: str) -> None:
+    link = _ui_link(settings)(workflow_id)
+    if link:
+        stdout_console().print(f"  [dim]{escape(link)}[/]")
+
+
+async def _rollout_described(settings: Settings, rollout_id: str) -> tuple[RolloutHandle, bool]:
+    """The rollout's handle and whether it runs; exit 1 when there is no such rollout."""
+    from temporalio.client import WorkflowExecutionStatus
+    from temporalio.service import RPCError, RPCStatusCode
+
+    from nukiflow.fleet import Fleet
+
+    flow = await _connect(settings)
+    rollout = Fleet(flow).rollout(rollout_id)
+    try:
+        description = await rollout.handle.describe()
+    except RPCError as exc:
+        if exc.status is not RPCStatusCode.NOT_FOUND:
+            raise
+        error(
+            f"there is no rollout {rollout.id}",
+            "check the id: `nukiflow status` lists running rollouts; `nukiflow rollout apply "
+            "PLAN` prints the id",
+        )
+        raise _Abort(EXIT_FAILED) from None
+    return rollout, description.status is WorkflowExecutionStatus.RUNNING
+
+
+@rollout_app.command("status")
+def rollout_status(
+    rollout_id: str = ROLLOUT_ID_ARGUMENT,
+    limit: int = typer.Option(
+        50, "--limit", min=0, max=1000, help="List at most this many items not applied."
+    ),
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """A rollout's state, totals and the items not applied (yet), with their reasons."""
+    settings = _settings()
+    _run(_rollout_status(settings, rollout_id, limit, json_output))
+
+
+async def _rollout_status(
+    settings: Settings, rollout_id: str, limit: int, json_output: bool
+) -> int:
+    from temporalio.client import WorkflowQueryFailedError
+    from temporalio.service import RPCError
+
+    from nukiflow.fleet import FleetError
+
+    rollout, running = await _rollout_described(settings, rollout_id)
+    try:
+        progress = await rollout.status(limit=limit)
+    except FleetError as exc:
+        error(str(exc), "see its history in the Temporal UI")
+        return EXIT_FAILED
+    except (RPCError, WorkflowQueryFailedError) as exc:
+        error(
+            f"no worker answered for rollout {rollout.id} ({_first_line(exc)})",
+            "start a worker (`nukiflow worker`, or `nukiflow dev`) to see its progress",
+        )
+        return EXIT_FAILED
+    if json_output:
+        data = progress.model_dump(mode="json")
+        data.update(workflow_id=rollout.id, running=running)
+        print_json(data)
+    else:
+        render_rollout_progress(
+            stdout_console(), progress, running=running, ui_link=_ui_link(settings)
+        )
+    return EXIT_OK
+
+
+def _rollout_control(verb: str, summary: str) -> None:
+    def command(
+        rollout_id: str = ROLLOUT_ID_ARGUMENT,
+        reason: str | None = typer.Option(
+            None, "--reason", help="Why (kept in the rollout's log and report)."
+        ),
+        json_output: bool = JSON_OPTION,
+    ) -> None:
+        settings = _settings()
+        _run(_rollout_control_run(settings, verb, rollout_id, reason, json_output))
+
+    command.__doc__ = summary
+    rollout_app.command(verb)(command)
+
+
+async def _rollout_control_run(
+    settings: Settings, verb: str, rollout_id: str, reason: str | None, json_output: bool
+) -> int:
+    from nukiflow.fleet import FleetError
+
+    rollout, _ = await _rollout_described(settings, rollout_id)
+    control = {"pause": rollout.pause, "resume": rollout.resume, "cancel": rollout.cancel}[verb]
+    try:
+        progress = await control(reason)
+    except FleetError as exc:
+        error(
+            f"cannot {verb} rollout {rollout.id}: {exc}",
+            f"see where it stands: nukiflow rollout status {rollout.id}",
+        )
+        return EXIT_REJECTED
+    if json_output:
+        data = progress.model_dump(mode="json")
+        data.update(workflow_id=rollout.id)
+        print_json(data)
+        return EXIT_OK
+    console = stdout_console()
+    console.print(
+        f"Rollout [bold]{escape(rollout.id)}[/] is [bold]{progress.state.value}[/]: "
+        f"{totals_line(progress.totals)}"
+    )
+    follow = {
+        "pause": "Items in flight finish; no new ones start until `nukiflow rollout resume "
+        f"{rollout.id}`.",
+        "resume": "Items start again.",
+        "cancel": "Items in flight finish; the others are skipped. The report: `nukiflow "
+        f"rollout status {rollout.id}`.",
+    }[verb]
+    console.print(f"  {escape(follow)}")
+    return EXIT_OK
+
+
+_rollout_control("pause", "Pause a rollout: no new items start; those in flight finish.")
+_rollout_control("resume", "Resume a paused rollout.")
+_rollout_control(
+    "cancel",
+    "Cancel a rollout: no new items start; it ends once those in flight are done, with a "
+    "report in which the rest are skipped.",
+)

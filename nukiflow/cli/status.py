@@ -1,0 +1,68 @@
+"""``nukiflow status``: what is pending, failing and in sync, from the workflows' search
+attributes."""
+
+from __future__ import annotations
+
+import typer
+
+from nukiflow.cli.common import JSON_OPTION, _connect, _run, _settings
+from nukiflow.cli_output import (
+    EXIT_OK,
+    StatusRow,
+    print_json,
+    render_status,
+    status_counts,
+    stdout_console,
+)
+from nukiflow.settings import Settings
+
+
+def status_command(
+    smartlock: int | None = typer.Option(None, "--smartlock", help="Only this smartlock."),
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """What is pending, failing and in sync (from the workflows' search attributes)."""
+    settings = _settings()
+    _run(_status(settings, smartlock, json_output))
+
+
+def status_query(task_queue: str, smartlock_id: int | None) -> str:
+    quoted = task_queue.replace("\\", "\\\\").replace("'", "\\'")
+    query = f"TaskQueue = '{quoted}' AND ExecutionStatus = 'Running' AND NukiKind IS NOT NULL"
+    if smartlock_id is not None:
+        query += f" AND NukiSmartlockId = {int(smartlock_id)}"
+    return query
+
+
+async def _status(settings: Settings, smartlock_id: int | None, json_output: bool) -> int:
+    from nukiflow import search_attributes as sa
+
+    flow = await _connect(settings)
+    rows: list[StatusRow] = []
+    async for execution in flow.client.list_workflows(
+        status_query(settings.task_queue, smartlock_id)
+    ):
+        attributes = execution.typed_search_attributes
+        rows.append(
+            StatusRow(
+                workflow_id=execution.id,
+                kind=attributes.get(sa.KIND),
+                smartlock_id=attributes.get(sa.SMARTLOCK_ID),
+                auth_id=attributes.get(sa.AUTH_ID),
+                status=attributes.get(sa.STATUS),
+                started=execution.start_time,
+            )
+        )
+    scope = f"on smartlock {smartlock_id}" if smartlock_id is not None else "on this task queue"
+    if json_output:
+        print_json(
+            {
+                "task_queue": settings.task_queue,
+                "smartlock_id": smartlock_id,
+                "counts": status_counts(rows),
+                "workflows": [row.model_dump(mode="json") for row in rows],
+            }
+        )
+    else:
+        render_status(stdout_console(), rows, scope=scope)
+    return EXIT_OK
