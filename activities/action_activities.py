@@ -201,7 +201,8 @@ class ConfirmActionInput(BaseModel):
     log_since: datetime
     # Seconds from the 204 to "done" last time (None: nothing learned yet).
     expected_seconds: float | None = None
-    probe_fraction: float = 0.9
+    # Read once early at this share of ``expected_seconds`` (None: read at it only).
+    probe_fraction: float | None = 0.9
     timing: PollTiming
 
 
@@ -220,20 +221,21 @@ class ConfirmActionResult(BaseModel):
 
 
 def poll_offsets(
-    expected: float | None, probe_fraction: float, start: float, timing: PollTiming
+    expected: float | None, probe_fraction: float | None, start: float, timing: PollTiming
 ) -> Iterator[float]:
     """When to read the lock's state, in seconds after the 204.
 
     With an expectation (when this lock typically shows the action done, learned by the
-    workflow): a probe at ``probe_fraction`` of it, then one at it. At a steady action time
-    that is two reads, and probes that hit shorten the expectation, so it follows a lock that
-    got faster (misses lengthen it through the reads that follow). Without one: the fast
-    schedule of :mod:`activities.polling` from ``start``. After either, intervals grow by 1.5
-    up to ``fast_max_interval_seconds``.
+    workflow): a probe at ``probe_fraction`` of it when one is asked for, then one at it. At a
+    steady action time that is one read (two with the probe), and probes that hit shorten the
+    expectation, so it follows a lock that got faster (misses lengthen it through the reads
+    that follow). Without one: the fast schedule of :mod:`activities.polling` from ``start``.
+    After either, intervals grow by 1.5 up to ``fast_max_interval_seconds``.
     """
     interval = timing.fast_first_interval_seconds
     if expected is not None:
-        yield expected * probe_fraction
+        if probe_fraction is not None:
+            yield expected * probe_fraction
         yield expected
         at = expected
     else:
@@ -390,7 +392,7 @@ class ActionActivities:
             start = self._elapsed(input)
             window_end = start + timing.fast_window_seconds
             expected = input.expected_seconds
-            if expected is not None and expected * input.probe_fraction > window_end:
+            if expected is not None and expected * (input.probe_fraction or 1.0) > window_end:
                 expected = None
             offsets = poll_offsets(expected, input.probe_fraction, start, timing)
             upcoming = next(offsets)

@@ -86,6 +86,8 @@ def test_poll_schedule_probes_before_the_learned_time() -> None:
     timing = PollTiming(fast_first_interval_seconds=0.25, fast_max_interval_seconds=0.5)
     learned = poll_offsets(2.0, 0.9, 0.05, timing)
     assert [round(next(learned), 3) for _ in range(4)] == [1.8, 2.0, 2.25, 2.625]
+    unprobed = poll_offsets(2.0, None, 0.05, timing)
+    assert [round(next(unprobed), 3) for _ in range(3)] == [2.0, 2.25, 2.625]
     cold = poll_offsets(None, 0.9, 0.05, timing)
     assert [round(next(cold), 3) for _ in range(4)] == [0.3, 0.675, 1.175, 1.675]
 

@@ -245,10 +245,12 @@ class ActionOutcome(BaseModel):
 class ActionTiming(BaseModel):
     """Timing of the lock workflow beyond the shared polling and retry knobs."""
 
-    # The confirmation's first state read goes out at this share of the time this lock
-    # typically takes to show the action done (learned); the second at that time. A hit on
-    # the early read shortens the expectation, so it follows a lock that got faster.
+    # The confirmation reads the state at the time this lock typically takes to show the
+    # action done (learned). Every ``probe_every``-th action it reads first at
+    # ``probe_fraction`` of that time: a hit there shortens the expectation, so it follows a
+    # lock that got faster, while the other actions cost one read instead of two.
     probe_fraction: float = Field(default=0.9, gt=0, lt=1)
+    probe_every: int = Field(default=4, ge=1)
     # Learned from the median of this many recent samples per action (an outlier, e.g. an
     # action that waited behind an auth operation on the device, does not move it).
     samples_kept: int = Field(default=5, ge=1, le=50)
