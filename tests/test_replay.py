@@ -2,14 +2,20 @@
 
 ``tests/histories/`` holds histories recorded from real runs. A change to workflow code that
 would break running workflows fails here; guard intentional changes with ``workflow.patched``.
-Set ``NUKIFLOW_RECORD_HISTORIES=1`` to (re)record them from the fresh run below. Their payloads
-are encrypted with the suite's fixed test key (``tests/conftest.py``), as in production.
+Set ``NUKIFLOW_RECORD_HISTORIES=1`` to (re)record them from the fresh runs below::
+
+    NUKIFLOW_RECORD_HISTORIES=1 .venv/bin/pytest -q tests/test_replay.py -k fresh
+
+Their payloads are encrypted with the suite's fixed test key (``tests/conftest.py``), as in
+production.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -18,9 +24,19 @@ from temporalio.worker import Replayer, Worker
 
 from nukiflow.client import NukiFlow
 from nukiflow.converter import data_converter
+from nukiflow.fleet import Fleet, fleet_workflows
+from nukiflow.models.access import GrantStatus, GrantTiming
 from nukiflow.models.action import lock_workflow_id
-from nukiflow.models.auth import OutcomeStatus
+from nukiflow.models.auth import AuthFields, AuthPatch, OutcomeStatus
 from nukiflow.models.entity import auth_workflow_id, create_workflow_id
+from nukiflow.models.rollout import (
+    ItemStatus,
+    RolloutItem,
+    RolloutOp,
+    RolloutOptions,
+    RolloutPlan,
+    RolloutState,
+)
 from nukiflow.simulator.control import SimulatorControl
 from nukiflow.simulator.settings import Faults
 from nukiflow.worker import WORKFLOWS
@@ -30,7 +46,30 @@ HISTORIES = Path(__file__).parent / "histories"
 
 
 def _replayer() -> Replayer:
-    return Replayer(workflows=list(WORKFLOWS), data_converter=data_converter(CODEC_KEYS))
+    # Every workflow a worker runs: a history whose workflow is left out here cannot replay.
+    return Replayer(
+        workflows=[*WORKFLOWS, *fleet_workflows()], data_converter=data_converter(CODEC_KEYS)
+    )
+
+
+def _recording() -> bool:
+    return os.environ.get("NUKIFLOW_RECORD_HISTORIES") == "1"
+
+
+async def _check_and_record(name: str, history: WorkflowHistory) -> None:
+    result = await _replayer().replay_workflow(history, raise_on_replay_failure=False)
+    assert result.replay_failure is None, f"{name}: {result.replay_failure}"
+    if _recording():
+        HISTORIES.mkdir(exist_ok=True)
+        (HISTORIES / f"{name}.json").write_text(history.to_json(), encoding="utf-8")
+
+
+async def _wait_until(check: Callable[[], Awaitable[bool]], what: str, within: float = 30) -> None:
+    deadline = asyncio.get_running_loop().time() + within
+    while not await check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
 
 
 RECORDED = {p.stem: p.read_text(encoding="utf-8") for p in sorted(HISTORIES.glob("*.json"))}
@@ -70,11 +109,134 @@ async def test_fresh_histories_replay(
         "auth_entity_deleted": auth_workflow_id(lock.smartlock_id, created.auth_id),
         "lock_actions": lock_workflow_id(lock.smartlock_id),
     }
-    record = os.environ.get("NUKIFLOW_RECORD_HISTORIES") == "1"
     for name, workflow_id in ids.items():
         history = await temporal_client.get_workflow_handle(workflow_id).fetch_history()
-        result = await _replayer().replay_workflow(history, raise_on_replay_failure=False)
-        assert result.replay_failure is None, f"{name}: {result.replay_failure}"
-        if record:
-            HISTORIES.mkdir(exist_ok=True)
-            (HISTORIES / f"{name}.json").write_text(history.to_json(), encoding="utf-8")
+        await _check_and_record(name, history)
+
+
+# Rollout and grant timings scaled to the fake cloud's 0.1 s device delay. One item at a time
+# and four per run make the runs repeat: items 0-3 in the first run, the rest in the second.
+REPLAY_ROLLOUT = RolloutOptions(
+    max_in_flight=1,
+    heartbeat_seconds=2,
+    item_wait_seconds=3,
+    item_poll_initial_seconds=0.2,
+    item_poll_max_seconds=0.5,
+    drain_seconds=5,
+    max_items_per_run=4,
+)
+REPLAY_GRANT = GrantTiming(
+    revoke_attempt_seconds=2,
+    revoke_retry_initial_seconds=0.2,
+    revoke_retry_max_seconds=0.5,
+    overdue_after_seconds=5,
+    change_deadline_seconds=5,
+    heartbeat_seconds=2,
+    wait_seconds=3,
+    poll_initial_seconds=0.2,
+    poll_max_seconds=0.5,
+)
+
+
+async def test_fresh_rollout_histories_replay(
+    flow: NukiFlow, sim: SimulatorControl, worker: Worker, temporal_client: Client
+) -> None:
+    """Updates, creates, deletes and an item that fails, a pause and a resume, and a
+    continue-as-new: both runs replayed."""
+    lock = (await sim.add_lock()).smartlock_id
+    auths = [
+        (await sim.add_auth(lock, name=f"r{i}", code=code)).id
+        for i, code in enumerate((611111, 611112, 611113, 611114))
+    ]
+
+    def update(auth_id: str, **fields: object) -> RolloutItem:
+        return RolloutItem(
+            op=RolloutOp.UPDATE, smartlock_id=lock, auth_id=auth_id, patch=AuthPatch(**fields)
+        )
+
+    def create(name: str, code: int) -> RolloutItem:
+        return RolloutItem(
+            op=RolloutOp.CREATE, smartlock_id=lock, create=AuthFields(name=name, code=code)
+        )
+
+    def delete(auth_id: str) -> RolloutItem:
+        return RolloutItem(op=RolloutOp.DELETE, smartlock_id=lock, auth_id=auth_id)
+
+    items = [
+        update(auths[0], code=711111),
+        create("guest", 711112),
+        update("0" * 24, name="ghost"),  # no such auth: fails
+        delete(auths[1]),
+        update(auths[2], name="renamed"),
+        create("visitor", 711113),
+        delete(auths[3]),
+    ]
+    # Slow enough that the pause lands while the first run still has items to start.
+    await sim.set_faults(Faults(device_delay=0.3))
+    fleet = Fleet(flow)
+    rollout = await fleet.apply_rollout(
+        RolloutPlan(name="replay", items=items, options=REPLAY_ROLLOUT), rollout_id=f"replay-{lock}"
+    )
+
+    async def first_applied() -> bool:
+        return (await rollout.progress(limit=0)).totals.applied >= 1
+
+    await _wait_until(first_applied, "the first item")
+    assert (await rollout.pause("replay pause")).state is RolloutState.PAUSED
+    await asyncio.sleep(0.5)
+    assert (await rollout.resume("replay resume")).state is RolloutState.RUNNING
+    report = await asyncio.wait_for(rollout.result(), timeout=60)
+    assert report.state is RolloutState.COMPLETED_WITH_FAILURES, report.not_applied
+    assert [(i.index, i.status) for i in report.not_applied] == [(2, ItemStatus.FAILED)]
+    assert report.runs == 2
+
+    last = await rollout.handle.fetch_history()
+    started = last.events[0].workflow_execution_started_event_attributes
+    assert started.continued_execution_run_id, "the last run continued the first"
+    first = await temporal_client.get_workflow_handle(
+        rollout.id, run_id=started.continued_execution_run_id
+    ).fetch_history()
+    await _check_and_record("rollout_first_run", first)
+    await _check_and_record("rollout_continued_run", last)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+async def test_fresh_grant_histories_replay(
+    flow: NukiFlow, sim: SimulatorControl, worker: Worker
+) -> None:
+    """Two grants, created and extended: one revoked at its window's end, one revoked early."""
+    lock = (await sim.add_lock()).smartlock_id
+    fleet = Fleet(flow, grant_timing=REPLAY_GRANT)
+    start = _now() - timedelta(minutes=1)
+    at_end = await fleet.grant_access(
+        lock,
+        name="at end",
+        code=555131,
+        start=start,
+        end=_now() + timedelta(seconds=3),
+        request_id="replay-end",
+    )
+    early = await fleet.grant_access(
+        lock,
+        name="early",
+        code=555132,
+        start=start,
+        end=_now() + timedelta(hours=1),
+        request_id="replay-early",
+    )
+    assert (await at_end.created()).status is GrantStatus.ACTIVE
+    assert (await early.created()).status is GrantStatus.ACTIVE
+
+    await at_end.extend(_now() + timedelta(seconds=5))
+    await early.extend(_now() + timedelta(hours=2))
+    revoked = await early.revoke("replay: left early", wait=True)
+    assert revoked.status is GrantStatus.REVOKED and revoked.revoke_requested
+    ended = await asyncio.wait_for(at_end.result(), timeout=30)
+    assert ended.status is GrantStatus.REVOKED and not ended.revoke_requested
+    assert (await sim.device(lock)).auths == []
+
+    await _check_and_record("access_grant_at_end", await at_end.handle.fetch_history())
+    await _check_and_record("access_grant_revoked_early", await early.handle.fetch_history())
