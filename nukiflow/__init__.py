@@ -8,6 +8,9 @@ The public API::
     outcome = await flow.update_auth(smartlock_id, auth_id, {"code": 535353})
     if outcome.status is OutcomeStatus.APPLIED: ...     # verified on the lock
 
+    fleet = Fleet(flow)                                 # rollouts and time-limited access
+    report = await (await fleet.apply_rollout("plan.yaml")).result()
+
 Names are imported on first use (``import nukiflow`` stays light: the simulator and the CLI's
 help do not load the Temporal SDK).
 """
@@ -38,12 +41,37 @@ _EXPORTS: dict[str, str] = {
     "ActionOutcome": "nukiflow.models.action",
     "ActionStatus": "nukiflow.models.action",
     "LockActionsView": "nukiflow.models.action",
+    # Fleet rollouts and time-limited access grants.
+    "Fleet": "nukiflow.fleet",
+    "RolloutHandle": "nukiflow.fleet",
+    "GrantHandle": "nukiflow.fleet",
+    "FleetError": "nukiflow.fleet",
+    "FleetRefusedError": "nukiflow.fleet",
+    "RolloutConflictError": "nukiflow.fleet",
+    "PlanError": "nukiflow.plan",
+    "TimeZoneError": "nukiflow.timezones",
+    "RolloutPlan": "nukiflow.models.rollout",
+    "RolloutItem": "nukiflow.models.rollout",
+    "RolloutOp": "nukiflow.models.rollout",
+    "RolloutOptions": "nukiflow.models.rollout",
+    "FailurePolicy": "nukiflow.models.rollout",
+    "RolloutProgress": "nukiflow.models.rollout",
+    "RolloutReport": "nukiflow.models.rollout",
+    "RolloutTotals": "nukiflow.models.rollout",
+    "ItemReport": "nukiflow.models.rollout",
+    "ItemStatus": "nukiflow.models.rollout",
+    "RolloutState": "nukiflow.models.rollout",
+    "GrantView": "nukiflow.models.access",
+    "GrantStatus": "nukiflow.models.access",
+    "GrantTiming": "nukiflow.models.access",
+    "AccessWindow": "nukiflow.models.access",
     # Running workers.
     "build_worker": "nukiflow.worker",
     "run_worker": "nukiflow.worker",
 }
 
 __all__ = [
+    "AccessWindow",
     "ActionName",
     "ActionOutcome",
     "ActionStatus",
@@ -52,11 +80,33 @@ __all__ = [
     "AuthPatch",
     "ChangeKind",
     "EntityStatus",
+    "FailurePolicy",
+    "Fleet",
+    "FleetError",
+    "FleetRefusedError",
+    "GrantHandle",
+    "GrantStatus",
+    "GrantTiming",
+    "GrantView",
+    "ItemReport",
+    "ItemStatus",
     "LockActionsView",
     "NukiFlow",
     "OutcomeStatus",
+    "PlanError",
     "RedactedAuth",
+    "RolloutConflictError",
+    "RolloutHandle",
+    "RolloutItem",
+    "RolloutOp",
+    "RolloutOptions",
+    "RolloutPlan",
+    "RolloutProgress",
+    "RolloutReport",
+    "RolloutState",
+    "RolloutTotals",
     "Settings",
+    "TimeZoneError",
     "WorkflowTiming",
     "__version__",
     "build_worker",
@@ -65,6 +115,15 @@ __all__ = [
 
 if TYPE_CHECKING:
     from nukiflow.client import NukiFlow
+    from nukiflow.fleet import (
+        Fleet,
+        FleetError,
+        FleetRefusedError,
+        GrantHandle,
+        RolloutConflictError,
+        RolloutHandle,
+    )
+    from nukiflow.models.access import AccessWindow, GrantStatus, GrantTiming, GrantView
     from nukiflow.models.action import ActionName, ActionOutcome, ActionStatus, LockActionsView
     from nukiflow.models.auth import (
         AuthOutcome,
@@ -74,8 +133,23 @@ if TYPE_CHECKING:
         RedactedAuth,
     )
     from nukiflow.models.entity import AuthEntityView, EntityStatus
+    from nukiflow.models.rollout import (
+        FailurePolicy,
+        ItemReport,
+        ItemStatus,
+        RolloutItem,
+        RolloutOp,
+        RolloutOptions,
+        RolloutPlan,
+        RolloutProgress,
+        RolloutReport,
+        RolloutState,
+        RolloutTotals,
+    )
     from nukiflow.models.timing import WorkflowTiming
+    from nukiflow.plan import PlanError
     from nukiflow.settings import Settings
+    from nukiflow.timezones import TimeZoneError
     from nukiflow.worker import build_worker, run_worker
 
 

@@ -58,16 +58,24 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+
+
 def configure_logging(
-    fmt: LogFormat = "text", level: int = logging.INFO, secrets: Iterable[str] = ()
+    fmt: LogFormat = "text",
+    level: int = logging.INFO,
+    secrets: Iterable[str] = (),
+    *,
+    text_format: str = TEXT_FORMAT,
 ) -> None:
-    """Log to stderr in ``fmt``; every handler gets the redacting filter."""
+    """Log to stderr in ``fmt`` (``text_format`` for text); every handler gets the redacting
+    filter."""
     handler = logging.StreamHandler()
     handler.addFilter(RedactingFilter(secrets))
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        handler.setFormatter(logging.Formatter(text_format))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

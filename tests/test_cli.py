@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -22,7 +23,10 @@ from temporalio.worker import Worker
 from typer.testing import CliRunner, Result
 
 from nukiflow.cli import app, status_query, ui_base_url
+from nukiflow.cli.run import _quiet_logging
+from nukiflow.client import NukiFlow
 from nukiflow.dev import free_port
+from nukiflow.models.auth import AuthOutcome, OutcomeStatus
 from nukiflow.models.entity import auth_workflow_id
 from nukiflow.settings import Settings
 from nukiflow.simulator.control import SimulatorControl
@@ -176,6 +180,7 @@ async def test_rejected_input_exits_2_and_writes_nothing(
     )
     assert as_json_rejected.exit_code == 2
     assert as_json(as_json_rejected)["status"] == "rejected"
+    assert "12345" not in as_json_rejected.stdout and "12345" not in as_json_rejected.stderr
 
     bad_window = await run(
         cli_env, "auth", "update", str(lock_id), auth_id, "--times", "18:00-08:00"
@@ -278,6 +283,56 @@ async def test_actions_and_their_exit_statuses(
     assert [w["kind"] for w in listed["workflows"]] == ["lock"]
 
 
+async def test_lock_and_unlatch_short_forms(
+    cli_env: dict[str, str], sim: SimulatorControl, worker: Worker
+) -> None:
+    lock = await sim.add_lock()
+    lock_id = str(lock.smartlock_id)
+
+    unlatched = await run(cli_env, "unlatch", lock_id, "--json")
+    assert unlatched.exit_code == 0, unlatched.output
+    outcome = as_json(unlatched)
+    assert (outcome["status"], outcome["action"], outcome["state_name"]) == (
+        "confirmed",
+        "unlatch",
+        "unlatched",
+    )
+
+    locked = await run(cli_env, "lock", lock_id)
+    assert locked.exit_code == 0, locked.output
+    assert "Confirmed" in locked.stdout and "locked" in locked.stdout
+    shown = as_json(await run(cli_env, "status", "--json", "--smartlock", lock_id))
+    assert [w["kind"] for w in shown["workflows"]] == ["lock"]
+
+
+async def test_a_superseded_change_exits_0(
+    cli_env: dict[str, str], sim: SimulatorControl, worker: Worker, flow: NukiFlow
+) -> None:
+    """Superseded means a later change replaced this one before it was written: not a failure
+    (the later change's own outcome says whether the lock got it)."""
+    lock_id, auth_id = await keypad_auth(sim)
+    # Slow writes: the CLI's change is accepted while the first one is still being written.
+    await sim.set_faults(Faults(device_delay=1.0), lock_id)
+    first = asyncio.create_task(flow.update_auth(lock_id, auth_id, {"name": "one"}))
+    await asyncio.sleep(0.1)
+    second = asyncio.create_task(
+        run(cli_env, "auth", "update", str(lock_id), auth_id, "--name", "two")
+    )
+    for _ in range(100):
+        if (await flow.auth_state(lock_id, auth_id)).change_counter >= 2:
+            break
+        await asyncio.sleep(0.05)
+    third = await flow.start_update_auth(lock_id, auth_id, {"name": "three"})
+    assert not isinstance(third, AuthOutcome)
+
+    superseded = await second
+    assert superseded.exit_code == 0, superseded.output
+    assert "Superseded" in superseded.stdout
+    assert (await third.result()).status is OutcomeStatus.APPLIED
+    assert (await first).status is OutcomeStatus.APPLIED
+    assert (await sim.device(lock_id)).auths[0].name == "three"
+
+
 async def test_unreachable_temporal_says_how_to_start_it(cli_env: dict[str, str]) -> None:
     env = {**cli_env, "NUKIFLOW_TEMPORAL_ADDRESS": f"127.0.0.1:{free_port()}"}
     result = await run(env, "status")
@@ -311,13 +366,38 @@ async def test_the_console_script_exits_with_the_command_status(
     assert usage.returncode == 2 and "Missing argument" in usage.stderr
 
 
-def test_status_query_and_ui_link() -> None:
+def test_status_query_and_ui_link(monkeypatch: pytest.MonkeyPatch) -> None:
     assert status_query("q'1", 7) == (
         "TaskQueue = 'q\\'1' AND ExecutionStatus = 'Running' AND NukiKind IS NOT NULL "
         "AND NukiSmartlockId = 7"
     )
+    # Settings read the environment when built: clear it first, and only for this test.
+    monkeypatch.delenv("NUKIFLOW_UI_URL", raising=False)
     local = Settings(temporal_address="localhost:7300")
     remote = Settings(temporal_address="temporal.example.com:7233")
-    os.environ.pop("NUKIFLOW_UI_URL", None)
     assert ui_base_url(local) == "http://localhost:8300"
     assert ui_base_url(remote) is None
+
+    monkeypatch.setenv("NUKIFLOW_UI_URL", "https://ui.example.com/")
+    configured = Settings(temporal_address="temporal.example.com:7233")
+    assert ui_base_url(configured) == "https://ui.example.com"
+
+
+def test_dev_and_demo_logging_masks_secrets(capsys: pytest.CaptureFixture[str]) -> None:
+    """dev and demo run a worker in their own process: its log is masked as the worker's is."""
+    root, httpx_logger = logging.getLogger(), logging.getLogger("httpx")
+    saved = (root.handlers[:], root.level, httpx_logger.level)
+    try:
+        _quiet_logging(Settings(nuki_token="tok-live-secret-value"))
+        logging.getLogger("nukiflow.test").warning(
+            "request with tok-live-secret-value failed for code 535353"
+        )
+        logging.getLogger("nukiflow.test").info("not shown: dev and demo log warnings only")
+    finally:
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+        httpx_logger.setLevel(saved[2])
+    logged = capsys.readouterr().err
+    assert "WARNING nukiflow.test: request with ****** failed for code ******" in logged
+    assert "tok-live-secret-value" not in logged and "535353" not in logged
+    assert "not shown" not in logged

@@ -8,6 +8,7 @@ import sys
 import nukiflow
 
 EXPECTED = {
+    "AccessWindow",
     "ActionName",
     "ActionOutcome",
     "ActionStatus",
@@ -16,11 +17,33 @@ EXPECTED = {
     "AuthPatch",
     "ChangeKind",
     "EntityStatus",
+    "FailurePolicy",
+    "Fleet",
+    "FleetError",
+    "FleetRefusedError",
+    "GrantHandle",
+    "GrantStatus",
+    "GrantTiming",
+    "GrantView",
+    "ItemReport",
+    "ItemStatus",
     "LockActionsView",
     "NukiFlow",
     "OutcomeStatus",
+    "PlanError",
     "RedactedAuth",
+    "RolloutConflictError",
+    "RolloutHandle",
+    "RolloutItem",
+    "RolloutOp",
+    "RolloutOptions",
+    "RolloutPlan",
+    "RolloutProgress",
+    "RolloutReport",
+    "RolloutState",
+    "RolloutTotals",
     "Settings",
+    "TimeZoneError",
     "WorkflowTiming",
     "__version__",
     "build_worker",
@@ -58,6 +81,28 @@ def test_names_are_the_library_objects() -> None:
         "lock_state",
     ):
         assert callable(getattr(facade, method)), method
+
+
+def test_fleet_names_are_the_library_objects() -> None:
+    from nukiflow.fleet import Fleet, RolloutConflictError
+    from nukiflow.models.access import GrantView
+    from nukiflow.models.rollout import RolloutPlan, RolloutReport
+    from nukiflow.plan import PlanError
+
+    assert nukiflow.Fleet is Fleet
+    assert nukiflow.RolloutPlan is RolloutPlan
+    assert nukiflow.RolloutReport is RolloutReport
+    assert nukiflow.GrantView is GrantView
+    assert nukiflow.PlanError is PlanError
+    assert nukiflow.RolloutConflictError is RolloutConflictError
+    for method in ("apply_rollout", "rollout", "grant_access", "grant"):
+        assert callable(getattr(nukiflow.Fleet, method)), method
+    # A plan built from the exported names alone is what apply_rollout takes.
+    plan = nukiflow.RolloutPlan(
+        items=[nukiflow.RolloutItem(op=nukiflow.RolloutOp.DELETE, smartlock_id=1, auth_id="a")],
+        options=nukiflow.RolloutOptions(on_failure=nukiflow.FailurePolicy.STOP),
+    )
+    assert plan.options.on_failure is nukiflow.FailurePolicy.STOP
 
 
 def test_star_import_and_unknown_names() -> None:

@@ -1,17 +1,31 @@
-"""`nukiflow simulator` serves the fake cloud on its own and prints its base URL."""
+"""`nukiflow simulator` and `python -m nukiflow.simulator` serve the fake cloud on their own and
+print its base URL and token."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import signal
 import socket
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
+import pytest
+from typer.testing import CliRunner
 
+import nukiflow.simulator
+from nukiflow.cli import app
+from nukiflow.dev import DEV_NUKI_TOKEN
 from nukiflow.models.wire import Smartlock
+from nukiflow.simulator.__main__ import build_parser
+from nukiflow.simulator.standalone import DEV_TOKEN, _token_hint
+
+SCRIPT = str(Path(sys.executable).parent / "nukiflow")
 
 
 def _free_port() -> int:
@@ -20,11 +34,38 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@asynccontextmanager
+async def serving(*command: str) -> AsyncIterator[tuple[str, str]]:
+    """Start the simulator; yields its base URL and what it printed up to its control line.
+
+    NUKIFLOW_SIM_TOKEN is cleared: the defaults are what is tested."""
+    env = {k: v for k, v in os.environ.items() if k != "NUKIFLOW_SIM_TOKEN"}
+    process = await asyncio.create_subprocess_exec(
+        *command,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    assert process.stdout is not None
+    try:
+        printed = ""
+        while "Control surface" not in printed:
+            line = await asyncio.wait_for(process.stdout.readline(), 20)
+            assert line, f"the simulator exited early: {printed}"
+            printed += line.decode()
+        base_url = re.search(r"http://127\.0\.0\.1:\d+", printed)
+        assert base_url is not None
+        yield base_url.group(0), printed
+    finally:
+        process.send_signal(signal.SIGINT)
+        await asyncio.wait_for(process.wait(), 20)
+    assert process.returncode == 0
+
+
 async def test_simulator_command_serves_seeded_locks_and_stops_on_sigint() -> None:
     port = _free_port()
-    script = Path(sys.executable).parent / "nukiflow"
-    process = await asyncio.create_subprocess_exec(
-        str(script),
+    async with serving(
+        SCRIPT,
         "simulator",
         "--host",
         "127.0.0.1",
@@ -34,21 +75,12 @@ async def test_simulator_command_serves_seeded_locks_and_stops_on_sigint() -> No
         "sim-token-for-test",
         "--locks",
         "3",
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    assert process.stdout is not None
-    try:
-        printed = ""
-        while f"http://127.0.0.1:{port}" not in printed:
-            line = await asyncio.wait_for(process.stdout.readline(), 20)
-            assert line, f"the simulator exited early: {printed}"
-            printed += line.decode()
-        base_url = re.search(r"http://127\.0\.0\.1:\d+", printed)
-        assert base_url is not None
-        assert "sim-token-for-test" not in printed, "the token is hinted at, not printed"
+    ) as (base_url, printed):
+        assert base_url == f"http://127.0.0.1:{port}"
+        assert "sim-token-for-test" not in printed, "a chosen token is hinted at, not printed"
+        assert "Bearer token: sim-… (18 characters)" in printed
         async with httpx.AsyncClient(
-            base_url=base_url.group(0), headers={"Authorization": "Bearer sim-token-for-test"}
+            base_url=base_url, headers={"Authorization": "Bearer sim-token-for-test"}
         ) as http:
             answer = await http.get("/smartlock")
             assert answer.status_code == 200
@@ -57,7 +89,44 @@ async def test_simulator_command_serves_seeded_locks_and_stops_on_sigint() -> No
             assert (
                 await http.get("/smartlock", headers={"Authorization": "Bearer x"})
             ).status_code == 401
-    finally:
-        process.send_signal(signal.SIGINT)
-        await asyncio.wait_for(process.wait(), 20)
-    assert process.returncode == 0
+
+
+@pytest.mark.parametrize(
+    "command",
+    [[SCRIPT, "simulator"], [sys.executable, "-m", "nukiflow.simulator"]],
+    ids=["nukiflow-simulator", "python-m"],
+)
+async def test_both_entry_points_default_to_the_printed_dev_token(command: list[str]) -> None:
+    async with serving(*command, "--port", str(_free_port()), "--locks", "1") as (
+        base_url,
+        printed,
+    ):
+        assert f"Bearer token: {DEV_TOKEN}\n" in printed
+        async with httpx.AsyncClient(
+            base_url=base_url, headers={"Authorization": f"Bearer {DEV_TOKEN}"}
+        ) as http:
+            assert (await http.get("/smartlock")).status_code == 200
+
+
+def test_one_default_token_everywhere(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert build_parser().parse_args([]).token == DEV_TOKEN
+    # `nukiflow dev` gives its fake cloud the same well-known token.
+    assert DEV_NUKI_TOKEN == DEV_TOKEN
+
+    served: dict[str, Any] = {}
+    monkeypatch.setattr(nukiflow.simulator, "run", lambda **kwargs: served.update(kwargs))
+    monkeypatch.delenv("NUKIFLOW_SIM_TOKEN", raising=False)
+    result = CliRunner().invoke(app, ["simulator"])
+    assert result.exit_code == 0, result.output
+    assert served["token"] == DEV_TOKEN
+
+    monkeypatch.setenv("NUKIFLOW_SIM_TOKEN", "from-the-environment")
+    result = CliRunner().invoke(app, ["simulator"])
+    assert result.exit_code == 0, result.output
+    assert served["token"] == "from-the-environment"
+
+
+def test_token_hint_prints_only_the_dev_token_in_full() -> None:
+    assert _token_hint(DEV_TOKEN) == DEV_TOKEN
+    hint = _token_hint("a-real-looking-secret-token")
+    assert "secret" not in hint and hint.startswith("a-re")

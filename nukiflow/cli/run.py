@@ -12,6 +12,7 @@ import typer
 
 from nukiflow.cli.common import _Process, _run, _settings
 from nukiflow.cli_output import EXIT_REJECTED, error
+from nukiflow.settings import Settings
 
 
 def dev(
@@ -42,7 +43,7 @@ def dev(
     from nukiflow.dev import DevOptions, run_dev
 
     settings = _settings()
-    _quiet_logging()
+    _quiet_logging(settings)
     _Process.used_temporal = True
     options = DevOptions(
         state_dir=state_dir or settings.state_dir,
@@ -76,7 +77,7 @@ def demo(
     from nukiflow.demo import DemoOptions, run_demo
 
     settings = _settings()
-    _quiet_logging()
+    _quiet_logging(settings)
     _Process.used_temporal = True
     options = DemoOptions(
         json_output=json_output,
@@ -111,8 +112,14 @@ def worker() -> None:
 def simulator(
     host: str = typer.Option("127.0.0.1", help="Address to listen on (loopback by default)."),
     port: int = typer.Option(8080, help="Port to listen on (0 picks a free one)."),
-    token: str = typer.Option(
-        "nukiflow-dev-token", envvar="NUKIFLOW_SIM_TOKEN", help="Bearer token it accepts."
+    # Resolved when the command runs: the default lives with the simulator, which the CLI's
+    # help does not load.
+    token: str | None = typer.Option(
+        None,
+        envvar="NUKIFLOW_SIM_TOKEN",
+        help="Bearer token it accepts (default: the simulator's well-known dev token, "
+        "printed at start).",
+        show_default=False,
     ),
     locks: int = typer.Option(3, min=0, help="Locks to seed, each with a paired keypad."),
     seed: int = typer.Option(0, help="Seed of every random decision (ids, faults)."),
@@ -121,11 +128,12 @@ def simulator(
 ) -> None:
     """Serve the fake Nuki cloud (the Nuki Web API plus a /_sim control surface)."""
     from nukiflow.simulator import SimSettings, run
+    from nukiflow.simulator.standalone import DEV_TOKEN
 
     run(
         host=host,
         port=port,
-        token=token,
+        token=DEV_TOKEN if token is None else token,
         locks=locks,
         seed=seed,
         settings=SimSettings(device_delay=device_delay, action_time=action_time),
@@ -164,7 +172,16 @@ def codec_keygen(
     typer.echo(CodecKey.generate(key_id).to_text())
 
 
-def _quiet_logging() -> None:
-    """Warnings and errors only: dev and demo print their own account of what happens."""
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+def _quiet_logging(settings: Settings) -> None:
+    """Warnings and errors only: dev and demo print their own account of what happens.
+
+    Masked like the worker's log: the worker runs in this process and logs here.
+    """
+    from nukiflow.logs import configure_logging
+
+    configure_logging(
+        "text",
+        logging.WARNING,
+        secrets=settings.secret_values(),
+        text_format="%(levelname)s %(name)s: %(message)s",
+    )

@@ -4,22 +4,27 @@ from __future__ import annotations
 
 import argparse
 
-from .server import DEFAULT_TOKEN
 from .settings import SimSettings
-from .standalone import run
+from .standalone import DEV_TOKEN, run
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m nukiflow.simulator", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080)
-    parser.add_argument("--token", default=DEFAULT_TOKEN)
+    parser.add_argument(
+        "--token", default=DEV_TOKEN, help=f"bearer token it accepts (default: {DEV_TOKEN})"
+    )
     parser.add_argument("--locks", type=int, default=3, help="locks to seed (keypad paired)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device-delay", type=float, default=SimSettings().device_delay)
     parser.add_argument("--action-time", type=float, default=SimSettings().action_time)
     parser.add_argument("--offline-mode", choices=["hold", "drop"], default="drop")
-    args = parser.parse_args()
+    return parser
+
+
+def main() -> None:
+    args = build_parser().parse_args()
     settings = SimSettings(
         device_delay=args.device_delay,
         action_time=args.action_time,

@@ -5,13 +5,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from .server import DEFAULT_TOKEN, SimulatorServer
+from .server import SimulatorServer
 from .settings import SimSettings
+
+# The token both entry points default to, and the one `nukiflow dev` gives its fake cloud: a
+# well-known value for fake locks, so it is no secret and is printed for copying.
+DEV_TOKEN = "nukiflow-dev-token"
 
 
 def _token_hint(token: str) -> str:
-    # Enough to recognise the token, not enough to use it from a screenshot or a log.
-    return token if token == DEFAULT_TOKEN else f"{token[:4]}… ({len(token)} characters)"
+    # A token the user chose may be a real one: enough to recognise it, not enough to use it
+    # from a screenshot or a log.
+    return token if token == DEV_TOKEN else f"{token[:4]}… ({len(token)} characters)"
 
 
 async def serve(server: SimulatorServer) -> None:
@@ -27,7 +32,7 @@ async def serve(server: SimulatorServer) -> None:
 def run(
     host: str = "127.0.0.1",
     port: int = 8080,
-    token: str = DEFAULT_TOKEN,
+    token: str = DEV_TOKEN,
     locks: int = 3,
     seed: int = 0,
     settings: SimSettings | None = None,
