@@ -81,6 +81,11 @@ class Settings(BaseSettings):
     otel_tracing: bool = Field(
         default=False, description="Trace workflows and activities with OpenTelemetry"
     )
+    otel_exporter: Literal["console", "otlp"] | None = Field(
+        default=None,
+        description="Where spans go when no tracer provider is set up already (see "
+        "nukiflow.tracing); unset: OTLP when OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT is set",
+    )
     graceful_shutdown_seconds: float = Field(
         default=30.0, ge=0, description="How long running activities may finish on SIGTERM"
     )

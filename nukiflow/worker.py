@@ -22,6 +22,7 @@ from nukiflow.connect import connect_temporal
 from nukiflow.fleet import fleet_activities, fleet_workflows
 from nukiflow.health import health_server
 from nukiflow.settings import Settings
+from nukiflow.tracing import flush_traces, tracing_interceptor
 from workflows.auth_create import AuthCreateWorkflow
 from workflows.auth_entity import AuthEntityWorkflow
 from workflows.lock_actions import LockActionsWorkflow
@@ -88,16 +89,11 @@ def worker_runtime(settings: Settings) -> Runtime | None:
 
 
 def tracing_interceptors(settings: Settings) -> list[Interceptor]:
-    """OpenTelemetry spans for every workflow, activity and client call, when enabled."""
+    """OpenTelemetry spans for every workflow, activity and client call, when enabled, with an
+    exporter for them (see :mod:`nukiflow.tracing`)."""
     if not settings.otel_tracing:
         return []
-    try:
-        from temporalio.contrib.opentelemetry import TracingInterceptor
-    except ImportError:
-        raise RuntimeError(
-            "NUKIFLOW_OTEL_TRACING needs OpenTelemetry: pip install 'nukiflow[otel]'"
-        ) from None
-    return [TracingInterceptor()]
+    return [tracing_interceptor(settings)]
 
 
 def tuning_options(settings: Settings) -> dict[str, int]:
@@ -147,3 +143,6 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -
         )
         await stop.wait()
         log.info("shutting down: letting running activities finish")
+    if settings.otel_tracing:
+        # The last spans wait in a batch until it fills or times out: send them now.
+        await asyncio.to_thread(flush_traces)

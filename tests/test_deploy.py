@@ -5,17 +5,22 @@ environment names, search attributes, shutdown timing)."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import yaml
+from temporalio.envconfig import ClientConfig
+from temporalio.service import TLSConfig
 
 from nukiflow import search_attributes
 from nukiflow.settings import Settings
 from nukiflow.worker import DEFAULT_GRACEFUL_SHUTDOWN
 
-DEPLOY = Path(__file__).parent.parent / "deploy"
+ROOT = Path(__file__).parent.parent
+DEPLOY = ROOT / "deploy"
 TEMPORAL_ENV = {"TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE", "TEMPORAL_API_KEY", "TEMPORAL_PROFILE"}
+# Only where the files live differs between compose and Kubernetes; these settings name files.
+FILE_SETTINGS = {"NUKIFLOW_NUKI_TOKEN_FILE", "NUKIFLOW_CODEC_KEY_FILE"}
 
 
 def _compose() -> dict[str, Any]:
@@ -34,6 +39,25 @@ def _manifests() -> list[dict[str, Any]]:
 def _kind(kind: str, name: str) -> dict[str, Any]:
     (doc,) = [d for d in _manifests() if d["kind"] == kind and d["metadata"]["name"] == name]
     return doc
+
+
+def _container(deployment: str) -> dict[str, Any]:
+    (container,) = _kind("Deployment", deployment)["spec"]["template"]["spec"]["containers"]
+    return container
+
+
+def _registered(text: str) -> dict[str, str]:
+    """``--name X --type T`` pairs of a ``temporal operator search-attribute create``."""
+    return dict(re.findall(r"--name (\w+) --type (\w+)", text))
+
+
+def _expected_attributes() -> dict[str, str]:
+    kinds = {"INT": "Int", "KEYWORD": "Keyword"}
+    return {key.name: kinds[key.indexed_value_type.name] for key in search_attributes.ALL}
+
+
+def _port(bind: str) -> int:
+    return int(bind.rsplit(":", 1)[1])
 
 
 def _known_env(name: str) -> bool:
@@ -63,12 +87,47 @@ def test_every_environment_name_is_a_setting() -> None:
 
 def test_compose_registers_the_search_attributes_the_code_uses() -> None:
     command = " ".join(_compose()["services"]["temporal-admin-tools"]["command"])
-    registered = dict(re.findall(r"--name (\w+) --type (\w+)", command))
-    expected = {
-        key.name: {"INT": "Int", "KEYWORD": "Keyword"}[key.indexed_value_type.name]
-        for key in search_attributes.ALL
-    }
-    assert registered == expected
+    assert _registered(command) == _expected_attributes()
+    # A failed registration must keep the workers down, not pass for a success.
+    assert "|| true" not in command
+
+
+def test_readme_registers_the_search_attributes_the_code_uses() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    commands = [
+        block.replace("\\\n", " ")
+        for block in re.findall(r"```bash\n(.*?)```", readme, flags=re.DOTALL)
+        if "search-attribute create" in block
+    ]
+    assert commands, "the README shows no search-attribute registration"
+    for command in commands:
+        assert _registered(" ".join(command.split())) == _expected_attributes()
+
+
+def test_compose_starts_services_only_once_what_they_need_is_ready() -> None:
+    services = _compose()["services"]
+    for name, service in services.items():
+        depends_on = service.get("depends_on", {})
+        # The list form means "started", which says nothing about being ready.
+        assert isinstance(depends_on, dict), f"{name}: depends_on needs explicit conditions"
+        for target, spec in depends_on.items():
+            condition = spec["condition"]
+            if condition == "service_healthy":
+                assert "healthcheck" in services[target], f"{name} waits for {target}'s health"
+            elif condition == "service_completed_successfully":
+                assert services[target].get("restart") == "no", f"{target} must run once"
+            else:
+                assert condition == "service_started", condition
+    worker = services["worker"]["depends_on"]
+    assert worker["temporal-admin-tools"]["condition"] == "service_completed_successfully"
+    assert worker["temporal"]["condition"] == "service_healthy"
+    assert services["temporal-admin-tools"]["depends_on"]["temporal"]["condition"] == (
+        "service_healthy"
+    )
+    address = _compose()["x-nukiflow-env"]["TEMPORAL_ADDRESS"]
+    for name in ("temporal-admin-tools", "temporal-ui"):
+        assert services[name]["environment"]["TEMPORAL_ADDRESS"] == address
+    assert address in " ".join(services["temporal"]["healthcheck"]["test"])
 
 
 def test_compose_runs_two_workers_and_points_the_ui_at_the_codec_server() -> None:
@@ -109,12 +168,21 @@ def test_worker_manifest_agrees_with_config_image_and_shutdown() -> None:
 
 
 def test_secrets_referenced_by_manifests_exist_in_the_example() -> None:
-    example = _kind("Secret", "nukiflow-secrets")["stringData"]
+    example_text = (DEPLOY / "k8s" / "secret.example.yaml").read_text(encoding="utf-8")
     for name in ("nukiflow-worker", "nukiflow-codec-server"):
         spec = _kind("Deployment", name)["spec"]["template"]["spec"]
         for volume in spec["volumes"]:
-            for item in volume["secret"]["items"]:
+            secret = volume["secret"]
+            example = _kind("Secret", secret["secretName"])["stringData"]
+            for item in secret.get("items", []):
                 assert item["key"] in example
+        # Optional keys are left out of the example's data (an empty value is not "absent"),
+        # but it tells how to add them.
+        for env in _container(name).get("env", []):
+            ref = env.get("valueFrom", {}).get("secretKeyRef")
+            if ref is not None:
+                assert ref["optional"] or ref["key"] in _kind("Secret", ref["name"])["stringData"]
+                assert ref["key"] in example_text
     service = _kind("Service", "nukiflow-codec-server")
     codec = _kind("Deployment", "nukiflow-codec-server")
     (container,) = codec["spec"]["template"]["spec"]["containers"]
@@ -130,3 +198,91 @@ def test_dockerfile_is_multi_stage_and_runs_unprivileged() -> None:
     assert re.search(r"^USER (?!root|0\b)\S+", final, re.MULTILINE)
     assert "gcc" not in final and "apt-get" not in final
     assert 'ENTRYPOINT ["nukiflow"]' in final
+
+
+def test_compose_and_kubernetes_run_the_same_worker() -> None:
+    compose = _compose()
+    services = compose["services"]
+    config = _kind("ConfigMap", "nukiflow-config")["data"]
+    worker = _kind("Deployment", "nukiflow-worker")
+    container = _container("nukiflow-worker")
+    compose_env = {**compose["x-nukiflow-env"], **services["worker"]["environment"]}
+    compose_env.pop("<<", None)
+    # The same settings on both, with the same values except where files and Temporal live.
+    assert set(compose_env) == set(config)
+    for name in set(config) - FILE_SETTINGS - {"TEMPORAL_ADDRESS"}:
+        assert str(compose_env[name]) == str(config[name]), name
+    compose_secrets = set(compose["secrets"])
+    k8s_items = {
+        item["path"]
+        for v in worker["spec"]["template"]["spec"]["volumes"]
+        for item in v["secret"].get("items", [])
+    }
+    for name in FILE_SETTINGS:
+        compose_file = PurePosixPath(compose_env[name])
+        k8s_file = PurePosixPath(config[name])
+        assert compose_file.name == k8s_file.name, name
+        assert compose_file.name in compose_secrets and str(compose_file.parent) == "/run/secrets"
+        assert k8s_file.name in k8s_items
+    # Health and metrics ports: settings, probes, container ports and scrape annotation.
+    health = int(config["NUKIFLOW_HEALTH_PORT"])
+    metrics = _port(config["NUKIFLOW_METRICS_BIND"])
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert ports == {"health": health, "metrics": metrics}
+    assert int(worker["spec"]["template"]["metadata"]["annotations"]["prometheus.io/port"]) == (
+        metrics
+    )
+    probe = " ".join(services["worker"]["healthcheck"]["test"])
+    assert f"127.0.0.1:{health}/readyz" in probe
+    # One image for both programs, in both.
+    images = {services["worker"]["image"], services["codec-server"]["image"]}
+    images |= {container["image"], _container("nukiflow-codec-server")["image"]}
+    assert len(images) == 1
+    codec_compose = services["codec-server"]["environment"]
+    codec_k8s = {e["name"]: e["value"] for e in _container("nukiflow-codec-server")["env"]}
+    assert codec_compose["NUKIFLOW_CODEC_SERVER_PORT"] == codec_k8s["NUKIFLOW_CODEC_SERVER_PORT"]
+    assert (
+        PurePosixPath(codec_compose["NUKIFLOW_CODEC_KEY_FILE"]).name
+        == PurePosixPath(codec_k8s["NUKIFLOW_CODEC_KEY_FILE"]).name
+    )
+
+
+def test_kubernetes_worker_gets_temporal_credentials_when_the_secrets_have_them(
+    tmp_path: Path,
+) -> None:
+    container = _container("nukiflow-worker")
+    spec = _kind("Deployment", "nukiflow-worker")["spec"]["template"]["spec"]
+    env = {e["name"]: e for e in container["env"]}
+    api_key = env["TEMPORAL_API_KEY"]["valueFrom"]["secretKeyRef"]
+    assert api_key["name"] == "nukiflow-secrets" and api_key["optional"] is True
+
+    (tls_volume,) = [v for v in spec["volumes"] if v["name"] == "temporal-tls"]
+    assert tls_volume["secret"]["optional"] is True
+    (mount,) = [m for m in container["volumeMounts"] if m["name"] == "temporal-tls"]
+    tls_secret = _kind("Secret", tls_volume["secret"]["secretName"])
+    # Commented in the ConfigMap (a named file that is missing stops the worker); once
+    # uncommented they must point at the certificate and key of the mounted Secret.
+    config_text = (DEPLOY / "k8s" / "configmap.yaml").read_text(encoding="utf-8")
+    paths = dict(re.findall(r"^\s*#\s*(TEMPORAL_TLS_\w+_PATH):\s*(\S+)$", config_text, re.M))
+    cert, key = paths["TEMPORAL_TLS_CLIENT_CERT_PATH"], paths["TEMPORAL_TLS_CLIENT_KEY_PATH"]
+    for path in paths.values():
+        assert PurePosixPath(path).parent == PurePosixPath(mount["mountPath"])
+    assert {PurePosixPath(cert).name, PurePosixPath(key).name} <= set(tls_secret["stringData"])
+
+    # And these are the names Temporal's client configuration reads.
+    files = {name: tmp_path / PurePosixPath(path).name for name, path in paths.items()}
+    for name, file in files.items():
+        file.write_bytes(name.encode())
+    connect = ClientConfig.load_client_connect_config(
+        disable_file=True,
+        override_env_vars={
+            "TEMPORAL_API_KEY": "key",
+            **{name: str(file) for name, file in files.items()},
+        },
+    )
+    assert connect.get("api_key") == "key"
+    tls = connect.get("tls")
+    assert isinstance(tls, TLSConfig)
+    assert tls.client_cert == b"TEMPORAL_TLS_CLIENT_CERT_PATH"
+    assert tls.client_private_key == b"TEMPORAL_TLS_CLIENT_KEY_PATH"
+    assert tls.server_root_ca_cert == b"TEMPORAL_TLS_SERVER_CA_CERT_PATH"
