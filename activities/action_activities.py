@@ -130,6 +130,10 @@ class SendProgress(BaseModel):
     lock_type: int | None = None
     # Why the last attempt could not send (423, offline, ...): the reason of an expiry.
     last_refusal: str | None = None
+    # The attempt whose end wrote these details. Heartbeats travel asynchronously: a worker
+    # killed right after its POST may leave older details (or none), so a retry that does not
+    # find its predecessor's closing details must assume that POST went out.
+    closed_attempt: int = 0
 
 
 class SendActionInput(BaseModel):
@@ -289,6 +293,9 @@ class ActionActivities:
         One GET smartlock and one POST normally; after an unclear earlier POST, also the log.
         """
         progress = _progress(SendProgress)
+        attempt = activity.info().attempt
+        if attempt > 1 and progress.closed_attempt != attempt - 1:
+            progress.maybe_sent = True
         try:
             return await self._send(input, progress)
         except NukiError as exc:
@@ -297,6 +304,7 @@ class ActionActivities:
             err = exc
         if not err.non_retryable:
             progress.last_refusal = err.message
+        progress.closed_attempt = attempt
         raise _with_progress(err, progress)
 
     async def _send(self, input: SendActionInput, progress: SendProgress) -> SendActionResult:

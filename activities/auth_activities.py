@@ -13,11 +13,13 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from activities.failures import (
     CONFLICT,
     DEADLINE_PASSED,
     LOCK_OFFLINE,
+    OPERATION_PENDING,
     final,
     pending,
     to_application_error,
@@ -70,12 +72,24 @@ class AwaitAuthResult(BaseModel):
     reads: int
 
 
+class ListAuthIdsInput(BaseModel):
+    smartlock_id: int
+
+
+class ListAuthIdsResult(BaseModel):
+    ids: list[str]
+
+
 class CreateAuthInput(BaseModel):
     smartlock_id: int
     auth_type: int
     desired: AuthFields
     not_after: datetime
     timing: PollTiming
+    # The lock's auths before the first attempt (recorded in history by the workflow): none
+    # of them can be the one this create makes, however well it matches. None (runs started
+    # before the snapshot existed): every match counts.
+    existing_ids: list[str] | None = None
 
 
 class CreateAuthResult(BaseModel):
@@ -107,6 +121,15 @@ class AuthActivities:
             return ReadAuthResult(auth=None)
         except NukiError as exc:
             raise to_application_error(exc) from None
+
+    @activity.defn(name="nuki.auth.list_ids")
+    async def list_auth_ids(self, input: ListAuthIdsInput) -> ListAuthIdsResult:
+        """The ids of the lock's auths (the snapshot a create is told apart from)."""
+        try:
+            auths = await self._client.list_auths(input.smartlock_id)
+        except NukiError as exc:
+            raise to_application_error(exc) from None
+        return ListAuthIdsResult(ids=[a.id for a in auths])
 
     @activity.defn(name="nuki.auth.write")
     async def write_auth(self, input: WriteAuthInput) -> WriteAuthResult:
@@ -144,12 +167,26 @@ class AuthActivities:
                 return None
 
         try:
-            auth, reads = await poll_until(
-                read,
-                lambda a: a is None or a.operation_id is None,
-                input.timing,
-                f"the operation on auth {input.auth_id}",
-            )
+            try:
+                auth, reads = await poll_until(
+                    read,
+                    lambda a: a is None or a.operation_id is None,
+                    input.timing,
+                    f"the operation on auth {input.auth_id}",
+                )
+            except ApplicationError as err:
+                if err.type != OPERATION_PENDING:
+                    raise
+                # Still pending: say whether the lock is offline, the usual reason and the one
+                # a person can act on (the failure that ends at the deadline carries this).
+                lock = await self._client.get_smartlock(input.smartlock_id)
+                if lock.online:
+                    raise
+                raise pending(
+                    f"{err.message}: smartlock {input.smartlock_id} is offline (serverState "
+                    f"{lock.server_state})",
+                    LOCK_OFFLINE,
+                ) from None
         except NukiError as exc:
             raise to_application_error(exc) from None
         return AwaitAuthResult(auth=auth, reads=reads)
@@ -159,14 +196,19 @@ class AuthActivities:
         """Create the auth exactly once, although Nuki's create returns no id.
 
         Look for it first (an earlier attempt may have been accepted and applied), create it,
-        then find it by listing. A 409 for a keypad code means the code is on the lock: ours
-        if a matching auth shows up, someone else's otherwise (a final, clear failure).
+        then find it by listing. Auths in ``existing_ids`` were there before and are never
+        taken for ours (an app auth matches by type and name only). A 409 for a keypad code
+        means the code is on the lock: ours if a matching new auth shows up, someone else's
+        otherwise (a final, clear failure).
         """
         reads = writes = 0
         attempt = activity.info().attempt
         try:
-            found, n = await self._find(input, grace=0.0)
-            reads += n
+            found = None
+            # With a fresh snapshot there is nothing to look for before the first attempt.
+            if attempt > 1 or input.existing_ids is None:
+                found, n = await self._find(input, grace=0.0)
+                reads += n
             if found is None and attempt > 1:
                 # An earlier attempt may have been accepted and not applied yet: give the
                 # device a moment, and never re-create on a lock that is offline (Nuki holds
@@ -209,6 +251,7 @@ class AuthActivities:
     async def _find(self, input: CreateAuthInput, grace: float) -> tuple[SmartlockAuth | None, int]:
         """List the lock's auths for a match, for up to ``grace`` seconds."""
         reads = 0
+        existing = frozenset(input.existing_ids or ())
         started = time.monotonic()
         interval = input.timing.fast_first_interval_seconds
         while True:
@@ -221,7 +264,7 @@ class AuthActivities:
                     raise
                 auths = []
             for auth in auths:
-                if matches(auth, input.desired, input.auth_type):
+                if auth.id not in existing and matches(auth, input.desired, input.auth_type):
                     return auth, reads
             activity.heartbeat()
             if time.monotonic() - started + interval > grace:

@@ -7,6 +7,7 @@ rejected (bad input, refused before it reaches Temporal) or failed (with the rea
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import timedelta
@@ -59,11 +60,18 @@ from workflows.auth_entity import DELETED, ROLLING_OVER, AuthEntityWorkflow
 from workflows.lock_actions import ROLLING_OVER as LOCK_ROLLING_OVER
 from workflows.lock_actions import LockActionsWorkflow
 
-# An entity that is continuing-as-new refuses changes for a moment; how long to keep trying.
+# An entity that is continuing-as-new refuses changes until the changes it holds have ended
+# (one may wait hours for an offline lock): retried with growing pauses, for as long as the
+# change's own deadline allows.
 ROLLOVER_RETRY_DELAY = 0.1
-ROLLOVER_RETRY_LIMIT = 100
+ROLLOVER_RETRY_MAX_DELAY = 5.0
 
 R = TypeVar("R")
+
+
+class RolloverTimeout(Exception):
+    """The workflow was continuing as new until the change's deadline: the change was never
+    accepted (the facade turns this into a failed or expired outcome)."""
 
 
 async def send_update_with_start(
@@ -74,15 +82,19 @@ async def send_update_with_start(
     operation: Any,
     update_id: str,
     rolling_over: str,
+    give_up_after: timedelta,
     wait_for_stage: WorkflowUpdateStage = WorkflowUpdateStage.COMPLETED,
 ) -> WorkflowUpdateHandle[Any]:
     """Update-with-Start that rides out an entity's continue-as-new.
 
     ``operation`` builds a fresh ``WithStartWorkflowOperation`` per attempt (one cannot be
     reused). A validator refusal typed ``rolling_over`` and the server's abort of an update that
-    races a closing run are retried; every other refusal raises ``WorkflowUpdateFailedError``.
+    races a closing run are retried until ``give_up_after`` has passed (then
+    :class:`RolloverTimeout`); every other refusal raises ``WorkflowUpdateFailedError``.
     """
-    for _ in range(ROLLOVER_RETRY_LIMIT):
+    give_up_at = time.monotonic() + give_up_after.total_seconds()
+    delay = ROLLOVER_RETRY_DELAY
+    while True:
         try:
             return await client.start_update_with_start_workflow(
                 update,
@@ -93,16 +105,18 @@ async def send_update_with_start(
             )
         except WorkflowUpdateFailedError as exc:
             cause = exc.cause
-            if isinstance(cause, ApplicationError) and cause.type == rolling_over:
-                await asyncio.sleep(ROLLOVER_RETRY_DELAY)
-                continue
-            raise
+            if not (isinstance(cause, ApplicationError) and cause.type == rolling_over):
+                raise
         except RPCError as exc:
-            if "closing workflow" in str(exc) or "aborted" in str(exc):
-                await asyncio.sleep(ROLLOVER_RETRY_DELAY)
-                continue
-            raise
-    raise RuntimeError("the workflow kept refusing the update while continuing as new; retry")
+            if "closing workflow" not in str(exc) and "aborted" not in str(exc):
+                raise
+        if time.monotonic() + delay > give_up_at:
+            raise RolloverTimeout(
+                "the workflow was continuing as new (finishing the changes it holds) until the "
+                "deadline; the change was never accepted: send it again"
+            )
+        await asyncio.sleep(delay)
+        delay = min(delay * 1.5, ROLLOVER_RETRY_MAX_DELAY)
 
 
 def refusal_message(exc: WorkflowUpdateFailedError) -> tuple[str | None, str]:
@@ -263,10 +277,21 @@ class NukiFlow:
                 operation=operation,
                 update_id=change.request_id,
                 rolling_over=ROLLING_OVER,
+                give_up_after=timedelta(seconds=change.deadline_seconds),
                 wait_for_stage=WorkflowUpdateStage.ACCEPTED,
             )
         except WorkflowUpdateFailedError as exc:
             return self._refused(exc, smartlock_id, auth_id, change.request_id, change.kind)
+        except RolloverTimeout as exc:
+            return AuthOutcome(
+                status=OutcomeStatus.FAILED,
+                request_id=change.request_id,
+                smartlock_id=smartlock_id,
+                auth_id=auth_id,
+                kind=change.kind,
+                reason=str(exc),
+                workflow_id=auth_workflow_id(smartlock_id, auth_id),
+            )
 
     async def wait_for_change(
         self, smartlock_id: int, auth_id: str, request_id: str
@@ -439,10 +464,21 @@ class NukiFlow:
                 operation=operation,
                 update_id=request.request_id,
                 rolling_over=LOCK_ROLLING_OVER,
+                give_up_after=timedelta(seconds=request.deadline_seconds),
                 wait_for_stage=WorkflowUpdateStage.ACCEPTED,
             )
         except WorkflowUpdateFailedError as exc:
             return self._action_refused(exc, smartlock_id, request)
+        except RolloverTimeout as exc:
+            # Never accepted, so never sent: the action's deadline passed in line.
+            return ActionOutcome(
+                status=ActionStatus.EXPIRED,
+                request_id=request.request_id,
+                smartlock_id=smartlock_id,
+                action=request.action,
+                reason=str(exc),
+                workflow_id=workflow_id,
+            )
 
     async def lock_state(self, smartlock_id: int) -> LockActionsView:
         """The lock workflow's queue, current action, last outcomes and learned timing."""

@@ -40,6 +40,7 @@ def activities_for(nuki: NukiClient) -> list[Any]:
     actions = ActionActivities(nuki)
     return [
         auth.read_auth,
+        auth.list_auth_ids,
         auth.write_auth,
         auth.await_auth,
         auth.create_auth,

@@ -15,6 +15,7 @@ from nukiflow.models.auth import AuthOutcome, OutcomeStatus
 from nukiflow.models.entity import auth_workflow_id
 from nukiflow.simulator.control import SimulatorControl
 from nukiflow.simulator.settings import Faults
+from tests.conftest import StartWorker
 
 FORUM_CODES = [555551, 555552, 555553, 555554, 555555]
 
@@ -81,9 +82,12 @@ async def test_update_keeps_time_restrictions_nuki_would_wipe(
 async def test_forum_case_concurrent_callers_end_with_the_last_code(
     flow: NukiFlow, sim: SimulatorControl, worker: Worker
 ) -> None:
-    """Five callers, lost-update fault on the fourth write: the lock ends with 555555."""
+    """Five callers, the device loses the first accepted write: the lock ends with 555555.
+
+    (Coalescing leaves too few writes for a later one to be sure to exist, so the fault hits
+    the first.)"""
     smartlock_id, auth_id = await _keypad(sim, code=555559)
-    await sim.set_faults(Faults(lost_update_nth=[4]), smartlock_id)
+    await sim.set_faults(Faults(lost_update_nth=[1]), smartlock_id)
     tasks = []
     for code in FORUM_CODES:
         tasks.append(asyncio.create_task(flow.update_auth(smartlock_id, auth_id, {"code": code})))
@@ -97,9 +101,11 @@ async def test_forum_case_concurrent_callers_end_with_the_last_code(
             assert outcome.superseded_by_change is not None
             assert outcome.superseded_by_change > outcome.change_number
     assert await _device_auth_code(sim, smartlock_id, auth_id) == 555555
-    # Coalescing: five changes cost far fewer writes than five.
+    # Coalescing: five changes cost far fewer writes than five, the lost one included.
     writes = [r for r in await sim.requests() if r.method == "POST" and auth_id in r.path]
     assert len(writes) <= 4
+    accepted = [r for r in writes if r.status == 204]
+    assert len(accepted) >= 2, "the lost first write must have been followed by another"
 
 
 async def test_forum_case_one_caller_in_sequence_rewrites_the_lost_update(
@@ -200,3 +206,49 @@ async def test_a_superseded_caller_can_wait_for_the_change_that_replaced_it(
     # Unknown request ids are refused, not waited on forever.
     with pytest.raises(WorkflowUpdateFailedError):
         await flow.wait_for_change(smartlock_id, auth_id, "no-such-change")
+
+
+async def test_a_rejected_last_change_lets_the_earlier_one_land(
+    flow: NukiFlow, sim: SimulatorControl, start_worker: StartWorker
+) -> None:
+    """Two changes reach a fresh entity before it read the auth; the last one does not fit the
+    auth (a from-date after its until-date): it is rejected, the first is written, and both
+    callers get their outcome."""
+    lock = await sim.add_lock()
+    until = datetime(2030, 2, 1, tzinfo=UTC)
+    auth = await sim.add_auth(
+        lock.smartlock_id, name="cleaner", code=555551, allowed_until_date=until
+    )
+    # No worker yet: both changes wait in the server and reach the workflow's first task.
+    first = asyncio.create_task(flow.update_auth(lock.smartlock_id, auth.id, {"name": "maid"}))
+    await asyncio.sleep(0.3)
+    second = asyncio.create_task(
+        flow.update_auth(
+            lock.smartlock_id, auth.id, {"allowed_from_date": until + timedelta(days=1)}
+        )
+    )
+    await asyncio.sleep(0.3)
+    await start_worker()
+    renamed, refused = await asyncio.wait_for(asyncio.gather(first, second), timeout=30)
+    assert refused.status is OutcomeStatus.REJECTED, refused.reason
+    assert refused.reason is not None and "date" in refused.reason
+    assert renamed.status is OutcomeStatus.APPLIED, renamed.reason
+    (stored,) = (await sim.device(lock.smartlock_id)).auths
+    assert stored.name == "maid"
+    assert stored.allowed_until_date == until
+
+
+async def test_a_code_for_an_app_auth_is_refused_before_it_reaches_nuki(
+    flow: NukiFlow, sim: SimulatorControl, worker: Worker
+) -> None:
+    """The auth's type is unknown until the entity read it: the rule then holds in the merge."""
+    lock = await sim.add_lock()
+    auth = await sim.add_auth(lock.smartlock_id, name="phone", type=0)
+    outcome = await flow.update_auth(lock.smartlock_id, auth.id, {"code": 555552})
+    assert outcome.status is OutcomeStatus.REJECTED, outcome.reason
+    assert outcome.reason is not None and "keypad" in outcome.reason
+    writes = [r for r in await sim.requests() if r.method == "POST"]
+    assert writes == []
+    # Now the entity knows the type: the validator refuses it outside history.
+    again = await flow.update_auth(lock.smartlock_id, auth.id, {"code": 555553})
+    assert again.status is OutcomeStatus.REJECTED

@@ -6,6 +6,8 @@ import asyncio
 import time
 from datetime import timedelta
 
+import pytest
+
 from activities.nuki_client import NukiClient
 from nukiflow.client import NukiFlow
 from nukiflow.models.auth import OutcomeStatus
@@ -95,27 +97,34 @@ async def test_offline_lock_that_comes_back_gets_the_change(
     assert device.auths[0].code == 555552
 
 
+@pytest.mark.parametrize("offline_mode", ["drop", "hold"])
 async def test_offline_past_the_deadline_fails_and_sends_nothing_late(
-    flow: NukiFlow, sim: SimulatorControl, start_worker: StartWorker
+    flow: NukiFlow, sim: SimulatorControl, start_worker: StartWorker, offline_mode: str
 ) -> None:
     smartlock_id, auth_id = await _keypad(sim)
-    await sim.set_faults(Faults(offline_mode="drop"), smartlock_id)
+    await sim.set_faults(Faults(offline_mode=offline_mode), smartlock_id)
     await sim.set_online(smartlock_id, False)
     await start_worker()
     deadline = timedelta(seconds=3)
+    called = time.monotonic()
     outcome = await flow.update_auth(smartlock_id, auth_id, {"code": 555552}, deadline=deadline)
-    given_up = time.monotonic()
     assert outcome.status is OutcomeStatus.FAILED
     assert outcome.reason is not None and "deadline" in outcome.reason
     assert "offline" in outcome.reason
-    # Bring the lock back: nothing nukiflow queued may reach it after the deadline.
+    # The write went out before the lock was known to be offline, and the reason says that
+    # Nuki may still deliver it.
+    assert "may still take it" in outcome.reason
+    # Bring the lock back: nothing nukiflow sends may go out after the deadline.
     await sim.set_online(smartlock_id, True)
     await asyncio.sleep(0.5)
     writes = [r for r in await sim.requests() if r.method == "POST" and auth_id in r.path]
     assert writes, "the first write should have been sent"
-    assert all(r.time <= given_up for r in writes)
+    # The deadline counts from the workflow's acceptance, a moment after the call.
+    assert all(r.time <= called + deadline.total_seconds() for r in writes)
     device = await sim.device(smartlock_id)
-    assert device.auths[0].code == 555551
+    # Dropped, the write never lands; held, the cloud delivers it once the lock is back.
+    expected = 555551 if offline_mode == "drop" else 555552
+    assert device.auths[0].code == expected
 
 
 async def test_worker_stopped_mid_change_is_finished_by_a_new_worker(

@@ -73,6 +73,20 @@ async def test_create_whose_answer_was_lost_makes_exactly_one_auth(
     assert device.auths[0].id == outcome.auth_id
 
 
+async def test_create_never_takes_an_auth_that_was_there_before_for_the_new_one(
+    flow: NukiFlow, sim: SimulatorControl, worker: Worker
+) -> None:
+    """An app auth matches by type and name only: one of the same name already on the lock
+    is someone else's, and the create makes its own."""
+    lock = await sim.add_lock()
+    before = await sim.add_auth(lock.smartlock_id, name="guest", type=0)
+    outcome = await flow.create_auth(lock.smartlock_id, name="guest", auth_type=0)
+    assert outcome.status is OutcomeStatus.APPLIED, outcome.reason
+    assert outcome.auth_id is not None and outcome.auth_id != before.id
+    device = await sim.device(lock.smartlock_id)
+    assert sorted(a.id for a in device.auths) == sorted([before.id, outcome.auth_id])
+
+
 async def test_create_with_a_code_already_on_the_lock_fails_clearly(
     flow: NukiFlow, sim: SimulatorControl, worker: Worker
 ) -> None:

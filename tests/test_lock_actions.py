@@ -7,15 +7,20 @@ import itertools
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.testing import ActivityEnvironment
 from temporalio.worker import Replayer
 
 from activities.action_activities import (
+    ActionActivities,
     Assessment,
     LockSnapshot,
+    SendActionInput,
+    SendProgress,
     assess,
     find_in_log,
     poll_offsets,
@@ -524,3 +529,51 @@ async def test_continue_as_new_keeps_request_ids_and_learned_timing(
     assert await sim.requests() == []
     device = await sim.device(lock.smartlock_id)
     assert len(device.actions) == 1 + 2 * len(names)
+
+
+def _attempt(number: int, details: SendProgress | None) -> ActivityEnvironment:
+    env = ActivityEnvironment()
+    env.info = replace(
+        ActivityEnvironment.default_info(),
+        attempt=number,
+        heartbeat_details=[] if details is None else [details.model_dump(mode="json")],
+    )
+    return env
+
+
+async def test_a_retry_without_its_predecessors_closing_details_checks_before_sending(
+    nuki: NukiClient, sim: SimulatorControl
+) -> None:
+    """Heartbeats travel asynchronously: a worker killed right after its POST may leave no
+    details. The next attempt must then assume the POST went out and look in the log."""
+    lock = await sim.add_lock()
+    since = datetime.now(UTC) - timedelta(seconds=2)
+    # Attempt 1 sent the unlatch and died before any of its heartbeats reached the server.
+    await nuki.action(lock.smartlock_id, SmartlockAction(action=LockAction.UNLATCH, option=0))
+
+    async def done() -> bool:
+        device = await sim.device(lock.smartlock_id)
+        return bool(device.actions) and device.pending == 0
+
+    await _wait_for(done)
+    send = SendActionInput(
+        smartlock_id=lock.smartlock_id,
+        action=ActionName.UNLATCH,
+        not_after=datetime.now(UTC) + timedelta(seconds=30),
+        log_since=since,
+    )
+    result = await _attempt(2, None).run(ActionActivities(nuki).send_action, send)
+    assert result.executed is not None and result.sent_at is None
+    device = await sim.device(lock.smartlock_id)
+    assert [a.action for a in device.actions] == [LockAction.UNLATCH], "the door opened once"
+
+    # The predecessor's closing details say it was refused before sending: send at once.
+    other = await sim.add_lock()
+    clean = SendProgress(requests=2, posts=1, closed_attempt=1, last_refusal="423")
+    sent = await _attempt(2, clean).run(
+        ActionActivities(nuki).send_action,
+        send.model_copy(update={"smartlock_id": other.smartlock_id}),
+    )
+    assert sent.sent_at is not None and sent.executed is None
+    logs = [r for r in await sim.requests() if r.path == f"/smartlock/{other.smartlock_id}/log"]
+    assert logs == [], "a clear refusal needs no look in the log"

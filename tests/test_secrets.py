@@ -36,7 +36,10 @@ FORUM_CODES = [847291, 847292, 847293, 847294, 847295]
 CREATE_CODE = 863517
 ALL_CODES = [INITIAL_CODE, *FORUM_CODES, CREATE_CODE]
 # Where Temporal keeps values in plain text by design (and nukiflow keeps ids only).
-PLAIN_BY_DESIGN = ("search_attributes",)
+# Search attributes are plain for the server to index them; a patch marker's data (the patch
+# id, written by the SDK's core below the data converter) is plain too. Both are still scanned
+# for codes above.
+PLAIN_BY_DESIGN = ("search_attributes", "details[patch-data]")
 
 
 def iter_payloads(message: Message, path: str = "") -> Iterator[tuple[str, Payload]]:

@@ -3,7 +3,9 @@
 Nuki's create answers 204 without an id, so a naive retry after a timeout can make two auths.
 The workflow id carries the caller's request id (a retried call attaches to the same run), and
 the create activity looks for the auth before and after creating it (see
-:meth:`activities.auth_activities.AuthActivities.create_auth`).
+:meth:`activities.auth_activities.AuthActivities.create_auth`). The lock's auths are listed
+once before the first attempt and that snapshot is kept in history: an auth that was there
+before is never taken for the new one, however well it matches.
 """
 
 from __future__ import annotations
@@ -17,7 +19,12 @@ from temporalio.exceptions import ActivityError, WorkflowAlreadyStartedError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities.auth_activities import AuthActivities, AwaitAuthInput, CreateAuthInput
+    from activities.auth_activities import (
+        AuthActivities,
+        AwaitAuthInput,
+        CreateAuthInput,
+        ListAuthIdsInput,
+    )
     from nukiflow import search_attributes as sa
     from nukiflow.models.auth import AuthFields, AuthOutcome, ChangeKind, OutcomeStatus
     from nukiflow.models.entity import (
@@ -29,6 +36,9 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.auth_entity import AuthEntityWorkflow
     from workflows.failure_reasons import describe_activity_failure
+
+
+SNAPSHOT_PATCH = "create-lists-existing-auths-first"
 
 
 @workflow.defn(name="NukiAuthCreate")
@@ -46,8 +56,26 @@ class AuthCreateWorkflow:
                 sa.STATUS.value_set(EntityStatus.APPLYING.value),
             ]
         )
-        step = "creating the auth"
+        existing_ids: list[str] | None = None
+        snapshot_reads = 0
         try:
+            # Runs started before the snapshot existed go on without it (replay-safe).
+            if workflow.patched(SNAPSHOT_PATCH):
+                step = "listing the lock's auths before creating"
+                listed = await workflow.execute_activity_method(
+                    AuthActivities.list_auth_ids,
+                    ListAuthIdsInput(smartlock_id=request.smartlock_id),
+                    start_to_close_timeout=timedelta(seconds=30),
+                    schedule_to_close_timeout=deadline - workflow.now(),
+                    retry_policy=RetryPolicy(
+                        initial_interval=timedelta(seconds=timing.retry.initial_interval_seconds),
+                        backoff_coefficient=timing.retry.backoff,
+                        maximum_interval=timedelta(seconds=timing.retry.max_interval_seconds),
+                    ),
+                    summary=f"list the auths on smartlock {request.smartlock_id}",
+                )
+                existing_ids, snapshot_reads = listed.ids, 1
+            step = "creating the auth"
             created = await workflow.execute_activity_method(
                 AuthActivities.create_auth,
                 CreateAuthInput(
@@ -56,6 +84,7 @@ class AuthCreateWorkflow:
                     desired=desired,
                     not_after=deadline,
                     timing=timing.poll,
+                    existing_ids=existing_ids,
                 ),
                 start_to_close_timeout=timedelta(seconds=3 * timing.poll.fast_window_seconds + 30),
                 schedule_to_close_timeout=deadline - workflow.now(),
@@ -98,7 +127,7 @@ class AuthCreateWorkflow:
                 auth_id=created.auth_id,
                 reason="the new auth vanished before it could be verified",
                 writes=created.writes,
-                reads=created.reads + settled.reads,
+                reads=snapshot_reads + created.reads + settled.reads,
             )
         verified = AuthFields.from_wire(settled.auth)
         differences = desired.differences(verified)
@@ -133,7 +162,7 @@ class AuthCreateWorkflow:
                 auth_id=created.auth_id,
                 verified=verified,
                 writes=created.writes,
-                reads=created.reads + settled.reads,
+                reads=snapshot_reads + created.reads + settled.reads,
                 reason=f"the auth was created but differs in {', '.join(differences)}; "
                 "send an update to correct it",
             )
@@ -143,7 +172,7 @@ class AuthCreateWorkflow:
             auth_id=created.auth_id,
             verified=verified,
             writes=created.writes,
-            reads=created.reads + settled.reads,
+            reads=snapshot_reads + created.reads + settled.reads,
         )
 
     def _finish(

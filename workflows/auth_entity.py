@@ -29,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
         AuthChange,
         AuthFields,
         AuthOutcome,
+        AuthPatch,
         ChangeKind,
         OutcomeRequest,
         OutcomeStatus,
@@ -49,6 +50,9 @@ with workflow.unsafe.imports_passed_through():
 REMEMBERED_OUTCOMES = 200
 ROLLING_OVER = "EntityRollingOver"
 DELETED = "AuthDeleted"
+# Marks runs that write the last change still standing when the last one is rejected, and
+# check type rules while merging.
+SEGMENT_PATCH = "segment-writes-last-standing-change"
 READ_TIMEOUT = timedelta(minutes=10)
 CALL_TIMEOUT = timedelta(seconds=30)
 
@@ -111,15 +115,7 @@ class AuthEntityWorkflow:
             )
         if change.patch is None:
             return
-        auth_type = self._auth_type
-        if auth_type is not None and auth_type != AuthType.KEYPAD_CODE and change.patch.code:
-            raise ValueError("only keypad code auths (type 13) carry a code")
-        if (
-            auth_type == AuthType.KEYPAD_CODE
-            and change.patch.name is not None
-            and len(change.patch.name) > MAX_KEYPAD_NAME
-        ):
-            raise ValueError(f"a keypad code's name has at most {MAX_KEYPAD_NAME} characters")
+        self._check_type_rules(change.patch)
         projected = self._desired
         if projected is not None:
             try:
@@ -131,6 +127,20 @@ class AuthEntityWorkflow:
                 raise ValueError(
                     f"the change does not fit the auth: {error_message(exc)}"
                 ) from None
+
+    def _check_type_rules(self, patch: AuthPatch) -> None:
+        """Rules that depend on the auth's type. Before the auth was first read the type is
+        unknown: the validator lets the change in and the merge, after the read, refuses it
+        (answered rejected; nothing is written)."""
+        auth_type = self._auth_type
+        if auth_type is not None and auth_type != AuthType.KEYPAD_CODE and patch.code:
+            raise ValueError("only keypad code auths (type 13) carry a code")
+        if (
+            auth_type == AuthType.KEYPAD_CODE
+            and patch.name is not None
+            and len(patch.name) > MAX_KEYPAD_NAME
+        ):
+            raise ValueError(f"a keypad code's name has at most {MAX_KEYPAD_NAME} characters")
 
     @workflow.update
     async def outcome(self, request: OutcomeRequest) -> AuthOutcome:
@@ -238,21 +248,32 @@ class AuthEntityWorkflow:
                 return
             assert self._desired is not None
             merged = self._desired
+            # Runs from before this patch kept the old walk, which left the changes before a
+            # rejected last one without an outcome (replay-safe).
+            fixed = workflow.patched(SEGMENT_PATCH)
             for pending in segment:
                 patch = pending.change.patch
                 if patch is None:
                     continue
                 try:
+                    if fixed:
+                        self._check_type_rules(patch)
                     merged = patch.apply_to(merged)
                 except ValueError as exc:
                     self._resolve(pending, OutcomeStatus.REJECTED, reason=error_message(exc))
-                    if pending is last:
+                    if pending is last and not fixed:
                         self._set_status(self._settled_status())
                         return
             self._desired = target = merged
+            # The last change still standing is the one written; a rejected change is answered.
+            standing = [p for p in segment if p.change.request_id not in self._outcomes]
+            if not standing:
+                self._set_status(self._settled_status())
+                return
+            last = standing[-1]
 
         for pending in segment[:-1]:
-            if pending.change.request_id not in self._outcomes:
+            if pending is not last and pending.change.request_id not in self._outcomes:
                 self._supersede(pending, by=last)
         await self._apply(last, target)
         self._set_status(self._settled_status())
@@ -339,7 +360,14 @@ class AuthEntityWorkflow:
                 )
                 reads += settled.reads
             except ActivityError as err:
-                self._fail(pending, describe_activity_failure(err, step), writes, reads)
+                reason = describe_activity_failure(err, step)
+                if writes:
+                    # Offline, Nuki may hold an accepted write and apply it when the lock is back.
+                    reason += (
+                        "; Nuki accepted the write, so the lock may still take it when it is "
+                        "online again (the next change starts from what the lock holds)"
+                    )
+                self._fail(pending, reason, writes, reads)
                 return
 
             if target is None:
