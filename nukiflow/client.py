@@ -48,6 +48,7 @@ from nukiflow.models.auth import (
 from nukiflow.models.entity import (
     AuthCreateInput,
     AuthEntityInput,
+    AuthEntityResult,
     AuthEntityView,
     auth_workflow_id,
     create_workflow_id,
@@ -266,6 +267,10 @@ class NukiFlow:
                 id=auth_workflow_id(smartlock_id, auth_id),
                 task_queue=self.task_queue,
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                # An entity that completed (verified delete, auth not found) is not started
+                # again: its result answers (see _ended_entity). One that failed or was
+                # terminated may be.
+                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
                 static_summary=f"auth {auth_id} on smartlock {smartlock_id}",
             )
 
@@ -282,6 +287,8 @@ class NukiFlow:
             )
         except WorkflowUpdateFailedError as exc:
             return self._refused(exc, smartlock_id, auth_id, change.request_id, change.kind)
+        except WorkflowAlreadyStartedError:
+            return await self._ended_entity(smartlock_id, auth_id, change)
         except RolloverTimeout as exc:
             return AuthOutcome(
                 status=OutcomeStatus.FAILED,
@@ -373,6 +380,28 @@ class NukiFlow:
             smartlock_id=smartlock_id,
             auth_id=auth_id,
             reason=reason,
+        )
+
+    async def _ended_entity(
+        self, smartlock_id: int, auth_id: str, change: AuthChange
+    ) -> AuthOutcome:
+        """The auth's entity has completed: the first outcome of a retried change, or a
+        failure that says why the auth is no longer managed."""
+        handle = self.client.get_workflow_handle(
+            auth_workflow_id(smartlock_id, auth_id), result_type=AuthEntityResult
+        )
+        ended: AuthEntityResult = await handle.result()
+        for outcome in ended.outcomes:
+            if outcome.request_id == change.request_id:
+                return outcome
+        return AuthOutcome(
+            status=OutcomeStatus.FAILED,
+            request_id=change.request_id,
+            smartlock_id=smartlock_id,
+            auth_id=auth_id,
+            kind=change.kind,
+            reason=ended.ended_because or f"auth {auth_id} is no longer managed",
+            workflow_id=auth_workflow_id(smartlock_id, auth_id),
         )
 
     def _refused(

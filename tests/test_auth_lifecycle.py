@@ -115,13 +115,43 @@ async def test_delete_is_verified_and_ends_the_entity(
     assert (await handle.describe()).status is WorkflowExecutionStatus.COMPLETED
 
 
-async def test_update_of_an_unknown_auth_fails_with_reason(
-    flow: NukiFlow, sim: SimulatorControl, worker: Worker
+async def test_a_change_after_the_entity_ended_gets_the_first_outcome_or_the_reason(
+    flow: NukiFlow, sim: SimulatorControl, worker: Worker, temporal_client: Client
+) -> None:
+    """A retried delete (same request id) after the verified delete returns its outcome
+    without writing again; any other change is told the auth was deleted. No new entity
+    starts for a deleted auth."""
+    lock = await sim.add_lock()
+    auth = await sim.add_auth(lock.smartlock_id, name="gone", code=555552)
+    request_id = uuid.uuid4().hex
+    first = await flow.delete_auth(lock.smartlock_id, auth.id, request_id=request_id)
+    assert first.status is OutcomeStatus.APPLIED, first.reason
+    handle = temporal_client.get_workflow_handle(auth_workflow_id(lock.smartlock_id, auth.id))
+    await handle.result()
+    run_id = (await handle.describe()).run_id
+    again = await flow.delete_auth(lock.smartlock_id, auth.id, request_id=request_id)
+    assert again == first
+    late = await flow.update_auth(lock.smartlock_id, auth.id, {"name": "back"})
+    assert late.status is OutcomeStatus.FAILED
+    assert late.reason is not None and "deleted by change #1" in late.reason
+    assert (await handle.describe()).run_id == run_id, "no new entity for a deleted auth"
+    deletes = [r for r in await sim.requests() if r.method == "DELETE"]
+    assert len(deletes) == 1
+
+
+async def test_update_of_an_unknown_auth_fails_with_reason_and_ends_the_entity(
+    flow: NukiFlow, sim: SimulatorControl, worker: Worker, temporal_client: Client
 ) -> None:
     lock = await sim.add_lock()
     outcome = await flow.update_auth(lock.smartlock_id, "0" * 24, {"name": "x"})
     assert outcome.status is OutcomeStatus.FAILED
     assert outcome.reason is not None and "not found" in outcome.reason
+    handle = temporal_client.get_workflow_handle(auth_workflow_id(lock.smartlock_id, "0" * 24))
+    await handle.result()
+    assert (await handle.describe()).status is WorkflowExecutionStatus.COMPLETED
+    again = await flow.update_auth(lock.smartlock_id, "0" * 24, {"name": "y"})
+    assert again.status is OutcomeStatus.FAILED
+    assert again.reason is not None and "not found" in again.reason
 
 
 @pytest.mark.parametrize(

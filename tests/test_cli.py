@@ -209,13 +209,24 @@ async def test_failed_change_exits_1_with_the_reason(
     assert result.exit_code == 1, result.output
     assert "Failed" in result.stdout and "was not found" in result.stdout
     assert f"nukiflow auth show {lock.smartlock_id}" in result.stdout
-
+    # An auth that is not there has no entity to keep: nothing is listed for it.
     listed = as_json(await run(cli_env, "status", "--json", "--smartlock", str(lock.smartlock_id)))
+    assert listed["counts"] == {}
+
+    # A managed auth whose change failed (offline past its deadline) is listed as failing.
+    lock_id, auth_id = await keypad_auth(sim)
+    await sim.set_faults(Faults(offline_mode="drop"), lock_id)
+    await sim.set_online(lock_id, False)
+    result = await run(
+        cli_env, "auth", "update", str(lock_id), auth_id, "--name", "x", "--deadline", "2s"
+    )
+    assert result.exit_code == 1, result.output
+    listed = as_json(await run(cli_env, "status", "--json", "--smartlock", str(lock_id)))
     assert listed["counts"] == {"failed": 1}
-    table = await run(cli_env, "status", "--smartlock", str(lock.smartlock_id))
+    table = await run(cli_env, "status", "--smartlock", str(lock_id))
     assert table.exit_code == 0
     assert "1 failing" in table.stdout
-    assert auth_workflow_id(lock.smartlock_id, "a" * 24) in table.stdout
+    assert auth_workflow_id(lock_id, auth_id) in table.stdout
 
 
 async def test_no_wait_returns_once_accepted(

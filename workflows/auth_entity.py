@@ -53,6 +53,8 @@ DELETED = "AuthDeleted"
 # Marks runs that write the last change still standing when the last one is rejected, and
 # check type rules while merging.
 SEGMENT_PATCH = "segment-writes-last-standing-change"
+# Marks runs that end when the auth is not found (instead of staying open for nothing).
+MISSING_PATCH = "entity-ends-when-auth-missing"
 READ_TIMEOUT = timedelta(minutes=10)
 CALL_TIMEOUT = timedelta(seconds=30)
 
@@ -73,6 +75,8 @@ class AuthEntityWorkflow:
         # The changes taken from ``_pending`` and being written now.
         self._segment: list[PendingChange] = []
         self._deleted_by: int | None = None
+        # The auth was not found when read: nothing to manage, the run ends.
+        self._missing = False
         self._status_published: EntityStatus | None = None
 
     # -- the caller's entry point -------------------------------------------------------
@@ -103,11 +107,8 @@ class AuthEntityWorkflow:
         """Refuse, before anything enters history, what this auth cannot take."""
         if change.request_id in self._outcomes:
             return
-        if self._deleted_by is not None:
-            raise ApplicationError(
-                f"auth {self._input.auth_id} was deleted by change #{self._deleted_by}",
-                type=DELETED,
-            )
+        if self._ended():
+            raise ApplicationError(self._end_reason(), type=DELETED)
         if self._rollover_due():
             raise ApplicationError(
                 "this auth's workflow is continuing as new; send the change again",
@@ -185,7 +186,7 @@ class AuthEntityWorkflow:
             await workflow.wait_condition(lambda: bool(self._pending) or self._rollover_due())
             if self._pending:
                 await self._process_next()
-                if self._deleted_by is not None:
+                if self._ended():
                     self._fail_remaining()
                     break
                 continue
@@ -193,7 +194,7 @@ class AuthEntityWorkflow:
         # Let every handler hand back its outcome before the run ends. New changes are
         # refused meanwhile (validator), so the wait cannot be starved.
         await workflow.wait_condition(workflow.all_handlers_finished)
-        if self._deleted_by is None:
+        if not self._ended():
             workflow.continue_as_new(
                 AuthEntityInput(
                     smartlock_id=input.smartlock_id,
@@ -216,6 +217,20 @@ class AuthEntityWorkflow:
             auth_id=input.auth_id,
             status=self._status,
             change_counter=self._counter,
+            ended_because=self._end_reason(),
+            # A caller retrying with a request id after the run ended gets its outcome here.
+            outcomes=list(self._outcomes.values())[-REMEMBERED_OUTCOMES:],
+        )
+
+    def _ended(self) -> bool:
+        return self._deleted_by is not None or self._missing
+
+    def _end_reason(self) -> str:
+        if self._deleted_by is not None:
+            return f"auth {self._input.auth_id} was deleted by change #{self._deleted_by}"
+        return (
+            f"auth {self._input.auth_id} was not found on smartlock {self._input.smartlock_id}; "
+            "check both ids"
         )
 
     def _rollover_due(self) -> bool:
@@ -303,6 +318,9 @@ class AuthEntityWorkflow:
             for pending in segment:
                 self._resolve(pending, OutcomeStatus.FAILED, reason=reason, reads=1)
             self._set_status(EntityStatus.FAILED)
+            # Runs from before this patch stayed open for an auth that is not there.
+            if workflow.patched(MISSING_PATCH):
+                self._missing = True
             return False
         self._auth_type = result.auth.type
         self._desired = self._verified = AuthFields.from_wire(result.auth)
@@ -467,7 +485,7 @@ class AuthEntityWorkflow:
             self._resolve(
                 pending,
                 OutcomeStatus.FAILED,
-                reason=f"auth {self._input.auth_id} was deleted by change #{self._deleted_by}",
+                reason=self._end_reason(),
             )
         self._pending = []
 

@@ -71,12 +71,16 @@ class AuthEntityView(BaseModel):
 
 
 class AuthEntityResult(BaseModel):
-    """How an entity run ended (only after a verified delete: it otherwise runs forever)."""
+    """How an entity ended: after a verified delete, or when its auth was not found (it
+    otherwise runs forever, continuing as new)."""
 
     smartlock_id: int
     auth_id: str
     status: EntityStatus
     change_counter: int
+    ended_because: str | None = None
+    # The last outcomes, for callers that retry a change after the run ended.
+    outcomes: list[AuthOutcome] = Field(default_factory=list)
 
 
 def auth_workflow_id(smartlock_id: int, auth_id: str) -> str:
