@@ -263,6 +263,10 @@ class AuthOutcome(BaseModel):
     kind: ChangeKind = ChangeKind.UPDATE
     # For applied: the state read back from Nuki after the operation finished (code redacted).
     verified: RedactedAuth | None = None
+    # Writes Nuki accepted (204) for this change, and reads of the auth while waiting for them
+    # to land and verifying them. Refused attempts (423, 5xx, ...) retried by the activity's
+    # retry policy and the lock's online checks are not counted: they show as attempts in the
+    # workflow's history and in Nuki's request counts.
     writes: int = 0
     reads: int = 0
     # For superseded: the change whose state replaced this one before it was written.
