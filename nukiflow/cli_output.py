@@ -566,16 +566,31 @@ def render_rollout_report(
             console.print(f"    {_item_line(item)}")
         if report.not_applied_omitted:
             console.print(
-                f"    [dim]… and {report.not_applied_omitted} more (--json, or "
-                f"`nukiflow rollout status {escape(report.rollout_id)}`)[/]"
+                f"    [dim]… and {report.not_applied_omitted} more: `nukiflow rollout report "
+                f"{escape(report.rollout_id)}` lists every one[/]"
             )
     if report.created:
         console.print("  New auths:")
         for index, auth_id in sorted(report.created.items()):
             console.print(f"    #{index} → {escape(auth_id)}")
         if report.created_omitted:
-            console.print(f"    [dim]… and {report.created_omitted} more (--json)[/]")
+            console.print(
+                f"    [dim]… and {report.created_omitted} more: `nukiflow rollout report "
+                f"{escape(report.rollout_id)}` lists every one[/]"
+            )
     _print_workflow(console, report.rollout_id, ui_link)
+
+
+def render_rollout_omissions(report: RolloutReport) -> str:
+    """What a report's bounded lists leave out: ``it lists 1000 of 1500 items not applied``."""
+    parts = []
+    if report.not_applied_omitted:
+        total = len(report.not_applied) + report.not_applied_omitted
+        parts.append(f"{len(report.not_applied)} of {total} items not applied")
+    if report.created_omitted:
+        total = len(report.created) + report.created_omitted
+        parts.append(f"{len(report.created)} of {total} new auth ids")
+    return "it lists " + " and ".join(parts) if parts else "it lists everything"
 
 
 def render_rollout_progress(
@@ -604,7 +619,8 @@ def render_rollout_progress(
             console.print(f"    {_item_line(item)}")
         if progress.matched > len(progress.items):
             console.print(
-                f"    [dim]… and {progress.matched - len(progress.items)} more (--limit)[/]"
+                f"    [dim]… and {progress.matched - len(progress.items)} more: `nukiflow "
+                f"rollout status {escape(progress.rollout_id)} --all` lists every one[/]"
             )
     _print_workflow(console, progress.rollout_id, ui_link)
 

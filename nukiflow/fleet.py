@@ -4,7 +4,7 @@
 >>> rollout = await fleet.apply_rollout("plan.yaml")      #   plus task_queue=...)
 >>> async for progress in rollout.watch():                # live totals until it ends
 ...     print(progress.totals)
->>> report = await rollout.result()                       # every item not applied, and why
+>>> report = await rollout.report()                       # every item not applied, and why
 >>> grant = await fleet.grant_access(4711, name="cleaner", code=555123,
 ...     start="2026-03-28T10:00", end="2026-03-30T10:00", tz="Europe/Berlin")
 >>> await grant.created()                                 # the code is on the lock
@@ -68,11 +68,15 @@ from nukiflow.models.access import (
     grant_workflow_id,
 )
 from nukiflow.models.rollout import (
+    MAX_PAGE_ITEMS,
     ControlRequest,
+    ItemReport,
     ItemStatus,
     ProgressQuery,
+    ReportLimits,
     RolloutInput,
     RolloutItem,
+    RolloutOp,
     RolloutOptions,
     RolloutPlan,
     RolloutProgress,
@@ -91,6 +95,9 @@ _MEMO_DIGEST = "plan_digest"
 _MEMO_SUBMISSION = "submission"
 # A query can miss a rollout for a moment while it continues as new: ask again this often.
 _QUERY_RETRIES = 20
+# Items per progress query when reading whole lists (at most MAX_PAGE_ITEMS).
+PAGE_ITEMS = MAX_PAGE_ITEMS
+_NOT_APPLIED = tuple(status for status in ItemStatus if status is not ItemStatus.APPLIED)
 
 
 class FleetError(RuntimeError):
@@ -125,7 +132,9 @@ PlanSource = RolloutPlan | Sequence[RolloutItem | Mapping[str, Any]] | str | Pat
 
 class Fleet:
     """Start and steer rollouts and grants. Takes a :class:`NukiFlow` (its client, task queue
-    and timing), or a Temporal client with ``task_queue``."""
+    and timing), or a Temporal client with ``task_queue``. ``report_limits``: how many items
+    the result of a rollout started here lists itself (:meth:`RolloutHandle.report` pages in
+    the rest either way)."""
 
     def __init__(
         self,
@@ -134,6 +143,7 @@ class Fleet:
         task_queue: str | None = None,
         timing: WorkflowTiming | None = None,
         grant_timing: GrantTiming | None = None,
+        report_limits: ReportLimits | None = None,
     ) -> None:
         if isinstance(target, NukiFlow):
             self.client = target.client
@@ -146,6 +156,7 @@ class Fleet:
             self.task_queue = task_queue
             self.timing = timing or WorkflowTiming()
         self.grant_timing = grant_timing or GrantTiming()
+        self.report_limits = report_limits or ReportLimits()
 
     # -- rollouts ----------------------------------------------------------------------------
 
@@ -179,7 +190,7 @@ class Fleet:
         with contextlib.suppress(WorkflowAlreadyStartedError):
             await self.client.start_workflow(
                 RolloutWorkflow.run,
-                RolloutInput.of(plan, workflow_id),
+                RolloutInput.of(plan, workflow_id, report_limits=self.report_limits),
                 id=workflow_id,
                 task_queue=self.task_queue,
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
@@ -342,10 +353,18 @@ class RolloutHandle:
         offset: int = 0,
         limit: int = 50,
         statuses: Sequence[ItemStatus] | None = None,
+        ops: Sequence[RolloutOp] | None = None,
     ) -> RolloutProgress:
-        """Totals and a page of items (optionally only those in ``statuses``); needs a worker."""
+        """Totals and a page of items (optionally only those in ``statuses`` and of ``ops``).
+
+        Needs a worker; an ended rollout still answers while Temporal retains its history.
+        ``limit`` is at most :data:`~nukiflow.models.rollout.MAX_PAGE_ITEMS`.
+        """
         query = ProgressQuery(
-            offset=offset, limit=limit, statuses=None if statuses is None else list(statuses)
+            offset=offset,
+            limit=limit,
+            statuses=None if statuses is None else list(statuses),
+            ops=None if ops is None else list(ops),
         )
         for attempt in range(_QUERY_RETRIES):
             try:
@@ -357,30 +376,129 @@ class RolloutHandle:
                 await asyncio.sleep(0.1 * (attempt + 1))
         raise AssertionError("unreachable")
 
-    async def status(self, *, limit: int = 50) -> RolloutProgress:
+    async def items(
+        self,
+        *,
+        statuses: Sequence[ItemStatus] | None = None,
+        ops: Sequence[RolloutOp] | None = None,
+        limit: int | None = None,
+        page_size: int | None = None,
+    ) -> AsyncIterator[ItemReport]:
+        """Every item (in ``statuses``, of ``ops``; at most ``limit``) in plan order, read a
+        page at a time. Each page is read when the one before is used up: of a running rollout
+        it is the state at that moment, of an ended one the final state."""
+        async for page in self._pages(statuses, ops, limit, page_size):
+            for item in page.items:
+                yield item
+
+    async def _pages(
+        self,
+        statuses: Sequence[ItemStatus] | None,
+        ops: Sequence[RolloutOp] | None,
+        limit: int | None,
+        page_size: int | None,
+    ) -> AsyncIterator[RolloutProgress]:
+        size = page_size or PAGE_ITEMS
+        if not 1 <= size <= MAX_PAGE_ITEMS:
+            raise ValueError(f"page_size is 1 to {MAX_PAGE_ITEMS}")
+        offset = 0
+        while True:
+            want = size if limit is None else min(size, limit - offset)
+            page = await self.progress(offset=offset, limit=want, statuses=statuses, ops=ops)
+            yield page
+            offset += len(page.items)
+            end = page.matched if limit is None else min(limit, page.matched)
+            if not page.items or offset >= end:
+                return
+
+    async def status(
+        self, *, limit: int | None = 50, page_size: int | None = None
+    ) -> RolloutProgress:
         """Running: live progress with the items that are not applied (yet). Ended: the
-        final report's totals and its items that did not end applied."""
+        final report's totals and its items that did not end applied.
+
+        Lists at most ``limit`` items; ``None`` lists every one (read page by page; items the
+        final report left out come from the ended workflow's progress query, which needs a
+        worker)."""
         description = await self.handle.describe()
         if description.status is WorkflowExecutionStatus.RUNNING:
-            return await self.progress(
-                limit=limit,
-                statuses=[s for s in ItemStatus if s is not ItemStatus.APPLIED],
-            )
+            return await self._listing(_NOT_APPLIED, limit, page_size)
         if description.status is not WorkflowExecutionStatus.COMPLETED:
             name = description.status.name.lower() if description.status else "unknown"
             raise FleetError(f"rollout {self.id} ended {name} without a report")
         report = await self.result()
+        matched = report.totals.not_applied
+        wanted = matched if limit is None else min(limit, matched)
+        if wanted <= len(report.not_applied):
+            items = report.not_applied[:wanted]
+        else:
+            items = (await self._listing(_NOT_APPLIED, wanted, page_size)).items
         return RolloutProgress(
             rollout_id=report.rollout_id,
             name=report.name,
             state=report.state,
             totals=report.totals,
-            items=report.not_applied[:limit],
-            matched=len(report.not_applied) + report.not_applied_omitted,
+            items=items,
+            matched=matched,
             runs=report.runs,
             started_at=report.started_at,
             stop_reason=report.stop_reason,
         )
+
+    async def _listing(
+        self, statuses: Sequence[ItemStatus], limit: int | None, page_size: int | None
+    ) -> RolloutProgress:
+        """The first page's progress with the items of every page (up to ``limit``)."""
+        first: RolloutProgress | None = None
+        items: list[ItemReport] = []
+        async for page in self._pages(statuses, None, limit, page_size):
+            first = first or page
+            items.extend(page.items)
+        assert first is not None
+        return first.model_copy(update={"items": items})
+
+    async def report(self, *, page_size: int | None = None) -> RolloutReport:
+        """Wait for the end, then the complete final report: every item that did not end
+        applied (and why) and every new auth id.
+
+        The workflow's result lists a bounded number of both (it must stay well below
+        Temporal's payload limit); the rest are read from the ended workflow's progress query,
+        a page at a time, which needs a worker. Raises :class:`FleetError` if the pages do not
+        add up to the report's totals."""
+        return await self.complete(await self.result(), page_size=page_size)
+
+    async def complete(
+        self, report: RolloutReport, *, page_size: int | None = None
+    ) -> RolloutReport:
+        """``report`` (this rollout's result) with what it left out paged in."""
+        update: dict[str, Any] = {}
+        if report.not_applied_omitted:
+            not_applied = [
+                item async for item in self.items(statuses=_NOT_APPLIED, page_size=page_size)
+            ]
+            if len(not_applied) != report.totals.not_applied:
+                raise FleetError(
+                    f"rollout {self.id} listed {len(not_applied)} items not applied; its report "
+                    f"counts {report.totals.not_applied}"
+                )
+            update.update(not_applied=not_applied, not_applied_omitted=0)
+        if report.created_omitted:
+            created = {
+                item.index: item.auth_id
+                async for item in self.items(
+                    statuses=[ItemStatus.APPLIED], ops=[RolloutOp.CREATE], page_size=page_size
+                )
+                # Also filtered here: a worker from before the ops filter sends every op.
+                if item.op is RolloutOp.CREATE and item.auth_id is not None
+            }
+            expected = len(report.created) + report.created_omitted
+            if len(created) != expected:
+                raise FleetError(
+                    f"rollout {self.id} listed {len(created)} new auths; its report counts "
+                    f"{expected}"
+                )
+            update.update(created=created, created_omitted=0)
+        return report.model_copy(update=update) if update else report
 
     async def watch(self, interval: float = 1.0) -> AsyncIterator[RolloutProgress]:
         """Progress (totals only) every ``interval`` seconds until the rollout ends; the last
@@ -408,7 +526,8 @@ class RolloutHandle:
         return await self._control(RolloutWorkflow.cancel, reason)
 
     async def result(self) -> RolloutReport:
-        """Wait for the final report (follows continue-as-new)."""
+        """Wait for the workflow's result (follows continue-as-new): the final report, whose
+        lists may be cut short (see ``not_applied_omitted``); :meth:`report` completes them."""
         return await self.handle.result()
 
     async def _control(self, update: Any, reason: str | None) -> RolloutProgress:

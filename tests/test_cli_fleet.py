@@ -21,8 +21,20 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from nukiflow import cli_output
+from nukiflow import fleet as fleet_module
 from nukiflow.cli_output import StatusRow, render_status
-from nukiflow.models.rollout import RolloutProgress, RolloutState, RolloutTotals
+from nukiflow.client import NukiFlow
+from nukiflow.fleet import Fleet
+from nukiflow.models.rollout import (
+    ItemReport,
+    ItemStatus,
+    ReportLimits,
+    RolloutOp,
+    RolloutProgress,
+    RolloutReport,
+    RolloutState,
+    RolloutTotals,
+)
 from nukiflow.simulator.control import SimulatorControl
 from nukiflow.simulator.settings import Faults
 from tests.conftest import CODEC_KEYS
@@ -152,6 +164,92 @@ items:
     ok = await run(cli_env, "rollout", "apply", str(ok_plan), "--per-lock", "2")
     assert ok.exit_code == 0, ok.output
     assert "Completed" in ok.stdout and "1 item: 1 applied" in ok.stdout
+
+
+async def test_rollout_reports_name_every_item_beyond_the_results_limits(
+    cli_env: dict[str, str],
+    sim: SimulatorControl,
+    worker: Worker,
+    flow: NukiFlow,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A rollout whose result lists only 2 of its 5 failures and 1 of its 2 new auths: the
+    report of `rollout apply` (attached), `rollout report` and `rollout status --json` or
+    `--all` still name every one, read 2 items a page."""
+    monkeypatch.setattr(fleet_module, "PAGE_ITEMS", 2)
+    lock = (await sim.add_lock()).smartlock_id
+    missing = [f"{n:024x}" for n in range(1, 6)]
+    updates = "".join(
+        f'  - {{op: update, smartlock_id: {lock}, auth_id: "{a}", name: ghost}}\n' for a in missing
+    )
+    creates = "".join(
+        f"  - {{op: create, smartlock_id: {lock}, name: new{n}, code: {533333 + n}}}\n"
+        for n in range(2)
+    )
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(f"{FAST_OPTIONS}  per_lock: 2\nitems:\n{creates}{updates}")
+    limits = ReportLimits(items=2, creates=1)
+    started = await Fleet(flow, report_limits=limits).apply_rollout(plan)
+    result = await started.result()
+    assert (result.not_applied_omitted, result.created_omitted) == (3, 1)
+    failed = [f"#{n + 2} update auth {a} on smartlock {lock} failed" for n, a in enumerate(missing)]
+
+    applied = await run(cli_env, "rollout", "apply", str(plan))
+    assert applied.exit_code == 1, applied.output
+    assert all(line in applied.stdout for line in failed), applied.stdout
+    assert "#0 →" in applied.stdout and "#1 →" in applied.stdout
+    assert "more" not in applied.stdout and "incomplete" not in applied.output
+    report = as_json(await run(cli_env, "rollout", "apply", str(plan), "--json"))
+    assert report["attached"] is True
+    assert [i["index"] for i in report["not_applied"]] == [2, 3, 4, 5, 6]
+    assert report["not_applied_omitted"] == 0 and report["created_omitted"] == 0
+    assert sorted(report["created"]) == ["0", "1"]
+    ended = await run(cli_env, "rollout", "report", started.id, "--json")
+    assert ended.exit_code == 1, ended.output
+    assert {**as_json(ended), "attached": True} == report
+    human = await run(cli_env, "rollout", "report", started.id)
+    assert all(line in human.stdout for line in failed) and "#1 →" in human.stdout
+
+    status = as_json(await run(cli_env, "rollout", "status", started.id, "--json"))
+    assert [i["index"] for i in status["items"]] == [2, 3, 4, 5, 6] and status["matched"] == 5
+    short = await run(cli_env, "rollout", "status", started.id, "--limit", "2")
+    assert short.exit_code == 0, short.output
+    assert failed[1] in short.stdout and failed[2] not in short.stdout
+    assert f"… and 3 more: `nukiflow rollout status {started.id} --all` lists every one" in (
+        short.stdout
+    )
+    every = await run(cli_env, "rollout", "status", started.id, "--all")
+    assert all(line in every.stdout for line in failed) and "more" not in every.stdout
+
+
+def test_a_report_cut_short_names_the_command_that_lists_everything() -> None:
+    item = ItemReport(
+        index=0,
+        op=RolloutOp.UPDATE,
+        smartlock_id=17,
+        auth_id=MISSING,
+        label=f"update auth {MISSING} on smartlock 17",
+        status=ItemStatus.FAILED,
+        reason="not found",
+    )
+    report = RolloutReport(
+        rollout_id="nuki-rollout-x",
+        state=RolloutState.COMPLETED_WITH_FAILURES,
+        totals=RolloutTotals(total=5, applied=2, failed=3),
+        not_applied=[item],
+        not_applied_omitted=2,
+        created={1: "a" * 24},
+        created_omitted=1,
+    )
+    buffer = io.StringIO()
+    cli_output.render_rollout_report(Console(file=buffer, width=200), report)
+    text = buffer.getvalue()
+    assert "… and 2 more: `nukiflow rollout report nuki-rollout-x` lists every one" in text
+    assert "… and 1 more: `nukiflow rollout report nuki-rollout-x` lists every one" in text
+    assert cli_output.render_rollout_omissions(report) == (
+        "it lists 1 of 3 items not applied and 1 of 2 new auth ids"
+    )
 
 
 async def test_rollout_no_wait_pause_resume_cancel_and_status(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
+import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +27,7 @@ from nukiflow.models.auth import AuthFields, AuthPatch
 from nukiflow.models.rollout import (
     FailurePolicy,
     ItemStatus,
+    ReportLimits,
     RolloutItem,
     RolloutOp,
     RolloutOptions,
@@ -33,8 +36,9 @@ from nukiflow.models.rollout import (
     RolloutState,
 )
 from nukiflow.simulator.control import SimulatorControl
+from nukiflow.simulator.server import SimulatorServer
 from nukiflow.simulator.settings import Faults
-from tests.conftest import StartWorker, sim_settings
+from tests.conftest import TOKEN, StartWorker, sim_settings
 from workflows.rollout import RolloutWorkflow
 
 StartFleetWorker = StartWorker
@@ -369,29 +373,104 @@ async def test_resubmitting_attaches_and_a_different_plan_is_refused(
     assert len(runs) == 1
 
 
+# A worker process built as the suite's fixture builds one (the suite's codec key, the fast
+# item timings, so a dead worker's activities time out within seconds), to be killed mid-rollout.
+ROOT = Path(__file__).resolve().parent.parent
+_WORKER_PROCESS = """
+import asyncio
+import sys
+from datetime import timedelta
+
+from temporalio.client import Client
+
+from activities.nuki_client import NukiClient
+from nukiflow.client import NukiFlow
+from nukiflow.converter import data_converter
+from nukiflow.worker import build_worker
+from tests.conftest import CODEC_KEYS, FAST_TIMING
+
+
+async def main(address: str, task_queue: str, nuki_url: str, token: str) -> None:
+    client = await Client.connect(address, data_converter=data_converter(CODEC_KEYS))
+    async with NukiClient(token, nuki_url) as nuki:
+        flow = NukiFlow(client, task_queue=task_queue, timing=FAST_TIMING)
+        # A dead worker's cached workflows move on to the others after this long.
+        sticky = timedelta(seconds=1)
+        worker = build_worker(
+            client, nuki, task_queue, flow=flow, sticky_queue_schedule_to_start_timeout=sticky
+        )
+        async with worker:
+            print("polling", flush=True)
+            await asyncio.Event().wait()
+
+
+asyncio.run(main(*sys.argv[1:]))
+"""
+
+
 async def test_worker_crash_mid_rollout_creates_nothing_twice(
-    fleet: Fleet, sim: SimulatorControl, start_fleet_worker: StartFleetWorker
+    fleet: Fleet,
+    sim: SimulatorControl,
+    simulator: SimulatorServer,
+    temporal_client: Client,
+    task_queue: str,
+    start_fleet_worker: StartFleetWorker,
 ) -> None:
+    """The worker process running the rollout is killed (SIGKILL: no shutdown, its activities
+    and cached workflows just vanish) while creates are in flight; a new worker finishes the
+    rollout and every create reaches the lock exactly once."""
     locks = [(await sim.add_lock()).smartlock_id for _ in range(6)]
     await sim.set_faults(Faults(device_delay=0.4))
     pool = iter(codes(18))
     items = [_create(lock, f"n{i}", next(pool)) for lock in locks for i in range(3)]
-    first = await start_fleet_worker()
-    rollout = await fleet.apply_rollout(RolloutPlan(items=items, options=FAST))
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        _WORKER_PROCESS,
+        temporal_client.service_client.config.target_host,
+        task_queue,
+        simulator.base_url,
+        TOKEN,
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    try:
+        assert process.stdout is not None
+        line = await asyncio.wait_for(process.stdout.readline(), 30)
+        assert line == b"polling\n", line + await process.stdout.read()
+        rollout = await fleet.apply_rollout(RolloutPlan(items=items, options=FAST))
 
-    async def creates_sent() -> bool:
-        return sum(r.method == "PUT" and r.status == 204 for r in await sim.requests()) >= 4
+        async def accepted() -> int:
+            return sum(r.method == "PUT" and r.status == 204 for r in await sim.requests())
 
-    await _wait_until(creates_sent, what="creates to reach the fake cloud")
-    await first.shutdown()
+        async def creates_sent() -> bool:
+            return await accepted() >= 4
+
+        try:
+            await _wait_until(creates_sent, what="creates to reach the fake cloud")
+        except AssertionError:
+            process.kill()
+            raise AssertionError((await process.stdout.read()).decode()) from None
+        process.kill()
+        await asyncio.wait_for(process.wait(), 10)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert process.returncode == -signal.SIGKILL
+    # Mid-rollout: the new worker has creates left to send.
+    assert (sent_at_crash := await accepted()) < 18
+
     await start_fleet_worker()
     report = await asyncio.wait_for(rollout.result(), timeout=90)
     assert report.state is RolloutState.COMPLETED, report.not_applied
+    assert report.totals.applied == 18 and len(set(report.created.values())) == 18
     for lock in locks:
         names = sorted(a.name for a in (await sim.device(lock)).auths)
         assert names == ["n0", "n1", "n2"]
-    accepted = [r for r in await sim.requests() if r.method == "PUT" and r.status == 204]
-    assert len(accepted) == 18, "every create was sent exactly once"
+    sent = await accepted()
+    assert sent > sent_at_crash and sent == 18, "every create was sent exactly once"
 
 
 async def test_continue_as_new_keeps_progress_and_history_bounded(
@@ -495,3 +574,48 @@ items:
     assert device[a1].allowed_until_date == datetime(2030, 3, 31, 10, tzinfo=UTC)  # CEST
     assert any(a.name == "visitor" for a in (await sim.device(l2)).auths)
     assert a2 in {a.id for a in (await sim.device(l2)).auths}
+
+
+async def test_every_item_not_applied_is_reachable_beyond_the_reports_limits(
+    flow: NukiFlow, sim: SimulatorControl, fleet_worker: Worker
+) -> None:
+    """The workflow's result lists a bounded number of items (lowered here to 3 failures and
+    2 new auths); the complete report, status and item pages (2 items a page here) name every
+    one, read from the final run of a rollout that continued as new."""
+    fleet = Fleet(flow, report_limits=ReportLimits(items=3, creates=2))
+    locks = [(await sim.add_lock()).smartlock_id for _ in range(4)]
+    items: list[RolloutItem] = []
+    for n, lock in enumerate(locks):
+        items.append(_update(lock, f"{n:024x}", name="ghost"))
+        items.append(_create(lock, f"new {n}", codes(4, 711111)[n]))
+        items.append(_update(lock, f"{n + 10:024x}", name="ghost"))
+    failing = [i for i, item in enumerate(items) if item.op is RolloutOp.UPDATE]
+    options = FAST.model_copy(update={"max_items_per_run": 4, "per_lock": 2})
+    rollout = await fleet.apply_rollout(RolloutPlan(items=items, options=options))
+
+    result = await asyncio.wait_for(rollout.result(), timeout=60)
+    assert result.state is RolloutState.COMPLETED_WITH_FAILURES and result.runs >= 2
+    assert [i.index for i in result.not_applied] == failing[:3]
+    assert result.not_applied_omitted == len(failing) - 3
+    assert len(result.created) == 2 and result.created_omitted == 2
+
+    report = await rollout.report(page_size=2)
+    assert report.not_applied_omitted == 0 and report.created_omitted == 0
+    assert [i.index for i in report.not_applied] == failing
+    assert all(i.status is ItemStatus.FAILED for i in report.not_applied)
+    assert all("not found" in (i.reason or "") for i in report.not_applied)
+    assert report.not_applied[:3] == result.not_applied
+    assert sorted(report.created) == [1, 4, 7, 10]
+    assert {k: v for k, v in report.created.items() if k in result.created} == result.created
+    for index, auth_id in report.created.items():
+        device = await sim.device(items[index].smartlock_id)
+        assert auth_id in {a.id for a in device.auths}
+
+    everything = await rollout.status(limit=None, page_size=2)
+    assert [i.index for i in everything.items] == failing and everything.matched == len(failing)
+    some = await rollout.status(limit=5, page_size=2)
+    assert [i.index for i in some.items] == failing[:5] and some.matched == len(failing)
+    listed = [i async for i in rollout.items(page_size=5)]
+    assert [i.index for i in listed] == list(range(len(items)))
+    creates = await rollout.progress(statuses=[ItemStatus.APPLIED], ops=[RolloutOp.CREATE])
+    assert [i.index for i in creates.items] == [1, 4, 7, 10]

@@ -14,6 +14,11 @@ Pause, resume and cancel are updates; progress is a query. History stays bounded
 to ``drain_seconds`` for those in flight, and continues as new carrying one letter per item and
 the reasons of the items that did not end applied. Items still in flight after the drain are
 re-sent by the next run with the same request id (they attach to their change).
+
+The result (the final report) lists a bounded number of the items that did not end applied and
+of the new auth ids, to stay well below Temporal's payload limit. The final run holds every
+item's state, and a closed workflow still answers queries while its history is retained: the
+progress query pages through all of them, before and after the end.
 """
 
 from __future__ import annotations
@@ -32,8 +37,6 @@ with workflow.unsafe.imports_passed_through():
     from nukiflow.models.auth import AuthOutcome, OutcomeStatus
     from nukiflow.models.entity import auth_workflow_id, create_workflow_id
     from nukiflow.models.rollout import (
-        MAX_REPORTED_CREATES,
-        MAX_REPORTED_ITEMS,
         ApplyItemInput,
         ControlRequest,
         FailurePolicy,
@@ -206,16 +209,8 @@ class RolloutWorkflow:
             workflow.logger.info(
                 "continuing as new after %d items in run %d", self._settled_this_run, self._runs
             )
-            workflow.continue_as_new(
-                RolloutInput(
-                    rollout_id=input.rollout_id,
-                    name=input.name,
-                    count=input.count,
-                    items_packed=input.items_packed,
-                    options=input.options,
-                    carry=pack_carry(self._carry()),
-                )
-            )
+            # Everything but the carried progress stays as it was (report limits included).
+            workflow.continue_as_new(input.model_copy(update={"carry": pack_carry(self._carry())}))
         self._finish()
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._report()
@@ -437,11 +432,17 @@ class RolloutWorkflow:
         )
 
     def _progress(self, query: ProgressQuery) -> RolloutProgress:
-        if query.statuses is None:
+        if query.statuses is None and query.ops is None:
             indices: list[int] | range = range(len(self._items))
         else:
-            wanted = set(query.statuses)
-            indices = [i for i, status in enumerate(self._status) if status in wanted]
+            statuses = None if query.statuses is None else set(query.statuses)
+            ops = None if query.ops is None else set(query.ops)
+            indices = [
+                i
+                for i, status in enumerate(self._status)
+                if (statuses is None or status in statuses)
+                and (ops is None or self._items[i].op in ops)
+            ]
         page = indices[query.offset : query.offset + query.limit]
         items = [self._item_report(i) for i in page]
         matched = len(indices)
@@ -459,6 +460,9 @@ class RolloutWorkflow:
         )
 
     def _report(self) -> RolloutReport:
+        # Bounded lists keep the result well below Temporal's payload limit; the final run
+        # holds every item's state, so the progress query pages in what is left out.
+        limits = self._input.report_limits
         not_applied = [
             i for i, status in enumerate(self._status) if status is not ItemStatus.APPLIED
         ]
@@ -472,10 +476,10 @@ class RolloutWorkflow:
             name=self._input.name,
             state=self._state,
             totals=self._totals(),
-            not_applied=[self._item_report(i) for i in not_applied[:MAX_REPORTED_ITEMS]],
-            not_applied_omitted=max(0, len(not_applied) - MAX_REPORTED_ITEMS),
-            created=dict(created[:MAX_REPORTED_CREATES]),
-            created_omitted=max(0, len(created) - MAX_REPORTED_CREATES),
+            not_applied=[self._item_report(i) for i in not_applied[: limits.items]],
+            not_applied_omitted=max(0, len(not_applied) - limits.items),
+            created=dict(created[: limits.creates]),
+            created_omitted=max(0, len(created) - limits.creates),
             runs=self._runs,
             started_at=self._started_at,
             finished_at=workflow.now(),

@@ -24,10 +24,12 @@ from nukiflow.cli_output import (
     EXIT_REJECTED,
     error,
     print_json,
+    render_rollout_omissions,
     render_rollout_progress,
     render_rollout_report,
     rollout_bar,
     rollout_exit_code,
+    stderr_console,
     stdout_console,
     totals_line,
 )
@@ -36,11 +38,12 @@ from nukiflow.settings import Settings
 
 if TYPE_CHECKING:
     from nukiflow.fleet import RolloutHandle
-    from nukiflow.models.rollout import RolloutPlan
+    from nukiflow.models.rollout import RolloutPlan, RolloutReport
 
 
 rollout_app = typer.Typer(
-    help="Roll a plan of auth changes out over many locks: apply, status, pause, resume, cancel.",
+    help="Roll a plan of auth changes out over many locks: apply, status, report, pause, "
+    "resume, cancel.",
     no_args_is_help=True,
 )
 
@@ -193,6 +196,7 @@ async def _rollout_apply(
             "(items attach to the changes they started)",
         )
         return EXIT_FAILED
+    report = await _complete_report(rollout, report)
     if json_output:
         data = report.model_dump(mode="json")
         data.update(workflow_id=rollout.id, attached=rollout.attached)
@@ -200,6 +204,33 @@ async def _rollout_apply(
     else:
         render_rollout_report(stdout_console(), report, ui_link=_ui_link(settings))
     return rollout_exit_code(report)
+
+
+async def _complete_report(rollout: RolloutHandle, report: RolloutReport) -> RolloutReport:
+    """The report with every item the workflow's result left out (it is bounded) read from
+    the rollout's progress query; as it is, with a warning, when that cannot be read."""
+    from temporalio.client import WorkflowQueryFailedError
+    from temporalio.service import RPCError
+
+    from nukiflow.fleet import FleetError
+
+    if not (report.not_applied_omitted or report.created_omitted):
+        return report
+    try:
+        return await rollout.complete(report)
+    except (RPCError, WorkflowQueryFailedError, FleetError) as exc:
+        console = stderr_console()
+        console.print(
+            f"[yellow]The report is incomplete:[/] {escape(render_rollout_omissions(report))}; "
+            f"reading the rest failed ({escape(_first_line(exc))}).",
+            highlight=False,
+        )
+        console.print(
+            f"[dim]→ `nukiflow rollout report {escape(rollout.id)}` lists every one (it needs "
+            "a worker)[/]",
+            highlight=False,
+        )
+        return report
 
 
 def _print_link(settings: Settings, workflow_id: str) -> None:
@@ -234,18 +265,28 @@ async def _rollout_described(settings: Settings, rollout_id: str) -> tuple[Rollo
 @rollout_app.command("status")
 def rollout_status(
     rollout_id: str = ROLLOUT_ID_ARGUMENT,
-    limit: int = typer.Option(
-        50, "--limit", min=0, max=1000, help="List at most this many items not applied."
+    limit: int | None = typer.Option(
+        None,
+        "--limit",
+        min=0,
+        help="List at most this many items not applied (default: 50; with --json, every one).",
+    ),
+    show_all: bool = typer.Option(
+        False, "--all", help="List every item not applied (read page by page)."
     ),
     json_output: bool = JSON_OPTION,
 ) -> None:
     """A rollout's state, totals and the items not applied (yet), with their reasons."""
     settings = _settings()
+    if show_all or (limit is None and json_output):
+        limit = None
+    elif limit is None:
+        limit = 50
     _run(_rollout_status(settings, rollout_id, limit, json_output))
 
 
 async def _rollout_status(
-    settings: Settings, rollout_id: str, limit: int, json_output: bool
+    settings: Settings, rollout_id: str, limit: int | None, json_output: bool
 ) -> int:
     from temporalio.client import WorkflowQueryFailedError
     from temporalio.service import RPCError
@@ -273,6 +314,51 @@ async def _rollout_status(
             stdout_console(), progress, running=running, ui_link=_ui_link(settings)
         )
     return EXIT_OK
+
+
+@rollout_app.command("report")
+def rollout_report(rollout_id: str = ROLLOUT_ID_ARGUMENT, json_output: bool = JSON_OPTION) -> None:
+    """An ended rollout's final report: every item that did not end applied, and why, and every
+    new auth id. Exit status 0 when every item was applied, 1 otherwise."""
+    settings = _settings()
+    _run(_rollout_report(settings, rollout_id, json_output))
+
+
+async def _rollout_report(settings: Settings, rollout_id: str, json_output: bool) -> int:
+    from temporalio.client import WorkflowFailureError, WorkflowQueryFailedError
+    from temporalio.service import RPCError
+
+    from nukiflow.fleet import FleetError
+
+    rollout, running = await _rollout_described(settings, rollout_id)
+    if running:
+        error(
+            f"rollout {rollout.id} is still running; its report comes when it ended",
+            f"follow it with `nukiflow rollout status {rollout.id}`",
+        )
+        return EXIT_FAILED
+    try:
+        report = await rollout.report()
+    except (RPCError, WorkflowQueryFailedError) as exc:
+        error(
+            f"no worker answered for rollout {rollout.id} ({_first_line(exc)})",
+            "its report lists the items its result left out through a query, which needs a "
+            "worker: start one (`nukiflow worker`, or `nukiflow dev`)",
+        )
+        return EXIT_FAILED
+    except (FleetError, WorkflowFailureError) as exc:
+        error(
+            f"rollout {rollout.id} has no complete report: {_first_line(exc)}",
+            "see its history in the Temporal UI",
+        )
+        return EXIT_FAILED
+    if json_output:
+        data = report.model_dump(mode="json")
+        data.update(workflow_id=rollout.id)
+        print_json(data)
+    else:
+        render_rollout_report(stdout_console(), report, ui_link=_ui_link(settings))
+    return rollout_exit_code(report)
 
 
 def _rollout_control(verb: str, summary: str) -> None:

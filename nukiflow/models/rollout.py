@@ -36,10 +36,14 @@ ROLLOUT_ID_PREFIX = "nuki-rollout-"
 # Plans up to this size keep every payload (packed plan, carried progress, final report) well
 # below Temporal's 2 MB payload limit.
 MAX_PLAN_ITEMS = 20_000
-# The final report lists at most this many items that did not end applied, and the new ids of
-# at most this many creates (the progress query pages through all of them).
+# The final report (a workflow result) lists at most this many items that did not end applied,
+# and the new ids of at most this many creates; a page of the progress query holds at most
+# MAX_PAGE_ITEMS items. That keeps each answer well below Temporal's 2 MB payload limit (an item
+# with a long reason is a few hundred bytes). The complete lists are read page by page
+# (RolloutHandle.items and RolloutHandle.report).
 MAX_REPORTED_ITEMS = 1_000
 MAX_REPORTED_CREATES = 10_000
+MAX_PAGE_ITEMS = 1_000
 
 
 class RolloutOp(StrEnum):
@@ -331,12 +335,16 @@ class ItemReport(BaseModel):
 
 
 class ProgressQuery(BaseModel):
-    """Which items a progress query lists (totals are always complete)."""
+    """Which items a progress query lists (totals are always complete): one page, in plan
+    order, of the items that pass both filters."""
 
     offset: int = Field(default=0, ge=0)
-    limit: int = Field(default=50, ge=0, le=1000)
+    limit: int = Field(default=50, ge=0, le=MAX_PAGE_ITEMS)
     # Only items in these states (None: every item).
     statuses: list[ItemStatus] | None = None
+    # Only items of these operations (None: every item); with statuses=[applied] and
+    # ops=[create], the pages hold the new auth ids.
+    ops: list[RolloutOp] | None = None
 
 
 class RolloutProgress(BaseModel):
@@ -355,17 +363,22 @@ class RolloutProgress(BaseModel):
 
 
 class RolloutReport(BaseModel):
-    """How a rollout ended: every item that did not end applied, and why."""
+    """How a rollout ended: every item that did not end applied, and why.
+
+    The workflow's result carries at most ReportLimits of both lists and counts the rest as
+    omitted; :meth:`nukiflow.fleet.RolloutHandle.report` pages them in, so a report from there
+    is complete (both omitted counts zero).
+    """
 
     rollout_id: str
     name: str | None = None
     state: RolloutState
     totals: RolloutTotals
-    # In plan order; beyond MAX_REPORTED_ITEMS the rest are counted in not_applied_omitted.
+    # In plan order; beyond the report's limit the rest are counted in not_applied_omitted.
     not_applied: list[ItemReport]
     not_applied_omitted: int = 0
-    # The ids of the auths the plan's applied creates made, by item index (the first
-    # MAX_REPORTED_CREATES; the rest are counted in created_omitted).
+    # The ids of the auths the plan's applied creates made, by item index (up to the report's
+    # limit; the rest are counted in created_omitted).
     created: dict[int, str] = Field(default_factory=dict)
     created_omitted: int = 0
     runs: int = 1
@@ -410,6 +423,20 @@ def unpack_carry(blob: bytes) -> RolloutCarry:
     return _CARRY.validate_json(zlib.decompress(blob))
 
 
+class ReportLimits(BaseModel):
+    """How much of its lists the final report (the workflow's result) carries itself.
+
+    Not part of the plan (nor of its digest): it shapes only the result's size. Whatever the
+    result leaves out stays readable through the progress query, which a closed rollout still
+    answers while Temporal retains its history.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    items: int = Field(default=MAX_REPORTED_ITEMS, ge=0, le=MAX_REPORTED_ITEMS)
+    creates: int = Field(default=MAX_REPORTED_CREATES, ge=0, le=MAX_REPORTED_CREATES)
+
+
 class RolloutInput(BaseModel):
     """Input of the rollout workflow (first run and every continue-as-new)."""
 
@@ -421,15 +448,20 @@ class RolloutInput(BaseModel):
     items_packed: bytes
     options: RolloutOptions = Field(default_factory=RolloutOptions)
     carry: bytes | None = None
+    # Absent from the inputs of rollouts started before it existed: the defaults apply.
+    report_limits: ReportLimits = Field(default_factory=ReportLimits)
 
     @classmethod
-    def of(cls, plan: RolloutPlan, rollout_id: str) -> RolloutInput:
+    def of(
+        cls, plan: RolloutPlan, rollout_id: str, *, report_limits: ReportLimits | None = None
+    ) -> RolloutInput:
         return cls(
             rollout_id=rollout_id,
             name=plan.name,
             count=len(plan.items),
             items_packed=pack_items(plan.items),
             options=plan.options,
+            report_limits=report_limits or ReportLimits(),
         )
 
 
