@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import timedelta
 
+import httpx
 import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.worker import Worker
 
+from activities.nuki_client import NukiClient
 from nukiflow.client import NukiFlow
 from nukiflow.models.auth import AuthChange, AuthPatch, ChangeKind, OutcomeStatus
 from nukiflow.models.entity import AuthEntityInput, auth_workflow_id
 from nukiflow.simulator.control import SimulatorControl
+from nukiflow.simulator.server import SimulatorServer
 from nukiflow.simulator.settings import Faults
-from tests.conftest import FAST_TIMING, StartWorker
+from nukiflow.worker import build_worker
+from tests.conftest import FAST_TIMING, TOKEN, StartWorker
 from workflows.auth_entity import AuthEntityWorkflow
 
 
@@ -85,6 +90,38 @@ async def test_create_never_takes_an_auth_that_was_there_before_for_the_new_one(
     assert outcome.auth_id is not None and outcome.auth_id != before.id
     device = await sim.device(lock.smartlock_id)
     assert sorted(a.id for a in device.auths) == sorted([before.id, outcome.auth_id])
+
+
+async def test_create_whose_call_timed_out_after_nuki_accepted_it_makes_exactly_one_auth(
+    flow: NukiFlow,
+    sim: SimulatorControl,
+    simulator: SimulatorServer,
+    temporal_client: Client,
+    task_queue: str,
+) -> None:
+    """Nuki takes the create but answers after the worker's HTTP timeout: the activity attempt
+    fails with a timeout, and the retry must find the auth instead of creating it again."""
+    lock = await sim.add_lock()
+    await sim.set_faults(Faults(slow_response=1.5, slow_writes_only=True), lock.smartlock_id)
+    impatient = httpx.Timeout(0.5)
+    async with (
+        NukiClient(TOKEN, simulator.base_url, timeout=impatient) as nuki,
+        build_worker(temporal_client, nuki, task_queue, graceful_shutdown=timedelta(seconds=1)),
+    ):
+        task = asyncio.create_task(flow.create_auth(lock.smartlock_id, name="guest", code=555552))
+        for _ in range(400):
+            if (await sim.device(lock.smartlock_id)).auths:
+                break
+            await asyncio.sleep(0.02)
+        else:
+            raise AssertionError("the create never reached the device")
+        await sim.set_faults(Faults(), lock.smartlock_id)
+        outcome = await asyncio.wait_for(task, timeout=60)
+    assert outcome.status is OutcomeStatus.APPLIED, outcome.reason
+    device = await sim.device(lock.smartlock_id)
+    assert [a.id for a in device.auths] == [outcome.auth_id]
+    puts = [r for r in await sim.requests() if r.method == "PUT"]
+    assert len(puts) == 1, "the create was sent once"
 
 
 async def test_create_with_a_code_already_on_the_lock_fails_clearly(

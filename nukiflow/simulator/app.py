@@ -18,7 +18,7 @@ from starlette.types import ASGIApp
 from . import errors
 from .api import build_routes
 from .control_api import CONTROL_PREFIX, build_control_routes
-from .state import SimState
+from .state import RequestFaults, SimState
 
 WRITE_METHODS = {"PUT", "POST", "DELETE"}
 # Request-level faults of a request on one lock follow that lock's faults.
@@ -53,17 +53,23 @@ class NukiFrontMiddleware(BaseHTTPMiddleware):
         control = path == CONTROL_PREFIX or path.startswith(CONTROL_PREFIX + "/")
         if not _bearer_ok(request, self.token):
             response = errors.unauthorized().response()
-        elif control:
-            return await call_next(request)
-        else:
-            response = await self._serve_api(request, call_next)
-        if not control:
             self.state.record(request.method, path, response.status_code, arrived)
+            return response
+        if control:
+            return await call_next(request)
+        write = request.method in WRITE_METHODS
+        faults = self.state.draw_request_faults(_smartlock_id(path), write)
+        response = await self._serve_api(request, call_next, faults)
+        # Recorded before a slow answer is held back: a client that gives up waiting has
+        # still reached the cloud (and, for a write, changed it).
+        self.state.record(request.method, path, response.status_code, arrived)
+        if faults.slow:
+            await asyncio.sleep(faults.slow)
         return response
 
-    async def _serve_api(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        write = request.method in WRITE_METHODS
-        faults = self.state.draw_request_faults(_smartlock_id(request.url.path), write)
+    async def _serve_api(
+        self, request: Request, call_next: RequestResponseEndpoint, faults: RequestFaults
+    ) -> Response:
         if faults.error_status is not None:
             response = errors.server_error(faults.error_status).response()
         elif faults.rate_limited:
@@ -73,8 +79,6 @@ class NukiFrontMiddleware(BaseHTTPMiddleware):
             if faults.fail_after_commit and 200 <= response.status_code < 300:
                 # The write took effect; only the answer is lost on its way back.
                 response = errors.server_error(502).response()
-        if faults.slow:
-            await asyncio.sleep(faults.slow)
         return response
 
 

@@ -147,7 +147,8 @@ class SimState:
         if self._hit(0, [], faults.server_error_rate):
             error_status = self.rng.choice(SERVER_ERROR_STATUSES)
         rate_limited = self._hit(0, [], faults.rate_limit_rate)
-        slow = faults.slow_response if self._hit(0, [], faults.slow_rate) else 0.0
+        slow_hits = write or not faults.slow_writes_only
+        slow = faults.slow_response if slow_hits and self._hit(0, [], faults.slow_rate) else 0.0
         after_commit = write and self._hit(0, [], faults.server_error_after_commit_rate)
         return RequestFaults(error_status, rate_limited, faults.retry_after, slow, after_commit)
 
