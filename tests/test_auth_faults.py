@@ -143,3 +143,16 @@ async def test_worker_stopped_mid_change_is_finished_by_a_new_worker(
     assert outcome.status is OutcomeStatus.APPLIED, outcome.reason
     writes = [r for r in await sim.requests() if r.method == "POST" and r.status == 204]
     assert len(writes) == 1, "the new worker must not write the change again"
+
+
+async def test_a_forbidden_lock_fails_at_once_with_what_to_do(
+    flow: NukiFlow, sim: SimulatorControl, start_worker: StartWorker
+) -> None:
+    smartlock_id, auth_id = await _keypad(sim)
+    await sim.set_faults(Faults(forbidden=True), smartlock_id)
+    await start_worker()
+    outcome = await flow.update_auth(smartlock_id, auth_id, {"name": "x"})
+    assert outcome.status is OutcomeStatus.FAILED
+    assert outcome.reason is not None and "scope" in outcome.reason
+    refused = [r for r in await sim.requests() if r.status == 403]
+    assert len(refused) == 1, "a 403 is not retried"

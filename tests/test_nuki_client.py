@@ -182,6 +182,28 @@ async def test_rate_limit_and_server_errors(nuki: NukiClient, sim: SimulatorCont
     assert server.value.retryable and server.value.status >= 500
 
 
+async def test_forbidden_lock(nuki: NukiClient, sim: SimulatorControl) -> None:
+    lock = await sim.add_lock()
+    other = await sim.add_lock()
+    await sim.set_faults(Faults(forbidden=True), lock.smartlock_id)
+    with pytest.raises(NukiForbiddenError) as forbidden:
+        await nuki.list_auths(lock.smartlock_id)
+    assert not forbidden.value.retryable and forbidden.value.status == 403
+    assert TOKEN not in str(forbidden.value)
+    assert (await nuki.get_smartlock(other.smartlock_id)).smartlock_id == other.smartlock_id
+
+
+async def test_a_slow_answer_times_out_over_http(
+    simulator: SimulatorServer, sim: SimulatorControl
+) -> None:
+    lock = await sim.add_lock()
+    await sim.set_faults(Faults(slow_response=1.0), lock.smartlock_id)
+    async with NukiClient(TOKEN, simulator.base_url, timeout=httpx.Timeout(0.3)) as client:
+        with pytest.raises(NukiTransportError, match="in time") as slow:
+            await client.get_smartlock(lock.smartlock_id)
+    assert slow.value.retryable
+
+
 async def test_transport_errors_and_timeouts() -> None:
     # A port nothing listens on: connection refused.
     async with NukiClient(TOKEN, "http://127.0.0.1:9") as client:

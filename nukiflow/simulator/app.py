@@ -70,7 +70,9 @@ class NukiFrontMiddleware(BaseHTTPMiddleware):
     async def _serve_api(
         self, request: Request, call_next: RequestResponseEndpoint, faults: RequestFaults
     ) -> Response:
-        if faults.error_status is not None:
+        if faults.forbidden:
+            response = errors.forbidden().response()
+        elif faults.error_status is not None:
             response = errors.server_error(faults.error_status).response()
         elif faults.rate_limited:
             response = errors.rate_limited(faults.retry_after).response()

@@ -59,6 +59,12 @@ def unauthorized() -> NukiError:
     return NukiError(401, _error_body("Not authorized"))
 
 
+def forbidden() -> NukiError:
+    """403: the token is valid but may not touch this smartlock (e.g. a shared lock the
+    account lost its admin rights on)."""
+    return NukiError(403, _error_body("Forbidden"))
+
+
 def not_found(what: str) -> NukiError:
     return NukiError(404, _error_body(f"{what} not found"))
 

@@ -75,6 +75,7 @@ class Faults(BaseModel):
     retry_after: int | None = Field(1, ge=0, description="Retry-After of a 429; None: no header.")
     slow_response: float = Field(0.0, ge=0, description="Seconds a response is held back.")
     slow_rate: Rate = Field(1.0, ge=0, le=1, description="Share of responses slow_response hits.")
+    forbidden: bool = Field(False, description="403 for every request on the lock.")
     slow_writes_only: bool = Field(
         False, description="slow_response hits writes only (an answer lost after the effect)."
     )

@@ -55,6 +55,7 @@ class RequestFaults:
     retry_after: int | None = None
     slow: float = 0.0
     fail_after_commit: bool = False
+    forbidden: bool = False
 
 
 @dataclass
@@ -150,7 +151,9 @@ class SimState:
         slow_hits = write or not faults.slow_writes_only
         slow = faults.slow_response if slow_hits and self._hit(0, [], faults.slow_rate) else 0.0
         after_commit = write and self._hit(0, [], faults.server_error_after_commit_rate)
-        return RequestFaults(error_status, rate_limited, faults.retry_after, slow, after_commit)
+        return RequestFaults(
+            error_status, rate_limited, faults.retry_after, slow, after_commit, faults.forbidden
+        )
 
     def record(self, method: str, path: str, status: int, arrived: float) -> None:
         self.requests.append(RequestRecord(method=method, path=path, status=status, time=arrived))
