@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
+import sys
 import time
 import uuid
 from dataclasses import dataclass
@@ -36,6 +38,7 @@ from nukiflow.models.entity import auth_workflow_id
 from nukiflow.models.timing import WorkflowTiming
 from nukiflow.models.wire import SmartlockAuthUpdate
 from nukiflow.simulator import Faults, SimSettings, SimulatorControl, SimulatorServer
+from nukiflow.simulator.control_models import RequestRecord
 from nukiflow.temporal_cli import find_temporal_binary
 from nukiflow.worker import build_worker
 
@@ -67,14 +70,8 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
-def count(records: list[object], method: str, path: str, since: float) -> int:
-    return sum(
-        1
-        for r in records
-        if getattr(r, "method", None) == method
-        and path in str(getattr(r, "path", ""))
-        and float(getattr(r, "time", 0.0)) >= since
-    )
+def count(records: list[RequestRecord], method: str, path: str, since: float) -> int:
+    return sum(1 for r in records if r.method == method and path in r.path and r.time >= since)
 
 
 async def plain_burst(
@@ -195,7 +192,8 @@ async def run(args: argparse.Namespace) -> None:
             ok = sum(r.final_ok for r in results)
             return (
                 f"{name:<10} final state right {ok}/{len(results)}  "
-                f"writes/burst {writes:5.2f} ({writes / n:4.2f}/change)  "
+                f"writes/burst {writes:5.2f} ({writes / n:4.2f}/change, "
+                f"max {max(r.writes for r in results)})  "
                 f"reads/burst {reads:5.2f} ({reads / n:4.2f}/change)"
             )
 
@@ -230,6 +228,11 @@ def main() -> None:
     if args.quick:
         args.reps, args.singles, args.steady = 3, 5, 3
     asyncio.run(run(args))
+    # A process that ran a Temporal worker can abort while the interpreter finalizes
+    # (sdk-python #300) after everything was shut down: flush and leave.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":
