@@ -35,7 +35,7 @@ from nukiflow.models.access import (
     RevokeAuthResult,
 )
 from nukiflow.models.auth import AuthOutcome, ChangeKind, OutcomeStatus
-from nukiflow.models.entity import auth_workflow_id
+from nukiflow.models.entity import AuthEntityResult, EntityStatus, auth_workflow_id
 from nukiflow.models.rollout import ApplyItemInput, RolloutOp
 
 if TYPE_CHECKING:  # the facade imports the workflows; keep activities importable without it
@@ -219,9 +219,11 @@ class FleetActivities:
         return FindAuthResult(auth_id=None, online=lock.online)
 
     async def _deleted_through_nukiflow(self, smartlock_id: int, auth_id: str) -> bool:
-        """The auth's entity workflow ended (which it does only after a verified delete) and
-        the auth is gone. Asks Temporal first: no Nuki request unless the entity ended."""
-        handle = self._flow.client.get_workflow_handle(auth_workflow_id(smartlock_id, auth_id))
+        """The auth's entity workflow ended with a verified delete and the auth is gone. Asks
+        Temporal first: no Nuki request unless the entity ended so."""
+        handle = self._flow.client.get_workflow_handle(
+            auth_workflow_id(smartlock_id, auth_id), result_type=AuthEntityResult
+        )
         try:
             description = await handle.describe()
         except RPCError as exc:
@@ -229,6 +231,10 @@ class FleetActivities:
                 return False
             raise
         if description.status is not WorkflowExecutionStatus.COMPLETED:
+            return False
+        # An entity also completes when its auth was never found: that is no delete.
+        ended = await handle.result()
+        if ended.status is not EntityStatus.DELETED:
             return False
         return not await self._exists(smartlock_id, auth_id)
 

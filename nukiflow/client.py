@@ -78,28 +78,32 @@ class RolloverTimeout(Exception):
 async def send_update_with_start(
     client: Client,
     update: Any,
-    arg: Any,
+    arg: Callable[[float], Any],
     *,
     operation: Any,
     update_id: str,
     rolling_over: str,
-    give_up_after: timedelta,
+    deadline_seconds: float,
     wait_for_stage: WorkflowUpdateStage = WorkflowUpdateStage.COMPLETED,
 ) -> WorkflowUpdateHandle[Any]:
     """Update-with-Start that rides out an entity's continue-as-new.
 
     ``operation`` builds a fresh ``WithStartWorkflowOperation`` per attempt (one cannot be
     reused). A validator refusal typed ``rolling_over`` and the server's abort of an update that
-    races a closing run are retried until ``give_up_after`` has passed (then
+    races a closing run are retried until the caller's ``deadline_seconds`` have passed (then
     :class:`RolloverTimeout`); every other refusal raises ``WorkflowUpdateFailedError``.
+    ``arg`` builds the update's argument for the seconds left: the workflow counts a deadline
+    from when it accepts the change, so a retry must pass only what remains of the caller's
+    (an action must never go out later than its caller was promised).
     """
-    give_up_at = time.monotonic() + give_up_after.total_seconds()
+    give_up_at = time.monotonic() + deadline_seconds
+    left = deadline_seconds
     delay = ROLLOVER_RETRY_DELAY
     while True:
         try:
             return await client.start_update_with_start_workflow(
                 update,
-                arg,
+                arg(left),
                 start_workflow_operation=operation(),
                 id=update_id,
                 wait_for_stage=wait_for_stage,
@@ -111,13 +115,16 @@ async def send_update_with_start(
         except RPCError as exc:
             if "closing workflow" not in str(exc) and "aborted" not in str(exc):
                 raise
-        if time.monotonic() + delay > give_up_at:
-            raise RolloverTimeout(
-                "the workflow was continuing as new (finishing the changes it holds) until the "
-                "deadline; the change was never accepted: send it again"
-            )
-        await asyncio.sleep(delay)
-        delay = min(delay * 1.5, ROLLOVER_RETRY_MAX_DELAY)
+        if time.monotonic() + delay < give_up_at:
+            await asyncio.sleep(delay)
+            delay = min(delay * 1.5, ROLLOVER_RETRY_MAX_DELAY)
+            left = give_up_at - time.monotonic()
+            if left > 0:
+                continue
+        raise RolloverTimeout(
+            "the workflow was continuing as new (finishing the changes it holds) until the "
+            "deadline; the change was never accepted: send it again"
+        )
 
 
 def refusal_message(exc: WorkflowUpdateFailedError) -> tuple[str | None, str]:
@@ -278,11 +285,11 @@ class NukiFlow:
             return await send_update_with_start(
                 self.client,
                 AuthEntityWorkflow.change,
-                change,
+                lambda left: change.model_copy(update={"deadline_seconds": left}),
                 operation=operation,
                 update_id=change.request_id,
                 rolling_over=ROLLING_OVER,
-                give_up_after=timedelta(seconds=change.deadline_seconds),
+                deadline_seconds=change.deadline_seconds,
                 wait_for_stage=WorkflowUpdateStage.ACCEPTED,
             )
         except WorkflowUpdateFailedError as exc:
@@ -489,11 +496,11 @@ class NukiFlow:
             return await send_update_with_start(
                 self.client,
                 LockActionsWorkflow.act,
-                request,
+                lambda left: request.model_copy(update={"deadline_seconds": left}),
                 operation=operation,
                 update_id=request.request_id,
                 rolling_over=LOCK_ROLLING_OVER,
-                give_up_after=timedelta(seconds=request.deadline_seconds),
+                deadline_seconds=request.deadline_seconds,
                 wait_for_stage=WorkflowUpdateStage.ACCEPTED,
             )
         except WorkflowUpdateFailedError as exc:

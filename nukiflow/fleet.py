@@ -354,6 +354,7 @@ class RolloutHandle:
         limit: int = 50,
         statuses: Sequence[ItemStatus] | None = None,
         ops: Sequence[RolloutOp] | None = None,
+        after_index: int = -1,
     ) -> RolloutProgress:
         """Totals and a page of items (optionally only those in ``statuses`` and of ``ops``).
 
@@ -362,6 +363,7 @@ class RolloutHandle:
         """
         query = ProgressQuery(
             offset=offset,
+            after_index=after_index,
             limit=limit,
             statuses=None if statuses is None else list(statuses),
             ops=None if ops is None else list(ops),
@@ -401,15 +403,19 @@ class RolloutHandle:
         size = page_size or PAGE_ITEMS
         if not 1 <= size <= MAX_PAGE_ITEMS:
             raise ValueError(f"page_size is 1 to {MAX_PAGE_ITEMS}")
-        offset = 0
+        # Paged by plan index, not offset: on a running rollout an item that changes state
+        # between two pages must not shift the others out of the listing.
+        listed, after = 0, -1
         while True:
-            want = size if limit is None else min(size, limit - offset)
-            page = await self.progress(offset=offset, limit=want, statuses=statuses, ops=ops)
+            want = size if limit is None else min(size, limit - listed)
+            page = await self.progress(after_index=after, limit=want, statuses=statuses, ops=ops)
             yield page
-            offset += len(page.items)
-            end = page.matched if limit is None else min(limit, page.matched)
-            if not page.items or offset >= end:
+            listed += len(page.items)
+            if not page.items or len(page.items) >= page.matched:
                 return
+            if limit is not None and listed >= limit:
+                return
+            after = page.items[-1].index
 
     async def status(
         self, *, limit: int | None = 50, page_size: int | None = None
@@ -455,7 +461,11 @@ class RolloutHandle:
             first = first or page
             items.extend(page.items)
         assert first is not None
-        return first.model_copy(update={"items": items})
+        update: dict[str, object] = {"items": items}
+        if limit is None:
+            # Every matching item was listed (a running rollout: as each page found them).
+            update["matched"] = len(items)
+        return first.model_copy(update=update)
 
     async def report(self, *, page_size: int | None = None) -> RolloutReport:
         """Wait for the end, then the complete final report: every item that did not end

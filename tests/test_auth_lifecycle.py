@@ -9,7 +9,7 @@ from datetime import timedelta
 import httpx
 import pytest
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
 from temporalio.worker import Worker
 
 from activities.nuki_client import NukiClient
@@ -184,11 +184,15 @@ async def test_update_of_an_unknown_auth_fails_with_reason_and_ends_the_entity(
     assert outcome.status is OutcomeStatus.FAILED
     assert outcome.reason is not None and "not found" in outcome.reason
     handle = temporal_client.get_workflow_handle(auth_workflow_id(lock.smartlock_id, "0" * 24))
-    await handle.result()
-    assert (await handle.describe()).status is WorkflowExecutionStatus.COMPLETED
+    with pytest.raises(WorkflowFailureError):
+        await handle.result()
+    first_run = await handle.describe()
+    assert first_run.status is WorkflowExecutionStatus.FAILED
+    # A later change starts a new run, which reads the auth again (a 404 may pass).
     again = await flow.update_auth(lock.smartlock_id, "0" * 24, {"name": "y"})
     assert again.status is OutcomeStatus.FAILED
     assert again.reason is not None and "not found" in again.reason
+    assert (await handle.describe()).run_id != first_run.run_id
 
 
 @pytest.mark.parametrize(

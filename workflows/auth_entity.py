@@ -55,6 +55,8 @@ DELETED = "AuthDeleted"
 SEGMENT_PATCH = "segment-writes-last-standing-change"
 # Marks runs that end when the auth is not found (instead of staying open for nothing).
 MISSING_PATCH = "entity-ends-when-auth-missing"
+AUTH_NOT_FOUND = "AuthNotFound"
+WAITING_STEP = "waiting for the lock to apply the change"
 READ_TIMEOUT = timedelta(minutes=10)
 CALL_TIMEOUT = timedelta(seconds=30)
 
@@ -194,6 +196,10 @@ class AuthEntityWorkflow:
         # Let every handler hand back its outcome before the run ends. New changes are
         # refused meanwhile (validator), so the wait cannot be starved.
         await workflow.wait_condition(workflow.all_handlers_finished)
+        if self._missing:
+            # Failed, not completed: a later change may start a new run, which reads the auth
+            # again (a 404 can be passing, e.g. while account rights change).
+            raise ApplicationError(self._end_reason(), type=AUTH_NOT_FOUND, non_retryable=True)
         if not self._ended():
             workflow.continue_as_new(
                 AuthEntityInput(
@@ -354,7 +360,7 @@ class AuthEntityWorkflow:
                     summary=f"{pending.change.kind.value} #{pending.number}, write {round_ + 1}",
                 )
                 writes += 1
-                step = "waiting for the lock to apply the change"
+                step = WAITING_STEP
                 settled = await workflow.execute_activity_method(
                     AuthActivities.await_auth,
                     AwaitAuthInput(
@@ -379,8 +385,9 @@ class AuthEntityWorkflow:
                 reads += settled.reads
             except ActivityError as err:
                 reason = describe_activity_failure(err, step)
-                if writes:
-                    # Offline, Nuki may hold an accepted write and apply it when the lock is back.
+                if step == WAITING_STEP:
+                    # This round's write was accepted and is still pending: offline, Nuki may
+                    # hold it and apply it when the lock is back.
                     reason += (
                         "; Nuki accepted the write, so the lock may still take it when it is "
                         "online again (the next change starts from what the lock holds)"

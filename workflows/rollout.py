@@ -433,14 +433,15 @@ class RolloutWorkflow:
 
     def _progress(self, query: ProgressQuery) -> RolloutProgress:
         if query.statuses is None and query.ops is None:
-            indices: list[int] | range = range(len(self._items))
+            indices: list[int] | range = range(query.after_index + 1, len(self._items))
         else:
             statuses = None if query.statuses is None else set(query.statuses)
             ops = None if query.ops is None else set(query.ops)
             indices = [
                 i
                 for i, status in enumerate(self._status)
-                if (statuses is None or status in statuses)
+                if i > query.after_index
+                and (statuses is None or status in statuses)
                 and (ops is None or self._items[i].op in ops)
             ]
         page = indices[query.offset : query.offset + query.limit]

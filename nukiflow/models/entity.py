@@ -71,8 +71,8 @@ class AuthEntityView(BaseModel):
 
 
 class AuthEntityResult(BaseModel):
-    """How an entity ended: after a verified delete, or when its auth was not found (it
-    otherwise runs forever, continuing as new)."""
+    """How an entity completed: after a verified delete (it otherwise runs forever, continuing
+    as new; a run whose auth was not found fails instead)."""
 
     smartlock_id: int
     auth_id: str

@@ -339,6 +339,9 @@ class ProgressQuery(BaseModel):
     order, of the items that pass both filters."""
 
     offset: int = Field(default=0, ge=0)
+    # Only items after this plan index: a cursor that pages a running rollout without skipping
+    # items when others change state between pages (offset counts shift; indices do not).
+    after_index: int = Field(default=-1, ge=-1)
     limit: int = Field(default=50, ge=0, le=MAX_PAGE_ITEMS)
     # Only items in these states (None: every item).
     statuses: list[ItemStatus] | None = None
@@ -352,7 +355,7 @@ class RolloutProgress(BaseModel):
     name: str | None = None
     state: RolloutState
     totals: RolloutTotals
-    # The page of items the query asked for, and how many items matched its filter.
+    # The page of items the query asked for, and how many items (after its cursor) matched.
     items: list[ItemReport] = Field(default_factory=list)
     matched: int = 0
     # Runs so far (1 + continue-as-new count) and this run's history length.
