@@ -297,15 +297,7 @@ class NukiFlow:
         except WorkflowAlreadyStartedError:
             return await self._ended_entity(smartlock_id, auth_id, change)
         except RolloverTimeout as exc:
-            return AuthOutcome(
-                status=OutcomeStatus.FAILED,
-                request_id=change.request_id,
-                smartlock_id=smartlock_id,
-                auth_id=auth_id,
-                kind=change.kind,
-                reason=str(exc),
-                workflow_id=auth_workflow_id(smartlock_id, auth_id),
-            )
+            return _entity_answer(OutcomeStatus.FAILED, smartlock_id, auth_id, change, str(exc))
 
     async def wait_for_change(
         self, smartlock_id: int, auth_id: str, request_id: str
@@ -401,15 +393,8 @@ class NukiFlow:
         for outcome in ended.outcomes:
             if outcome.request_id == change.request_id:
                 return outcome
-        return AuthOutcome(
-            status=OutcomeStatus.FAILED,
-            request_id=change.request_id,
-            smartlock_id=smartlock_id,
-            auth_id=auth_id,
-            kind=change.kind,
-            reason=ended.ended_because or f"auth {auth_id} is no longer managed",
-            workflow_id=auth_workflow_id(smartlock_id, auth_id),
-        )
+        reason = ended.ended_because or f"auth {auth_id} is no longer managed"
+        return _entity_answer(OutcomeStatus.FAILED, smartlock_id, auth_id, change, reason)
 
     def _refused(
         self,
@@ -421,8 +406,9 @@ class NukiFlow:
     ) -> AuthOutcome:
         """A change the auth's workflow refused: rejected, or failed if the auth is deleted."""
         refusal, message = refusal_message(exc)
+        status = OutcomeStatus.FAILED if refusal == DELETED else OutcomeStatus.REJECTED
         return AuthOutcome(
-            status=OutcomeStatus.FAILED if refusal == DELETED else OutcomeStatus.REJECTED,
+            status=status,
             request_id=request_id,
             smartlock_id=smartlock_id,
             auth_id=auth_id,
@@ -539,6 +525,21 @@ class NukiFlow:
             action=action,
             reason=reason,
         )
+
+
+def _entity_answer(
+    status: OutcomeStatus, smartlock_id: int, auth_id: str, change: AuthChange, reason: str
+) -> AuthOutcome:
+    """An outcome the client gives for the auth's workflow, which never took the change."""
+    return AuthOutcome(
+        status=status,
+        request_id=change.request_id,
+        smartlock_id=smartlock_id,
+        auth_id=auth_id,
+        kind=change.kind,
+        reason=reason,
+        workflow_id=auth_workflow_id(smartlock_id, auth_id),
+    )
 
 
 async def _result(
