@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
-import sys
 import time
 import uuid
 from dataclasses import dataclass
@@ -28,6 +26,7 @@ from dataclasses import dataclass
 from temporalio.testing import WorkflowEnvironment
 
 from activities.nuki_client import NukiClient
+from bench import leave
 from nukiflow import search_attributes
 from nukiflow.client import NukiFlow
 from nukiflow.codec import Keyring
@@ -163,11 +162,7 @@ def main() -> None:
     if args.quick:
         args.locks, args.actions = 2, 6
     asyncio.run(run(args))
-    # A process that ran a Temporal worker can abort while the interpreter finalizes
-    # (sdk-python #300, exit 134) after everything was shut down: flush and leave.
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)
+    leave()
 
 
 if __name__ == "__main__":

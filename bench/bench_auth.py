@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
-import sys
 import time
 import uuid
 from dataclasses import dataclass
@@ -29,6 +27,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.nuki_client import NukiClient
 from activities.nuki_errors import NukiLockedError
+from bench import leave
 from nukiflow import search_attributes
 from nukiflow.client import NukiFlow
 from nukiflow.codec import Keyring
@@ -228,11 +227,7 @@ def main() -> None:
     if args.quick:
         args.reps, args.singles, args.steady = 3, 5, 3
     asyncio.run(run(args))
-    # A process that ran a Temporal worker can abort while the interpreter finalizes
-    # (sdk-python #300) after everything was shut down: flush and leave.
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)
+    leave()
 
 
 if __name__ == "__main__":

@@ -41,6 +41,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.nuki_client import NukiClient
 from activities.nuki_errors import NukiLockedError
+from bench import leave
 from nukiflow import search_attributes
 from nukiflow.codec import Keyring
 from nukiflow.converter import data_converter
@@ -485,8 +486,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.serve_worker:
         asyncio.run(serve_worker())
-        # Skip interpreter finalization (sdk-python #300 can abort it after a worker ran).
-        os._exit(0)
+        leave()
     if args.quick:
         args.locks, args.sample = 10, 3
         args.max_in_flight = min(args.max_in_flight, 10)
@@ -498,11 +498,7 @@ def main() -> None:
     except BaseException:
         traceback.print_exc()
         status = 1
-    # Exit without interpreter finalization: the Temporal runtime can abort it
-    # (sdk-python #300), and the exit status must be the benchmark's own.
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(status)
+    leave(status)
 
 
 if __name__ == "__main__":
