@@ -499,11 +499,38 @@ class ActionActivities:
             verdict = Verdict.BLOCKED
         else:
             verdict = Verdict.FAILED
-        snapshot = progress.last or input.before
-        result = self._result(input, snapshot, verdict, progress, asked, learnable=False)
+        snapshot = await self._settled_snapshot(input, spec, progress)
+        result = self._result(
+            input, snapshot or input.before, verdict, progress, asked, learnable=False
+        )
+        if snapshot is None:
+            result.state = None
         result.by_log = True
         result.completion = match.completion
         return result
+
+    async def _settled_snapshot(
+        self, input: ConfirmActionInput, spec: ActionSpec, progress: ConfirmProgress
+    ) -> LockSnapshot | None:
+        """The lock's state to report with a verdict the log gave.
+
+        The last read may predate the log entry (it showed the action still running, or no
+        read answered): read once more rather than report a state the lock has left. None
+        when that read fails too: an unknown state is better than a stale one.
+        """
+        last = progress.last
+        stale = last is None or last.pending or last.state in spec.transitional
+        if not stale:
+            return last
+        progress.requests += 1
+        try:
+            lock = await self._client.get_smartlock(input.smartlock_id)
+        except NukiError as exc:
+            if not exc.retryable:
+                raise
+            return None
+        progress.last = LockSnapshot.of(lock)
+        return progress.last
 
     def _result(
         self,

@@ -11,6 +11,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from pydantic import BaseModel
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.testing import ActivityEnvironment
 from temporalio.worker import Replayer
@@ -18,6 +19,8 @@ from temporalio.worker import Replayer
 from activities.action_activities import (
     ActionActivities,
     Assessment,
+    ConfirmActionInput,
+    ConfirmProgress,
     LockSnapshot,
     SendActionInput,
     SendProgress,
@@ -531,7 +534,7 @@ async def test_continue_as_new_keeps_request_ids_and_learned_timing(
     assert len(device.actions) == 1 + 2 * len(names)
 
 
-def _attempt(number: int, details: SendProgress | None) -> ActivityEnvironment:
+def _attempt(number: int, details: BaseModel | None) -> ActivityEnvironment:
     env = ActivityEnvironment()
     env.info = replace(
         ActivityEnvironment.default_info(),
@@ -577,3 +580,33 @@ async def test_a_retry_without_its_predecessors_closing_details_checks_before_se
     assert sent.sent_at is not None and sent.executed is None
     logs = [r for r in await sim.requests() if r.path == f"/smartlock/{other.smartlock_id}/log"]
     assert logs == [], "a clear refusal needs no look in the log"
+
+
+async def test_a_log_verdict_reports_the_state_the_lock_is_in_not_a_stale_read(
+    nuki: NukiClient, sim: SimulatorControl
+) -> None:
+    """The log can show the action done after the last read showed it running (or after no
+    read answered): the outcome then carries a fresh read, never the stale or the prior state."""
+    lock = await sim.add_lock()
+    before = LockSnapshot.of(await nuki.get_smartlock(lock.smartlock_id))
+    since = datetime.now(UTC) - timedelta(seconds=2)
+    await nuki.action(lock.smartlock_id, SmartlockAction(action=LockAction.UNLATCH, option=0))
+
+    async def done() -> bool:
+        return (await sim.device(lock.smartlock_id)).pending == 0
+
+    await _wait_for(done)
+    confirm = ConfirmActionInput(
+        smartlock_id=lock.smartlock_id,
+        action=ActionName.UNLATCH,
+        before=before,
+        sent_at=datetime.now(UTC) - timedelta(seconds=5),
+        log_since=since,
+        # The fast window has passed: the first attempt goes straight to the log.
+        timing=PollTiming(fast_window_seconds=0.0),
+    )
+    running = ConfirmProgress(requests=3, seen_running=True, last=_snap(LockState.UNLATCHING))
+    for details in (None, running):
+        result = await _attempt(1, details).run(ActionActivities(nuki).confirm_action, confirm)
+        assert result.by_log and result.completion == 0
+        assert result.state == LockState.UNLATCHED, details
