@@ -164,11 +164,24 @@ def _when(value: datetime | None) -> str:
     return value.astimezone().strftime("%Y-%m-%d %H:%M %Z").strip()
 
 
-def describe_auth(auth: RedactedAuth, *, typed_code: int | None = None) -> list[str]:
-    """Lines describing an auth's state; the code only as typed, else ``******``."""
+def echoed_code(console: Console, typed_code: int | None) -> str | None:
+    """The code the user typed, to show back; None when there is none.
+
+    Only a terminal gets the digits: output that goes to a pipe or file tends to end up in
+    a log (a CI job, a cron mail), and the user already has the code they typed.
+    """
+    if typed_code is None:
+        return None
+    if console.is_terminal:
+        return f"{typed_code} (as you typed it)"
+    return "****** (as you typed it; shown only on a terminal)"
+
+
+def describe_auth(auth: RedactedAuth, *, typed_code: str | None = None) -> list[str]:
+    """Lines describing an auth's state; the code as ``echoed_code`` gave it, else ``******``."""
     code = auth.code
     if code is not None and typed_code is not None:
-        code = f"{typed_code} (as you typed it)"
+        code = typed_code
     parts = [f'name "{escape(auth.name)}"']
     if code is not None:
         parts.append(f"code {code}")
@@ -211,7 +224,8 @@ def render_auth_outcome(
             console.print("  The auth is gone from the lock (verified by reading it back).")
         elif outcome.verified is not None:
             console.print("  Verified on the lock:")
-            for line in describe_auth(outcome.verified, typed_code=typed_code):
+            echoed = echoed_code(console, typed_code)
+            for line in describe_auth(outcome.verified, typed_code=echoed):
                 console.print(f"    {line}")
         if outcome.kind is ChangeKind.CREATE and outcome.auth_id:
             console.print(f"  New auth id: [bold]{outcome.auth_id}[/]")
@@ -717,8 +731,9 @@ def render_grant(
         f"smartlock {view.smartlock_id}{closed}"
     )
     console.print(f"  Grant id: [bold]{escape(view.workflow_id)}[/]")
-    if typed_code is not None:
-        console.print(f"  Code {typed_code} (as you typed it)")
+    echoed = echoed_code(console, typed_code)
+    if echoed is not None:
+        console.print(f"  Code {echoed}")
     console.print(f"  Window: {escape(describe_window(view.window))}")
     if view.auth_id:
         where = "deleted from the lock" if view.status is GrantStatus.REVOKED else "on the lock"

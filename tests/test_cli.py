@@ -9,6 +9,7 @@ console script in a subprocess, as a user's shell does.
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import logging
 import os
@@ -18,12 +19,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.console import Console
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 from typer.testing import CliRunner, Result
 
 from nukiflow.cli import app, status_query, ui_base_url
 from nukiflow.cli.run import _quiet_logging
+from nukiflow.cli_output import echoed_code
 from nukiflow.client import NukiFlow
 from nukiflow.dev import free_port
 from nukiflow.models.auth import AuthOutcome, OutcomeStatus
@@ -64,6 +67,15 @@ async def keypad_auth(sim: SimulatorControl, code: int = 545454) -> tuple[int, s
     return lock.smartlock_id, auth.id
 
 
+def test_a_typed_code_is_echoed_to_a_terminal_only() -> None:
+    terminal = Console(file=io.StringIO(), force_terminal=True)
+    piped = Console(file=io.StringIO(), force_terminal=False)
+    assert echoed_code(terminal, 535353) == "535353 (as you typed it)"
+    shown = echoed_code(piped, 535353)
+    assert shown is not None and "535353" not in shown
+    assert echoed_code(terminal, None) is None
+
+
 async def test_auth_lifecycle_with_human_output(
     cli_env: dict[str, str], sim: SimulatorControl, worker: Worker
 ) -> None:
@@ -73,7 +85,9 @@ async def test_auth_lifecycle_with_human_output(
     created = await run(cli_env, "auth", "create", lock_id, "--name", "guest", "--code", "535353")
     assert created.exit_code == 0, created.output
     assert "Applied" in created.stdout
-    assert "535353 (as you typed it)" in created.stdout
+    # Not a terminal (as in a CI log): the typed code is not echoed.
+    assert "code ****** (as you typed it; shown only on a terminal)" in created.stdout
+    assert "535353" not in created.output
     auth_id = (await sim.device(lock.smartlock_id)).auths[0].id
     assert f"New auth id: {auth_id}" in created.stdout
 
@@ -91,7 +105,7 @@ async def test_auth_lifecycle_with_human_output(
         "08:00-18:00",
     )
     assert updated.exit_code == 0, updated.output
-    assert "Applied" in updated.stdout and "565656 (as you typed it)" in updated.stdout
+    assert "Applied" in updated.stdout and "565656" not in updated.output
     assert "mon,tue,wed,thu,fri · 08:00-18:00" in updated.stdout
     workflow_id = auth_workflow_id(lock.smartlock_id, auth_id)
     assert f"{UI}/namespaces/default/workflows/{workflow_id}" in updated.stdout

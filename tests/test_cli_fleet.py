@@ -372,7 +372,8 @@ async def test_grant_show_extend_revoke(
     )
     assert granted.exit_code == 0, granted.output
     out = granted.stdout
-    assert "Granted" in out and "'cleaner'" in out and "555123 (as you typed it)" in out
+    assert "Granted" in out and "'cleaner'" in out and "555123" not in granted.output
+    assert "Code ****** (as you typed it; shown only on a terminal)" in out
     assert "Revoked automatically at" in out and "Mon,Tue,Wed,Thu,Fri 08:00-18:00" in out
     grant_id = _grant_id(out)
     assert grant_id.startswith(f"nuki-access-{lock}-")
