@@ -34,6 +34,12 @@ ACTION_DEADLINE_HELP = (
     "lock is offline must not open the door later. Default: NUKIFLOW_ACTION_DEADLINE_SECONDS "
     "(60s)."
 )
+# Shared by `action` and its short forms (`lock`, `unlock`, `unlatch`).
+ACTION_DEADLINE_OPTION = typer.Option(
+    None, "--deadline", metavar="DURATION", help=ACTION_DEADLINE_HELP
+)
+FORCE_OPTION = typer.Option(False, "--force", help="Force the action (Nuki's option).")
+FULL_LOCK_OPTION = typer.Option(False, "--full-lock", help="Lock with a full turn.")
 
 
 def action_command(
@@ -45,11 +51,9 @@ def action_command(
             help="What to do (Openers: activate-rto, deactivate-rto, open, continuous-on/off).",
         ),
     ],
-    force: bool = typer.Option(False, "--force", help="Force the action (Nuki's option)."),
-    full_lock: bool = typer.Option(False, "--full-lock", help="Lock with a full turn."),
-    deadline: str | None = typer.Option(
-        None, "--deadline", metavar="DURATION", help=ACTION_DEADLINE_HELP
-    ),
+    force: bool = FORCE_OPTION,
+    full_lock: bool = FULL_LOCK_OPTION,
+    deadline: str | None = ACTION_DEADLINE_OPTION,
     request_id: str | None = REQUEST_ID_OPTION,
     json_output: bool = JSON_OPTION,
 ) -> None:
@@ -127,11 +131,9 @@ async def _run_action(
 def _short_action(action: ActionName, summary: str) -> Callable[..., None]:
     def command(
         smartlock_id: int = typer.Argument(..., help="The smartlock's id."),
-        force: bool = typer.Option(False, "--force", help="Force the action (Nuki's option)."),
-        full_lock: bool = typer.Option(False, "--full-lock", help="Lock with a full turn."),
-        deadline: str | None = typer.Option(
-            None, "--deadline", metavar="DURATION", help=ACTION_DEADLINE_HELP
-        ),
+        force: bool = FORCE_OPTION,
+        full_lock: bool = FULL_LOCK_OPTION,
+        deadline: str | None = ACTION_DEADLINE_OPTION,
         request_id: str | None = REQUEST_ID_OPTION,
         json_output: bool = JSON_OPTION,
     ) -> None:

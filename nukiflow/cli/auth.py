@@ -11,7 +11,7 @@ import typer
 from rich.markup import escape
 
 from nukiflow.cli.common import (
-    DEADLINE_HELP,
+    DEADLINE_OPTION,
     FROM_HELP,
     JSON_OPTION,
     NEW_FROM_HELP,
@@ -19,7 +19,7 @@ from nukiflow.cli.common import (
     NEW_WEEKDAYS_HELP,
     REQUEST_ID_OPTION,
     TIMES_HELP,
-    UNTIL_HELP,
+    UNTIL_OPTION,
     WEEKDAYS_HELP,
     _connect,
     _duration,
@@ -111,10 +111,10 @@ def auth_update(
         None, "--remote/--no-remote", help="Allow remote (app) access."
     ),
     from_: str | None = typer.Option(None, "--from", metavar="DATETIME", help=FROM_HELP),
-    until: str | None = typer.Option(None, "--until", metavar="DATETIME", help=UNTIL_HELP),
+    until: str | None = UNTIL_OPTION,
     weekdays: str | None = typer.Option(None, "--weekdays", metavar="DAYS", help=WEEKDAYS_HELP),
     times: str | None = typer.Option(None, "--times", metavar="HH:MM-HH:MM", help=TIMES_HELP),
-    deadline: str | None = typer.Option(None, "--deadline", metavar="DURATION", help=DEADLINE_HELP),
+    deadline: str | None = DEADLINE_OPTION,
     no_wait: bool = typer.Option(
         False, "--no-wait", help="Return once Temporal accepted the change; do not wait for it."
     ),
@@ -198,10 +198,10 @@ def auth_create(
     ),
     remote: bool = typer.Option(False, "--remote/--no-remote", help="Allow remote (app) access."),
     from_: str | None = typer.Option(None, "--from", metavar="DATETIME", help=NEW_FROM_HELP),
-    until: str | None = typer.Option(None, "--until", metavar="DATETIME", help=UNTIL_HELP),
+    until: str | None = UNTIL_OPTION,
     weekdays: str | None = typer.Option(None, "--weekdays", metavar="DAYS", help=NEW_WEEKDAYS_HELP),
     times: str | None = typer.Option(None, "--times", metavar="HH:MM-HH:MM", help=NEW_TIMES_HELP),
-    deadline: str | None = typer.Option(None, "--deadline", metavar="DURATION", help=DEADLINE_HELP),
+    deadline: str | None = DEADLINE_OPTION,
     no_wait: bool = typer.Option(
         False, "--no-wait", help="Return once the create workflow started; do not wait."
     ),
@@ -281,7 +281,7 @@ async def _auth_create(
 def auth_delete(
     smartlock_id: int = typer.Argument(..., help="The smartlock's id."),
     auth_id: str = typer.Argument(..., help="The authorization's id."),
-    deadline: str | None = typer.Option(None, "--deadline", metavar="DURATION", help=DEADLINE_HELP),
+    deadline: str | None = DEADLINE_OPTION,
     no_wait: bool = typer.Option(
         False, "--no-wait", help="Return once Temporal accepted the delete; do not wait for it."
     ),

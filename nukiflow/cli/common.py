@@ -166,6 +166,7 @@ DEADLINE_HELP = (
     "How long the change may take before nukiflow gives up (e.g. 30s, 10m, 2h, 1d). "
     "Default: NUKIFLOW_AUTH_CHANGE_DEADLINE_SECONDS (24h)."
 )
+DEADLINE_OPTION = typer.Option(None, "--deadline", metavar="DURATION", help=DEADLINE_HELP)
 REQUEST_ID_OPTION = typer.Option(
     None,
     "--request-id",
@@ -175,6 +176,7 @@ FROM_HELP = (
     "Access starts (ISO date/time, local time zone unless given; `now`, `+2h`; `none` removes it)."
 )
 UNTIL_HELP = "Access ends (same forms as --from)."
+UNTIL_OPTION = typer.Option(None, "--until", metavar="DATETIME", help=UNTIL_HELP)
 WEEKDAYS_HELP = (
     "Days with access: mon,tue,... or mon-fri, weekdays, weekend, all; `none` removes it."
 )
