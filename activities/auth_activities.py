@@ -52,6 +52,9 @@ class WriteAuthInput(BaseModel):
     not_after: datetime
     # Check that the lock is online before writing (set for rewrites after a lost update).
     check_online: bool = False
+    # An earlier write of this change was accepted by Nuki (a rewrite after a ghost delete):
+    # a 404 on a delete then may be that earlier delete having landed.
+    after_accepted_write: bool = False
 
 
 class WriteAuthResult(BaseModel):
@@ -147,7 +150,11 @@ class AuthActivities:
                         LOCK_OFFLINE,
                     )
             if input.desired is None:
-                await self._client.delete_auth(input.smartlock_id, input.auth_id)
+                try:
+                    await self._client.delete_auth(input.smartlock_id, input.auth_id)
+                except NukiNotFoundError:
+                    if not await self._gone_after_unclear_delete(input):
+                        raise
             else:
                 await self._client.update_auth(
                     input.smartlock_id, input.auth_id, input.desired.to_update()
@@ -155,6 +162,19 @@ class AuthActivities:
         except NukiError as exc:
             raise to_application_error(exc) from None
         return WriteAuthResult(attempts=activity.info().attempt)
+
+    async def _gone_after_unclear_delete(self, input: WriteAuthInput) -> bool:
+        """Whether a delete's 404 means our own earlier DELETE worked.
+
+        Only after an attempt whose fate is unknown (a 5xx after Nuki took the DELETE, an answer
+        that never came, a worker killed after sending) or an accepted earlier write of this
+        change: on a first try a 404 is a wrong id. The 404 alone proves little (it names no
+        reason); a listing of the lock's auths does: the lock exists and the auth is not on it.
+        """
+        if activity.info().attempt == 1 and not input.after_accepted_write:
+            return False
+        auths = await self._client.list_auths(input.smartlock_id)
+        return all(auth.id != input.auth_id for auth in auths)
 
     @activity.defn(name="nuki.auth.await")
     async def await_auth(self, input: AwaitAuthInput) -> AwaitAuthResult:

@@ -152,6 +152,72 @@ async def test_delete_is_verified_and_ends_the_entity(
     assert (await handle.describe()).status is WorkflowExecutionStatus.COMPLETED
 
 
+async def test_a_delete_answered_502_after_it_took_effect_is_applied(
+    flow: NukiFlow, sim: SimulatorControl, worker: Worker
+) -> None:
+    """Nuki deletes the auth but answers 502; the retried DELETE gets 404. The auth is gone,
+    which a read of the lock's auths proves: the delete is applied, not failed."""
+    lock = await sim.add_lock()
+    auth = await sim.add_auth(lock.smartlock_id, name="gone", code=555552)
+    await sim.set_faults(Faults(server_error_after_commit_rate=1.0), lock.smartlock_id)
+    outcome = await flow.delete_auth(lock.smartlock_id, auth.id)
+    assert outcome.status is OutcomeStatus.APPLIED, outcome.reason
+    assert (await sim.device(lock.smartlock_id)).auths == []
+    records = await sim.requests()
+    deletes = [r.status for r in records if r.method == "DELETE"]
+    assert deletes[0] == 502 and deletes[-1] == 404, deletes
+    # The 404 was checked against a listing of the lock's auths taken after it.
+    last_404 = max(i for i, r in enumerate(records) if r.method == "DELETE" and r.status == 404)
+    assert any(
+        r.method == "GET" and r.path == f"/smartlock/{lock.smartlock_id}/auth"
+        for r in records[last_404 + 1 :]
+    )
+
+
+async def test_a_delete_whose_answer_never_came_is_applied_when_the_retry_sees_404(
+    flow: NukiFlow,
+    sim: SimulatorControl,
+    simulator: SimulatorServer,
+    temporal_client: Client,
+    task_queue: str,
+) -> None:
+    """The worker's DELETE reached Nuki but its answer did not reach the worker (a timeout here;
+    a worker killed after sending looks the same to the next attempt): the retry's 404 is the
+    delete having worked."""
+    lock = await sim.add_lock()
+    auth = await sim.add_auth(lock.smartlock_id, name="gone", code=555552)
+    await sim.set_faults(Faults(slow_response=1.0, slow_writes_only=True), lock.smartlock_id)
+    impatient = httpx.Timeout(0.3)
+    async with (
+        NukiClient(TOKEN, simulator.base_url, timeout=impatient) as nuki,
+        build_worker(temporal_client, nuki, task_queue, graceful_shutdown=timedelta(seconds=1)),
+    ):
+        task = asyncio.create_task(flow.delete_auth(lock.smartlock_id, auth.id))
+        for _ in range(400):
+            if not (await sim.device(lock.smartlock_id)).auths:
+                break
+            await asyncio.sleep(0.02)
+        else:
+            raise AssertionError("the delete never reached the device")
+        # Answers come in time again: the retry sees what the first DELETE did.
+        await sim.set_faults(Faults(), lock.smartlock_id)
+        outcome = await asyncio.wait_for(task, 60)
+    assert outcome.status is OutcomeStatus.APPLIED, outcome.reason
+    assert (await sim.device(lock.smartlock_id)).auths == []
+    deletes = [r.status for r in await sim.requests() if r.method == "DELETE"]
+    assert deletes[0] == 204 and deletes[-1] == 404, deletes
+
+
+async def test_a_delete_of_an_auth_that_was_never_there_still_fails_with_what_to_check(
+    flow: NukiFlow, sim: SimulatorControl, worker: Worker
+) -> None:
+    """A 404 on the first DELETE, with nothing sent before, is a wrong id, not a delete."""
+    lock = await sim.add_lock()
+    outcome = await flow.delete_auth(lock.smartlock_id, "0" * 24)
+    assert outcome.status is OutcomeStatus.FAILED
+    assert outcome.reason is not None and "check the smartlock id and auth id" in outcome.reason
+
+
 async def test_a_change_after_the_entity_ended_gets_the_first_outcome_or_the_reason(
     flow: NukiFlow, sim: SimulatorControl, worker: Worker, temporal_client: Client
 ) -> None:

@@ -353,6 +353,7 @@ class AuthEntityWorkflow:
                         desired=target,
                         not_after=deadline,
                         check_online=round_ > 0,
+                        after_accepted_write=round_ > 0,
                     ),
                     start_to_close_timeout=CALL_TIMEOUT,
                     schedule_to_close_timeout=remaining,
