@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import UTC, datetime
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from activities.failures import (
     CONFLICT,
@@ -25,11 +27,19 @@ from activities.failures import (
     to_application_error,
 )
 from activities.nuki_client import NukiClient
-from activities.nuki_errors import NukiConflictError, NukiError, NukiNotFoundError
+from activities.nuki_errors import (
+    NukiConflictError,
+    NukiError,
+    NukiLockedError,
+    NukiNotFoundError,
+    NukiRateLimitedError,
+)
 from activities.polling import poll_until
 from nukiflow.models.auth import AuthFields
 from nukiflow.models.timing import PollTiming
 from nukiflow.models.wire import SmartlockAuth
+
+T = TypeVar("T")
 
 
 class ReadAuthInput(BaseModel):
@@ -101,6 +111,45 @@ class CreateAuthResult(BaseModel):
     adopted: bool
     writes: int
     reads: int
+
+
+class CreateProgress(BaseModel):
+    """What a create's attempts have done, carried to the next attempt in heartbeat details.
+
+    ``in_flight``: a create request that Nuki may have taken (204, or a 5xx or lost answer),
+    not found and not yet given up as lost. ``window_from``: when its window started (epoch seconds, the
+    worker's clock; None: it starts once the lock is seen online). The next attempt trusts
+    these only from the previous attempt's last heartbeat (``final``); anything older may miss
+    a create sent after it.
+    """
+
+    attempt: int
+    final: bool = False
+    in_flight: bool = False
+    window_from: float | None = None
+    writes: int = 0
+    reads: int = 0
+
+    @classmethod
+    def carried(cls, details: Any, attempt: int) -> CreateProgress | None:
+        """This attempt's starting point, or None when the previous one left no last word."""
+        if attempt == 1:
+            return cls(attempt=1)
+        try:
+            last = cls.model_validate(details[0]) if details else None
+        except (TypeError, ValueError):
+            last = None
+        if last is None or last.attempt != attempt - 1 or not last.final:
+            return None
+        return last.model_copy(update={"attempt": attempt, "final": False})
+
+    def window_passed(self, window: float) -> bool:
+        return self.window_from is not None and time.time() >= self.window_from + window
+
+    def result(self, auth: SmartlockAuth, *, adopted: bool) -> CreateAuthResult:
+        return CreateAuthResult(
+            auth_id=auth.id, adopted=adopted, writes=self.writes, reads=self.reads
+        )
 
 
 def matches(auth: SmartlockAuth, desired: AuthFields, auth_type: int) -> bool:
@@ -215,79 +264,188 @@ class AuthActivities:
     async def create_auth(self, input: CreateAuthInput) -> CreateAuthResult:
         """Create the auth exactly once, although Nuki's create returns no id.
 
-        Look for it first (an earlier attempt may have been accepted and applied), create it,
-        then find it by listing. Auths in ``existing_ids`` were there before and are never
-        taken for ours (an app auth matches by type and name only). A 409 for a keypad code
-        means the code is on the lock: ours if a matching new auth shows up, someone else's
-        otherwise (a final, clear failure).
+        One attempt: look for the auth (unless this is the first attempt with a fresh
+        snapshot); if a create of ours may still be on its way, keep looking until its window
+        (``timing.fast_window_seconds`` after it went out, counted while the lock is online)
+        has passed; send the create; look for the new auth for one window. Not listed by then,
+        the create counts as lost and the next attempt (at once) sends it again. An offline
+        lock is waited for through the retry policy, and a create that went out before gets a
+        fresh window once the lock is back (Nuki may hold it until then). Auths in
+        ``existing_ids`` were there before and are never taken for ours (an app auth matches
+        by type and name only). A 409 for a keypad code means the code is on the lock or on its
+        way: ours if a matching new auth shows up, someone else's otherwise (a final, clear
+        failure). What went out is carried across attempts in heartbeat details (see
+        :class:`CreateProgress`); when they cannot be trusted, the next attempt assumes a create
+        went out just before it was scheduled.
         """
-        reads = writes = 0
-        attempt = activity.info().attempt
+        info = activity.info()
+        progress = CreateProgress.carried(info.heartbeat_details, info.attempt)
+        if progress is None:
+            # The previous attempt ended without its last word (a crash, a lost heartbeat): it
+            # may have sent a create at any time before this attempt was scheduled.
+            progress = CreateProgress(
+                attempt=info.attempt,
+                in_flight=True,
+                window_from=info.current_attempt_scheduled_time.timestamp(),
+            )
         try:
-            found = None
-            # With a fresh snapshot there is nothing to look for before the first attempt.
+            return await self._create_attempt(input, progress, info.attempt)
+        except BaseException:
+            # The attempt's last word: the next attempt trusts it (see CreateProgress.carried).
+            progress.final = True
+            activity.heartbeat(progress.model_dump())
+            raise
+
+    async def _create_attempt(
+        self, input: CreateAuthInput, progress: CreateProgress, attempt: int
+    ) -> CreateAuthResult:
+        window = input.timing.fast_window_seconds
+        try:
             if attempt > 1 or input.existing_ids is None:
-                found, n = await self._find(input, grace=0.0)
-                reads += n
-            if found is None and attempt > 1:
-                # An earlier attempt may have been accepted and not applied yet: give the
-                # device a moment, and never re-create on a lock that is offline (Nuki holds
-                # or drops creates there; either way a second create could make two).
-                lock = await self._client.get_smartlock(input.smartlock_id)
-                reads += 1
+                found = await self._look(input, progress)
+                if found is not None:
+                    return progress.result(found, adopted=True)
+            if progress.in_flight and not progress.window_passed(window):
+                # A create of ours may be on its way: give it its window, on a lock that is
+                # online (offline, Nuki holds or drops it; either way a second one could make
+                # two, so nothing is sent until the lock is back and a window has passed).
+                lock = await self._through_transient(
+                    lambda: self._client.get_smartlock(input.smartlock_id), input, progress
+                )
                 if not lock.online:
-                    raise pending(f"smartlock {input.smartlock_id} is offline", LOCK_OFFLINE)
-                found, n = await self._find(input, grace=input.timing.fast_window_seconds / 2)
-                reads += n
-            if found is not None:
-                return CreateAuthResult(auth_id=found.id, adopted=True, writes=0, reads=reads)
+                    progress.window_from = None
+                    raise pending(
+                        f"smartlock {input.smartlock_id} is offline (serverState "
+                        f"{lock.server_state}); a create sent to it may still arrive",
+                        LOCK_OFFLINE,
+                    )
+                if progress.window_from is None:
+                    progress.window_from = time.time()
+                found = await self._find(input, progress, until=progress.window_from + window)
+                if found is not None:
+                    return progress.result(found, adopted=True)
             if datetime.now(UTC) >= input.not_after:
                 raise final("the create's deadline passed before it could be sent", DEADLINE_PASSED)
+            before = progress.model_copy()
+            progress.writes += 1
+            progress.in_flight, progress.window_from = True, time.time()
+            activity.heartbeat(progress.model_dump())
             try:
-                writes += 1
                 await self._client.create_auth(
                     input.smartlock_id, input.desired.to_create(input.auth_type)
                 )
             except NukiConflictError as exc:
-                found, n = await self._find(input, grace=input.timing.fast_window_seconds)
-                reads += n
-                if found is None:
+                found = await self._find(input, progress, until=progress.window_from + window)
+                if found is not None:
+                    return progress.result(found, adopted=True)
+                if before.writes == 0:
                     raise final(
                         f"{exc.message}: another authorization on smartlock "
                         f"{input.smartlock_id} already uses this keypad code; choose another",
                         CONFLICT,
                     ) from None
-                return CreateAuthResult(auth_id=found.id, adopted=True, writes=writes, reads=reads)
-            found, n = await self._find(input, grace=input.timing.fast_window_seconds)
-            reads += n
-            if found is None:
+                # An earlier create of ours may hold the code (on its way, or held by a lock
+                # that was offline): look again rather than call it someone else's.
                 raise pending(
-                    f"the new auth has not appeared on smartlock {input.smartlock_id} yet"
+                    f"the keypad code is taken on smartlock {input.smartlock_id}, likely by this "
+                    "create's earlier request, which has not appeared yet"
+                ) from None
+            except (NukiLockedError, NukiRateLimitedError):
+                # Refused before any effect: nothing of this request is on its way.
+                progress.in_flight, progress.window_from = before.in_flight, before.window_from
+                raise
+            except NukiError as exc:
+                if not exc.retryable:
+                    raise
+                # A 5xx or a lost answer: Nuki may have taken it. Look for it, never resend blind.
+            found = await self._find(input, progress, until=progress.window_from + window)
+            if found is not None:
+                return progress.result(found, adopted=False)
+            lock = await self._through_transient(
+                lambda: self._client.get_smartlock(input.smartlock_id), input, progress
+            )
+            if not lock.online:
+                # Offline, Nuki may hold it: a fresh window once the lock is back.
+                progress.window_from = None
+                raise pending(
+                    f"smartlock {input.smartlock_id} is offline (serverState "
+                    f"{lock.server_state}); the create sent to it may still arrive",
+                    LOCK_OFFLINE,
                 )
-            return CreateAuthResult(auth_id=found.id, adopted=False, writes=writes, reads=reads)
+            # Its window passed on an online lock without it: lost (the next attempt resends).
+            progress.in_flight, progress.window_from = False, None
+            raise ApplicationError(
+                f"the new auth did not appear on smartlock {input.smartlock_id} within "
+                f"{window:g} s; taken as lost, it is sent again",
+                type=OPERATION_PENDING,
+                category=ApplicationErrorCategory.BENIGN,
+                next_retry_delay=timedelta(seconds=input.timing.fast_first_interval_seconds),
+            )
         except NukiError as exc:
             raise to_application_error(exc) from None
 
-    async def _find(self, input: CreateAuthInput, grace: float) -> tuple[SmartlockAuth | None, int]:
-        """List the lock's auths for a match, for up to ``grace`` seconds."""
-        reads = 0
-        existing = frozenset(input.existing_ids or ())
-        started = time.monotonic()
+    async def _look(self, input: CreateAuthInput, progress: CreateProgress) -> SmartlockAuth | None:
+        """One listing of the lock's auths, for a new auth that matches."""
+        auths = await self._through_transient(
+            lambda: self._client.list_auths(input.smartlock_id), input, progress
+        )
+        return _new_match(auths, input)
+
+    async def _find(
+        self, input: CreateAuthInput, progress: CreateProgress, *, until: float
+    ) -> SmartlockAuth | None:
+        """List the lock's auths for a match until ``until`` (epoch seconds): at once, then
+        after 0.25 s growing to 0.5 s (the fast polling of ``timing``). Transient errors cost
+        a read, not the attempt."""
         interval = input.timing.fast_first_interval_seconds
         while True:
-            reads += 1
+            progress.reads += 1
+            wait = interval
             try:
-                auths = await self._client.list_auths(input.smartlock_id)
+                found = _new_match(await self._client.list_auths(input.smartlock_id), input)
             except NukiError as exc:
-                # A stray 5xx or 429 must not cost the whole attempt while time is left.
-                if not exc.retryable or time.monotonic() - started + interval > grace:
+                if not exc.retryable:
                     raise
-                auths = []
-            for auth in auths:
-                if auth.id not in existing and matches(auth, input.desired, input.auth_type):
-                    return auth, reads
-            activity.heartbeat()
-            if time.monotonic() - started + interval > grace:
-                return None, reads
-            await asyncio.sleep(interval)
+                found = None
+                wait = max(wait, _advised_wait(exc))
+            if found is not None:
+                return found
+            activity.heartbeat(progress.model_dump())
+            if time.time() + wait > until:
+                return None
+            await asyncio.sleep(wait)
             interval = min(interval * 1.5, input.timing.fast_max_interval_seconds)
+
+    async def _through_transient(
+        self, read: Callable[[], Awaitable[T]], input: CreateAuthInput, progress: CreateProgress
+    ) -> T:
+        """One read; 5xx, 429 (after its Retry-After) and transport errors are retried here for
+        up to one fast window, so a stray fault does not cost the attempt (and grow the retry
+        policy's back-off)."""
+        interval = input.timing.fast_first_interval_seconds
+        give_up = time.monotonic() + input.timing.fast_window_seconds
+        while True:
+            progress.reads += 1
+            try:
+                return await read()
+            except NukiError as exc:
+                wait = max(interval, _advised_wait(exc))
+                if not exc.retryable or time.monotonic() + wait > give_up:
+                    raise
+            activity.heartbeat(progress.model_dump())
+            await asyncio.sleep(wait)
+            interval = min(interval * 1.5, input.timing.fast_max_interval_seconds)
+
+
+def _new_match(auths: list[SmartlockAuth], input: CreateAuthInput) -> SmartlockAuth | None:
+    existing = frozenset(input.existing_ids or ())
+    for auth in auths:
+        if auth.id not in existing and matches(auth, input.desired, input.auth_type):
+            return auth
+    return None
+
+
+def _advised_wait(exc: NukiError) -> float:
+    if isinstance(exc, NukiRateLimitedError) and exc.retry_after is not None:
+        return exc.retry_after
+    return 0.0

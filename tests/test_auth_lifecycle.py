@@ -16,6 +16,7 @@ from activities.nuki_client import NukiClient
 from nukiflow.client import NukiFlow
 from nukiflow.models.auth import AuthChange, AuthPatch, ChangeKind, OutcomeStatus
 from nukiflow.models.entity import AuthEntityInput, auth_workflow_id
+from nukiflow.models.timing import PollTiming
 from nukiflow.simulator.control import SimulatorControl
 from nukiflow.simulator.server import SimulatorServer
 from nukiflow.simulator.settings import Faults
@@ -122,6 +123,67 @@ async def test_create_whose_call_timed_out_after_nuki_accepted_it_makes_exactly_
     assert [a.id for a in device.auths] == [outcome.auth_id]
     puts = [r for r in await sim.requests() if r.method == "PUT"]
     assert len(puts) == 1, "the create was sent once"
+
+
+def _reads_in_one_window(timing: PollTiming) -> int:
+    """The most listings the create's look-out makes in one fast window: one at once, then one
+    after each pause (first interval growing by half up to the maximum) that fits."""
+    reads, elapsed, interval = 1, 0.0, timing.fast_first_interval_seconds
+    while elapsed + interval <= timing.fast_window_seconds:
+        elapsed += interval
+        reads += 1
+        interval = min(interval * 1.5, timing.fast_max_interval_seconds)
+    return reads
+
+
+async def test_a_lost_create_is_sent_again_after_one_window_of_listings(
+    flow: NukiFlow, sim: SimulatorControl, worker: Worker
+) -> None:
+    """Nuki accepts the first two creates and loses them. Each is looked for during one fast
+    window and then sent again at once: three creates, one auth, and the listings between the
+    first and the last create are two windows' worth plus one look per new attempt."""
+    lock = await sim.add_lock()
+    await sim.set_faults(Faults(lost_create_nth=[1, 2]), lock.smartlock_id)
+    outcome = await flow.create_auth(lock.smartlock_id, name="guest", code=555552)
+    assert outcome.status is OutcomeStatus.APPLIED, outcome.reason
+    device = await sim.device(lock.smartlock_id)
+    assert [a.id for a in device.auths] == [outcome.auth_id]
+    records = await sim.requests()
+    puts = [i for i, r in enumerate(records) if r.method == "PUT"]
+    assert [records[i].status for i in puts] == [204, 204, 204]
+    listings = [
+        r
+        for r in records[puts[0] : puts[-1]]
+        if r.method == "GET" and r.path == f"/smartlock/{lock.smartlock_id}/auth"
+    ]
+    assert len(listings) <= 2 * _reads_in_one_window(FAST_TIMING.poll) + 2, len(listings)
+    assert outcome.writes == 3
+
+
+async def test_a_create_dropped_by_an_offline_lock_is_sent_again_only_once_it_is_back(
+    flow: NukiFlow, sim: SimulatorControl, worker: Worker
+) -> None:
+    """The lock is offline and drops what it is sent: the create waits for the lock (no second
+    create while it is offline, where Nuki might still hold the first), and once the lock is
+    back and a window has passed without the auth, sends it again."""
+    lock = await sim.add_lock()
+    await sim.set_faults(Faults(offline_mode="drop"), lock.smartlock_id)
+    await sim.set_online(lock.smartlock_id, False)
+    task = asyncio.create_task(flow.create_auth(lock.smartlock_id, name="guest", code=555552))
+    lock_path = f"/smartlock/{lock.smartlock_id}"
+    for _ in range(1000):
+        if sum(r.path == lock_path for r in await sim.requests()) >= 3:
+            break
+        await asyncio.sleep(0.02)
+    else:
+        raise AssertionError("the create never checked the offline lock")
+    assert not task.done()
+    assert [r.status for r in await sim.requests() if r.method == "PUT"] == [204]
+    await sim.set_online(lock.smartlock_id, True)
+    outcome = await asyncio.wait_for(task, 60)
+    assert outcome.status is OutcomeStatus.APPLIED, outcome.reason
+    assert [a.id for a in (await sim.device(lock.smartlock_id)).auths] == [outcome.auth_id]
+    assert [r.status for r in await sim.requests() if r.method == "PUT"] == [204, 204]
 
 
 async def test_create_with_a_code_already_on_the_lock_fails_clearly(

@@ -3,9 +3,10 @@
 Nuki's create answers 204 without an id, so a naive retry after a timeout can make two auths.
 The workflow id carries the caller's request id (a retried call attaches to the same run), and
 the create activity looks for the auth before and after creating it (see
-:meth:`activities.auth_activities.AuthActivities.create_auth`). The lock's auths are listed
-once before the first attempt and that snapshot is kept in history: an auth that was there
-before is never taken for the new one, however well it matches.
+:meth:`activities.auth_activities.AuthActivities.create_auth` for the cadence: a lost create is
+sent again one fast window after it went out, an offline lock is waited for like a write).
+The lock's auths are listed once before the first attempt and that snapshot is kept in history:
+an auth that was there before is never taken for the new one, however well it matches.
 """
 
 from __future__ import annotations
@@ -86,13 +87,18 @@ class AuthCreateWorkflow:
                     timing=timing.poll,
                     existing_ids=existing_ids,
                 ),
-                start_to_close_timeout=timedelta(seconds=3 * timing.poll.fast_window_seconds + 30),
+                # An attempt: a look, a lock check, the rest of an earlier create's window,
+                # the create and its own window, each read retried through transient faults.
+                start_to_close_timeout=timedelta(seconds=4 * timing.poll.fast_window_seconds + 30),
                 schedule_to_close_timeout=deadline - workflow.now(),
                 heartbeat_timeout=timedelta(seconds=timing.poll.heartbeat_timeout_seconds),
+                # A lost create is sent again at once (the attempt sets its next retry delay);
+                # this back-off paces what else fails an attempt (an offline lock, a 429, a
+                # fault that outlasted the attempt's own retries) like a write's.
                 retry_policy=RetryPolicy(
                     initial_interval=timedelta(seconds=timing.retry.initial_interval_seconds),
                     backoff_coefficient=timing.retry.backoff,
-                    maximum_interval=timedelta(seconds=timing.poll.slow_max_interval_seconds),
+                    maximum_interval=timedelta(seconds=timing.retry.max_interval_seconds),
                 ),
                 summary=f"create auth {request.name!r} on smartlock {request.smartlock_id}",
             )
