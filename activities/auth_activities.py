@@ -117,10 +117,10 @@ class CreateProgress(BaseModel):
     """What a create's attempts have done, carried to the next attempt in heartbeat details.
 
     ``in_flight``: a create request that Nuki may have taken (204, or a 5xx or lost answer),
-    not found and not yet given up as lost. ``window_from``: when its window started (epoch seconds, the
-    worker's clock; None: it starts once the lock is seen online). The next attempt trusts
-    these only from the previous attempt's last heartbeat (``final``); anything older may miss
-    a create sent after it.
+    not found and not yet given up as lost. ``window_from``: when its window started (epoch
+    seconds, the worker's clock; None: it starts once the lock is seen online). The next
+    attempt trusts these only from the previous attempt's last heartbeat (``final``); anything
+    older may miss a create sent after it.
     """
 
     attempt: int
@@ -338,14 +338,15 @@ class AuthActivities:
                 found = await self._find(input, progress, until=progress.window_from + window)
                 if found is not None:
                     return progress.result(found, adopted=True)
-                if before.writes == 0:
+                if before.writes == 0 or await self._code_listed(input, progress):
                     raise final(
                         f"{exc.message}: another authorization on smartlock "
                         f"{input.smartlock_id} already uses this keypad code; choose another",
                         CONFLICT,
                     ) from None
-                # An earlier create of ours may hold the code (on its way, or held by a lock
-                # that was offline): look again rather than call it someone else's.
+                # No listed auth holds the code: an earlier create of ours may (on its way,
+                # or held by a lock that was offline). Look again rather than call it someone
+                # else's.
                 raise pending(
                     f"the keypad code is taken on smartlock {input.smartlock_id}, likely by this "
                     "create's earlier request, which has not appeared yet"
@@ -390,6 +391,13 @@ class AuthActivities:
             lambda: self._client.list_auths(input.smartlock_id), input, progress
         )
         return _new_match(auths, input)
+
+    async def _code_listed(self, input: CreateAuthInput, progress: CreateProgress) -> bool:
+        """Whether a listed auth holds the code (ours would have matched: someone else's)."""
+        auths = await self._through_transient(
+            lambda: self._client.list_auths(input.smartlock_id), input, progress
+        )
+        return any(auth.code == input.desired.code for auth in auths)
 
     async def _find(
         self, input: CreateAuthInput, progress: CreateProgress, *, until: float
