@@ -185,17 +185,30 @@ async def test_state_query_and_search_attributes(
     assert attrs["NukiKind"] == "auth"
 
 
+async def _wait_for_write(sim: SimulatorControl, auth_id: str) -> None:
+    """Until the fake cloud accepted a write to the auth (whatever the time it takes)."""
+    for _ in range(1500):
+        records = await sim.requests()
+        if any(r.method == "POST" and r.status == 204 and auth_id in r.path for r in records):
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("no write reached the fake cloud")
+
+
 async def test_a_superseded_caller_can_wait_for_the_change_that_replaced_it(
     flow: NukiFlow, sim: SimulatorControl, worker: Worker
 ) -> None:
     smartlock_id, auth_id = await _keypad(sim)
-    await sim.set_faults(Faults(device_delay=0.5), smartlock_id)
+    # Offline, the lock holds what it is sent: #1 stays in flight until the lock is back.
+    await sim.set_faults(Faults(offline_mode="hold"), smartlock_id)
+    await sim.set_online(smartlock_id, False)
     first = asyncio.create_task(flow.update_auth(smartlock_id, auth_id, {"name": "one"}))
-    await asyncio.sleep(0.1)
+    await _wait_for_write(sim, auth_id)
     # Accepted while #1 is written: #2 coalesces behind it, #3 replaces #2 before it is written.
     second = await flow.start_update_auth(smartlock_id, auth_id, {"name": "two"})
     third = await flow.start_update_auth(smartlock_id, auth_id, {"name": "three"})
     assert not isinstance(second, AuthOutcome) and not isinstance(third, AuthOutcome)
+    await sim.set_online(smartlock_id, True)
     superseded = await second.result()
     assert superseded.status is OutcomeStatus.SUPERSEDED
     assert superseded.superseded_by == third.id

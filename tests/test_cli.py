@@ -336,19 +336,29 @@ async def test_a_superseded_change_exits_0(
     """Superseded means a later change replaced this one before it was written: not a failure
     (the later change's own outcome says whether the lock got it)."""
     lock_id, auth_id = await keypad_auth(sim)
-    # Slow writes: the CLI's change is accepted while the first one is still being written.
-    await sim.set_faults(Faults(device_delay=1.0), lock_id)
+    # Offline, the lock holds what it is sent: the first change stays in flight until the lock
+    # is back, so the CLI's change and the third are accepted while it is being written.
+    await sim.set_faults(Faults(offline_mode="hold"), lock_id)
+    await sim.set_online(lock_id, False)
     first = asyncio.create_task(flow.update_auth(lock_id, auth_id, {"name": "one"}))
-    await asyncio.sleep(0.1)
+    for _ in range(1500):
+        if any(r.method == "POST" and r.status == 204 for r in await sim.requests()):
+            break
+        await asyncio.sleep(0.02)
+    else:
+        raise AssertionError("the first change was never written")
     second = asyncio.create_task(
         run(cli_env, "auth", "update", str(lock_id), auth_id, "--name", "two")
     )
-    for _ in range(100):
+    for _ in range(1500):
         if (await flow.auth_state(lock_id, auth_id)).change_counter >= 2:
             break
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0.02)
+    else:
+        raise AssertionError("the CLI's change was never accepted")
     third = await flow.start_update_auth(lock_id, auth_id, {"name": "three"})
     assert not isinstance(third, AuthOutcome)
+    await sim.set_online(lock_id, True)
 
     superseded = await second
     assert superseded.exit_code == 0, superseded.output

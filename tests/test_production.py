@@ -173,7 +173,10 @@ async def test_sigterm_in_the_middle_of_a_change_loses_nothing(
     try:
         lock = await sim.add_lock()
         auth = await sim.add_auth(lock.smartlock_id, name="guest", code=545454)
-        await sim.set_faults(Faults(device_delay=3.0), lock.smartlock_id)
+        # Offline, the lock holds what it is sent: the change stays unapplied until the second
+        # worker runs, however long stopping the first one takes.
+        await sim.set_faults(Faults(offline_mode="hold"), lock.smartlock_id)
+        await sim.set_online(lock.smartlock_id, False)
         change = asyncio.create_task(flow.update_auth(lock.smartlock_id, auth.id, {"code": 565656}))
         for _ in range(500):
             if any(r.method == "POST" for r in await sim.requests()):
@@ -191,6 +194,7 @@ async def test_sigterm_in_the_middle_of_a_change_loses_nothing(
         assert process.returncode == 0, output.decode()
         assert not change.done()
         await start_worker()
+        await sim.set_online(lock.smartlock_id, True)
         outcome = await asyncio.wait_for(change, 60)
     finally:
         if process.returncode is None:

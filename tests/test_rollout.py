@@ -159,7 +159,11 @@ async def test_rollout_across_20_locks_through_5xx_423_and_an_offline_lock(
     fleet: Fleet, sim: SimulatorControl, nuki: NukiClient, fleet_worker: Worker
 ) -> None:
     """Updates, deletes and creates on 20 locks; 5xx on the API, 423s from a foreign write
-    held by an offline lock; the report names exactly the two items that cannot work."""
+    held by an offline lock; the report names exactly the two items that cannot work.
+
+    The offline lock also answers slowly, as everything is slow on a loaded machine: every
+    precondition below is an event the fake cloud makes happen, never a pause that hopes the
+    worker got there in time."""
     updates, deletes = ITEMS_PER_LOCK - 3, 1
     locks = await _locks_with_auths(sim, LOCKS, updates + deletes)
     lock_ids = list(locks)
@@ -188,19 +192,31 @@ async def test_rollout_across_20_locks_through_5xx_423_and_an_offline_lock(
     items[bad_create] = _create(lock_ids[1], "conflict", taken)
     assert len(items) == LOCKS * ITEMS_PER_LOCK
 
-    # 5xx on every lock but two: the conflict's (the create activity's many lookups after a
-    # 409 make each 5xx cost a whole attempt there) and one lock offline for seconds, holding
-    # a foreign write to the auth its first item updates: that item's write answers 423.
+    # 5xx on every lock but two: the conflict's (its reason is asserted below; a 5xx on its
+    # create would only add a window of looking first) and one lock offline for seconds,
+    # holding a foreign write to the auth its first item updates: that item's write answers 423.
     await sim.set_settings(sim_settings(lock_race_writes=1))
     offline = lock_ids[3]
     await sim.set_faults(Faults(offline_mode="hold"), offline)
     await sim.set_online(offline, False)
     await nuki.update_auth(offline, locks[offline][0], AuthFields(name="foreign").to_update())
+    await sim.set_faults(Faults(offline_mode="hold", slow_response=2.5), offline)
     await sim.set_faults(Faults(server_error_rate=0.1))
     await sim.set_faults(Faults(), lock_ids[1])
 
     rollout = await fleet.apply_rollout(RolloutPlan(items=items, options=FAST))
-    await asyncio.sleep(2.0)
+
+    # The offline lock's first item writes to the auth the foreign write holds: its first
+    # write attempt answers 423 whenever it comes (the fake cloud holds the foreign write until
+    # the lock is back), so wait for that, not for time to pass.
+    async def locked_out() -> bool:
+        return any(
+            r.status == 423 and r.path.startswith(f"/smartlock/{offline}/")
+            for r in await sim.requests()
+        )
+
+    await _wait_until(locked_out, within=60, what="the offline lock's item to meet its 423")
+    await sim.set_faults(Faults(offline_mode="hold"), offline)
     progress = await rollout.progress(statuses=[ItemStatus.RUNNING])
     assert any(i.smartlock_id == offline for i in progress.items), "offline lock is waited for"
     await sim.set_online(offline, True)
@@ -236,6 +252,11 @@ async def test_pause_resume_and_progress(
 ) -> None:
     locks = await _locks_with_auths(sim, 3, 4)
     await sim.set_faults(Faults(device_delay=0.3))
+    # One lock is offline and holds what it is sent: its items cannot all be done before the
+    # pause, however fast the others go (per lock one item at a time).
+    held = list(locks)[-1]
+    await sim.set_faults(Faults(device_delay=0.3, offline_mode="hold"), held)
+    await sim.set_online(held, False)
     items = [
         _update(lock, auth_id, name=f"p{n}")
         for lock, auths in locks.items()
@@ -252,6 +273,7 @@ async def test_pause_resume_and_progress(
     await _wait_until(some_applied, what="two applied items")
     paused = await rollout.pause("maintenance window")
     assert paused.state is RolloutState.PAUSED
+    await sim.set_online(held, True)
 
     async def drained() -> bool:
         return (await rollout.progress(limit=0)).totals.running == 0
@@ -293,6 +315,12 @@ async def test_cancel_skips_what_has_not_started(
 ) -> None:
     locks = await _locks_with_auths(sim, 2, 5)
     await sim.set_faults(Faults(device_delay=0.3))
+    # The second lock holds what it is sent while offline. One item at a time, the locks with
+    # most items left first: the first lock's first item is applied, then the second lock's
+    # first item waits on it, so the cancel finds items not started, however fast things go.
+    _, second = locks
+    await sim.set_faults(Faults(device_delay=0.3, offline_mode="hold"), second)
+    await sim.set_online(second, False)
     items = [
         _update(lock, auth_id, enabled=False) for lock, auths in locks.items() for auth_id in auths
     ]
@@ -300,12 +328,16 @@ async def test_cancel_skips_what_has_not_started(
         RolloutPlan(items=items, options=FAST.model_copy(update={"max_in_flight": 1}))
     )
 
-    async def one_applied() -> bool:
-        return (await rollout.progress(limit=0)).totals.applied >= 1
+    async def one_applied_one_held() -> bool:
+        progress = await rollout.progress(statuses=[ItemStatus.RUNNING])
+        return progress.totals.applied >= 1 and any(
+            i.smartlock_id == second for i in progress.items
+        )
 
-    await _wait_until(one_applied, what="one applied item")
+    await _wait_until(one_applied_one_held, what="one applied item and one held")
     cancelling = await rollout.cancel("wrong plan")
     assert cancelling.state is RolloutState.CANCELLING
+    await sim.set_online(second, True)
     report = await rollout.result()
     assert report.state is RolloutState.CANCELLED
     assert report.stop_reason == "cancelled: wrong plan"
@@ -528,8 +560,10 @@ async def test_temporal_cancel_still_reports(
     fleet: Fleet, sim: SimulatorControl, fleet_worker: Worker
 ) -> None:
     locks = await _locks_with_auths(sim, 1, 4)
-    await sim.set_faults(Faults(device_delay=0.3))
     ((lock, auths),) = locks.items()
+    # Offline, holding what it is sent: the first item cannot finish before the cancel.
+    await sim.set_faults(Faults(device_delay=0.3, offline_mode="hold"), lock)
+    await sim.set_online(lock, False)
     rollout = await fleet.apply_rollout(
         RolloutPlan(items=[_update(lock, a, name="z") for a in auths], options=FAST)
     )
@@ -539,6 +573,7 @@ async def test_temporal_cancel_still_reports(
 
     await _wait_until(started, what="a running item")
     await rollout.handle.cancel()
+    await sim.set_online(lock, True)
     report: RolloutReport = await rollout.result()
     assert report.state is RolloutState.CANCELLED
     assert report.totals.skipped >= 1

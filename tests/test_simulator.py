@@ -265,6 +265,9 @@ async def test_the_race_window_closes_after_its_time(
 ) -> None:
     await sim.set_settings(FAST.model_copy(update={"lock_race_window": 0.1, "device_delay": 1}))
     auth = await sim.add_auth(lock_id, name="Guest", code=555551)
+    # Offline, holding: the write stays pending however long the pause below takes.
+    await sim.set_faults(Faults(offline_mode="hold"), lock_id)
+    await sim.set_online(lock_id, False)
     path = f"/smartlock/{lock_id}/auth/{auth.id}"
     assert (await api.post(path, json={"name": "A"})).status_code == 204
     await asyncio.sleep(0.15)
