@@ -734,6 +734,8 @@ async def test_requests_are_recorded_without_control_calls(
         ("GET", "/smartlock/1", 404),
     ]
     assert before <= records[0].time <= records[1].time
+    assert await sim.requests(since=1) == records[1:]
+    assert await sim.requests(since=2) == []
     await sim.clear_requests()
     assert await sim.requests() == []
 

@@ -66,7 +66,7 @@ class AuthCreateWorkflow:
                 listed = await workflow.execute_activity_method(
                     AuthActivities.list_auth_ids,
                     ListAuthIdsInput(smartlock_id=request.smartlock_id),
-                    start_to_close_timeout=timedelta(seconds=30),
+                    start_to_close_timeout=timedelta(seconds=timing.retry.call_timeout_seconds),
                     schedule_to_close_timeout=deadline - workflow.now(),
                     retry_policy=RetryPolicy(
                         initial_interval=timedelta(seconds=timing.retry.initial_interval_seconds),
@@ -89,7 +89,9 @@ class AuthCreateWorkflow:
                 ),
                 # An attempt: a look, a lock check, the rest of an earlier create's window,
                 # the create and its own window, each read retried through transient faults.
-                start_to_close_timeout=timedelta(seconds=4 * timing.poll.fast_window_seconds + 30),
+                start_to_close_timeout=timedelta(
+                    seconds=4 * timing.poll.fast_window_seconds + timing.retry.call_timeout_seconds
+                ),
                 schedule_to_close_timeout=deadline - workflow.now(),
                 heartbeat_timeout=timedelta(seconds=timing.poll.heartbeat_timeout_seconds),
                 # A lost create is sent again at once (the attempt sets its next retry delay);
@@ -111,7 +113,9 @@ class AuthCreateWorkflow:
                     auth_id=created.auth_id,
                     timing=timing.poll,
                 ),
-                start_to_close_timeout=timedelta(seconds=timing.poll.fast_window_seconds + 30),
+                start_to_close_timeout=timedelta(
+                    seconds=timing.poll.fast_window_seconds + timing.retry.call_timeout_seconds
+                ),
                 schedule_to_close_timeout=max(deadline - workflow.now(), timedelta(seconds=1)),
                 heartbeat_timeout=timedelta(seconds=timing.poll.heartbeat_timeout_seconds),
                 retry_policy=RetryPolicy(

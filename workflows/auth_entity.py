@@ -58,7 +58,6 @@ MISSING_PATCH = "entity-ends-when-auth-missing"
 AUTH_NOT_FOUND = "AuthNotFound"
 WAITING_STEP = "waiting for the lock to apply the change"
 READ_TIMEOUT = timedelta(minutes=10)
-CALL_TIMEOUT = timedelta(seconds=30)
 
 
 @workflow.defn(name="NukiAuthEntity")
@@ -305,7 +304,7 @@ class AuthEntityWorkflow:
             result = await workflow.execute_activity_method(
                 AuthActivities.read_auth,
                 ReadAuthInput(smartlock_id=self._input.smartlock_id, auth_id=self._input.auth_id),
-                start_to_close_timeout=CALL_TIMEOUT,
+                start_to_close_timeout=self._call_timeout(),
                 schedule_to_close_timeout=READ_TIMEOUT,
                 retry_policy=self._retry_policy(),
                 summary="read the auth as the base of the change",
@@ -355,7 +354,7 @@ class AuthEntityWorkflow:
                         check_online=round_ > 0,
                         after_accepted_write=round_ > 0,
                     ),
-                    start_to_close_timeout=CALL_TIMEOUT,
+                    start_to_close_timeout=self._call_timeout(),
                     schedule_to_close_timeout=remaining,
                     retry_policy=self._retry_policy(),
                     summary=f"{pending.change.kind.value} #{pending.number}, write {round_ + 1}",
@@ -370,7 +369,7 @@ class AuthEntityWorkflow:
                         timing=timing.poll,
                     ),
                     start_to_close_timeout=timedelta(
-                        seconds=timing.poll.fast_window_seconds + CALL_TIMEOUT.total_seconds()
+                        seconds=timing.poll.fast_window_seconds + timing.retry.call_timeout_seconds
                     ),
                     schedule_to_close_timeout=max(deadline - workflow.now(), timedelta(seconds=1)),
                     heartbeat_timeout=timedelta(seconds=timing.poll.heartbeat_timeout_seconds),
@@ -542,6 +541,9 @@ class AuthEntityWorkflow:
             if last.reason:
                 lines.append(f"> {last.reason}")
         workflow.set_current_details("\n\n".join(lines))
+
+    def _call_timeout(self) -> timedelta:
+        return timedelta(seconds=self._input.timing.retry.call_timeout_seconds)
 
     def _retry_policy(self) -> RetryPolicy:
         retry = self._input.timing.retry

@@ -24,6 +24,9 @@ class RetryTiming(BaseModel):
     initial_interval_seconds: float = Field(default=1.0, gt=0)
     backoff: float = Field(default=2.0, ge=1)
     max_interval_seconds: float = Field(default=30.0, gt=0)
+    # How long one attempt of a single API call (a write, a read) may take before it is tried
+    # again: also how long a change waits after its worker died in the middle of one.
+    call_timeout_seconds: float = Field(default=30.0, gt=0)
 
 
 class WorkflowTiming(BaseModel):

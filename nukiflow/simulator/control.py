@@ -134,9 +134,11 @@ class SimulatorControl:
         data = await self._call("GET", f"{self._lock_path(smartlock_id)}/device")
         return DeviceView.model_validate(data)
 
-    async def requests(self) -> list[RequestRecord]:
-        """Every Nuki API request so far (control-surface requests are not recorded)."""
-        return [RequestRecord.model_validate(item) for item in await self._call("GET", "/requests")]
+    async def requests(self, since: int = 0) -> list[RequestRecord]:
+        """Every Nuki API request so far (control-surface requests are not recorded); with
+        ``since``, only those after the first ``since`` (the log only grows until cleared)."""
+        path = "/requests" if since <= 0 else f"/requests?since={since}"
+        return [RequestRecord.model_validate(item) for item in await self._call("GET", path)]
 
     async def clear_requests(self) -> None:
         await self._call("DELETE", "/requests")

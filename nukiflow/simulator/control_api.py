@@ -84,7 +84,13 @@ def build_control_routes(state: SimState) -> list[Route]:
         return JSONResponse(_dump(state.device_view(lock_id(request))))
 
     async def requests(request: Request) -> Response:
-        return JSONResponse([_dump(record) for record in state.requests])
+        # `since=N`: the records after the first N (a watcher reads only what is new).
+        raw = request.query_params.get("since", "0")
+        try:
+            since = int(raw)
+        except ValueError:
+            return JSONResponse({"detail": f"since: not a number: {raw!r}"}, status_code=400)
+        return JSONResponse([_dump(record) for record in state.requests[max(since, 0) :]])
 
     async def clear_requests(request: Request) -> Response:
         state.requests.clear()
