@@ -23,17 +23,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
-import os
-import signal
 import statistics
-import sys
 import time
 import traceback
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.client import Client
@@ -42,6 +37,7 @@ from temporalio.testing import WorkflowEnvironment
 from activities.nuki_client import NukiClient
 from activities.nuki_errors import NukiLockedError
 from bench import leave
+from bench.worker_process import serve_worker, start_worker_process, stop_process
 from nukiflow import search_attributes
 from nukiflow.codec import Keyring
 from nukiflow.converter import data_converter
@@ -258,59 +254,6 @@ def peak_rss_mib(pid: int) -> float | None:
     return None
 
 
-# -- the worker process -------------------------------------------------------------------------
-
-
-async def serve_worker() -> None:
-    """Run a nukiflow worker with the fleet workflows (child process of the benchmark)."""
-    from temporalio.worker import Worker
-
-    from nukiflow.client import NukiFlow
-    from nukiflow.fleet import fleet_activities, fleet_workflows
-    from nukiflow.models.timing import WorkflowTiming
-    from nukiflow.worker import WORKFLOWS, activities_for
-
-    env = os.environ
-    client = await Client.connect(
-        env["BENCH_TEMPORAL"],
-        namespace="default",
-        data_converter=data_converter(Keyring.parse(env["BENCH_KEYS"])),
-    )
-    task_queue = env["BENCH_TASK_QUEUE"]
-    stop = asyncio.Event()
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-    async with NukiClient(env["BENCH_TOKEN"], env["BENCH_SIM_URL"]) as nuki:
-        flow = NukiFlow(client, task_queue=task_queue, timing=WorkflowTiming())
-        worker = Worker(
-            client,
-            task_queue=task_queue,
-            workflows=[*WORKFLOWS, *fleet_workflows(), EmptyWorkflow],
-            activities=activities_for(nuki) + fleet_activities(nuki, flow),
-            # Rollout items wait in activities: room for them and for the auths' own.
-            max_concurrent_activities=int(env.get("BENCH_ACTIVITY_SLOTS", "1000")),
-            graceful_shutdown_timeout=timedelta(seconds=5),
-        )
-        async with worker:
-            print("READY", flush=True)
-            await stop.wait()
-
-
-async def start_worker_process(env: dict[str, str]) -> asyncio.subprocess.Process:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bench.bench_rollout",
-        "--serve-worker",
-        env={**os.environ, **env},
-        stdout=asyncio.subprocess.PIPE,
-    )
-    assert process.stdout is not None
-    line = await asyncio.wait_for(process.stdout.readline(), timeout=60)
-    if line.strip() != b"READY":
-        raise RuntimeError(f"the worker process did not start: {line!r}")
-    return process
-
-
 # -- the benchmark ----------------------------------------------------------------------------
 
 
@@ -326,6 +269,7 @@ async def run(args: argparse.Namespace) -> None:
     await server.start()
     task_queue = "bench-rollout-" + uuid.uuid4().hex[:8]
     process = await start_worker_process(
+        "bench.bench_rollout",
         {
             "BENCH_TEMPORAL": env.client.service_client.config.target_host,
             "BENCH_KEYS": keys.to_text(),
@@ -460,11 +404,7 @@ async def run(args: argparse.Namespace) -> None:
                 flush=True,
             )
     finally:
-        process.send_signal(signal.SIGTERM)
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(process.wait(), timeout=30)
-        if process.returncode is None:
-            process.kill()
+        await stop_process(process)
         await server.stop()
         await env.shutdown()
 
@@ -485,7 +425,7 @@ def main() -> None:
     parser.add_argument("--serve-worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_worker:
-        asyncio.run(serve_worker())
+        asyncio.run(serve_worker([EmptyWorkflow]))
         leave()
     if args.quick:
         args.locks, args.sample = 10, 3

@@ -61,20 +61,22 @@ def build_worker(
     *,
     flow: NukiFlow | None = None,
     graceful_shutdown: timedelta = DEFAULT_GRACEFUL_SHUTDOWN,
+    extra_workflows: Sequence[type] = (),
     **options: Any,
 ) -> Worker:
     """A worker for every nukiflow workflow and activity on ``task_queue``.
 
     ``flow`` is the facade rollout items and grants send their changes through (default: one on
     this client and task queue). ``graceful_shutdown`` is how long running activities may finish
-    after shutdown begins; ``options`` go to :class:`temporalio.worker.Worker`.
+    after shutdown begins; ``extra_workflows`` run beside nukiflow's own (a benchmark's
+    yardstick); ``options`` go to :class:`temporalio.worker.Worker`.
     """
     flow = flow or NukiFlow(client, task_queue=task_queue)
     options.setdefault("max_concurrent_activities", DEFAULT_MAX_CONCURRENT_ACTIVITIES)
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=[*WORKFLOWS, *fleet_workflows()],
+        workflows=[*WORKFLOWS, *fleet_workflows(), *extra_workflows],
         activities=[*activities_for(nuki), *fleet_activities(nuki, flow)],
         graceful_shutdown_timeout=graceful_shutdown,
         **options,
@@ -97,7 +99,7 @@ def tracing_interceptors(settings: Settings) -> list[Interceptor]:
     return [tracing_interceptor(settings)]
 
 
-def tuning_options(settings: Settings) -> dict[str, int]:
+def tuning_options(settings: Settings) -> dict[str, Any]:
     """Worker concurrency limits that are set (unset ones keep Temporal's defaults)."""
     options = {
         "max_concurrent_activities": settings.max_concurrent_activities,
