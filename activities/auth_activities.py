@@ -335,6 +335,7 @@ class AuthActivities:
                     input.smartlock_id, input.desired.to_create(input.auth_type)
                 )
             except NukiConflictError as exc:
+                progress.writes = before.writes  # refused: counted writes are accepted ones
                 found = await self._find(input, progress, until=progress.window_from + window)
                 if found is not None:
                     return progress.result(found, adopted=True)
@@ -354,6 +355,7 @@ class AuthActivities:
             except (NukiLockedError, NukiRateLimitedError):
                 # Refused before any effect: nothing of this request is on its way.
                 progress.in_flight, progress.window_from = before.in_flight, before.window_from
+                progress.writes = before.writes
                 raise
             except NukiError as exc:
                 if not exc.retryable:
