@@ -277,7 +277,7 @@ async def run(args: argparse.Namespace) -> None:
             "BENCH_TOKEN": TOKEN,
             "BENCH_SIM_URL": server.base_url,
             "BENCH_ACTIVITY_SLOTS": str(args.activity_slots),
-        }
+        },
     )
     shape = Shape(updates=args.updates, creates=args.creates, deletes=args.deletes)
     changes = args.locks * shape.per_lock
