@@ -487,18 +487,27 @@ async def _run_chain(
         answered()
 
 
-def _settle_figures(chains: list[list[ChangeCall]], tally: Tally) -> None:
-    """How creates settle beside updates: seconds to the answer, writes and listings."""
+def _settle_figures(
+    chains: list[list[ChangeCall]], tally: Tally, offline: frozenset[int] = frozenset()
+) -> None:
+    """How creates settle beside updates: seconds to the answer, writes and listings (on the
+    locks that stayed online, when some did not)."""
+    where = " (locks online)" if offline else ""
     for kind in ("create", "update"):
-        done = [c for chain in chains for c in chain if c.kind == kind and c.answered]
+        done = [
+            c
+            for chain in chains
+            for c in chain
+            if c.kind == kind and c.answered and c.lock not in offline
+        ]
         if not done:
             continue
         seconds = [c.answered - c.started for c in done if c.answered is not None]
-        tally.figures[f"{kind}s answered in (median / max)"] = (
+        tally.figures[f"{kind}s answered in{where} (median / max)"] = (
             f"{statistics.median(seconds):.1f} / {max(seconds):.1f} s"
         )
         if kind == "create":
-            tally.figures["create writes (max), reads (median / max)"] = (
+            tally.figures[f"create writes{where} (max), reads (median / max)"] = (
                 f"{max(c.writes for c in done)}, "
                 f"{statistics.median(c.reads for c in done):.0f} / {max(c.reads for c in done)}"
             )
@@ -620,6 +629,7 @@ async def changes_under_fault_matrix(stack: Stack, seed: int, size: Size, workdi
     tally.figures["locks offline (one holding, one dropping)"] = f"{offline:g} s"
     await judge_changes(sim, chains, tally)
     _settle_figures(chains, tally)
+    _settle_figures(chains, tally, offline=frozenset({holding, dropping}))
     return tally
 
 
