@@ -89,9 +89,10 @@ async def test_forum_case_concurrent_callers_end_with_the_last_code(
     smartlock_id, auth_id = await _keypad(sim, code=555559)
     await sim.set_faults(Faults(lost_update_nth=[1]), smartlock_id)
     tasks = []
-    for code in FORUM_CODES:
+    for n, code in enumerate(FORUM_CODES, start=1):
         tasks.append(asyncio.create_task(flow.update_auth(smartlock_id, auth_id, {"code": code})))
-        await asyncio.sleep(0.05)  # arrival order = call order
+        # Arrival order = call order: the next caller calls once this one was accepted.
+        await _wait_for_changes(flow, smartlock_id, auth_id, n)
     outcomes = await _in_order(tasks)
     statuses = [o.status for o in outcomes]
     assert OutcomeStatus.FAILED not in statuses, [o.reason for o in outcomes]
@@ -183,6 +184,18 @@ async def test_state_query_and_search_attributes(
     assert attrs["NukiAuthId"] == auth_id
     assert attrs["NukiStatus"] == "in_sync"
     assert attrs["NukiKind"] == "auth"
+
+
+async def _wait_for_changes(flow: NukiFlow, smartlock_id: int, auth_id: str, count: int) -> None:
+    """Until the auth's workflow accepted ``count`` changes."""
+    for _ in range(1500):
+        try:
+            if (await flow.auth_state(smartlock_id, auth_id)).change_counter >= count:
+                return
+        except Exception:  # not started yet
+            pass
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"the auth's workflow never accepted {count} changes")
 
 
 async def _wait_for_write(sim: SimulatorControl, auth_id: str) -> None:

@@ -185,9 +185,17 @@ async def test_concurrent_callers_run_in_arrival_order_one_at_a_time(
         ActionName.UNLOCK,
     ]
     tasks: list[asyncio.Task[ActionOutcome]] = []
-    for name in wanted:
+    for n, name in enumerate(wanted, start=1):
         tasks.append(asyncio.create_task(flow.action(lock.smartlock_id, name)))
-        await asyncio.sleep(0.02)  # arrival order = call order
+
+        async def accepted(count: int = n) -> bool:
+            try:
+                return (await flow.lock_state(lock.smartlock_id)).action_counter >= count
+            except Exception:  # not started yet
+                return False
+
+        # Arrival order = call order: the next caller calls once this one was accepted.
+        await _wait_for(accepted)
     outcomes = await asyncio.gather(*tasks)
     assert [o.status for o in outcomes] == [ActionStatus.CONFIRMED] * 5, [
         o.reason for o in outcomes
@@ -280,15 +288,24 @@ async def test_deadline_passing_in_line_expires_without_sending(
     flow: NukiFlow, sim: SimulatorControl, worker: object
 ) -> None:
     lock = await sim.add_lock()
-    await sim.set_faults(Faults(action_time=1.5), lock.smartlock_id)
+    # Offline: the first action waits for the lock (it is never sent to an offline one) for as
+    # long as the test needs, ahead of the second in line.
+    await sim.set_online(lock.smartlock_id, False)
     first = asyncio.create_task(flow.action(lock.smartlock_id, ActionName.UNLOCK))
-    await asyncio.sleep(0.1)
-    started = time.monotonic()
+
+    async def first_is_current() -> bool:
+        try:
+            return (await flow.lock_state(lock.smartlock_id)).current is not None
+        except Exception:  # not started yet
+            return False
+
+    await _wait_for(first_is_current)
     second = await flow.action(lock.smartlock_id, ActionName.LOCK, deadline=timedelta(seconds=0.5))
     # The caller hears at its deadline, not when the action before it ends.
-    assert time.monotonic() - started < 1.2
+    assert not first.done()
     assert second.status is ActionStatus.EXPIRED, second.reason
     assert second.reason is not None and "waited in line" in second.reason
+    await sim.set_online(lock.smartlock_id, True)
     assert (await first).status is ActionStatus.CONFIRMED
     device = await sim.device(lock.smartlock_id)
     assert [a.action for a in device.actions] == [LockAction.UNLOCK]
@@ -374,8 +391,9 @@ async def test_worker_stopped_during_the_send_does_not_send_twice(
 ) -> None:
     """The POST reached the cloud, its answer never reached the worker (it stopped)."""
     lock = await sim.add_lock()
-    # Every answer takes 1.6 s: the worker stops (1 s grace) while it waits for the 204.
-    await sim.set_faults(Faults(slow_response=1.6), lock.smartlock_id)
+    # The POST's answer takes 30 s: the worker stops (1 s grace) while it waits for the 204,
+    # however long noticing the POST takes.
+    await sim.set_faults(Faults(slow_response=30, slow_writes_only=True), lock.smartlock_id)
     first = await start_worker()
     pending = asyncio.create_task(flow.action(lock.smartlock_id, ActionName.UNLATCH))
 
