@@ -274,7 +274,11 @@ async def actions_under_kills(stack: Stack, seed: int, size: Size, workdir: Path
                     call.lock, name, request_id=call.request_id, deadline=timedelta(seconds=left)
                 )
 
-            outcome = await persist(act)
+            try:
+                outcome = await persist(act)
+            except Exception as exc:  # a traceback instead of an answer: counted unanswered
+                call.reason = f"the call raised {exc!r}"
+                continue
             call.status, call.answered = status_of(outcome), time.monotonic()
             call.reason = getattr(outcome, "reason", None)
 
@@ -379,7 +383,7 @@ async def rollout_under_kills(stack: Stack, seed: int, size: Size, workdir: Path
     )
     await faults.apply(sim)
     lock_set = set(locks)
-    kill_plan = KillPlan.draw(rng, size.rollout_kills, (1.0, 3.0))
+    kill_plan = KillPlan.draw(rng, size.rollout_kills, (0.5, 2.0))
     flow = NukiFlow(client, task_queue=task_queue, timing=TIMING)
     fleet = Fleet(flow)
     workers = Workers(stack, task_queue, workdir / "worker-rollout.log")
@@ -482,7 +486,12 @@ async def _run_chain(
                 deadline=CHANGE_DEADLINE,
             )
 
-        call.answer(await persist(send))
+        try:
+            outcome = await persist(send)
+        except Exception as exc:  # a traceback instead of an answer: counted unanswered
+            call.reason = f"the call raised {exc!r}"
+            return
+        call.answer(outcome)
         call.held_at_answer = call.held_by(await device_auths(sim, call.lock))
         answered()
 
@@ -559,15 +568,18 @@ async def changes_through_restarts(stack: Stack, seed: int, size: Size, workdir:
 
     started = time.monotonic()
     await workers.start()
-    helper = asyncio.create_task(restarter())
+    stop = asyncio.Event()
+    helpers = [asyncio.create_task(restarter()), asyncio.create_task(workers.watch(stop))]
     try:
         await _within(
             size.budget_seconds,
             [asyncio.create_task(_run_chain(flow, sim, chain, one_more)) for chain in chains],
         )
     finally:
-        await _finish([helper])
+        stop.set()
+        await _finish(helpers)
         await workers.stop()
+        tally.figures["worker processes that ended by themselves"] = str(workers.deaths)
     tally.wall_seconds = time.monotonic() - started
     await judge_changes(sim, chains, tally)
     _settle_figures(chains, tally)
@@ -615,6 +627,7 @@ async def changes_under_fault_matrix(stack: Stack, seed: int, size: Size, workdi
     helpers = [
         asyncio.create_task(_offline_window(sim, holding, rng.uniform(0.5, 3), offline, stop)),
         asyncio.create_task(_offline_window(sim, dropping, rng.uniform(0.5, 3), offline, stop)),
+        asyncio.create_task(workers.watch(stop)),
     ]
     try:
         await _within(

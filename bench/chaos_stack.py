@@ -137,8 +137,11 @@ class Stack:
     async def restart_temporal(self, down_seconds: float = 0.0) -> None:
         """Kill the server, stay down a moment, start it again on the same database and port."""
         await self.kill_temporal()
-        await asyncio.sleep(down_seconds)
-        await self._start_temporal()
+        try:
+            await asyncio.sleep(down_seconds)
+        finally:
+            # Also when the suite is stopped meanwhile: what follows needs a server.
+            await self._start_temporal()
 
     def worker_env(self, task_queue: str) -> dict[str, str]:
         return {
@@ -175,6 +178,8 @@ class Workers:
         self.task_queue = task_queue
         self.log = log
         self.kills = 0
+        # Worker processes that ended by themselves (e.g. when Temporal went away).
+        self.deaths = 0
         self._process: asyncio.subprocess.Process | None = None
 
     async def start(self) -> None:
@@ -192,6 +197,17 @@ class Workers:
             STARTED.discard(process.pid)
             self.kills += 1
         await self.start()
+
+    async def watch(self, stop: asyncio.Event) -> None:
+        """Start another worker whenever the running one ended by itself (not for kills:
+        :meth:`kill_and_replace` replaces its own)."""
+        while not await _stopped(stop, 1.0):
+            process = self._process
+            if process is not None and process.returncode is not None:
+                STARTED.discard(process.pid)
+                self._process = None
+                self.deaths += 1
+                await self.start()
 
     async def stop(self) -> None:
         process, self._process = self._process, None

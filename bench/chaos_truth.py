@@ -170,7 +170,7 @@ def judge_actions(calls: list[ActionCall], tally: Tally) -> None:
     for call in calls:
         tally.calls += 1
         if call.status is None:
-            tally.note("unanswered", call.label())
+            tally.note("unanswered", f"{call.label()}: {call.reason or 'still waiting'}")
             continue
         tally.statuses[call.status] += 1
         if call.status not in ACTION_STATUSES:
@@ -263,7 +263,7 @@ async def judge_changes(
         for call in chain:
             tally.calls += 1
             if call.status is None:
-                tally.note("unanswered", call.label())
+                tally.note("unanswered", f"{call.label()}: {call.reason or 'still waiting'}")
                 continue
             tally.statuses[call.status] += 1
             if call.status not in CHANGE_STATUSES:
