@@ -129,6 +129,12 @@ class CreateProgress(BaseModel):
     window_from: float | None = None
     writes: int = 0
     reads: int = 0
+    # An earlier attempt ended without its last word: it may have sent creates not counted.
+    unaccounted: bool = False
+
+    @property
+    def may_have_sent(self) -> bool:
+        return self.writes > 0 or self.unaccounted
 
     @classmethod
     def carried(cls, details: Any, attempt: int) -> CreateProgress | None:
@@ -287,6 +293,7 @@ class AuthActivities:
                 attempt=info.attempt,
                 in_flight=True,
                 window_from=info.current_attempt_scheduled_time.timestamp(),
+                unaccounted=True,
             )
         try:
             return await self._create_attempt(input, progress, info.attempt)
@@ -339,7 +346,7 @@ class AuthActivities:
                 found = await self._find(input, progress, until=progress.window_from + window)
                 if found is not None:
                     return progress.result(found, adopted=True)
-                if before.writes == 0 or await self._code_listed(input, progress):
+                if not before.may_have_sent or await self._code_listed(input, progress):
                     raise final(
                         f"{exc.message}: another authorization on smartlock "
                         f"{input.smartlock_id} already uses this keypad code; choose another",

@@ -12,6 +12,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
 from temporalio.worker import Worker
 
+from activities.auth_activities import CreateProgress
 from activities.nuki_client import NukiClient
 from nukiflow.client import NukiFlow
 from nukiflow.models.auth import AuthChange, AuthPatch, ChangeKind, OutcomeStatus
@@ -158,6 +159,24 @@ async def test_a_lost_create_is_sent_again_after_one_window_of_listings(
     ]
     assert len(listings) <= 2 * _reads_in_one_window(FAST_TIMING.poll) + 2, len(listings)
     assert outcome.writes == 3
+
+
+def test_a_create_attempt_trusts_only_the_last_word_of_the_attempt_before() -> None:
+    """What an attempt sent reaches the next one in heartbeat details. Only the previous
+    attempt's last heartbeat is trusted: an older or unfinished one may miss a create sent
+    after it, and then the next attempt assumes one went out (it waits a window, and a 409
+    is not called someone else's)."""
+    sent = CreateProgress(attempt=2, final=True, in_flight=True, window_from=100.0, writes=1)
+    carried = CreateProgress.carried([sent.model_dump()], 3)
+    assert carried is not None and carried.attempt == 3 and not carried.final
+    assert carried.in_flight and carried.window_from == 100.0 and carried.may_have_sent
+    assert CreateProgress.carried([sent.model_dump()], 4) is None, "from an older attempt"
+    unfinished = sent.model_copy(update={"final": False})
+    assert CreateProgress.carried([unfinished.model_dump()], 3) is None
+    assert CreateProgress.carried([], 2) is None
+    assert CreateProgress.carried(["garbage"], 2) is None
+    fresh = CreateProgress.carried([], 1)
+    assert fresh is not None and not fresh.in_flight and not fresh.may_have_sent
 
 
 async def test_a_create_dropped_by_an_offline_lock_is_sent_again_only_once_it_is_back(
