@@ -317,6 +317,7 @@ async def actions_under_kills(stack: Stack, seed: int, size: Size, workdir: Path
     executed = {lock: (await sim.device(lock)).actions for lock in locks}
     attribute_executions(calls, executed, tally)
     judge_actions(calls, tally)
+    tally.figures[f"lock offline (holding) for {size.action_offline_seconds:g} s"] = str(offline)
     confirmed = [c.answered - c.started for c in calls if c.status == "confirmed" and c.answered]
     if confirmed:
         tally.figures["confirmed in (median / max)"] = (
