@@ -266,9 +266,8 @@ async def serve_worker() -> None:
     from temporalio.worker import Worker
 
     from nukiflow.client import NukiFlow
-    from nukiflow.fleet import fleet_activities, fleet_workflows
     from nukiflow.models.timing import WorkflowTiming
-    from nukiflow.worker import WORKFLOWS, activities_for
+    from nukiflow.plugin import NukiflowPlugin
 
     env = os.environ
     client = await Client.connect(
@@ -280,12 +279,17 @@ async def serve_worker() -> None:
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     async with NukiClient(env["BENCH_TOKEN"], env["BENCH_SIM_URL"]) as nuki:
-        flow = NukiFlow(client, task_queue=task_queue, timing=WorkflowTiming())
+        plugin = NukiflowPlugin(
+            nuki,
+            facade=lambda client, queue: NukiFlow(
+                client, task_queue=queue, timing=WorkflowTiming()
+            ),
+        )
         worker = Worker(
             client,
             task_queue=task_queue,
-            workflows=[*WORKFLOWS, *fleet_workflows(), EmptyWorkflow],
-            activities=activities_for(nuki) + fleet_activities(nuki, flow),
+            plugins=[plugin],
+            workflows=[EmptyWorkflow],
             # Rollout items wait in activities: room for them and for the auths' own.
             max_concurrent_activities=int(env.get("BENCH_ACTIVITY_SLOTS", "1000")),
             graceful_shutdown_timeout=timedelta(seconds=5),

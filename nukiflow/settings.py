@@ -92,6 +92,21 @@ class Settings(BaseSettings):
     max_concurrent_activities: int | None = Field(default=None, ge=1)
     max_concurrent_workflow_tasks: int | None = Field(default=None, ge=2)
     max_cached_workflows: int | None = Field(default=None, ge=0)
+    # Worker Versioning (see README, "Rolling upgrades"): off by default, so a plain worker and
+    # `nukiflow dev` poll unversioned; the deploy files switch it on with the image tag as build id.
+    worker_versioning: bool = Field(
+        default=False, description="Poll as a version of a Temporal Worker Deployment"
+    )
+    deployment_name: str = Field(
+        default="nukiflow",
+        pattern=r"^[A-Za-z0-9_-]{1,100}$",
+        description="Worker Deployment name (no dots: Temporal joins name and build id with one)",
+    )
+    build_id: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,254}$",
+        description="Build id of this worker's code (unset: the package version)",
+    )
 
     # Where `nukiflow dev` keeps its Temporal database and generated files.
     state_dir: Path = Path(".nukiflow")

@@ -286,3 +286,24 @@ def test_kubernetes_worker_gets_temporal_credentials_when_the_secrets_have_them(
     assert tls.client_cert == b"TEMPORAL_TLS_CLIENT_CERT_PATH"
     assert tls.client_private_key == b"TEMPORAL_TLS_CLIENT_KEY_PATH"
     assert tls.server_root_ca_cert == b"TEMPORAL_TLS_SERVER_CA_CERT_PATH"
+
+
+def test_workers_are_versioned_with_the_image_tag_as_build_id() -> None:
+    compose = _compose()
+    config = _kind("ConfigMap", "nukiflow-config")["data"]
+    assert compose["x-nukiflow-env"]["NUKIFLOW_WORKER_VERSIONING"] == "true"
+    assert config["NUKIFLOW_WORKER_VERSIONING"] == "true"
+    dockerfile = (DEPLOY / "Dockerfile").read_text(encoding="utf-8")
+    default_build = re.search(r"^ARG BUILD_ID=(\S+)$", dockerfile, re.MULTILINE)
+    assert default_build is not None
+    assert "NUKIFLOW_BUILD_ID=${BUILD_ID}" in dockerfile
+    # Every nukiflow image is tagged with that build id, never `latest`.
+    images = {
+        service["image"]
+        for service in compose["services"].values()
+        if service.get("image", "").startswith("nukiflow")
+    }
+    images |= {_container("nukiflow-worker")["image"], _container("nukiflow-codec-server")["image"]}
+    assert images == {f"nukiflow:{default_build.group(1)}"}
+    # The build id must be one Settings accepts.
+    assert Settings(build_id=default_build.group(1)).build_id == default_build.group(1)
