@@ -12,6 +12,7 @@ import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from temporalio.client import Client
@@ -31,6 +32,8 @@ from nukiflow.temporal_cli import find_temporal_binary
 from nukiflow.worker import build_worker
 
 TOKEN = "test-token-" + uuid.uuid4().hex
+# The Temporal UI base the CLI's links point to in tests.
+UI = "http://ui.test"
 
 # The payload encryption key of the suite: the dev server's client, every worker built on it and
 # every NukiFlow of the tests encrypt with it, as in production. Fixed (and no secret), so that
@@ -144,3 +147,16 @@ async def worker(start_worker: StartWorker) -> Worker:
 @pytest.fixture
 def flow(temporal_client: Client, task_queue: str) -> NukiFlow:
     return NukiFlow(temporal_client, task_queue=task_queue, timing=FAST_TIMING)
+
+
+@pytest.fixture
+def cli_env(temporal_env: WorkflowEnvironment, task_queue: str, tmp_path: Path) -> dict[str, str]:
+    """NUKIFLOW_* settings that point the CLI at this test's Temporal and task queue."""
+    return {
+        "NUKIFLOW_TEMPORAL_ADDRESS": temporal_env.client.service_client.config.target_host,
+        "NUKIFLOW_TEMPORAL_NAMESPACE": "default",
+        "NUKIFLOW_TASK_QUEUE": task_queue,
+        "NUKIFLOW_CODEC_KEYS": ",".join(key.to_text() for key in CODEC_KEYS),
+        "NUKIFLOW_STATE_DIR": str(tmp_path / "state"),
+        "NUKIFLOW_UI_URL": UI,
+    }
