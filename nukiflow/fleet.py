@@ -85,7 +85,7 @@ from nukiflow.models.rollout import (
     check_rollout_id,
 )
 from nukiflow.models.timing import WorkflowTiming
-from nukiflow.models.validation import InputError
+from nukiflow.models.validation import InputError, check_text
 from nukiflow.plan import PlanError, load_plan, parse_plan
 from nukiflow.timezones import nuki_window, to_utc
 from workflows.access_grant import REFUSED, AccessGrantWorkflow
@@ -257,7 +257,10 @@ class Fleet:
             except ValidationError as exc:
                 raise PlanError(f"options: {validation_message(exc)}") from None
         if name is not None:
-            update["name"] = name
+            try:
+                update["name"] = check_text(name, what="the rollout's name", maximum=200)
+            except InputError as exc:
+                raise PlanError(str(exc)) from None
         return plan.model_copy(update=update) if update else plan
 
     # -- access grants -----------------------------------------------------------------------

@@ -742,6 +742,27 @@ def _facade_cases() -> list[FacadeCase]:
         )
     )
 
+    add(
+        FacadeCase(
+            "apply_rollout(name with escapes)",
+            lambda _, fl: fl.apply_rollout(
+                [{"op": "create", "smartlock_id": 17, "name": "x"}], name=ESC_TITLE
+            ),
+            "control characters",
+            PlanError,
+        )
+    )
+    cyclic: list[Any] = []
+    cyclic.append(cyclic)
+    add(
+        FacadeCase(
+            "apply_rollout(a list that contains itself)",
+            lambda _, fl: fl.apply_rollout(cyclic),
+            "nests deeper",
+            PlanError,
+        )
+    )
+
     async def handle(call: Callable[[], Any]) -> Any:
         return call()
 
@@ -882,6 +903,27 @@ async def test_the_nuki_client_encodes_what_it_sends() -> None:
     async with client:
         await client.delete_auth(2**63 - 1, GOOD_AUTH.upper())
     assert [r.url.path for r in sent] == [f"/smartlock/{2**63 - 1}/auth/{GOOD_AUTH}"]
+
+
+def test_the_command_line_maxima_are_the_models_own() -> None:
+    """--deadline is refused on the command line where the models would refuse it."""
+    from nukiflow.models.action import MAX_DEADLINE_SECONDS, ActionRequest
+    from nukiflow.models.auth import CreateAuthRequest
+    from nukiflow.models.rollout import RolloutOptions
+    from nukiflow.models.validation import MAX_ACTION_DEADLINE, MAX_CHANGE_DEADLINE
+
+    def bound(model: Any, field: str) -> float:
+        (le,) = [m.le for m in model.model_fields[field].metadata if hasattr(m, "le")]
+        return float(le)
+
+    assert MAX_ACTION_DEADLINE.total_seconds() == MAX_DEADLINE_SECONDS
+    assert MAX_ACTION_DEADLINE.total_seconds() == bound(ActionRequest, "deadline_seconds")
+    for model, field in (
+        (AuthChange, "deadline_seconds"),
+        (CreateAuthRequest, "deadline_seconds"),
+        (RolloutOptions, "item_deadline_seconds"),
+    ):
+        assert MAX_CHANGE_DEADLINE.total_seconds() == bound(model, field), model
 
 
 def test_no_path_in_the_nuki_client_is_an_f_string() -> None:

@@ -34,10 +34,7 @@ ACCESS_ID_PREFIX = "nuki-access-"
 def _aware_utc(value: datetime, info: ValidationInfo) -> datetime:
     if value.tzinfo is None:
         raise ValueError("give date-times with a time zone (or convert them with a --tz)")
-    if is_stored(info):
-        value = value.astimezone(UTC)
-    else:
-        value = check_date(value, what=str(info.field_name))
+    value = value.astimezone(UTC) if is_stored(info) else check_date(value, what="the date")
     # Nuki stores milliseconds.
     return value.replace(microsecond=(value.microsecond // 1000) * 1000)
 

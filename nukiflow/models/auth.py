@@ -86,7 +86,7 @@ class _Restrictions(BaseModel):
     @classmethod
     def _dates_in_utc(cls, value: datetime | None, info: ValidationInfo) -> datetime | None:
         if value is not None and not is_stored(info):
-            value = check_date(value, what=str(info.field_name))
+            value = check_date(value, what="the date")
         return _utc(value)
 
     def _check_windows(self) -> None:
