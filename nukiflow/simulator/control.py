@@ -12,6 +12,7 @@ from nukiflow.models.wire import Smartlock, SmartlockAuth
 
 from .control_api import CONTROL_PREFIX
 from .control_models import AuthSpec, DeviceView, LockSpec, RequestRecord
+from .nuki_timezones import DEFAULT_TIMEZONE_ID
 from .settings import Faults, SimSettings
 
 
@@ -73,13 +74,16 @@ class SimulatorControl:
         type: int = 4,
         keypad_paired: bool = True,
         opener: bool = False,
+        timezone_id: int = DEFAULT_TIMEZONE_ID,
     ) -> Smartlock:
+        """A lock of this account; `timezone_id` is Nuki's id of its zone (37 Europe/Berlin)."""
         spec = LockSpec(
             smartlock_id=smartlock_id,
             name=name,
             type=type,
             keypad_paired=keypad_paired,
             opener=opener,
+            timezone_id=timezone_id,
         )
         return Smartlock.model_validate(await self._call("POST", "/locks", spec.model_dump()))
 

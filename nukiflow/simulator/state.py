@@ -176,6 +176,7 @@ class SimState:
             name=spec.name or default_name,
             keypad_paired=spec.keypad_paired,
             created=utcnow(),
+            timezone_id=spec.timezone_id,
             web_auth_id=self.new_id(),
             lock_state=OPENER_ONLINE if lock_type == SmartlockType.OPENER else LockState.LOCKED,
         )
