@@ -43,6 +43,8 @@ class Operation:
     # Accepted with 204 but never applied (lost update, lost create, ghost delete).
     lost: bool = False
     motor_blocked: bool = False
+    # What the device holds once the operation landed (a delete: what it removed).
+    landed: SmartlockAuth | None = None
 
 
 @dataclass
