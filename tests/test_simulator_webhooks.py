@@ -236,7 +236,8 @@ async def test_auth_update_is_delivered_signed_once_it_landed(
     device = await sim.device(lock_id)
     assert [a.code for a in device.auths] == [565656]
 
-    [record] = await sim.webhook_deliveries()
+    # The receiver has it before the sender has its answer: wait for the record.
+    [record] = await deliveries_until(sim, 1)
     assert record.webhook_id == hook["id"] and record.url == receiver.url
     assert record.feature == "DEVICE_AUTHS" and record.smartlock_id == lock_id
     assert record.outcome == "delivered" and record.status == 200 and record.attempt == 1
@@ -406,19 +407,19 @@ async def test_features_filter_and_deleted_webhooks(
     auths_only = await register(api, second_receiver.url, ["DEVICE_AUTHS"])
     assert (await api.post(f"/smartlock/{lock_id}/action/lock")).status_code == 204
     auth = await sim.add_auth(lock_id, name="Guest", code=535353)
-    await received(receiver, 1)
-    await received(second_receiver, 1)
+    await deliveries_until(sim, 1, webhook_id=logs_only["id"])
+    await deliveries_until(sim, 1, webhook_id=auths_only["id"])
     assert [r.feature for r in receiver.received] == ["DEVICE_LOGS"]
     assert [r.feature for r in second_receiver.received] == ["DEVICE_AUTHS"]
 
     assert (await api.delete(f"/api/decentralWebhook/{auths_only['id']}")).status_code == 204
     await sim.update_device_auth(lock_id, auth.id, name="Nobody hears this")
     assert (await api.post(f"/smartlock/{lock_id}/action/unlock")).status_code == 204
-    await received(receiver, 2)  # the later event reached the other webhook: this one is done
+    # The later event reached the other webhook: the change before it is long published.
+    records = await deliveries_until(sim, 2, webhook_id=logs_only["id"])
     assert len(second_receiver.received) == 1
     records = await sim.webhook_deliveries()
-    assert {r.webhook_id for r in records} == {logs_only["id"], auths_only["id"]}
-    assert len([r for r in records if r.webhook_id == auths_only["id"]]) == 1
+    assert [r.webhook_id for r in records].count(auths_only["id"]) == 1
 
 
 # ---- faults -------------------------------------------------------------------------------
@@ -430,10 +431,9 @@ async def test_duplicate(
     hook = await register(api, receiver.url, ["DEVICE_AUTHS"])
     await sim.set_faults(Faults(webhook_duplicate_nth=[1]))
     await sim.add_auth(lock_id, name="Guest", code=535353)
-    await received(receiver, 2)
+    records = await deliveries_until(sim, 2)
     first, second = receiver.received
     assert first == second and first.signed_with(hook["secret"])
-    records = await sim.webhook_deliveries()
     assert [(r.attempt, r.duplicate, r.outcome) for r in records] == [
         (1, False, "delivered"),
         (1, True, "delivered"),
@@ -448,9 +448,8 @@ async def test_reorder(
     await sim.set_faults(Faults(webhook_reorder_nth=[1], webhook_reorder_hold=60))
     auth = await sim.add_auth(lock_id, name="First", code=535353)
     await sim.update_device_auth(lock_id, auth.id, name="Second")
-    await received(receiver, 2)
+    records = await deliveries_until(sim, 2)
     assert [b["smartlockAuth"]["name"] for b in receiver.bodies()] == ["Second", "First"]
-    records = await sim.webhook_deliveries()
     assert [r.reordered for r in records] == [False, True]
     assert records[0].emitted > records[1].emitted  # the later event went first
 
@@ -487,12 +486,12 @@ async def test_wrong_signature(
     await sim.set_faults(Faults(webhook_bad_signature_nth=[1]))
     auth = await sim.add_auth(lock_id, name="Forged", code=535353)
     await sim.update_device_auth(lock_id, auth.id, name="Genuine")
-    await received(receiver, 2)
+    records = await deliveries_until(sim, 2)
     forged, genuine = receiver.received
     assert SIGNATURE.fullmatch(forged.headers[SIGNATURE_HEADER.lower()])
     assert not forged.signed_with(hook["secret"])
     assert genuine.signed_with(hook["secret"])
-    assert [r.bad_signature for r in await sim.webhook_deliveries()] == [True, False]
+    assert [r.bad_signature for r in records] == [True, False]
 
 
 async def test_delay_holds_one_locks_deliveries_back(
@@ -508,9 +507,8 @@ async def test_delay_holds_one_locks_deliveries_back(
     await sim.set_faults(Faults(webhook_delay=600), slow)
     await sim.add_auth(slow, name="Late", code=535353)
     await sim.add_auth(fast, name="On time", code=535353)
-    await received(receiver, 1)
+    [record] = await deliveries_until(sim, 1)
     assert [b["smartlockAuth"]["name"] for b in receiver.bodies()] == ["On time"]
-    [record] = await sim.webhook_deliveries()
     assert record.smartlock_id == fast and record.delayed == 0
 
 
@@ -666,13 +664,20 @@ async def test_delivery_log_is_bounded_and_clearable(
     await sim.set_settings(sim_settings(webhook_log_size=3))
     await register(api, receiver.url, ["DEVICE_AUTHS"])
     auth = await sim.add_auth(lock_id, name="Name 0", code=535353)
-    for number in range(1, 5):
-        await sim.update_device_auth(lock_id, auth.id, name=f"Name {number}")
-    await received(receiver, 5)
-    await deliveries_until(sim, 3)
-    records = await sim.webhook_deliveries()
-    assert len(records) == 3
-    assert [r.emitted for r in records] == sorted(r.emitted for r in records)
+    seen: list[str] = []
+    for number in range(1, 6):
+        if number > 1:
+            await sim.update_device_auth(lock_id, auth.id, name=f"Name {number}")
+        records: list[WebhookDelivery] = []
+
+        async def recorded() -> bool:
+            nonlocal records
+            records = await sim.webhook_deliveries()
+            return bool(records) and records[-1].delivery_id not in seen
+
+        await eventually(recorded)
+        seen.append(records[-1].delivery_id)
+    assert [r.delivery_id for r in await sim.webhook_deliveries()] == seen[-3:]
     await sim.clear_webhook_deliveries()
     assert await sim.webhook_deliveries() == []
 
