@@ -604,6 +604,23 @@ async def test_no_retry_by_default_and_deactivation_after_failures(
     assert listed == {failing["id"], healthy["id"]}
 
 
+async def test_deliveries_queued_for_a_deactivated_webhook_are_discarded(
+    sim: SimulatorControl, api: httpx.AsyncClient, receiver: Receiver, lock_id: int
+) -> None:
+    await sim.set_settings(sim_settings(webhook_deactivate_after=1, webhook_timeout=120))
+    await register(api, receiver.url, ["DEVICE_AUTHS"])
+    receiver.hold = asyncio.Event()
+    receiver.script = [500]
+    auth = await sim.add_auth(lock_id, name="Fails", code=535353)
+    await sim.update_device_auth(lock_id, auth.id, name="Queued behind it")
+    receiver.hold.set()
+    records = await deliveries_until(sim, 2)
+    assert [(r.attempt, r.outcome) for r in records] == [(1, "failed"), (0, "discarded")]
+    assert len(receiver.received) == 1
+    [view] = await sim.webhooks()
+    assert not view.active
+
+
 async def test_a_success_resets_the_failure_count(
     sim: SimulatorControl, api: httpx.AsyncClient, receiver: Receiver, lock_id: int
 ) -> None:

@@ -18,12 +18,14 @@ def build_webhook_routes(state: SimState) -> list[Route]:
     hub = state.webhooks
 
     async def list_webhooks(request: Request) -> Response:
-        return JSONResponse([hook.to_wire().to_wire() for hook in hub.of_account(state.account_id)])
+        return JSONResponse(
+            [hook.decentral_webhook().to_wire() for hook in hub.of_account(state.account_id)]
+        )
 
     async def register(request: Request) -> Response:
         body = parse_model(DecentralWebhook, await read_json(request))
         hook = hub.register(state.account_id, body)
-        return JSONResponse(hook.to_wire().to_wire())
+        return JSONResponse(hook.decentral_webhook().to_wire())
 
     async def unregister(request: Request) -> Response:
         hub.unregister(state.account_id, request.path_params["webhook_id"])

@@ -142,7 +142,8 @@ class Webhook:
     queue: asyncio.Queue[Delivery] = field(default_factory=asyncio.Queue)
     sender: asyncio.Task[None] | None = None
 
-    def to_wire(self) -> DecentralWebhook:
+    def decentral_webhook(self) -> DecentralWebhook:
+        """As Nuki lists it."""
         return DecentralWebhook(
             id=self.id, secret=self.secret, webhook_url=self.url, webhook_features=self.features
         )
