@@ -5,8 +5,11 @@ from .control_models import DeviceView, ExecutedAction, RequestRecord
 from .server import SimulatorServer
 from .settings import Faults, SimSettings
 from .standalone import run
+from .webhook_models import DecentralWebhook, WebhookDelivery, WebhookView
+from .webhook_settings import WebhookFaults, WebhookSettings
 
 __all__ = [
+    "DecentralWebhook",
     "DeviceView",
     "ExecutedAction",
     "Faults",
@@ -14,5 +17,9 @@ __all__ = [
     "SimSettings",
     "SimulatorControl",
     "SimulatorServer",
+    "WebhookDelivery",
+    "WebhookFaults",
+    "WebhookSettings",
+    "WebhookView",
     "run",
 ]
