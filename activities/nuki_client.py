@@ -26,6 +26,7 @@ from activities.nuki_errors import (
 )
 from nukiflow.models.validation import InputError, check_auth_id, check_smartlock_id
 from nukiflow.models.wire import (
+    DecentralWebhook,
     NukiModel,
     Smartlock,
     SmartlockAction,
@@ -35,6 +36,7 @@ from nukiflow.models.wire import (
     SmartlockAuthUpdate,
     SmartlockLog,
     SmartlocksAuthCreate,
+    WebhookFeature,
 )
 
 DEFAULT_BASE_URL = "https://api.nuki.io"
@@ -51,6 +53,7 @@ ApiPath = NewType("ApiPath", str)
 _SEGMENTS: dict[str, Callable[[object], object]] = {
     "smartlock_id": check_smartlock_id,
     "auth_id": check_auth_id,
+    "webhook_id": lambda value: _checked_webhook_id(value),
 }
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
@@ -103,6 +106,13 @@ def _checked_auth_ids(auth_ids: Iterable[object]) -> list[str]:
         raise NukiRequestRefused(f"refused to send auth ids: {exc}; nothing was sent") from None
 
 
+def _checked_webhook_id(value: object) -> int:
+    """Nuki's webhook ids are positive integers (int64)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**63:
+        raise InputError(f"a webhook id is a positive integer, not {value!r:.40}")
+    return value
+
+
 def _checked_types(types: Sequence[int]) -> str:
     if any(isinstance(t, bool) or not isinstance(t, int) or not 0 <= t <= 255 for t in types):
         raise NukiRequestRefused("refused to send auth types: they are numbers 0..255")
@@ -112,6 +122,7 @@ def _checked_types(types: Sequence[int]) -> str:
 _SMARTLOCKS = TypeAdapter(list[Smartlock])
 _AUTHS = TypeAdapter(list[SmartlockAuth])
 _LOGS = TypeAdapter(list[SmartlockLog])
+_WEBHOOKS = TypeAdapter(list[DecentralWebhook])
 
 
 class NukiClient:
@@ -127,6 +138,8 @@ class NukiClient:
         user_agent: str = "nukiflow",
     ) -> None:
         self._token = token
+        # Further values never to show in an error message (webhook secrets it was given).
+        self._secrets: list[str] = []
         self.base_url = base_url.rstrip("/")
         self._http = httpx.AsyncClient(
             base_url=self.base_url,
@@ -271,6 +284,29 @@ class NukiClient:
         path = api_path("/smartlock/{smartlock_id}/log", smartlock_id=smartlock_id)
         return _LOGS.validate_python(await self._get_json(path, params=params))
 
+    # -- decentral webhooks ---------------------------------------------------------------
+
+    async def register_webhook(
+        self, url: str, features: Sequence[WebhookFeature]
+    ) -> DecentralWebhook:
+        """Register a decentral webhook; the answer carries its ``id`` and ``secret``."""
+        body = DecentralWebhook(webhook_url=url, webhook_features=list(features))
+        response = await self._request(
+            "PUT", api_path("/api/decentralWebhook"), json_body=body.to_wire()
+        )
+        webhook = DecentralWebhook.model_validate(response.json())
+        if webhook.secret:
+            # The secret keys every delivery's signature: keep it out of anything logged.
+            self._secrets.append(webhook.secret)
+        return webhook
+
+    async def list_webhooks(self) -> list[DecentralWebhook]:
+        return _WEBHOOKS.validate_python(await self._get_json(api_path("/api/decentralWebhook")))
+
+    async def delete_webhook(self, webhook_id: int) -> None:
+        path = api_path("/api/decentralWebhook/{webhook_id}", webhook_id=webhook_id)
+        await self._send("DELETE", path)
+
     # -- plumbing -------------------------------------------------------------------------
 
     async def _get_json(self, path: ApiPath, *, params: dict[str, str] | None = None) -> Any:
@@ -303,7 +339,7 @@ class NukiClient:
         json_body: Any = None,
         secrets: Iterable[str] = (),
     ) -> httpx.Response:
-        secrets = [self._token, *secrets]
+        secrets = [self._token, *self._secrets, *secrets]
         try:
             response = await self._http.request(method, path, params=params, json=json_body)
         except httpx.TimeoutException as exc:

@@ -7,10 +7,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from nukiflow.models.wire import DecentralWebhook
+
 from .control_api import CONTROL_PREFIX
 from .state import SimState
 from .validation import parse_model, read_json
-from .webhook_models import DecentralWebhook
 
 
 def build_webhook_routes(state: SimState) -> list[Route]:

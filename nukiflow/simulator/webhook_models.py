@@ -1,7 +1,7 @@
 """Bodies of the webhook endpoints and of the control surface's webhook additions.
 
-`DecentralWebhook` is Nuki's object (camelCase on the wire, as `PUT|GET /api/decentralWebhook`
-carry it); the rest are the simulator's own objects (snake_case), like control_models.py.
+`DecentralWebhook` is Nuki's object (a wire model, shared with the Nuki client); the rest are
+the simulator's own objects (snake_case), like control_models.py.
 """
 
 from __future__ import annotations
@@ -11,32 +11,13 @@ from typing import Literal
 
 from pydantic import Field
 
-from nukiflow.models.wire import NukiModel
+from nukiflow.models.wire import WebhookFeature
 
 from .control_models import ControlModel
-
-# Spec: DecentralWebhook.webhookFeatures.
-WebhookFeature = Literal[
-    "DEVICE_STATUS",
-    "DEVICE_MASTERDATA",
-    "DEVICE_CONFIG",
-    "DEVICE_LOGS",
-    "DEVICE_AUTHS",
-    "ACCOUNT_USER",
-]
 
 # What happened to one delivery attempt: "delivered" (2xx), "failed" (another status or no
 # answer), "dropped" (a fault: never sent), "discarded" (its webhook was deactivated first).
 DeliveryOutcome = Literal["delivered", "failed", "dropped", "discarded"]
-
-
-class DecentralWebhook(NukiModel):
-    """A decentral webhook; `id` and `secret` are read-only (set by the cloud)."""
-
-    id: int | None = None
-    secret: str | None = Field(default=None, repr=False)
-    webhook_url: str
-    webhook_features: list[WebhookFeature]
 
 
 class WebhookDelivery(ControlModel):

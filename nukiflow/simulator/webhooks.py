@@ -32,14 +32,18 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from nukiflow.models.wire import Smartlock, SmartlockAuth, SmartlockLog
+from nukiflow.models.wire import (
+    DecentralWebhook,
+    Smartlock,
+    SmartlockAuth,
+    SmartlockLog,
+    WebhookFeature,
+)
 
 from . import errors
 from .webhook_models import (
-    DecentralWebhook,
     DeliveryOutcome,
     WebhookDelivery,
-    WebhookFeature,
     WebhookView,
 )
 from .webhook_settings import WebhookFaults, WebhookSettings
