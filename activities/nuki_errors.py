@@ -6,6 +6,8 @@ same request can help (``retryable``); the activities turn that into Temporal's 
 non-retryable errors without looking at status codes again.
 
     NukiError
+    ├── NukiRequestRefused        the client refused to build the request (a path   not retryable
+    │                             segment of the wrong shape): a programming error
     ├── NukiTransportError        timeouts, refused connections, broken streams     retryable
     └── NukiHTTPError             an HTTP answer Nuki gave
         ├── NukiValidationError   400, 422 (carries Nuki's detailMessage)          not retryable
@@ -42,6 +44,13 @@ class NukiError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+class NukiRequestRefused(NukiError):
+    """The client refused to send a request whose path would not be the endpoint's own: an id
+    of the wrong shape (``..``, ``x?y=1``, an auth id that is not 24 hex characters, a
+    smartlock id outside 1..2^63-1). Nothing was sent. Callers validate ids at the edge, so
+    this is a programming error; retrying the same request cannot help."""
 
 
 class NukiTransportError(NukiError):

@@ -65,7 +65,8 @@ async def serve_worker(extra_workflows: Sequence[type] = ()) -> None:
             task_queue,
             flow=NukiFlow(client, task_queue=task_queue, timing=timing),
             graceful_shutdown=timedelta(seconds=5),
-            extra_workflows=extra_workflows,
+            # Beside nukiflow's own (the plugin adds those).
+            workflows=list(extra_workflows),
             **options,
         )
         async with worker:

@@ -49,6 +49,7 @@ _EXPORTS: dict[str, str] = {
     "FleetRefusedError": "nukiflow.fleet",
     "RolloutConflictError": "nukiflow.fleet",
     "PlanError": "nukiflow.plan",
+    "InputError": "nukiflow.models.validation",
     "TimeZoneError": "nukiflow.timezones",
     "RolloutPlan": "nukiflow.models.rollout",
     "RolloutItem": "nukiflow.models.rollout",
@@ -88,6 +89,7 @@ __all__ = [
     "GrantStatus",
     "GrantTiming",
     "GrantView",
+    "InputError",
     "ItemReport",
     "ItemStatus",
     "LockActionsView",
@@ -147,6 +149,7 @@ if TYPE_CHECKING:
         RolloutTotals,
     )
     from nukiflow.models.timing import WorkflowTiming
+    from nukiflow.models.validation import InputError
     from nukiflow.plan import PlanError
     from nukiflow.settings import Settings
     from nukiflow.timezones import TimeZoneError

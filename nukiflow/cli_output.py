@@ -14,6 +14,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime, tzinfo
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from pydantic import BaseModel
 from rich.console import Console
@@ -40,6 +41,7 @@ from nukiflow.models.rollout import (
     RolloutState,
     RolloutTotals,
 )
+from nukiflow.models.validation import is_unsafe_character, unsafe_character
 from nukiflow.settings import Settings
 from nukiflow.timezones import describe_window, zone
 
@@ -55,18 +57,47 @@ PIPE_WIDTH = 200
 
 
 def ui_workflow_url(ui_url: str, namespace: str, workflow_id: str) -> str:
-    """The Temporal UI page of a workflow."""
-    return f"{ui_url.rstrip('/')}/namespaces/{namespace}/workflows/{workflow_id}"
+    """The Temporal UI page of a workflow (namespace and id percent-encoded)."""
+    return (
+        f"{ui_url.rstrip('/')}/namespaces/{quote(namespace, safe='')}/workflows/"
+        f"{quote(workflow_id, safe='')}"
+    )
+
+
+def _escaped(char: str) -> str:
+    if char == "\n":
+        return "\\n"
+    if char == "\t":
+        return "\\t"
+    if char == "\r":
+        return "\\r"
+    code = ord(char)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    return f"\\U{code:08x}"
+
+
+def safe(text: object) -> str:
+    """``text`` ready to print on a console: control characters (escape sequences, line
+    breaks, bidirectional overrides, ...) shown as ``\\x1b``-style escapes, so a name or an
+    error detail from Nuki or from input can never drive the operator's terminal; Rich markup
+    escaped. Everything the CLI echoes goes through here."""
+    value = str(text)
+    if unsafe_character(value) is not None:
+        value = "".join(_escaped(c) if is_unsafe_character(c) else c for c in value)
+    return escape(value)
 
 
 def stdout_console() -> Console:
     wide = None if sys.stdout.isatty() else PIPE_WIDTH
-    return Console(soft_wrap=True, highlight=False, width=wide)
+    return Console(soft_wrap=True, highlight=False, emoji=False, width=wide)
 
 
 def stderr_console() -> Console:
     wide = None if sys.stderr.isatty() else PIPE_WIDTH
-    return Console(stderr=True, soft_wrap=True, highlight=False, width=wide)
+    return Console(stderr=True, soft_wrap=True, highlight=False, emoji=False, width=wide)
 
 
 def print_json(data: Any) -> None:
@@ -79,9 +110,11 @@ def print_json(data: Any) -> None:
 
 def error(message: str, hint: str | None = None) -> None:
     console = stderr_console()
-    console.print(f"[bold red]Error:[/] {escape(message)}", highlight=False)
+    # A message of several lines (a plan's problems) keeps its line breaks; nothing else does.
+    shown = "\n".join(safe(line) for line in message.split("\n"))
+    console.print(f"[bold red]Error:[/] {shown}", highlight=False)
     if hint:
-        console.print(f"[dim]→ {escape(hint)}[/]", highlight=False)
+        console.print(f"[dim]→ {safe(hint)}[/]", highlight=False)
 
 
 # -- exit statuses -------------------------------------------------------------------------
@@ -120,12 +153,12 @@ async def waiting(message: str, *, quiet: bool = False) -> AsyncIterator[Callabl
         yield lambda text: None
         return
     if not console.is_terminal:
-        console.print(f"{escape(message)}…", style="dim")
+        console.print(f"{safe(message)}…", style="dim")
         yield lambda text: None
         return
 
     def text() -> str:
-        return f"{escape(state['message'])}… [dim]{time.monotonic() - started:.0f}s[/]"
+        return f"{safe(state['message'])}… [dim]{time.monotonic() - started:.0f}s[/]"
 
     with console.status(text(), spinner="dots") as status:
 
@@ -182,7 +215,7 @@ def describe_auth(auth: RedactedAuth, *, typed_code: str | None = None) -> list[
     code = auth.code
     if code is not None and typed_code is not None:
         code = typed_code
-    parts = [f'name "{escape(auth.name)}"']
+    parts = [f'name "{safe(auth.name)}"']
     if code is not None:
         parts.append(f"code {code}")
     parts.append("enabled" if auth.enabled else "disabled")
@@ -204,7 +237,7 @@ def describe_auth(auth: RedactedAuth, *, typed_code: str | None = None) -> list[
 
 
 def _what(outcome: AuthOutcome) -> str:
-    auth = f"auth {escape(outcome.auth_id)}" if outcome.auth_id else "a new auth"
+    auth = f"auth {safe(outcome.auth_id)}" if outcome.auth_id else "a new auth"
     verb = {ChangeKind.CREATE: "create", ChangeKind.UPDATE: "update", ChangeKind.DELETE: "delete"}
     return f"{verb[outcome.kind]} of {auth} on smartlock {outcome.smartlock_id}"
 
@@ -228,9 +261,9 @@ def render_auth_outcome(
             for line in describe_auth(outcome.verified, typed_code=echoed):
                 console.print(f"    {line}")
         if outcome.kind is ChangeKind.CREATE and outcome.auth_id:
-            console.print(f"  New auth id: [bold]{outcome.auth_id}[/]")
+            console.print(f"  New auth id: [bold]{safe(outcome.auth_id)}[/]")
             entity = auth_workflow_id(outcome.smartlock_id, outcome.auth_id)
-            console.print(f"  [dim]Its later changes go through workflow {entity}[/]")
+            console.print(f"  [dim]Its later changes go through workflow {safe(entity)}[/]")
         if outcome.writes > 1:
             console.print(
                 f"  [dim]{outcome.writes} writes: Nuki lost an accepted write and nukiflow "
@@ -247,14 +280,14 @@ def render_auth_outcome(
             "carries this change's fields unless it overrides them."
         )
     elif outcome.status is OutcomeStatus.REJECTED:
-        console.print(f"  {escape(outcome.reason or 'the change was refused')}")
+        console.print(f"  {safe(outcome.reason or 'the change was refused')}")
         console.print("  [dim]Nothing was sent to the lock. Fix the value and run it again.[/]")
     else:
-        console.print(f"  {escape(outcome.reason or 'the change did not land')}")
+        console.print(f"  {safe(outcome.reason or 'the change did not land')}")
         if outcome.auth_id:
             console.print(
                 f"  [dim]See what nukiflow knows: nukiflow auth show {outcome.smartlock_id} "
-                f"{escape(outcome.auth_id)}[/]"
+                f"{safe(outcome.auth_id)}[/]"
             )
     _print_workflow(console, outcome.workflow_id, ui_link)
 
@@ -265,9 +298,7 @@ def _print_workflow(
     if not workflow_id:
         return
     link = ui_link(workflow_id) if ui_link else None
-    console.print(
-        f"  [dim]Workflow {escape(workflow_id)}[/]" + (f"  {escape(link)}" if link else "")
-    )
+    console.print(f"  [dim]Workflow {safe(workflow_id)}[/]" + (f"  {safe(link)}" if link else ""))
 
 
 def render_auth_view(
@@ -279,7 +310,7 @@ def render_auth_view(
     ui_link: Callable[[str], str | None] | None = None,
 ) -> None:
     console.print(
-        f"[bold]Auth {escape(view.auth_id)}[/] on smartlock {view.smartlock_id}: "
+        f"[bold]Auth {safe(view.auth_id)}[/] on smartlock {view.smartlock_id}: "
         f"[bold]{view.status.value.replace('_', ' ')}[/]"
         + ("" if running else " [dim](workflow closed)[/]")
     )
@@ -296,7 +327,7 @@ def render_auth_view(
     console.print(f"  Changes: {view.change_counter} accepted, {view.pending_changes} pending")
     for outcome in view.last_outcomes[-5:]:
         mark, colour, label = _STATUS_STYLE[outcome.status]
-        reason = f": {escape(outcome.reason)}" if outcome.reason and not outcome.ok else ""
+        reason = f": {safe(outcome.reason)}" if outcome.reason and not outcome.ok else ""
         console.print(
             f"    [{colour}]{mark}[/] #{outcome.change_number} {outcome.kind.value} "
             f"{label.lower()}{reason}"
@@ -319,15 +350,15 @@ def render_action_outcome(
 ) -> None:
     status = str(outcome.status)
     mark, colour, label = _ACTION_STYLE.get(status, ("?", "white", status))
-    action = str(outcome.action)
+    action = safe(outcome.action)
     console.print(f"[bold {colour}]{mark} {label}[/]: {action} on smartlock {outcome.smartlock_id}")
     if status == "confirmed":
         state = getattr(outcome, "state_name", None) or getattr(outcome, "state", None)
         seconds = getattr(outcome, "seconds", None)
         took = f" after {seconds:.1f}s" if isinstance(seconds, int | float) else ""
-        console.print(f"  The lock reports {state}{took}.")
+        console.print(f"  The lock reports {safe(state)}{took}.")
     else:
-        console.print(f"  {escape(outcome.reason or 'the action did not complete')}")
+        console.print(f"  {safe(outcome.reason or 'the action did not complete')}")
         if status == "expired":
             console.print(
                 "  [dim]It was not sent after its deadline: nothing will happen later. "
@@ -454,11 +485,11 @@ def render_status(console: Console, rows: Sequence[StatusRow], *, scope: str) ->
         if row.kind in ("access", "rollout") and status == "failed":
             word = "failed"  # a grant whose code could not be created
         table.add_row(
-            f"[{colour}]{escape(word)}[/]",
-            row.kind or "-",
+            f"[{colour}]{safe(word)}[/]",
+            safe(row.kind or "-"),
             str(row.smartlock_id or "-"),
-            row.auth_id or "-",
-            row.workflow_id,
+            safe(row.auth_id or "-"),
+            safe(row.workflow_id),
         )
     console.print(table)
 
@@ -551,13 +582,13 @@ def totals_line(totals: RolloutTotals) -> str:
 
 def _item_line(item: ItemReport) -> str:
     colour = _ITEM_COLOUR.get(item.status.value, "white")
-    auth = f" → auth {escape(item.auth_id)}" if item.auth_id and item.op.value == "create" else ""
-    reason = f": {escape(item.reason)}" if item.reason else ""
-    return f"#{item.index} {escape(item.label)}{auth} [{colour}]{item.status.value}[/]{reason}"
+    auth = f" → auth {safe(item.auth_id)}" if item.auth_id and item.op.value == "create" else ""
+    reason = f": {safe(item.reason)}" if item.reason else ""
+    return f"#{item.index} {safe(item.label)}{auth} [{colour}]{item.status.value}[/]{reason}"
 
 
 def _rollout_title(rollout_id: str, name: str | None) -> str:
-    return f"rollout {escape(rollout_id)}" + (f" ({escape(name)})" if name else "")
+    return f"rollout {safe(rollout_id)}" + (f" ({safe(name)})" if name else "")
 
 
 def render_rollout_report(
@@ -573,7 +604,7 @@ def render_rollout_report(
     )
     console.print(f"  {totals_line(report.totals)}")
     if report.stop_reason:
-        console.print(f"  [dim]{escape(report.stop_reason)}[/]")
+        console.print(f"  [dim]{safe(report.stop_reason)}[/]")
     if report.not_applied:
         console.print("  Not applied:")
         for item in report.not_applied:
@@ -581,16 +612,16 @@ def render_rollout_report(
         if report.not_applied_omitted:
             console.print(
                 f"    [dim]… and {report.not_applied_omitted} more: `nukiflow rollout report "
-                f"{escape(report.rollout_id)}` lists every one[/]"
+                f"{safe(report.rollout_id)}` lists every one[/]"
             )
     if report.created:
         console.print("  New auths:")
         for index, auth_id in sorted(report.created.items()):
-            console.print(f"    #{index} → {escape(auth_id)}")
+            console.print(f"    #{index} → {safe(auth_id)}")
         if report.created_omitted:
             console.print(
                 f"    [dim]… and {report.created_omitted} more: `nukiflow rollout report "
-                f"{escape(report.rollout_id)}` lists every one[/]"
+                f"{safe(report.rollout_id)}` lists every one[/]"
             )
     _print_workflow(console, report.rollout_id, ui_link)
 
@@ -626,7 +657,7 @@ def render_rollout_progress(
         runs = f" · {progress.runs} runs" if progress.runs > 1 else ""
         console.print(f"  [dim]Started {_when(progress.started_at)}{runs}[/]")
     if progress.stop_reason:
-        console.print(f"  [dim]{escape(progress.stop_reason)}[/]")
+        console.print(f"  [dim]{safe(progress.stop_reason)}[/]")
     if progress.items:
         console.print("  Not applied:" if not running else "  Not applied (yet):")
         for item in progress.items:
@@ -634,7 +665,7 @@ def render_rollout_progress(
         if progress.matched > len(progress.items):
             console.print(
                 f"    [dim]… and {progress.matched - len(progress.items)} more: `nukiflow "
-                f"rollout status {escape(progress.rollout_id)} --all` lists every one[/]"
+                f"rollout status {safe(progress.rollout_id)} --all` lists every one[/]"
             )
     _print_workflow(console, progress.rollout_id, ui_link)
 
@@ -652,7 +683,7 @@ async def rollout_bar(
         yield lambda progress: None
         return
     if not console.is_terminal:
-        console.print(f"{escape(title)}…", style="dim")
+        console.print(f"{safe(title)}…", style="dim")
         seen: dict[str, RolloutState] = {}
 
         def line(progress: RolloutProgress) -> None:
@@ -673,7 +704,7 @@ async def rollout_bar(
         TextColumn("{task.fields[detail]}"),
     )
     with Progress(*columns, console=console, transient=False) as bar:
-        task = bar.add_task(escape(title), total=None, detail="")
+        task = bar.add_task(safe(title), total=None, detail="")
 
         def update(progress: RolloutProgress) -> None:
             totals = progress.totals
@@ -727,25 +758,25 @@ def render_grant(
     mark, colour, label = _GRANT_STYLE.get(view.status.value, ("?", "white", view.status.value))
     closed = "" if running else " [dim](workflow closed)[/]"
     console.print(
-        f"[bold {colour}]{mark} {headline or label}[/]: access {escape(repr(view.name))} on "
+        f"[bold {colour}]{mark} {headline or label}[/]: access {safe(repr(view.name))} on "
         f"smartlock {view.smartlock_id}{closed}"
     )
-    console.print(f"  Grant id: [bold]{escape(view.workflow_id)}[/]")
+    console.print(f"  Grant id: [bold]{safe(view.workflow_id)}[/]")
     echoed = echoed_code(console, typed_code)
     if echoed is not None:
         console.print(f"  Code {echoed}")
-    console.print(f"  Window: {escape(describe_window(view.window))}")
+    console.print(f"  Window: {safe(describe_window(view.window))}")
     if view.auth_id:
         where = "deleted from the lock" if view.status is GrantStatus.REVOKED else "on the lock"
-        console.print(f"  Auth {escape(view.auth_id)} ({where})")
+        console.print(f"  Auth {safe(view.auth_id)} ({where})")
     if view.status is GrantStatus.FAILED:
-        console.print(f"  [red]{escape(view.reason or 'the code could not be created')}[/]")
+        console.print(f"  [red]{safe(view.reason or 'the code could not be created')}[/]")
     elif view.reason:
-        console.print(f"  [dim]{escape(view.reason)}[/]")
+        console.print(f"  [dim]{safe(view.reason)}[/]")
     if view.status is GrantStatus.REVOKED:
         when = _in_zone(view.revoked_at, view.window.tz) if view.revoked_at else "-"
         how = f" (verified: {view.verified_by})" if view.verified_by else ""
-        why = f"; {escape(view.revoke_reason)}" if view.revoke_reason else ""
+        why = f"; {safe(view.revoke_reason)}" if view.revoke_reason else ""
         console.print(f"  Revoked {when}{how}{why}")
     elif view.status is GrantStatus.REVOCATION_OVERDUE:
         since = _in_zone(view.overdue_since, view.window.tz) if view.overdue_since else "-"

@@ -10,6 +10,11 @@ import re
 from datetime import datetime, timedelta
 from typing import Final
 
+from nukiflow.models.validation import MAX_DURATION, check_date, check_seconds
+
+# The furthest ahead ``+DURATION`` may point (the date itself must also be in range).
+MAX_AHEAD: Final = timedelta(days=36500)
+
 # Typed instead of a value: remove the restriction (used by `auth update`).
 NONE_WORDS: Final = frozenset({"none", "any", "clear", "-"})
 
@@ -47,11 +52,16 @@ def is_none_word(text: str) -> bool:
     return text.strip().lower() in NONE_WORDS
 
 
-def parse_duration(text: str) -> timedelta:
-    """``90``, ``90s``, ``5m``, ``2h``, ``1d``, ``1h30m``, ``500ms`` (a bare number is seconds)."""
+def parse_duration(
+    text: str, *, maximum: timedelta = MAX_DURATION, what: str = "a duration"
+) -> timedelta:
+    """``90``, ``90s``, ``5m``, ``2h``, ``1d``, ``1h30m``, ``500ms`` (a bare number is seconds).
+
+    Finite, longer than zero and at most ``maximum`` (30 days unless the caller says).
+    """
     raw = text.strip()
     if not raw:
-        raise ValueError("give a duration such as 30s, 5m, 2h or 1d")
+        raise ValueError(f"give {what} such as 30s, 5m, 2h or 1d")
     try:
         seconds = float(raw)
     except ValueError:
@@ -64,11 +74,15 @@ def parse_duration(text: str) -> timedelta:
             position = match.end()
         if position != len(compact) or position == 0:
             raise ValueError(
-                f"{text!r} is not a duration; use e.g. 30s, 5m, 2h, 1d or 1h30m"
+                f"{_shown(text)} is not a duration; use e.g. 30s, 5m, 2h, 1d or 1h30m"
             ) from None
-    if seconds <= 0:
-        raise ValueError(f"{text!r}: a duration must be longer than zero")
+    check_seconds(seconds, what=f"{what} ({_shown(text)})", maximum=maximum)
     return timedelta(seconds=seconds)
+
+
+def _shown(text: str, limit: int = 40) -> str:
+    """``text`` quoted for a message (control characters escaped), cut short."""
+    return repr(text if len(text) <= limit else text[:limit] + "...")
 
 
 def format_duration(value: timedelta) -> str:
@@ -85,27 +99,30 @@ def format_duration(value: timedelta) -> str:
     return "".join(parts)
 
 
-def parse_datetime(text: str, *, now: datetime | None = None) -> datetime:
+def parse_datetime(text: str, *, now: datetime | None = None, what: str = "the date") -> datetime:
     """An ISO 8601 date or date-time, or ``now``/``+DURATION`` relative to now.
 
-    Without a time zone the machine's local time zone is assumed; a bare date means midnight.
+    Without a time zone the machine's local time zone is assumed (a bare date means midnight);
+    a local time that the clocks skip or repeat there is refused, naming both offsets. The
+    date must lie in the supported range (2000-01-01 to 2099-12-31, UTC).
     """
+    from nukiflow.timezones import LOCAL, to_utc
+
     raw = text.strip()
     current = (now or datetime.now().astimezone()).astimezone()
     if raw.lower() == "now":
         return current
     if raw.startswith("+"):
-        return current + parse_duration(raw[1:])
+        ahead = parse_duration(raw[1:], maximum=MAX_AHEAD, what="a time from now")
+        return check_date(current + ahead, what=what)
     try:
         value = datetime.fromisoformat(raw)
     except ValueError:
         raise ValueError(
-            f"{text!r} is not a date; use e.g. 2026-05-01, 2026-05-01T18:00, "
+            f"{_shown(text)} is not a date; use e.g. 2026-05-01, 2026-05-01T18:00, "
             "2026-05-01T18:00+02:00, now or +2h"
         ) from None
-    if value.tzinfo is None:
-        value = value.astimezone()  # local time zone of this machine
-    return value
+    return to_utc(value, LOCAL, what=what)
 
 
 def parse_weekdays(text: str) -> int:

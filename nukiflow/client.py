@@ -55,6 +55,7 @@ from nukiflow.models.entity import (
 )
 from nukiflow.models.messages import validation_message as validation_message
 from nukiflow.models.timing import WorkflowTiming
+from nukiflow.models.validation import InputError, check_auth_target, check_target
 from nukiflow.settings import Settings
 from workflows.auth_create import AuthCreateWorkflow
 from workflows.auth_entity import DELETED, ROLLING_OVER, AuthEntityWorkflow
@@ -206,6 +207,10 @@ class NukiFlow:
         """
         request_id = request_id or uuid.uuid4().hex
         try:
+            smartlock_id, auth_id = check_auth_target(smartlock_id, auth_id, request_id=request_id)
+        except InputError as exc:
+            return self._rejected(smartlock_id, auth_id, request_id, str(exc))
+        try:
             if not isinstance(patch, AuthPatch):
                 patch = AuthPatch.model_validate(patch)
             change = AuthChange(
@@ -244,6 +249,11 @@ class NukiFlow:
         request_id: str | None = None,
         deadline: timedelta | None = None,
     ) -> WorkflowUpdateHandle[AuthOutcome] | AuthOutcome:
+        request_id = request_id or uuid.uuid4().hex
+        try:
+            smartlock_id, auth_id = check_auth_target(smartlock_id, auth_id, request_id=request_id)
+        except InputError as exc:
+            return self._rejected(smartlock_id, auth_id, request_id, str(exc), ChangeKind.DELETE)
         change = AuthChange(
             request_id=request_id or uuid.uuid4().hex,
             kind=ChangeKind.DELETE,
@@ -262,6 +272,13 @@ class NukiFlow:
     async def start_change_auth(
         self, smartlock_id: int, auth_id: str, change: AuthChange
     ) -> WorkflowUpdateHandle[AuthOutcome] | AuthOutcome:
+        try:
+            smartlock_id, auth_id = check_auth_target(
+                smartlock_id, auth_id, request_id=change.request_id
+            )
+        except InputError as exc:
+            return self._rejected(smartlock_id, auth_id, change.request_id, str(exc), change.kind)
+
         def operation() -> WithStartWorkflowOperation[Any, Any]:
             return WithStartWorkflowOperation(
                 AuthEntityWorkflow.run,
@@ -303,7 +320,11 @@ class NukiFlow:
         self, smartlock_id: int, auth_id: str, request_id: str
     ) -> AuthOutcome:
         """The outcome of a change known to the auth's workflow, waiting while it is pending
-        (e.g. the change named in a ``superseded`` outcome's ``superseded_by``)."""
+        (e.g. the change named in a ``superseded`` outcome's ``superseded_by``).
+
+        Raises :class:`~nukiflow.models.validation.InputError` (a ``ValueError``) for ids that
+        cannot name an auth."""
+        smartlock_id, auth_id = check_auth_target(smartlock_id, auth_id, request_id=request_id)
         handle = self.client.get_workflow_handle(auth_workflow_id(smartlock_id, auth_id))
         return await handle.execute_update(
             AuthEntityWorkflow.outcome, OutcomeRequest(request_id=request_id)
@@ -338,6 +359,10 @@ class NukiFlow:
         """Start a create; returns its handle, or the rejected outcome for bad input."""
         request_id = request_id or uuid.uuid4().hex
         try:
+            smartlock_id = check_target(smartlock_id, request_id=request_id)
+        except InputError as exc:
+            return self._rejected(smartlock_id, None, request_id, str(exc), ChangeKind.CREATE)
+        try:
             request = CreateAuthRequest(
                 request_id=request_id,
                 smartlock_id=smartlock_id,
@@ -365,19 +390,29 @@ class NukiFlow:
             return self.client.get_workflow_handle(workflow_id, result_type=AuthOutcome)
 
     async def auth_state(self, smartlock_id: int, auth_id: str) -> AuthEntityView:
+        """The auth's desired and verified state (codes redacted), pending changes and last
+        outcomes. Raises :class:`~nukiflow.models.validation.InputError` for bad ids."""
+        smartlock_id, auth_id = check_auth_target(smartlock_id, auth_id)
         handle = self.client.get_workflow_handle(auth_workflow_id(smartlock_id, auth_id))
         return await handle.query(AuthEntityWorkflow.state)
 
     # -- helpers ------------------------------------------------------------------------
 
     def _rejected(
-        self, smartlock_id: int, auth_id: str | None, request_id: str, reason: str
+        self,
+        smartlock_id: object,
+        auth_id: object,
+        request_id: object,
+        reason: str,
+        kind: ChangeKind = ChangeKind.UPDATE,
     ) -> AuthOutcome:
+        shown_lock, shown_auth, shown_request = _as_given(smartlock_id, auth_id, request_id)
         return AuthOutcome(
             status=OutcomeStatus.REJECTED,
-            request_id=request_id,
-            smartlock_id=smartlock_id,
-            auth_id=auth_id,
+            request_id=shown_request,
+            smartlock_id=shown_lock,
+            auth_id=shown_auth,
+            kind=kind,
             reason=reason,
         )
 
@@ -447,10 +482,10 @@ class NukiFlow:
         known = action if isinstance(action, ActionName) else None
         if known is None and action in {a.value for a in ActionName}:
             known = ActionName(action)
-        if smartlock_id <= 0:
-            return self._action_rejected(
-                smartlock_id, known, request_id, "smartlock_id: must be a positive number"
-            )
+        try:
+            smartlock_id = check_target(smartlock_id, request_id=request_id)
+        except InputError as exc:
+            return self._action_rejected(smartlock_id, known, request_id, str(exc))
         try:
             request = ActionRequest.model_validate(values)
         except ValidationError as exc:
@@ -466,6 +501,10 @@ class NukiFlow:
         self, smartlock_id: int, request: ActionRequest
     ) -> WorkflowUpdateHandle[ActionOutcome] | ActionOutcome:
         """Queue an action and return once the lock's workflow accepted it (or the refusal)."""
+        try:
+            smartlock_id = check_target(smartlock_id, request_id=request.request_id)
+        except InputError as exc:
+            return self._action_rejected(smartlock_id, request.action, request.request_id, str(exc))
         workflow_id = lock_workflow_id(smartlock_id)
 
         def operation() -> WithStartWorkflowOperation[Any, Any]:
@@ -503,7 +542,9 @@ class NukiFlow:
             )
 
     async def lock_state(self, smartlock_id: int) -> LockActionsView:
-        """The lock workflow's queue, current action, last outcomes and learned timing."""
+        """The lock workflow's queue, current action, last outcomes and learned timing.
+        Raises :class:`~nukiflow.models.validation.InputError` for a bad smartlock id."""
+        smartlock_id = check_target(smartlock_id)
         handle = self.client.get_workflow_handle(lock_workflow_id(smartlock_id))
         return await handle.query(LockActionsWorkflow.state)
 
@@ -516,15 +557,29 @@ class NukiFlow:
         return outcome
 
     def _action_rejected(
-        self, smartlock_id: int, action: ActionName | None, request_id: str, reason: str
+        self, smartlock_id: object, action: ActionName | None, request_id: object, reason: str
     ) -> ActionOutcome:
+        shown_lock, _, shown_request = _as_given(smartlock_id, None, request_id)
         return ActionOutcome(
             status=ActionStatus.REJECTED,
-            request_id=request_id,
-            smartlock_id=smartlock_id,
+            request_id=shown_request,
+            smartlock_id=shown_lock,
             action=action,
             reason=reason,
         )
+
+
+def _as_given(
+    smartlock_id: object, auth_id: object, request_id: object
+) -> tuple[int, str | None, str]:
+    """The ids of a refused call as an outcome can carry them: a smartlock id that is no
+    number is 0, an auth or request id that is no short text is left out."""
+    lock = (
+        smartlock_id if isinstance(smartlock_id, int) and not isinstance(smartlock_id, bool) else 0
+    )
+    auth = auth_id if isinstance(auth_id, str) and len(auth_id) <= 200 else None
+    request = request_id if isinstance(request_id, str) and len(request_id) <= 200 else ""
+    return lock, auth, request
 
 
 def _entity_answer(

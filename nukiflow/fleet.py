@@ -28,14 +28,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import re
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from datetime import date, datetime, tzinfo
+from datetime import UTC, date, datetime, tzinfo
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from temporalio.client import (
     Client,
     WorkflowExecutionStatus,
@@ -65,6 +64,7 @@ from nukiflow.models.access import (
     GrantView,
     RevokeRequest,
     WaitRequest,
+    check_grant_id,
     grant_workflow_id,
 )
 from nukiflow.models.rollout import (
@@ -82,15 +82,15 @@ from nukiflow.models.rollout import (
     RolloutProgress,
     RolloutReport,
     RolloutState,
-    rollout_workflow_id,
+    check_rollout_id,
 )
 from nukiflow.models.timing import WorkflowTiming
+from nukiflow.models.validation import InputError, check_text
 from nukiflow.plan import PlanError, load_plan, parse_plan
 from nukiflow.timezones import nuki_window, to_utc
 from workflows.access_grant import REFUSED, AccessGrantWorkflow
 from workflows.rollout import RolloutWorkflow
 
-_ROLLOUT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _MEMO_DIGEST = "plan_digest"
 _MEMO_SUBMISSION = "submission"
 # A query can miss a rollout for a moment while it continues as new: ask again this often.
@@ -177,13 +177,11 @@ class Fleet:
         :class:`RolloutConflictError` when another plan holds the rollout id.
         """
         plan = self._plan(plan, options=options, name=name)
-        if rollout_id is not None and not _ROLLOUT_ID.match(
-            rollout_id.removeprefix("nuki-rollout-")
-        ):
-            raise PlanError(
-                "a rollout id is 1-100 letters, digits, '.', '_' or '-', starting with a letter "
-                "or digit"
-            )
+        if rollout_id is not None:
+            try:
+                check_rollout_id(rollout_id)
+            except InputError as exc:
+                raise PlanError(str(exc)) from None
         workflow_id = plan.workflow_id(rollout_id)
         digest = plan.digest()
         submission = uuid.uuid4().hex
@@ -220,8 +218,9 @@ class Fleet:
         return handle
 
     def rollout(self, rollout_id: str) -> RolloutHandle:
-        """The handle of a rollout by id (``nuki-rollout-...`` or the part after it)."""
-        workflow_id = rollout_workflow_id(rollout_id)
+        """The handle of a rollout by id (``nuki-rollout-...`` or the part after it); raises
+        :class:`~nukiflow.models.validation.InputError` for an id no rollout can have."""
+        workflow_id = check_rollout_id(rollout_id)
         return RolloutHandle(self.client.get_workflow_handle_for(RolloutWorkflow.run, workflow_id))
 
     def _plan(
@@ -258,7 +257,10 @@ class Fleet:
             except ValidationError as exc:
                 raise PlanError(f"options: {validation_message(exc)}") from None
         if name is not None:
-            update["name"] = name
+            try:
+                update["name"] = check_text(name, what="the rollout's name", maximum=200)
+            except InputError as exc:
+                raise PlanError(str(exc)) from None
         return plan.model_copy(update=update) if update else plan
 
     # -- access grants -----------------------------------------------------------------------
@@ -284,9 +286,13 @@ class Fleet:
         ``tz``). Returns at once (the grant's workflow creates the code; ``await
         handle.created()`` waits for it). The same ``request_id`` attaches to the same grant.
         Raises ``ValueError`` (:class:`~nukiflow.timezones.TimeZoneError`,
-        :class:`~nukiflow.plan.PlanError`) for bad input, before anything reaches Temporal.
+        :class:`~nukiflow.plan.PlanError`, :class:`~nukiflow.models.validation.InputError`)
+        for bad input, before anything reaches Temporal; also for a window that has ended,
+        unless ``request_id`` names a grant made before (which it then attaches to).
         """
         window = nuki_window(start, end, tz=tz, lock_tz=lock_tz, weekdays=weekdays, times=times)
+        if request_id is None:
+            window.check_not_over(datetime.now(UTC))
         try:
             request = GrantRequest(
                 request_id=request_id or uuid.uuid4().hex,
@@ -299,6 +305,32 @@ class Fleet:
             raise PlanError(validation_message(exc)) from None
         workflow_id = grant_workflow_id(smartlock_id, request.request_id)
         digest = hashlib.sha256(request.model_dump_json().encode()).hexdigest()
+        if window.allowed_until_date <= datetime.now(UTC):
+            # A window that has ended gives no access: nothing new is started for it. A retry
+            # of a grant made before (same request id) still attaches to that grant.
+            if not await self._exists(workflow_id):
+                window.check_not_over(datetime.now(UTC))
+        else:
+            await self._start_grant(request, workflow_id, digest)
+        handle = self.grant(workflow_id)
+        description = await handle.handle.describe()
+        if await description.memo_value(_MEMO_DIGEST, None, type_hint=str) != digest:
+            raise FleetError(
+                f"grant {workflow_id} was made with other details; use another request id"
+            )
+        return handle
+
+    async def _exists(self, workflow_id: str) -> bool:
+        try:
+            await self.client.get_workflow_handle(workflow_id).describe()
+        except RPCError as exc:
+            if exc.status is RPCStatusCode.NOT_FOUND:
+                return False
+            raise
+        return True
+
+    async def _start_grant(self, request: GrantRequest, workflow_id: str, digest: str) -> None:
+        smartlock_id, window = request.smartlock_id, request.window
         with contextlib.suppress(WorkflowAlreadyStartedError):
             await self.client.start_workflow(
                 AccessGrantWorkflow.run,
@@ -316,21 +348,18 @@ class Fleet:
                     ]
                 ),
                 static_summary=(
-                    f"access {name!r} on smartlock {smartlock_id} until "
+                    f"access {request.name!r} on smartlock {smartlock_id} until "
                     f"{window.allowed_until_date:%Y-%m-%d %H:%M} UTC"
                 ),
             )
-        handle = self.grant(workflow_id)
-        description = await handle.handle.describe()
-        if await description.memo_value(_MEMO_DIGEST, None, type_hint=str) != digest:
-            raise FleetError(
-                f"grant {workflow_id} was made with other details; use another request id"
-            )
-        return handle
 
     def grant(self, grant_id: str) -> GrantHandle:
-        """The handle of a grant by its workflow id (``nuki-access-<smartlock>-<request>``)."""
-        return GrantHandle(self.client.get_workflow_handle_for(AccessGrantWorkflow.run, grant_id))
+        """The handle of a grant by its workflow id (``nuki-access-<smartlock>-<request>``);
+        raises :class:`~nukiflow.models.validation.InputError` for an id no grant can have."""
+        workflow_id = check_grant_id(grant_id)
+        return GrantHandle(
+            self.client.get_workflow_handle_for(AccessGrantWorkflow.run, workflow_id)
+        )
 
 
 class RolloutHandle:
@@ -543,7 +572,7 @@ class RolloutHandle:
     async def _control(self, update: Any, reason: str | None) -> RolloutProgress:
         try:
             result: RolloutProgress = await self.handle.execute_update(
-                update, ControlRequest(reason=reason)
+                update, _checked(ControlRequest, reason=reason)
             )
         except WorkflowUpdateFailedError as exc:
             raise _update_error(exc) from None
@@ -577,7 +606,9 @@ class GrantHandle:
 
     async def revoke(self, reason: str | None = None, *, wait: bool = False) -> GrantView:
         """Revoke now; with ``wait``, return once the revocation is verified."""
-        view = await self._update(AccessGrantWorkflow.revoke, RevokeRequest(reason=reason))
+        view = await self._update(
+            AccessGrantWorkflow.revoke, _checked(RevokeRequest, reason=reason)
+        )
         return await self.result() if wait else view
 
     async def extend(
@@ -590,7 +621,7 @@ class GrantHandle:
         """Move the end (written onto the lock first); raises :class:`FleetError` if the lock
         did not take it (the old end stays)."""
         when = to_utc(until, tz, what="the new end")
-        request = ExtendRequest(request_id=request_id or uuid.uuid4().hex, until=when)
+        request = _checked(ExtendRequest, request_id=request_id or uuid.uuid4().hex, until=when)
         return await self._update(AccessGrantWorkflow.extend, request)
 
     async def result(self) -> GrantView:
@@ -607,6 +638,17 @@ class GrantHandle:
                 raise FleetError(f"grant {self.id} is not running ({exc.message})") from None
             raise
         return view
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _checked(model: type[M], **values: Any) -> M:
+    """``model`` built from ``values``, or :class:`InputError` saying what to fix."""
+    try:
+        return model(**values)
+    except ValidationError as exc:
+        raise InputError(validation_message(exc)) from None
 
 
 def _cause_message(exc: WorkflowUpdateFailedError) -> str:

@@ -33,11 +33,17 @@ A JSON file has the same shape (or is just the list of items). Item fields are t
 (``name``, ``code``, ``enabled``, ``remote_allowed``, ``account_user_id``, the ``allowed_*``
 fields) plus ``type`` (``keypad_code``, ``app``, ``fob`` or Nuki's number) for creates and
 ``clear`` for updates. Errors name the item and the field, never a code's value.
+
+A plan file is untrusted input: it is read only if it is a regular UTF-8 file of at most 8 MiB,
+YAML anchors and aliases are refused (a few hundred bytes of aliases expand to gigabytes),
+nesting is bounded (16 levels), and so are values (1,000 characters), numbers (30 digits,
+finite) and error messages (20 problems, 300 characters a line).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping
 from datetime import date, datetime
@@ -48,7 +54,20 @@ import yaml
 from pydantic import ValidationError
 
 from nukiflow.models.auth import AuthFields, AuthPatch
-from nukiflow.models.rollout import RolloutItem, RolloutOp, RolloutOptions, RolloutPlan
+from nukiflow.models.rollout import (
+    MAX_PLAN_ITEMS,
+    RolloutItem,
+    RolloutOp,
+    RolloutOptions,
+    RolloutPlan,
+)
+from nukiflow.models.validation import (
+    MAX_DURATION,
+    InputError,
+    check_auth_id,
+    check_seconds,
+    check_smartlock_id,
+)
 from nukiflow.models.wire import AuthType
 from nukiflow.timezones import (
     TimeZoneError,
@@ -60,12 +79,22 @@ from nukiflow.timezones import (
 )
 
 MAX_ERRORS_SHOWN = 20
+# What a plan file may hold: a plan of MAX_PLAN_ITEMS items fits well within these, and a hostile
+# file cannot make loading it expensive (no YAML aliases, so no expansion either).
+MAX_PLAN_BYTES = 8 * 1024 * 1024
+MAX_DEPTH = 16
+MAX_NODES = 2_000_000
+MAX_SCALAR_CHARS = 1_000
+MAX_NUMBER_DIGITS = 30
+# One line of an error message: enough to point at the item and say what to fix.
+MAX_ERROR_LINE = 300
 _TOP_LEVEL = {"name", "tz", "lock_tz", "options", "defaults", "items"}
 _WINDOW_KEYS = {"from", "until", "tz", "lock_tz", "weekdays", "times"}
 _ITEM_KEYS = {"op", "smartlock_id", "smartlock_ids", "auth_id", "type", "auth_type", "clear"}
 _TYPES = {"keypad_code": AuthType.KEYPAD_CODE, "app": AuthType.APP, "fob": AuthType.FOB}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+_YAML_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class PlanError(ValueError):
@@ -73,21 +102,116 @@ class PlanError(ValueError):
 
 
 def load_plan(path: str | Path) -> RolloutPlan:
-    """Read a plan from a ``.yaml``/``.yml`` or ``.json`` file."""
+    """Read a plan from a ``.yaml``/``.yml`` or ``.json`` file.
+
+    Refused with a :class:`PlanError`: a file that is not a regular file or is larger than
+    8 MiB, YAML aliases and anchors (``&a``/``*a``: they let a few bytes expand to gigabytes),
+    nesting deeper than 16 levels, scalars longer than 1,000 characters, numbers of more than
+    30 digits and non-finite numbers.
+    """
     path = Path(path)
+    source = _shown(str(path), 120)
     try:
-        text = path.read_text(encoding="utf-8")
+        if path.exists() and not path.is_file():
+            raise PlanError(f"{source} is not a regular file (a plan is a YAML or JSON file)")
+        with path.open("rb") as stream:
+            raw = stream.read(MAX_PLAN_BYTES + 1)
     except OSError as exc:
-        raise PlanError(f"cannot read the plan {path}: {exc.strerror or exc}") from None
+        raise PlanError(f"cannot read the plan {source}: {exc.strerror or exc}") from None
+    if len(raw) > MAX_PLAN_BYTES:
+        raise PlanError(f"{source} is larger than {MAX_PLAN_BYTES // (1024 * 1024)} MiB")
     try:
-        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise PlanError(f"{source} is not UTF-8 text") from None
+    try:
+        data = _load_json(text) if path.suffix.lower() == ".json" else _load_yaml(text)
+    except PlanError as exc:
+        raise PlanError(_line(f"{source}: {exc}")) from None
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise PlanError(f"{path} is not valid {_kind(path)}: {_first_line(exc)}") from None
-    return parse_plan(data, source=str(path))
+        raise PlanError(_line(f"{source} is not valid {_kind(path)}: {_first_line(exc)}")) from None
+    except RecursionError:
+        raise PlanError(f"{source} nests deeper than {MAX_DEPTH} levels") from None
+    except (ValueError, OverflowError, TypeError) as exc:
+        # A scalar the loader cannot build (a date such as 0000-01-01, say).
+        raise PlanError(_line(f"{source} holds a value that cannot be read: {exc}")) from None
+    return parse_plan(data, source=source)
+
+
+def _load_json(text: str) -> Any:
+    def number(digits: str) -> int:
+        if len(digits.lstrip("-")) > MAX_NUMBER_DIGITS:
+            raise PlanError(f"a number has more than {MAX_NUMBER_DIGITS} digits")
+        return int(digits)
+
+    def constant(name: str) -> Any:
+        raise PlanError(f"{name} is not a number a plan can hold")
+
+    return json.loads(text, parse_int=number, parse_constant=constant)
+
+
+def _load_yaml(text: str) -> Any:
+    """YAML without aliases or anchors, nesting and scalar sizes bounded, checked on the
+    parser's events before anything is built."""
+    depth = 0
+    for event in yaml.parse(text, Loader=_YAML_LOADER):
+        line = event.start_mark.line + 1 if event.start_mark is not None else 0
+        if isinstance(event, yaml.AliasEvent):
+            raise PlanError(
+                f"line {line}: YAML aliases (*{_shown(str(event.anchor), 20)[1:-1]}) are not "
+                "accepted in plans; write the values out"
+            )
+        if isinstance(event, yaml.NodeEvent) and event.anchor is not None:
+            raise PlanError(
+                f"line {line}: YAML anchors (&{_shown(str(event.anchor), 20)[1:-1]}) are not "
+                "accepted in plans; write the values out"
+            )
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise PlanError(f"line {line}: nested deeper than {MAX_DEPTH} levels")
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+        elif isinstance(event, yaml.ScalarEvent) and len(event.value) > MAX_SCALAR_CHARS:
+            raise PlanError(f"line {line}: a value longer than {MAX_SCALAR_CHARS} characters")
+    return yaml.load(text, Loader=_YAML_LOADER)
+
+
+def check_shape(data: Any) -> None:
+    """Bounds of loaded plan data (also data handed over from Python): nesting depth, number
+    of values, string lengths, integer sizes and finite floats. Walks without recursion."""
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    nodes = 0
+    while stack:
+        value, depth = stack.pop()
+        nodes += 1
+        if nodes > MAX_NODES:
+            raise PlanError(f"holds more than {MAX_NODES} values")
+        if isinstance(value, Mapping | list | tuple):
+            if depth > MAX_DEPTH:
+                raise PlanError(f"nests deeper than {MAX_DEPTH} levels")
+            children = (
+                [*value.keys(), *value.values()] if isinstance(value, Mapping) else list(value)
+            )
+            stack.extend((child, depth + 1) for child in children)
+        elif isinstance(value, bool):
+            continue
+        elif isinstance(value, int):
+            if abs(value) >= 10**MAX_NUMBER_DIGITS:
+                raise PlanError(f"holds a number of more than {MAX_NUMBER_DIGITS} digits")
+        elif isinstance(value, float):
+            if not math.isfinite(value):
+                raise PlanError("holds a number that is not finite (inf or nan)")
+        elif isinstance(value, str) and len(value) > MAX_SCALAR_CHARS:
+            raise PlanError(f"holds a value longer than {MAX_SCALAR_CHARS} characters")
 
 
 def parse_plan(data: Any, *, source: str = "the plan") -> RolloutPlan:
     """Build a :class:`RolloutPlan` from loaded YAML/JSON data (a mapping, or a list of items)."""
+    try:
+        check_shape(data)
+    except PlanError as exc:
+        raise PlanError(f"{source} {exc}") from None
     if isinstance(data, list):
         data = {"items": data}
     if not isinstance(data, Mapping):
@@ -95,8 +219,10 @@ def parse_plan(data: Any, *, source: str = "the plan") -> RolloutPlan:
     unknown = sorted(set(map(str, data)) - _TOP_LEVEL)
     if unknown:
         raise PlanError(
-            f"{source}: unknown key(s) {', '.join(unknown)}; "
-            f"expected {', '.join(sorted(_TOP_LEVEL))}"
+            _line(
+                f"{source}: unknown key(s) {', '.join(_shown(k, 30) for k in unknown[:5])}; "
+                f"expected {', '.join(sorted(_TOP_LEVEL))}"
+            )
         )
     items_data = data.get("items")
     if not isinstance(items_data, list) or not items_data:
@@ -108,7 +234,7 @@ def parse_plan(data: Any, *, source: str = "the plan") -> RolloutPlan:
     try:
         options = _options(data.get("options") or {})
     except (PlanError, ValidationError, ValueError) as exc:
-        errors.append(f"options: {_message(exc)}")
+        errors.append(_line(f"options: {_message(exc)}"))
         options = RolloutOptions()
     zones = {"tz": data.get("tz"), "lock_tz": data.get("lock_tz")}
     items: list[RolloutItem] = []
@@ -124,26 +250,35 @@ def parse_plan(data: Any, *, source: str = "the plan") -> RolloutPlan:
         try:
             items.extend(_items(merged))
         except (PlanError, ValidationError, ValueError) as exc:
-            errors.append(f"items[{position}]{_where(merged)}: {_message(exc)}")
+            errors.append(_line(f"items[{position}]{_where(merged)}: {_message(exc)}"))
         if len(errors) >= MAX_ERRORS_SHOWN:
             break
+        if len(items) > MAX_PLAN_ITEMS:
+            raise PlanError(
+                f"{source} has more than {MAX_PLAN_ITEMS} items (after items[{position}]); "
+                "split it into several plans"
+            )
     if errors:
         raise PlanError(f"{source} has {len(errors)} problem(s):\n  " + "\n  ".join(errors))
     name = data.get("name")
     try:
+        if name is not None and not isinstance(name, str | int | float):
+            raise PlanError("the plan's name is text")
         return RolloutPlan(name=None if name is None else str(name), items=items, options=options)
-    except ValidationError as exc:
-        raise PlanError(f"{source}: {_message(exc)}") from None
+    except (PlanError, ValidationError) as exc:
+        raise PlanError(_line(f"{source}: {_message(exc)}")) from None
 
 
-def parse_duration(value: Any) -> float:
-    """Seconds from 90, "90", "90s", "15m", "2h" or "1d"."""
+def parse_duration(value: Any, *, what: str = "a duration") -> float:
+    """Seconds from 90, "90", "90s", "15m", "2h" or "1d": finite, above zero, at most 30 days."""
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    match = _DURATION.match(str(value))
-    if not match:
-        raise PlanError(f"{value!r} is not a duration (e.g. 90s, 15m, 2h, 1d)")
-    return float(match.group(1)) * _UNITS[match.group(2)]
+        seconds = float(value)
+    else:
+        match = _DURATION.match(str(value)) if isinstance(value, str) else None
+        if not match:
+            raise PlanError(f"{_shown(value)} is not a duration (e.g. 90s, 15m, 2h, 1d)")
+        seconds = float(match.group(1)) * _UNITS[match.group(2)]
+    return check_seconds(seconds, what=what, maximum=MAX_DURATION)
 
 
 def _options(data: Any) -> RolloutOptions:
@@ -154,7 +289,7 @@ def _options(data: Any) -> RolloutOptions:
         key = str(key)
         field = key if key in RolloutOptions.model_fields else f"{key}_seconds"
         if field.endswith("_seconds") and field in RolloutOptions.model_fields:
-            values[field] = parse_duration(value)
+            values[field] = parse_duration(value, what=key)
         else:
             values[key] = value
     return RolloutOptions.model_validate(values)
@@ -180,7 +315,11 @@ def _items(data: dict[str, Any]) -> list[RolloutItem]:
     items = []
     for lock in locks:
         if isinstance(lock, bool) or not isinstance(lock, int):
-            raise PlanError(f"smartlock id {lock!r} is not a number")
+            raise PlanError(f"smartlock id {_shown(lock)} is not a number")
+        try:
+            check_smartlock_id(lock)
+        except InputError as exc:
+            raise PlanError(f"smartlock id {lock}: {exc}") from None
         items.append(_item(RolloutOp(op), lock, data, fields))
     return items
 
@@ -220,7 +359,10 @@ def _auth_id(value: Any) -> str | None:
         # YAML reads a digit-only id as a number (with leading zeros even as octal): the id
         # it meant cannot be recovered, so it is refused.
         raise PlanError('auth_id must be a string: quote it in YAML (auth_id: "5f2a...")')
-    return value
+    try:
+        return check_auth_id(value)
+    except InputError as exc:
+        raise PlanError(f"auth_id: {exc}") from None
 
 
 def _auth_type(value: Any) -> int | None:
@@ -230,12 +372,12 @@ def _auth_type(value: Any) -> int | None:
         key = value.strip().lower().replace("-", "_").replace(" ", "_")
         if key in _TYPES:
             return int(_TYPES[key])
-        if key.isdigit():
+        if key.isdigit() and len(key) <= 3:
             return int(key)
-        raise PlanError(f"unknown auth type {value!r}: keypad_code, app or fob")
+        raise PlanError(f"unknown auth type {_shown(value)}: keypad_code, app or fob")
     if isinstance(value, int) and not isinstance(value, bool):
         return value
-    raise PlanError(f"unknown auth type {value!r}: keypad_code, app or fob")
+    raise PlanError(f"unknown auth type {_shown(value)}: keypad_code, app or fob")
 
 
 def _window(data: dict[str, Any]) -> dict[str, Any]:
@@ -277,19 +419,41 @@ def _window(data: dict[str, Any]) -> dict[str, Any]:
 def _when(value: Any) -> str | datetime | date:
     if isinstance(value, datetime | date | str):
         return value
-    raise TimeZoneError(f"{value!r} is not a date-time")
+    raise TimeZoneError(f"{_shown(value)} is not a date-time")
 
 
 def _where(data: Mapping[str, Any]) -> str:
+    """Which item: its lock and auth id, or its name (each cut short, control characters
+    escaped)."""
     lock = data.get("smartlock_id", data.get("smartlock_ids"))
     parts = []
-    if lock is not None:
-        parts.append(f"smartlock {lock}")
+    if isinstance(lock, int) and not isinstance(lock, bool):
+        parts.append(f"smartlock {_shown(lock)}")
+    elif isinstance(lock, list) and lock:
+        more = f" (+{len(lock) - 1})" if len(lock) > 1 else ""
+        parts.append(f"smartlock {_shown(lock[0])}{more}")
     if data.get("auth_id") is not None:
-        parts.append(f"auth {data['auth_id']}")
-    elif data.get("name") is not None:
-        parts.append(repr(str(data["name"])))
+        parts.append(f"auth {_shown(data['auth_id'])}")
+    elif isinstance(data.get("name"), str):
+        parts.append(_shown(data["name"]))
     return f" ({', '.join(parts)})" if parts else ""
+
+
+def _shown(value: Any, limit: int = 40) -> str:
+    """A value as a message shows it: numbers as they are, text quoted with control
+    characters escaped, anything else by its type; cut short."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        text = str(value)
+    elif isinstance(value, str):
+        text = repr(value)
+    else:
+        text = f"a {type(value).__name__}"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _line(text: str) -> str:
+    """One line of an error message, cut at MAX_ERROR_LINE characters."""
+    return text if len(text) <= MAX_ERROR_LINE else text[: MAX_ERROR_LINE - 3] + "..."
 
 
 def _message(exc: BaseException) -> str:
@@ -309,4 +473,4 @@ def _kind(path: Path) -> str:
 
 
 def _first_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())
+    return _line(" ".join(str(exc).split()))

@@ -13,11 +13,12 @@ the fake Nuki cloud (no ``NUKIFLOW_NUKI_URL``) uses the key ``nukiflow dev`` gen
 
 from __future__ import annotations
 
-import logging
+import ipaddress
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, PrivateAttr, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -33,8 +34,6 @@ from nukiflow.codec import (
 DEFAULT_TASK_QUEUE = "nukiflow"
 # The Temporal dev server's UI (port of its gRPC API + 1000).
 DEFAULT_UI_ORIGINS = "http://localhost:8233,http://127.0.0.1:8233"
-
-log = logging.getLogger("nukiflow.settings")
 
 
 def temporal_client_config() -> Mapping[str, Any]:
@@ -60,6 +59,11 @@ class Settings(BaseSettings):
     nuki_token: SecretStr | None = Field(default=None, description="Nuki API token")
     nuki_token_file: Path | None = Field(default=None, description="File holding the token")
     nuki_timeout_seconds: float = Field(default=15.0, gt=0, description="HTTP read timeout")
+    # The token travels in every request: plain http is refused unless it stays on this machine
+    # (the fake cloud) or this says the network in between is trusted.
+    nuki_allow_http: bool = Field(
+        default=False, description="Allow an http:// Nuki URL beyond loopback (token in clear)"
+    )
 
     # Temporal. Temporal's own client configuration (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
     # TEMPORAL_API_KEY, TEMPORAL_TLS_*, TEMPORAL_PROFILE and TOML profiles in TEMPORAL_CONFIG_FILE
@@ -70,7 +74,8 @@ class Settings(BaseSettings):
     ui_url: str | None = Field(default=None, description="Temporal UI, for links the CLI prints")
 
     # Worker process (production): probes, metrics, shutdown and tuning.
-    health_host: str = Field(default="0.0.0.0", description="Address of /healthz and /readyz")
+    # Loopback by default; a container whose probes come from outside sets 0.0.0.0 (deploy/).
+    health_host: str = Field(default="127.0.0.1", description="Address of /healthz and /readyz")
     health_port: int | None = Field(
         default=None, ge=0, le=65535, description="Port of the health endpoints (unset: off)"
     )
@@ -92,6 +97,21 @@ class Settings(BaseSettings):
     max_concurrent_activities: int | None = Field(default=None, ge=1)
     max_concurrent_workflow_tasks: int | None = Field(default=None, ge=2)
     max_cached_workflows: int | None = Field(default=None, ge=0)
+    # Worker Versioning (see README, "Rolling upgrades"): off by default, so a plain worker and
+    # `nukiflow dev` poll unversioned; the deploy files switch it on with the image tag as build id.
+    worker_versioning: bool = Field(
+        default=False, description="Poll as a version of a Temporal Worker Deployment"
+    )
+    deployment_name: str = Field(
+        default="nukiflow",
+        pattern=r"^[A-Za-z0-9_-]{1,100}$",
+        description="Worker Deployment name (no dots: Temporal joins name and build id with one)",
+    )
+    build_id: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,254}$",
+        description="Build id of this worker's code (unset: the package version)",
+    )
 
     # Where `nukiflow dev` keeps its Temporal database and generated files.
     state_dir: Path = Path(".nukiflow")
@@ -201,7 +221,11 @@ class Settings(BaseSettings):
             )
         keyring = Keyring.from_file(path)
         if not key_file_is_private(path):
-            log.warning("the key file %s is readable by others: chmod 600 it", path)
+            raise CodecConfigError(
+                f"the key file {path} can be read or written by group or others: the keys in "
+                f"it decrypt every keypad code in Temporal. `chmod 600 {path}` (owned by the "
+                "user that runs nukiflow)"
+            )
         return keyring
 
     def codec_token(self) -> str | None:
@@ -224,11 +248,46 @@ class Settings(BaseSettings):
         return [v.strip() for v in values if v and v.strip()]
 
     def require_nuki(self) -> tuple[str, str]:
-        """The Nuki base URL and token, or a clear error saying what to set."""
+        """The Nuki base URL and token, or a clear error saying what to set.
+
+        The URL must be https://, except on loopback (the fake cloud) or with
+        ``NUKIFLOW_NUKI_ALLOW_HTTP``: every request carries the API token.
+        """
         if not self.nuki_url:
             raise RuntimeError("NUKIFLOW_NUKI_URL is not set: point it at the Nuki Web API")
+        check_nuki_url(self.nuki_url, allow_http=self.nuki_allow_http)
         if self.nuki_token is None:
             raise RuntimeError(
                 "no Nuki API token: set NUKIFLOW_NUKI_TOKEN or NUKIFLOW_NUKI_TOKEN_FILE"
             )
         return self.nuki_url, self.nuki_token.get_secret_value()
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` names this machine (``localhost``, 127.0.0.0/8, ``::1``)."""
+    if host.lower() in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_nuki_url(url: str, *, allow_http: bool = False) -> None:
+    """Refuse a Nuki base URL the token should not travel to: not http(s), no host, or plain
+    http beyond loopback unless ``allow_http`` (``RuntimeError`` saying what to set)."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+    except ValueError:
+        parts, host = None, ""
+    if parts is None or parts.scheme not in ("http", "https") or not host:
+        raise RuntimeError(
+            "NUKIFLOW_NUKI_URL is not an http(s) URL with a host (e.g. https://api.nuki.io)"
+        )
+    if parts.scheme == "http" and not (allow_http or is_loopback(host)):
+        raise RuntimeError(
+            f"NUKIFLOW_NUKI_URL uses plain http to {host}: the API token would travel in clear "
+            "text. Use https://, or set NUKIFLOW_NUKI_ALLOW_HTTP=true if the network in between "
+            "is trusted (a TLS-terminating proxy on the same host, say)"
+        )

@@ -28,6 +28,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from nukiflow.models.access import AccessWindow
 from nukiflow.models.auth import MINUTES_PER_DAY
+from nukiflow.models.validation import (
+    EARLIEST_DATE,
+    LATEST_DATE,
+    InputError,
+    check_date,
+    date_range,
+)
 
 # Nuki's allowedWeekDays bits, Monday first (Mon 64 ... Sun 1).
 WEEKDAY_BITS = (64, 32, 16, 8, 4, 2, 1)
@@ -50,13 +57,19 @@ class TimeZoneError(ValueError):
     """A time that cannot be converted without guessing; the message says what to give."""
 
 
+_ZONE_NAME = re.compile(r"[A-Za-z0-9_+-]{1,40}(?:/[A-Za-z0-9_+-]{1,40}){0,3}")
+
+
 def zone(name: str) -> ZoneInfo:
     """The IANA zone ``name`` (e.g. ``Europe/Berlin``), or a clear error."""
+    shown = repr(name if len(name) <= 60 else name[:60] + "...")
     try:
+        if not _ZONE_NAME.fullmatch(name):
+            raise ValueError(name)
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         raise TimeZoneError(
-            f"unknown time zone {name!r}: use an IANA name such as Europe/Berlin (a system "
+            f"unknown time zone {shown}: use an IANA name such as Europe/Berlin (a system "
             "without a zone database needs the tzdata package)"
         ) from None
 
@@ -82,6 +95,10 @@ def parse_datetime(value: str | datetime | date) -> datetime:
         return value
     if isinstance(value, date):
         return datetime.combine(value, time())
+    if not isinstance(value, str):
+        raise TimeZoneError(
+            f"a date-time is ISO 8601 text or a datetime, not {type(value).__name__}"
+        )
     text = value.strip()
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"
@@ -89,9 +106,14 @@ def parse_datetime(value: str | datetime | date) -> datetime:
         return datetime.fromisoformat(text)
     except ValueError:
         raise TimeZoneError(
-            f"{value!r} is not a date-time: use ISO 8601, e.g. 2026-03-29T10:00 "
+            f"{_shown(value)} is not a date-time: use ISO 8601, e.g. 2026-03-29T10:00 "
             "(or 2026-03-29T10:00+02:00 with an offset)"
         ) from None
+
+
+def _shown(text: str, limit: int = 40) -> str:
+    """``text`` quoted for a message, cut short."""
+    return repr(text if len(text) <= limit else text[:limit] + "...")
 
 
 def _offset(value: timedelta | None) -> str:
@@ -101,45 +123,74 @@ def _offset(value: timedelta | None) -> str:
     return f"{sign}{hours:02d}:{minutes:02d}"
 
 
+class _LocalZone:
+    """Marks "the time zone of this machine" (with its own DST rules) for :func:`to_utc`."""
+
+
+LOCAL = _LocalZone()
+
+
 def to_utc(
-    value: str | datetime | date, tz: tzinfo | str | None, *, what: str = "time"
+    value: str | datetime | date, tz: tzinfo | str | _LocalZone | None, *, what: str = "time"
 ) -> datetime:
-    """``value`` as a UTC instant; a naive value is read in ``tz`` with that date's rules.
+    """``value`` as a UTC instant; a naive value is read in ``tz`` with that date's rules
+    (``LOCAL``: this machine's time zone).
 
     Raises :class:`TimeZoneError` for a naive value without a zone, and for local times that
-    do not exist or exist twice in ``tz`` (clocks changing): give an offset to choose.
+    do not exist or exist twice in ``tz`` (clocks changing): give an offset to choose. A date
+    outside the supported range (see :mod:`nukiflow.models.validation`) raises
+    :class:`~nukiflow.models.validation.InputError`.
     """
     moment = parse_datetime(value)
+    # Far outside the range, converting could leave the calendar (year 0 or 10000).
+    if not EARLIEST_DATE.year - 1 <= moment.year <= LATEST_DATE.year + 1:
+        raise InputError(f"{what} must lie between {date_range()}")
     if moment.tzinfo is not None:
-        return moment.astimezone(UTC)
-    where = _zone(tz)
+        return check_date(moment, what=what)
+    where = tz if isinstance(tz, _LocalZone) else _zone(tz)
     shown = moment.strftime("%Y-%m-%d %H:%M")
     if where is None:
         raise TimeZoneError(
             f"{what} {shown} has no time zone: give a zone (--tz Europe/Berlin) or an offset "
             "(2026-03-29T10:00+02:00)"
         )
-    first = moment.replace(tzinfo=where, fold=0)
-    second = moment.replace(tzinfo=where, fold=1)
+    first, second = _readings(moment, where)
     if first.utcoffset() == second.utcoffset():
-        return first.astimezone(UTC)
-    name = _zone_name(where)
+        return check_date(first, what=what)
+    if isinstance(where, _LocalZone):
+        name = f"this machine's time zone ({first.tzname()})"
+    else:
+        name = _zone_name(where) or "its time zone"
 
     def exists(candidate: datetime) -> bool:
-        back = candidate.astimezone(UTC).astimezone(where).replace(tzinfo=None)
-        return back == moment
+        return _wall_time(candidate, where) == moment
 
+    early, late = _offset(first.utcoffset()), _offset(second.utcoffset())
     if exists(first) and exists(second):
         raise TimeZoneError(
             f"{what} {shown} happens twice in {name} (the clocks go back): give the offset, "
-            f"{moment:%Y-%m-%dT%H:%M}{_offset(first.utcoffset())} for the first or "
-            f"{moment:%Y-%m-%dT%H:%M}{_offset(second.utcoffset())} for the second"
+            f"{moment:%Y-%m-%dT%H:%M}{early} for the first or "
+            f"{moment:%Y-%m-%dT%H:%M}{late} for the second"
         )
-    before = first.astimezone(UTC).astimezone(where)
     raise TimeZoneError(
-        f"{what} {shown} does not exist in {name} (the clocks jump forward that night); "
-        f"the nearest valid local time is {before:%H:%M} ({_offset(before.utcoffset())})"
+        f"{what} {shown} does not exist in {name} (the clocks jump forward from {early} to "
+        f"{late} that night): give a time outside the skipped hour, or the offset you mean "
+        f"({moment:%Y-%m-%dT%H:%M}{early} or {moment:%Y-%m-%dT%H:%M}{late})"
     )
+
+
+def _readings(moment: datetime, where: tzinfo | _LocalZone) -> tuple[datetime, datetime]:
+    """The two readings of a naive local time (PEP 495 folds), as aware date-times."""
+    if isinstance(where, _LocalZone):
+        return moment.replace(fold=0).astimezone(), moment.replace(fold=1).astimezone()
+    return moment.replace(tzinfo=where, fold=0), moment.replace(tzinfo=where, fold=1)
+
+
+def _wall_time(instant: datetime, where: tzinfo | _LocalZone) -> datetime:
+    """The naive local time ``instant`` shows in ``where``."""
+    utc = instant.astimezone(UTC)
+    local = utc.astimezone() if isinstance(where, _LocalZone) else utc.astimezone(where)
+    return local.replace(tzinfo=None, fold=0)
 
 
 def parse_weekdays(value: str | int | Iterable[str] | None) -> int | None:

@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -14,45 +13,19 @@ from temporalio.client import Client, Interceptor
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
-from activities.action_activities import ActionActivities
-from activities.auth_activities import AuthActivities
 from activities.nuki_client import NukiClient
 from nukiflow.client import NukiFlow
 from nukiflow.connect import connect_temporal
-from nukiflow.fleet import fleet_activities, fleet_workflows
 from nukiflow.health import health_server
+from nukiflow.plugin import NukiflowPlugin
 from nukiflow.settings import Settings
 from nukiflow.tracing import flush_traces, tracing_interceptor
-from workflows.auth_create import AuthCreateWorkflow
-from workflows.auth_entity import AuthEntityWorkflow
-from workflows.lock_actions import LockActionsWorkflow
+from nukiflow.versioning import deployment_config, promote_first_version
 
 log = logging.getLogger("nukiflow.worker")
 
 # How long running activities may finish after SIGTERM; deploy/ gives pods longer than this.
 DEFAULT_GRACEFUL_SHUTDOWN = timedelta(seconds=30)
-
-WORKFLOWS: Sequence[type] = (AuthEntityWorkflow, AuthCreateWorkflow, LockActionsWorkflow)
-
-
-def activities_for(nuki: NukiClient) -> list[Any]:
-    auth = AuthActivities(nuki)
-    actions = ActionActivities(nuki)
-    return [
-        auth.read_auth,
-        auth.list_auth_ids,
-        auth.write_auth,
-        auth.await_auth,
-        auth.create_auth,
-        actions.send_action,
-        actions.confirm_action,
-    ]
-
-
-# Rollout items hold an activity slot while they wait for their auth's workflow, which needs
-# slots of its own: the default of 100 would let two large rollouts starve the auth changes.
-DEFAULT_MAX_CONCURRENT_ACTIVITIES = 1000
-
 
 def build_worker(
     client: Client,
@@ -61,23 +34,21 @@ def build_worker(
     *,
     flow: NukiFlow | None = None,
     graceful_shutdown: timedelta = DEFAULT_GRACEFUL_SHUTDOWN,
-    extra_workflows: Sequence[type] = (),
     **options: Any,
 ) -> Worker:
-    """A worker for every nukiflow workflow and activity on ``task_queue``.
+    """A worker for every nukiflow workflow and activity on ``task_queue`` (through
+    :class:`~nukiflow.plugin.NukiflowPlugin`).
 
     ``flow`` is the facade rollout items and grants send their changes through (default: one on
     this client and task queue). ``graceful_shutdown`` is how long running activities may finish
-    after shutdown begins; ``extra_workflows`` run beside nukiflow's own (a benchmark's
-    yardstick); ``options`` go to :class:`temporalio.worker.Worker`.
+    after shutdown begins; ``options`` go to :class:`temporalio.worker.Worker` (``workflows``
+    there run beside nukiflow's own, e.g. a benchmark's yardstick).
     """
-    flow = flow or NukiFlow(client, task_queue=task_queue)
-    options.setdefault("max_concurrent_activities", DEFAULT_MAX_CONCURRENT_ACTIVITIES)
+    facade = (lambda _client, _queue: flow) if flow is not None else None
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=[*WORKFLOWS, *fleet_workflows(), *extra_workflows],
-        activities=[*activities_for(nuki), *fleet_activities(nuki, flow)],
+        plugins=[NukiflowPlugin(nuki, facade=facade)],
         graceful_shutdown_timeout=graceful_shutdown,
         **options,
     )
@@ -99,7 +70,7 @@ def tracing_interceptors(settings: Settings) -> list[Interceptor]:
     return [tracing_interceptor(settings)]
 
 
-def tuning_options(settings: Settings) -> dict[str, Any]:
+def tuning_options(settings: Settings) -> dict[str, int]:
     """Worker concurrency limits that are set (unset ones keep Temporal's defaults)."""
     options = {
         "max_concurrent_activities": settings.max_concurrent_activities,
@@ -134,9 +105,12 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -
             settings.task_queue,
             flow=NukiFlow.from_settings(client, settings),
             graceful_shutdown=timedelta(seconds=settings.graceful_shutdown_seconds),
+            deployment_config=deployment_config(settings),
             **tuning_options(settings),
         )
         await stack.enter_async_context(worker)
+        if settings.worker_versioning:
+            await promote_first_version(client, settings)
         if settings.health_port is not None:
             health = health_server(client, worker, settings.health_host, settings.health_port)
             await stack.enter_async_context(health)

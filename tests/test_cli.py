@@ -20,7 +20,6 @@ from typing import Any
 
 import pytest
 from rich.console import Console
-from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 from typer.testing import CliRunner, Result
 
@@ -34,22 +33,7 @@ from nukiflow.models.entity import auth_workflow_id
 from nukiflow.settings import Settings
 from nukiflow.simulator.control import SimulatorControl
 from nukiflow.simulator.settings import Faults
-from tests.conftest import CODEC_KEYS
-
-UI = "http://ui.test"
-
-
-@pytest.fixture
-def cli_env(temporal_env: WorkflowEnvironment, task_queue: str, tmp_path: Path) -> dict[str, str]:
-    """NUKIFLOW_* settings that point the CLI at this test's Temporal and task queue."""
-    return {
-        "NUKIFLOW_TEMPORAL_ADDRESS": temporal_env.client.service_client.config.target_host,
-        "NUKIFLOW_TEMPORAL_NAMESPACE": "default",
-        "NUKIFLOW_TASK_QUEUE": task_queue,
-        "NUKIFLOW_CODEC_KEYS": ",".join(key.to_text() for key in CODEC_KEYS),
-        "NUKIFLOW_STATE_DIR": str(tmp_path / "state"),
-        "NUKIFLOW_UI_URL": UI,
-    }
+from tests.conftest import UI
 
 
 async def run(env: dict[str, str], *args: str) -> Result:

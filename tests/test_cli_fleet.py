@@ -17,7 +17,6 @@ from typing import Any
 
 import pytest
 from rich.console import Console
-from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from nukiflow import cli_output
@@ -37,8 +36,7 @@ from nukiflow.models.rollout import (
 )
 from nukiflow.simulator.control import SimulatorControl
 from nukiflow.simulator.settings import Faults
-from tests.conftest import CODEC_KEYS
-from tests.test_cli import UI, as_json, run
+from tests.test_cli import as_json, run
 
 # Item timings of the plan files, scaled to the fake cloud's 0.1 s device delay.
 FAST_OPTIONS = """\
@@ -50,19 +48,6 @@ options:
   drain: 5
 """
 MISSING = "0" * 24
-
-
-@pytest.fixture
-def cli_env(temporal_env: WorkflowEnvironment, task_queue: str, tmp_path: Path) -> dict[str, str]:
-    """NUKIFLOW_* settings that point the CLI at this test's Temporal and task queue."""
-    return {
-        "NUKIFLOW_TEMPORAL_ADDRESS": temporal_env.client.service_client.config.target_host,
-        "NUKIFLOW_TEMPORAL_NAMESPACE": "default",
-        "NUKIFLOW_TASK_QUEUE": task_queue,
-        "NUKIFLOW_CODEC_KEYS": ",".join(key.to_text() for key in CODEC_KEYS),
-        "NUKIFLOW_STATE_DIR": str(tmp_path / "state"),
-        "NUKIFLOW_UI_URL": UI,
-    }
 
 
 async def _wait_for(check: Callable[[], Awaitable[bool]], within: float = 20) -> None:

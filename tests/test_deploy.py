@@ -20,7 +20,14 @@ ROOT = Path(__file__).parent.parent
 DEPLOY = ROOT / "deploy"
 TEMPORAL_ENV = {"TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE", "TEMPORAL_API_KEY", "TEMPORAL_PROFILE"}
 # Only where the files live differs between compose and Kubernetes; these settings name files.
-FILE_SETTINGS = {"NUKIFLOW_NUKI_TOKEN_FILE", "NUKIFLOW_CODEC_KEY_FILE"}
+FILE_SETTINGS = {"NUKIFLOW_NUKI_TOKEN_FILE"}
+# The payload keys: a file in compose (a secret mounted with the host file's mode, which the
+# operator makes 0600), a variable from the Secret in Kubernetes (whose volume files are
+# group-readable, which nukiflow refuses for a key file).
+KEY_FILE, KEYS = "NUKIFLOW_CODEC_KEY_FILE", "NUKIFLOW_CODEC_KEYS"
+# Where the worker's probes bind: loopback in compose (its healthcheck runs inside the
+# container), every address in Kubernetes (the kubelet probes the pod's address).
+HEALTH_HOST = "NUKIFLOW_HEALTH_HOST"
 
 
 def _compose() -> dict[str, Any]:
@@ -138,7 +145,7 @@ def test_compose_runs_two_workers_and_points_the_ui_at_the_codec_server() -> Non
     assert services["temporal-ui"]["environment"]["TEMPORAL_CODEC_ENDPOINT"].endswith(
         f":{codec_port}"
     )
-    ui_origin = "http://localhost:" + services["temporal-ui"]["ports"][0].split(":")[0]
+    ui_origin = "http://localhost:" + services["temporal-ui"]["ports"][0].split(":")[-2]
     assert ui_origin in services["codec-server"]["environment"]["NUKIFLOW_CODEC_CORS_ORIGINS"]
     assert services["temporal"]["environment"]["DB"].startswith("postgres")
     secrets = set(_compose()["secrets"])
@@ -161,7 +168,7 @@ def test_worker_manifest_agrees_with_config_image_and_shutdown() -> None:
     assert spec["terminationGracePeriodSeconds"] > DEFAULT_GRACEFUL_SHUTDOWN.total_seconds()
     mount = container["volumeMounts"][0]["mountPath"]
     assert config["NUKIFLOW_NUKI_TOKEN_FILE"].startswith(mount)
-    assert config["NUKIFLOW_CODEC_KEY_FILE"].startswith(mount)
+    assert KEY_FILE not in config
     hpa = _kind("HorizontalPodAutoscaler", "nukiflow-worker")
     assert hpa["spec"]["scaleTargetRef"]["name"] == "nukiflow-worker"
     assert hpa["spec"]["minReplicas"] >= 2
@@ -181,12 +188,13 @@ def test_secrets_referenced_by_manifests_exist_in_the_example() -> None:
         for env in _container(name).get("env", []):
             ref = env.get("valueFrom", {}).get("secretKeyRef")
             if ref is not None:
-                assert ref["optional"] or ref["key"] in _kind("Secret", ref["name"])["stringData"]
+                stored = _kind("Secret", ref["name"])["stringData"]
+                assert ref.get("optional") or ref["key"] in stored
                 assert ref["key"] in example_text
     service = _kind("Service", "nukiflow-codec-server")
     codec = _kind("Deployment", "nukiflow-codec-server")
     (container,) = codec["spec"]["template"]["spec"]["containers"]
-    env = {e["name"]: e["value"] for e in container["env"]}
+    env = {e["name"]: e.get("value") for e in container["env"]}
     assert service["spec"]["ports"][0]["port"] == int(env["NUKIFLOW_CODEC_SERVER_PORT"])
 
 
@@ -208,9 +216,17 @@ def test_compose_and_kubernetes_run_the_same_worker() -> None:
     container = _container("nukiflow-worker")
     compose_env = {**compose["x-nukiflow-env"], **services["worker"]["environment"]}
     compose_env.pop("<<", None)
-    # The same settings on both, with the same values except where files and Temporal live.
-    assert set(compose_env) == set(config)
-    for name in set(config) - FILE_SETTINGS - {"TEMPORAL_ADDRESS"}:
+    k8s_env = {e["name"]: e for e in container["env"]}
+    # The same settings on both, with the same values except where files, keys, probes and
+    # Temporal live.
+    assert set(compose_env) - {KEY_FILE} == set(config)
+    assert KEY_FILE in compose_env and KEYS in k8s_env
+    assert k8s_env[KEYS]["valueFrom"]["secretKeyRef"] == {
+        "name": "nukiflow-secrets",
+        "key": PurePosixPath(compose_env[KEY_FILE]).name,
+    }
+    assert compose_env[HEALTH_HOST] == "127.0.0.1" and config[HEALTH_HOST] == "0.0.0.0"
+    for name in set(config) - FILE_SETTINGS - {"TEMPORAL_ADDRESS", HEALTH_HOST}:
         assert str(compose_env[name]) == str(config[name]), name
     compose_secrets = set(compose["secrets"])
     k8s_items = {
@@ -239,12 +255,15 @@ def test_compose_and_kubernetes_run_the_same_worker() -> None:
     images |= {container["image"], _container("nukiflow-codec-server")["image"]}
     assert len(images) == 1
     codec_compose = services["codec-server"]["environment"]
-    codec_k8s = {e["name"]: e["value"] for e in _container("nukiflow-codec-server")["env"]}
-    assert codec_compose["NUKIFLOW_CODEC_SERVER_PORT"] == codec_k8s["NUKIFLOW_CODEC_SERVER_PORT"]
+    codec_k8s = {e["name"]: e for e in _container("nukiflow-codec-server")["env"]}
     assert (
-        PurePosixPath(codec_compose["NUKIFLOW_CODEC_KEY_FILE"]).name
-        == PurePosixPath(codec_k8s["NUKIFLOW_CODEC_KEY_FILE"]).name
+        codec_compose["NUKIFLOW_CODEC_SERVER_PORT"]
+        == codec_k8s["NUKIFLOW_CODEC_SERVER_PORT"]["value"]
     )
+    assert codec_k8s[KEYS]["valueFrom"]["secretKeyRef"] == {
+        "name": "nukiflow-secrets",
+        "key": PurePosixPath(codec_compose[KEY_FILE]).name,
+    }
 
 
 def test_kubernetes_worker_gets_temporal_credentials_when_the_secrets_have_them(
@@ -286,3 +305,70 @@ def test_kubernetes_worker_gets_temporal_credentials_when_the_secrets_have_them(
     assert tls.client_cert == b"TEMPORAL_TLS_CLIENT_CERT_PATH"
     assert tls.client_private_key == b"TEMPORAL_TLS_CLIENT_KEY_PATH"
     assert tls.server_root_ca_cert == b"TEMPORAL_TLS_SERVER_CA_CERT_PATH"
+
+
+def test_workers_are_versioned_with_the_image_tag_as_build_id() -> None:
+    compose = _compose()
+    config = _kind("ConfigMap", "nukiflow-config")["data"]
+    assert compose["x-nukiflow-env"]["NUKIFLOW_WORKER_VERSIONING"] == "true"
+    assert config["NUKIFLOW_WORKER_VERSIONING"] == "true"
+    dockerfile = (DEPLOY / "Dockerfile").read_text(encoding="utf-8")
+    default_build = re.search(r"^ARG BUILD_ID=(\S+)$", dockerfile, re.MULTILINE)
+    assert default_build is not None
+    assert "NUKIFLOW_BUILD_ID=${BUILD_ID}" in dockerfile
+    # Every nukiflow image is tagged with that build id, never `latest`.
+    images = {
+        service["image"]
+        for service in compose["services"].values()
+        if service.get("image", "").startswith("nukiflow")
+    }
+    images |= {_container("nukiflow-worker")["image"], _container("nukiflow-codec-server")["image"]}
+    assert images == {f"nukiflow:{default_build.group(1)}"}
+    # The build id must be one Settings accepts.
+    assert Settings(build_id=default_build.group(1)).build_id == default_build.group(1)
+
+
+def _host_of(port: str) -> str:
+    """The host address of a compose port ``HOST:PUBLISHED:CONTAINER`` ("" when left out)."""
+    parts = port.split(":")
+    return parts[0] if len(parts) == 3 else ""
+
+
+def test_compose_publishes_every_port_on_loopback_only() -> None:
+    """Temporal and its UI have no authentication in compose: anyone who reaches them can
+    terminate a grant's workflow (its code stays on the lock). Nothing is published beyond
+    this host's loopback."""
+    published = []
+    for name, service in _compose()["services"].items():
+        for port in service.get("ports", []):
+            assert isinstance(port, str), f"{name}: write ports as HOST:PUBLISHED:CONTAINER"
+            assert _host_of(port) == "127.0.0.1", f"{name} publishes {port} beyond loopback"
+            published.append(name)
+    assert {"temporal", "temporal-ui", "codec-server"} <= set(published)
+
+
+def test_probes_default_to_loopback_and_containers_bind_them_explicitly() -> None:
+    # Outside a container the worker's probes stay on this machine unless told otherwise.
+    assert Settings.model_fields["health_host"].default == "127.0.0.1"
+    assert Settings.model_fields["codec_server_host"].default == "127.0.0.1"
+    dockerfile = (DEPLOY / "Dockerfile").read_text(encoding="utf-8")
+    final = re.split(r"^FROM ", dockerfile, flags=re.MULTILINE)[-1]
+    assert "NUKIFLOW_HEALTH_HOST=0.0.0.0" in final
+    config = _kind("ConfigMap", "nukiflow-config")["data"]
+    assert config[HEALTH_HOST] == "0.0.0.0"
+    codec = {e["name"]: e.get("value") for e in _container("nukiflow-codec-server")["env"]}
+    assert codec["NUKIFLOW_CODEC_SERVER_HOST"] == "0.0.0.0"
+    # The real Nuki API over https, in both.
+    assert _compose()["x-nukiflow-env"]["NUKIFLOW_NUKI_URL"].startswith("https://")
+    assert config["NUKIFLOW_NUKI_URL"].startswith("https://")
+
+
+def test_no_deploy_file_mounts_the_payload_keys_as_a_shared_file() -> None:
+    """A Secret volume's files are group-readable (fsGroup) and nukiflow refuses such a key
+    file; the keys reach the pods as a variable from the Secret."""
+    for name in ("nukiflow-worker", "nukiflow-codec-server"):
+        spec = _kind("Deployment", name)["spec"]["template"]["spec"]
+        items = [i["key"] for v in spec["volumes"] for i in v["secret"].get("items", [])]
+        assert "codec-keys" not in items, name
+        env = {e["name"] for e in _container(name).get("env", [])}
+        assert KEYS in env and KEY_FILE not in env, name

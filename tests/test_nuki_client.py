@@ -17,6 +17,7 @@ from activities.nuki_errors import (
     NukiLockedError,
     NukiNotFoundError,
     NukiRateLimitedError,
+    NukiRequestRefused,
     NukiServerError,
     NukiTransportError,
     NukiUnauthorizedError,
@@ -254,3 +255,20 @@ def test_retry_after_parsing() -> None:
     assert parse_retry_after("soon") is None
     later = (now + timedelta(seconds=30)).strftime("%a, %d %b %Y %H:%M:%S GMT")
     assert parse_retry_after(later, now=now) == 30.0
+
+
+async def test_decentral_webhooks_register_list_and_delete(nuki: NukiClient) -> None:
+    webhook = await nuki.register_webhook("http://127.0.0.1:9/nuki", ["DEVICE_AUTHS"])
+    assert webhook.id is not None and webhook.secret
+    assert webhook.secret not in repr(webhook)
+    listed = await nuki.list_webhooks()
+    assert [w.id for w in listed] == [webhook.id]
+    assert listed[0].webhook_features == ["DEVICE_AUTHS"]
+    await nuki.delete_webhook(webhook.id)
+    assert await nuki.list_webhooks() == []
+
+
+async def test_a_webhook_id_that_is_no_id_is_refused_before_sending(nuki: NukiClient) -> None:
+    for bad in (0, -1, 2**63, True):
+        with pytest.raises(NukiRequestRefused):
+            await nuki.delete_webhook(bad)

@@ -113,8 +113,11 @@ def test_json_plan_as_a_bare_list(tmp_path: Path) -> None:
         ({"op": "create", "smartlock_id": 1, "code": 555555}, "name"),
         ({"op": "create", "smartlock_id": 1, "name": "x", "colour": "red"}, "Extra inputs"),
         ({"op": "update", "smartlock_id": 1, "name": "x"}, "needs the auth_id"),
-        ({"op": "update", "smartlock_id": 1, "auth_id": "a"}, "at least one field"),
-        ({"op": "delete", "smartlock_id": 1, "auth_id": "a", "name": "x"}, "carries no fields"),
+        ({"op": "update", "smartlock_id": 1, "auth_id": "a" * 24}, "at least one field"),
+        (
+            {"op": "delete", "smartlock_id": 1, "auth_id": "a" * 24, "name": "x"},
+            "carries no fields",
+        ),
         ({"op": "create", "smartlock_ids": [], "name": "x"}, "non-empty list"),
         ({"op": "create", "smartlock_id": "front", "name": "x"}, "not a number"),
         (

@@ -44,6 +44,7 @@ EXPECTED = {
     "RolloutTotals",
     "Settings",
     "TimeZoneError",
+    "InputError",
     "WorkflowTiming",
     "__version__",
     "build_worker",
@@ -99,7 +100,9 @@ def test_fleet_names_are_the_library_objects() -> None:
         assert callable(getattr(nukiflow.Fleet, method)), method
     # A plan built from the exported names alone is what apply_rollout takes.
     plan = nukiflow.RolloutPlan(
-        items=[nukiflow.RolloutItem(op=nukiflow.RolloutOp.DELETE, smartlock_id=1, auth_id="a")],
+        items=[
+            nukiflow.RolloutItem(op=nukiflow.RolloutOp.DELETE, smartlock_id=1, auth_id="a" * 24)
+        ],
         options=nukiflow.RolloutOptions(on_failure=nukiflow.FailurePolicy.STOP),
     )
     assert plan.options.on_failure is nukiflow.FailurePolicy.STOP

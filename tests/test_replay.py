@@ -24,7 +24,7 @@ from temporalio.worker import Replayer, Worker
 
 from nukiflow.client import NukiFlow
 from nukiflow.converter import data_converter
-from nukiflow.fleet import Fleet, fleet_workflows
+from nukiflow.fleet import Fleet
 from nukiflow.models.access import GrantStatus, GrantTiming
 from nukiflow.models.action import lock_workflow_id
 from nukiflow.models.auth import AuthFields, AuthPatch, OutcomeStatus
@@ -37,9 +37,9 @@ from nukiflow.models.rollout import (
     RolloutPlan,
     RolloutState,
 )
+from nukiflow.plugin import nukiflow_workflows
 from nukiflow.simulator.control import SimulatorControl
 from nukiflow.simulator.settings import Faults
-from nukiflow.worker import WORKFLOWS
 from tests.conftest import CODEC_KEYS
 
 HISTORIES = Path(__file__).parent / "histories"
@@ -48,7 +48,7 @@ HISTORIES = Path(__file__).parent / "histories"
 def _replayer() -> Replayer:
     # Every workflow a worker runs: a history whose workflow is left out here cannot replay.
     return Replayer(
-        workflows=[*WORKFLOWS, *fleet_workflows()], data_converter=data_converter(CODEC_KEYS)
+        workflows=nukiflow_workflows(), data_converter=data_converter(CODEC_KEYS)
     )
 
 

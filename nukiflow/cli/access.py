@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import typer
@@ -15,8 +15,12 @@ from nukiflow.cli.common import (
     _Abort,
     _connect,
     _first_line,
+    _lock_id,
+    _reject,
+    _request_id,
     _run,
     _settings,
+    _text,
     _ui_link,
     _warn_without_worker,
 )
@@ -59,21 +63,26 @@ def _moment(value: str, flag: str) -> str | datetime:
     raw = value.strip()
     if raw.lower() == "now" or raw.startswith("+"):
         try:
-            return parse_datetime(raw)
+            return parse_datetime(raw, what=flag)
         except ValueError as exc:
-            raise typer.BadParameter(str(exc), param_hint=flag) from None
+            _reject(f"{flag}: {exc}")
     return raw
 
 
 def _grant_id(grant_id: str) -> str:
-    from nukiflow.models.access import ACCESS_ID_PREFIX
+    """The grant's workflow id (``nuki-access-...``; the prefix may be left out), or exit 2."""
+    from nukiflow.models.access import check_grant_id
+    from nukiflow.models.validation import InputError
 
-    return grant_id if grant_id.startswith(ACCESS_ID_PREFIX) else ACCESS_ID_PREFIX + grant_id
+    try:
+        return check_grant_id(grant_id)
+    except InputError as exc:
+        _reject(f"GRANT_ID: {exc}")
 
 
 @access_app.command("grant")
 def access_grant(
-    smartlock_id: int = typer.Argument(..., help="The smartlock's id."),
+    smartlock_id: str = typer.Argument(..., metavar="LOCK", help="The smartlock's id."),
     name: str = typer.Option(..., "--name", help="Who the code is for (at most 20 characters)."),
     code: int = typer.Option(..., "--code", help="The keypad code: 6 digits 1-9, not 12..."),
     from_: str = typer.Option(
@@ -106,35 +115,34 @@ def access_grant(
     the code is on the lock, 1 when it could not be created, 2 for rejected input.
     """
     from nukiflow.models.access import GrantRequest
+    from nukiflow.models.messages import validation_message
     from nukiflow.timezones import nuki_window
 
-    settings = _settings()
+    # Everything checked here first, before connecting: bad input never reaches Temporal.
+    lock = _lock_id(smartlock_id)
+    request_id = _request_id(request_id)
     start, end = _moment(from_, "--from"), _moment(until, "--until")
-    # Everything checked here first: bad input never reaches Temporal.
     try:
         window = nuki_window(start, end, tz=tz, lock_tz=lock_tz, weekdays=weekdays, times=times)
+        if request_id is None:
+            # With a request id it may name a grant made before (it attaches to that).
+            window.check_not_over(datetime.now(UTC))
         GrantRequest(
             request_id=request_id or "check",
-            smartlock_id=smartlock_id,
+            smartlock_id=lock,
             name=name,
             code=code,
             window=window,
         )
     except ValidationError as exc:
-        from nukiflow.client import validation_message
-
-        error(
-            f"the grant cannot be made: {validation_message(exc)}",
-            "fix the value and run it again; nothing was sent",
-        )
-        raise typer.Exit(EXIT_REJECTED) from None
+        _reject(f"the grant cannot be made (nothing was sent): {validation_message(exc)}")
     except ValueError as exc:
-        error(str(exc), "fix --from/--until/--tz/--weekdays/--times; nothing was sent")
-        raise typer.Exit(EXIT_REJECTED) from None
+        _reject(str(exc))
+    settings = _settings()
     _run(
         _access_grant(
             settings,
-            smartlock_id,
+            lock,
             name=name,
             code=code,
             start=start,
@@ -200,10 +208,17 @@ async def _access_grant(
         return _print_grant(
             settings, view, typed_code=code, json_output=json_output, headline="Started"
         )
-    async with waiting(
-        f"Creating the code {name!r} on smartlock {smartlock_id}", quiet=json_output
-    ):
-        view = await grant.created()
+    try:
+        async with waiting(
+            f"Creating the code {name!r} on smartlock {smartlock_id}", quiet=json_output
+        ):
+            view = await grant.created()
+    except FleetError as exc:
+        error(
+            f"grant {grant.id} did not create its code: {exc}",
+            f"see: nukiflow access show {grant.id}",
+        )
+        return EXIT_FAILED
     headline = {"active": "Granted", "scheduled": "Granted (starts later)"}.get(view.status.value)
     return _print_grant(settings, view, typed_code=code, json_output=json_output, headline=headline)
 
@@ -245,7 +260,7 @@ async def _grant_described(settings: Settings, grant_id: str) -> tuple[GrantHand
     from nukiflow.fleet import Fleet
 
     flow = await _connect(settings)
-    grant = Fleet(flow).grant(_grant_id(grant_id))
+    grant = Fleet(flow).grant(grant_id)
     try:
         description = await grant.handle.describe()
     except RPCError as exc:
@@ -283,6 +298,7 @@ async def _grant_view(grant: GrantHandle, running: bool) -> GrantView:
 @access_app.command("show")
 def access_show(grant_id: str = GRANT_ID_ARGUMENT, json_output: bool = JSON_OPTION) -> None:
     """A grant's status, window, auth on the lock and when it is (or was) revoked."""
+    grant_id = _grant_id(grant_id)
     settings = _settings()
     _run(_access_show(settings, grant_id, json_output))
 
@@ -304,6 +320,8 @@ def access_revoke(
     json_output: bool = JSON_OPTION,
 ) -> None:
     """Revoke a grant now; waits until the code is verified gone from the lock."""
+    grant_id = _grant_id(grant_id)
+    reason = _text(reason, "--reason")
     settings = _settings()
     _run(
         _access_revoke(settings, grant_id, reason, no_wait, json_output),
@@ -346,13 +364,15 @@ def access_extend(
     """Move a grant's end (earlier or later): written onto the lock first, then the timer."""
     from nukiflow.timezones import to_utc
 
-    settings = _settings()
+    grant_id = _grant_id(grant_id)
     when = _moment(until, "--until")
     try:
-        new_end = to_utc(when, tz, what="the new end")
+        new_end = to_utc(when, tz, what="--until")
     except ValueError as exc:
-        error(str(exc), "fix --until/--tz; nothing was sent")
-        raise typer.Exit(EXIT_REJECTED) from None
+        _reject(str(exc))
+    if new_end <= datetime.now(UTC):
+        _reject(f"--until: the new end must be in the future (it is {new_end:%Y-%m-%d %H:%M} UTC)")
+    settings = _settings()
     _run(
         _access_extend(settings, grant_id, new_end, json_output),
         interrupted="Stopped waiting. The change goes on in Temporal; see `nukiflow access "

@@ -3,17 +3,21 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 
 from nukiflow.cli.common import (
     JSON_OPTION,
     REQUEST_ID_OPTION,
     _connect,
     _duration,
+    _lock_id,
+    _request_id,
     _run,
     _settings,
     _ui_link,
@@ -26,7 +30,9 @@ from nukiflow.cli_output import (
     stdout_console,
     waiting,
 )
-from nukiflow.models.action import ActionName
+from nukiflow.models.action import ActionName, ActionOutcome, ActionRequest, ActionStatus
+from nukiflow.models.messages import validation_message
+from nukiflow.models.validation import MAX_ACTION_DEADLINE
 from nukiflow.settings import Settings
 
 ACTION_DEADLINE_HELP = (
@@ -43,7 +49,7 @@ FULL_LOCK_OPTION = typer.Option(False, "--full-lock", help="Lock with a full tur
 
 
 def action_command(
-    smartlock_id: Annotated[int, typer.Argument(help="The smartlock's id.")],
+    smartlock_id: Annotated[str, typer.Argument(metavar="LOCK", help="The smartlock's id.")],
     action: Annotated[
         ActionName,
         typer.Argument(
@@ -73,7 +79,7 @@ def action_command(
 
 
 def _action(
-    smartlock_id: int,
+    smartlock_id: str,
     action: ActionName,
     *,
     force: bool,
@@ -82,15 +88,34 @@ def _action(
     request_id: str | None,
     json_output: bool,
 ) -> None:
+    # Everything checked before connecting: a bad value exits 2 even without Temporal.
+    lock = _lock_id(smartlock_id)
+    request_id = _request_id(request_id) or uuid.uuid4().hex
+    until_deadline = _duration(deadline, "--deadline", maximum=MAX_ACTION_DEADLINE)
+    try:
+        ActionRequest(request_id=request_id, action=action, force=force, full_lock=full_lock)
+    except ValidationError as exc:
+        outcome = ActionOutcome(
+            status=ActionStatus.REJECTED,
+            request_id=request_id,
+            smartlock_id=lock,
+            action=action,
+            reason=validation_message(exc),
+        )
+        if json_output:
+            print_json(outcome)
+        else:
+            render_action_outcome(stdout_console(), outcome)
+        raise typer.Exit(action_exit_code(outcome.status.value)) from None
     settings = _settings()
     _run(
         _run_action(
             settings,
-            smartlock_id,
+            lock,
             action,
             force=force,
             full_lock=full_lock,
-            deadline=_duration(deadline, "--deadline"),
+            deadline=until_deadline,
             request_id=request_id,
             json_output=json_output,
         ),
@@ -130,7 +155,7 @@ async def _run_action(
 
 def _short_action(action: ActionName, summary: str) -> Callable[..., None]:
     def command(
-        smartlock_id: int = typer.Argument(..., help="The smartlock's id."),
+        smartlock_id: str = typer.Argument(..., metavar="LOCK", help="The smartlock's id."),
         force: bool = FORCE_OPTION,
         full_lock: bool = FULL_LOCK_OPTION,
         deadline: str | None = ACTION_DEADLINE_OPTION,

@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import typer
-from rich.markup import escape
+from pydantic import BaseModel, ValidationError
 
 from nukiflow.cli.common import (
     DEADLINE_OPTION,
@@ -21,9 +21,13 @@ from nukiflow.cli.common import (
     TIMES_HELP,
     UNTIL_OPTION,
     WEEKDAYS_HELP,
+    _auth_id,
     _connect,
     _duration,
     _first_line,
+    _lock_id,
+    _reject,
+    _request_id,
     _run,
     _settings,
     _ui_link,
@@ -37,15 +41,20 @@ from nukiflow.cli_output import (
     print_json,
     render_auth_outcome,
     render_auth_view,
+    safe,
     stdout_console,
     waiting,
 )
 from nukiflow.cli_parsing import is_none_word, parse_datetime, parse_time_window, parse_weekdays
+from nukiflow.models.auth import (
+    AuthOutcome,
+    AuthPatch,
+    ChangeKind,
+    CreateAuthRequest,
+    OutcomeStatus,
+)
+from nukiflow.models.messages import validation_message
 from nukiflow.settings import Settings
-
-if TYPE_CHECKING:
-    from nukiflow.models.auth import AuthOutcome
-
 
 auth_app = typer.Typer(
     help="Create, change, delete and inspect authorizations (keypad codes, app users, fobs).",
@@ -69,7 +78,7 @@ def _restrictions(
         if not is_none_word(value):
             return False
         if not allow_clear:
-            raise typer.BadParameter("leave the option out for no restriction", param_hint=flag)
+            _reject(f"{flag}: leave the option out for no restriction")
         clear.update(names)
         return True
 
@@ -80,28 +89,62 @@ def _restrictions(
         if value is None or cleared(value, [name], flag):
             continue
         try:
-            fields[name] = parse_datetime(value)
+            fields[name] = parse_datetime(value, what=flag)
         except ValueError as exc:
-            raise typer.BadParameter(str(exc), param_hint=flag) from None
+            _reject(f"{flag}: {exc}" if not str(exc).startswith(flag) else str(exc))
     if weekdays is not None and not cleared(weekdays, ["allowed_week_days"], "--weekdays"):
         try:
             fields["allowed_week_days"] = parse_weekdays(weekdays)
         except ValueError as exc:
-            raise typer.BadParameter(str(exc), param_hint="--weekdays") from None
+            _reject(f"--weekdays: {exc}")
     if times is not None and not cleared(
         times, ["allowed_from_time", "allowed_until_time"], "--times"
     ):
         try:
             fields["allowed_from_time"], fields["allowed_until_time"] = parse_time_window(times)
         except ValueError as exc:
-            raise typer.BadParameter(str(exc), param_hint="--times") from None
+            _reject(f"--times: {exc}")
     return fields, clear
+
+
+def _check_fields(
+    model: type[BaseModel],
+    values: dict[str, Any],
+    *,
+    kind: ChangeKind,
+    smartlock_id: int,
+    auth_id: str | None,
+    request_id: str,
+    json_output: bool,
+) -> None:
+    """Refuse a change the models refuse, here and before connecting, answered as the facade
+    would answer it (a rejected outcome; exit 2)."""
+    try:
+        model.model_validate(values)
+    except ValidationError as exc:
+        outcome = AuthOutcome(
+            status=OutcomeStatus.REJECTED,
+            request_id=request_id,
+            smartlock_id=smartlock_id,
+            auth_id=auth_id,
+            kind=kind,
+            reason=validation_message(exc),
+        )
+        if json_output:
+            print_json(outcome)
+        else:
+            render_auth_outcome(stdout_console(), outcome)
+        raise typer.Exit(auth_exit_code(outcome)) from None
 
 
 @auth_app.command("update")
 def auth_update(
-    smartlock_id: int = typer.Argument(..., help="The smartlock's id (Nuki's smartlockId)."),
-    auth_id: str = typer.Argument(..., help="The authorization's id (24 hex characters)."),
+    smartlock_id: str = typer.Argument(
+        ..., metavar="LOCK", help="The smartlock's id (Nuki's smartlockId)."
+    ),
+    auth_id: str = typer.Argument(
+        ..., metavar="AUTH", help="The authorization's id (24 hex characters)."
+    ),
     code: int | None = typer.Option(
         None, "--code", help="New keypad code: 6 digits 1-9, not starting with 12."
     ),
@@ -126,6 +169,8 @@ def auth_update(
     Waits until the lock applied the change and nukiflow read it back (or a newer change
     superseded it). `none` as --from/--until/--weekdays/--times removes that restriction.
     """
+    lock, auth = _lock_id(smartlock_id), _auth_id(auth_id)
+    request_id = _request_id(request_id) or uuid.uuid4().hex
     fields, clear = _restrictions(
         from_=from_, until=until, weekdays=weekdays, times=times, allow_clear=True
     )
@@ -140,25 +185,35 @@ def auth_update(
     if clear:
         fields["clear"] = sorted(clear)
     if not fields:
-        raise typer.BadParameter(
+        _reject(
             "nothing to change: give at least one of --code, --name, --enable/--disable, "
             "--remote/--no-remote, --from, --until, --weekdays, --times"
         )
+    until_deadline = _duration(deadline, "--deadline")
+    _check_fields(
+        AuthPatch,
+        fields,
+        kind=ChangeKind.UPDATE,
+        smartlock_id=lock,
+        auth_id=auth,
+        request_id=request_id,
+        json_output=json_output,
+    )
     settings = _settings()
     _run(
         _auth_update(
             settings,
-            smartlock_id,
-            auth_id,
+            lock,
+            auth,
             fields,
             typed_code=code,
-            deadline=_duration(deadline, "--deadline"),
+            deadline=until_deadline,
             request_id=request_id,
             no_wait=no_wait,
             json_output=json_output,
         ),
         interrupted="Stopped waiting. The change goes on in Temporal; see `nukiflow auth show "
-        f"{smartlock_id} {auth_id}`.",
+        f"{lock} {auth}`.",
     )
 
 
@@ -170,12 +225,11 @@ async def _auth_update(
     *,
     typed_code: int | None,
     deadline: timedelta | None,
-    request_id: str | None,
+    request_id: str,
     no_wait: bool,
     json_output: bool,
 ) -> int:
     flow = await _connect(settings)
-    request_id = request_id or uuid.uuid4().hex
     await _warn_without_worker(flow.client, settings)
     if no_wait:
         started = await flow.start_update_auth(
@@ -191,7 +245,7 @@ async def _auth_update(
 
 @auth_app.command("create")
 def auth_create(
-    smartlock_id: int = typer.Argument(..., help="The smartlock's id."),
+    smartlock_id: str = typer.Argument(..., metavar="LOCK", help="The smartlock's id."),
     name: str = typer.Option(..., "--name", help="Name of the auth (keypad codes: ≤ 20 chars)."),
     code: int | None = typer.Option(
         None, "--code", help="Keypad code (makes it a keypad-code auth): 6 digits 1-9."
@@ -212,21 +266,33 @@ def auth_create(
 
     Prints the new auth's id once the lock applied it and nukiflow read it back.
     """
+    lock = _lock_id(smartlock_id)
+    request_id = _request_id(request_id) or uuid.uuid4().hex
     fields, _ = _restrictions(
         from_=from_, until=until, weekdays=weekdays, times=times, allow_clear=False
     )
     if code is not None:
         fields["code"] = code
     fields["remote_allowed"] = remote
+    until_deadline = _duration(deadline, "--deadline")
+    _check_fields(
+        CreateAuthRequest,
+        {"request_id": request_id, "smartlock_id": lock, "name": name, **fields},
+        kind=ChangeKind.CREATE,
+        smartlock_id=lock,
+        auth_id=None,
+        request_id=request_id,
+        json_output=json_output,
+    )
     settings = _settings()
     _run(
         _auth_create(
             settings,
-            smartlock_id,
+            lock,
             name,
             fields,
             typed_code=code,
-            deadline=_duration(deadline, "--deadline"),
+            deadline=until_deadline,
             request_id=request_id,
             no_wait=no_wait,
             json_output=json_output,
@@ -243,14 +309,11 @@ async def _auth_create(
     *,
     typed_code: int | None,
     deadline: timedelta | None,
-    request_id: str | None,
+    request_id: str,
     no_wait: bool,
     json_output: bool,
 ) -> int:
-    from nukiflow.models.auth import AuthOutcome, ChangeKind
-
     flow = await _connect(settings)
-    request_id = request_id or uuid.uuid4().hex
     if not no_wait:
         await _warn_without_worker(flow.client, settings)
     async with waiting(f"Creating {name!r} on smartlock {smartlock_id}", quiet=json_output):
@@ -279,8 +342,8 @@ async def _auth_create(
 
 @auth_app.command("delete")
 def auth_delete(
-    smartlock_id: int = typer.Argument(..., help="The smartlock's id."),
-    auth_id: str = typer.Argument(..., help="The authorization's id."),
+    smartlock_id: str = typer.Argument(..., metavar="LOCK", help="The smartlock's id."),
+    auth_id: str = typer.Argument(..., metavar="AUTH", help="The authorization's id."),
     deadline: str | None = DEADLINE_OPTION,
     no_wait: bool = typer.Option(
         False, "--no-wait", help="Return once Temporal accepted the delete; do not wait for it."
@@ -289,19 +352,22 @@ def auth_delete(
     json_output: bool = JSON_OPTION,
 ) -> None:
     """Delete an auth; waits until nukiflow verified it is gone from the lock."""
+    lock, auth = _lock_id(smartlock_id), _auth_id(auth_id)
+    request_id = _request_id(request_id) or uuid.uuid4().hex
+    until_deadline = _duration(deadline, "--deadline")
     settings = _settings()
     _run(
         _auth_delete(
             settings,
-            smartlock_id,
-            auth_id,
-            deadline=_duration(deadline, "--deadline"),
+            lock,
+            auth,
+            deadline=until_deadline,
             request_id=request_id,
             no_wait=no_wait,
             json_output=json_output,
         ),
         interrupted="Stopped waiting. The delete goes on in Temporal; see `nukiflow auth show "
-        f"{smartlock_id} {auth_id}`.",
+        f"{lock} {auth}`.",
     )
 
 
@@ -311,12 +377,11 @@ async def _auth_delete(
     auth_id: str,
     *,
     deadline: timedelta | None,
-    request_id: str | None,
+    request_id: str,
     no_wait: bool,
     json_output: bool,
 ) -> int:
     flow = await _connect(settings)
-    request_id = request_id or uuid.uuid4().hex
     await _warn_without_worker(flow.client, settings)
     if no_wait:
         started = await flow.start_delete_auth(
@@ -332,13 +397,14 @@ async def _auth_delete(
 
 @auth_app.command("show")
 def auth_show(
-    smartlock_id: int = typer.Argument(..., help="The smartlock's id."),
-    auth_id: str = typer.Argument(..., help="The authorization's id."),
+    smartlock_id: str = typer.Argument(..., metavar="LOCK", help="The smartlock's id."),
+    auth_id: str = typer.Argument(..., metavar="AUTH", help="The authorization's id."),
     json_output: bool = JSON_OPTION,
 ) -> None:
     """What nukiflow knows about an auth: verified state, pending changes, last outcomes."""
+    lock, auth = _lock_id(smartlock_id), _auth_id(auth_id)
     settings = _settings()
-    _run(_auth_show(settings, smartlock_id, auth_id, json_output))
+    _run(_auth_show(settings, lock, auth, json_output))
 
 
 async def _auth_show(settings: Settings, smartlock_id: int, auth_id: str, json_output: bool) -> int:
@@ -414,10 +480,10 @@ def _print_started(
         f"[bold green]{what}[/]: request {data['request_id']}; nukiflow carries it out in the "
         "background."
     )
-    console.print(f"  Follow it: {escape(follow)}.")
+    console.print(f"  Follow it: {safe(follow)}.")
     link = _ui_link(settings)(data["workflow_id"])
     console.print(
-        f"  [dim]Workflow {escape(data['workflow_id'])}[/]" + (f"  {escape(link)}" if link else "")
+        f"  [dim]Workflow {safe(data['workflow_id'])}[/]" + (f"  {safe(link)}" if link else "")
     )
     return EXIT_OK
 

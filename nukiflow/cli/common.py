@@ -13,6 +13,15 @@ from pydantic import ValidationError
 
 from nukiflow.cli_output import EXIT_FAILED, EXIT_REJECTED, error, stderr_console, ui_workflow_url
 from nukiflow.cli_parsing import parse_duration
+from nukiflow.models.messages import validation_message
+from nukiflow.models.validation import (
+    MAX_CHANGE_DEADLINE,
+    InputError,
+    check_auth_id,
+    check_request_id,
+    check_text,
+    parse_smartlock_id,
+)
 from nukiflow.settings import Settings
 
 if TYPE_CHECKING:
@@ -45,8 +54,6 @@ def _settings() -> Settings:
     try:
         return Settings()
     except ValidationError as exc:
-        from nukiflow.client import validation_message
-
         error(
             f"the NUKIFLOW_* settings are invalid: {validation_message(exc)}",
             "fix the environment variables (or .env); see the README's configuration table",
@@ -65,6 +72,9 @@ def _run(main: Coroutine[Any, Any, int], *, interrupted: str | None = None) -> N
         code = asyncio.run(main)
     except _Abort as exc:
         code = exc.code
+    except InputError as exc:  # input only a later step could judge (a plan's rollout id, ...)
+        error(str(exc))
+        code = EXIT_REJECTED
     except RPCError as exc:
         error(
             f"Temporal answered {exc.status.name}: {_first_line(exc)}",
@@ -151,13 +161,64 @@ async def _warn_without_worker(client: Client, settings: Settings) -> None:
         )
 
 
-def _duration(value: str | None, flag: str) -> timedelta | None:
+# -- what was typed: checked before anything connects -------------------------------------
+
+
+def _reject(message: str) -> NoReturn:
+    """Refuse what was typed: one line on stderr that says what to fix, exit status 2.
+
+    Commands check their input before they connect, so a bad value is refused the same way
+    whether Temporal is reachable or not, and nothing is sent.
+    """
+    error(message)
+    raise typer.Exit(EXIT_REJECTED)
+
+
+def _lock_id(text: str, what: str = "LOCK") -> int:
+    """A smartlock id argument (``LOCK``), or exit 2."""
+    try:
+        return parse_smartlock_id(text)
+    except InputError as exc:
+        _reject(f"{what}: {exc}")
+
+
+def _auth_id(text: str) -> str:
+    """An auth id argument (``AUTH``), or exit 2."""
+    try:
+        return check_auth_id(text.strip())
+    except InputError as exc:
+        _reject(f"AUTH: {exc}")
+
+
+def _request_id(value: str | None) -> str | None:
     if value is None:
         return None
     try:
-        return parse_duration(value)
+        return check_request_id(value)
+    except InputError as exc:
+        _reject(f"--request-id: {exc}")
+
+
+def _text(value: str | None, flag: str, *, maximum: int = 500) -> str | None:
+    """Free text kept and shown (a reason, a rollout's name), or exit 2."""
+    if value is None:
+        return None
+    try:
+        return check_text(value, what=flag, maximum=maximum)
+    except InputError as exc:
+        _reject(str(exc))
+
+
+def _duration(
+    value: str | None, flag: str, *, maximum: timedelta = MAX_CHANGE_DEADLINE
+) -> timedelta | None:
+    """A duration option (``--deadline 2h``), at most ``maximum``, or exit 2."""
+    if value is None:
+        return None
+    try:
+        return parse_duration(value, maximum=maximum)
     except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint=flag) from None
+        _reject(f"{flag}: {exc}")
 
 
 # Options shared by several commands (Typer reads them from the defaults).

@@ -6,15 +6,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.markup import escape
 
 from nukiflow.cli.common import (
     JSON_OPTION,
     _Abort,
     _connect,
     _first_line,
+    _reject,
     _run,
     _settings,
+    _text,
     _ui_link,
     _warn_without_worker,
 )
@@ -29,6 +30,7 @@ from nukiflow.cli_output import (
     render_rollout_report,
     rollout_bar,
     rollout_exit_code,
+    safe,
     stderr_console,
     stdout_console,
     totals_line,
@@ -97,12 +99,16 @@ def rollout_apply(
     """
     from nukiflow.plan import PlanError, load_plan
 
-    settings = _settings()
+    # The plan, its id and name are checked before connecting: a bad one exits 2 either way.
+    if rollout_id is not None:
+        rollout_id = _rollout_id(rollout_id, "--id")
+    name = _text(name, "--name", maximum=200)
     try:
         loaded = load_plan(plan)
     except PlanError as exc:
         error(str(exc), "fix the plan file and apply it again; nothing was started")
         raise typer.Exit(EXIT_REJECTED) from None
+    settings = _settings()
     overrides: dict[str, Any] = {
         key: value
         for key, value in (
@@ -170,10 +176,8 @@ async def _rollout_apply(
             return EXIT_OK
         console = stdout_console()
         what = "Attached to" if rollout.attached else "Started"
-        console.print(
-            f"[bold green]{what}[/] rollout [bold]{escape(rollout.id)}[/] ({items} items)"
-        )
-        console.print(f"  Follow it: nukiflow rollout status {escape(rollout.id)}")
+        console.print(f"[bold green]{what}[/] rollout [bold]{safe(rollout.id)}[/] ({items} items)")
+        console.print(f"  Follow it: nukiflow rollout status {safe(rollout.id)}")
         _print_link(settings, rollout.id)
         return EXIT_OK
     verb = "Attached to" if rollout.attached else "Rolling out"
@@ -221,12 +225,12 @@ async def _complete_report(rollout: RolloutHandle, report: RolloutReport) -> Rol
     except (RPCError, WorkflowQueryFailedError, FleetError) as exc:
         console = stderr_console()
         console.print(
-            f"[yellow]The report is incomplete:[/] {escape(render_rollout_omissions(report))}; "
-            f"reading the rest failed ({escape(_first_line(exc))}).",
+            f"[yellow]The report is incomplete:[/] {safe(render_rollout_omissions(report))}; "
+            f"reading the rest failed ({safe(_first_line(exc))}).",
             highlight=False,
         )
         console.print(
-            f"[dim]→ `nukiflow rollout report {escape(rollout.id)}` lists every one (it needs "
+            f"[dim]→ `nukiflow rollout report {safe(rollout.id)}` lists every one (it needs "
             "a worker)[/]",
             highlight=False,
         )
@@ -236,7 +240,19 @@ async def _complete_report(rollout: RolloutHandle, report: RolloutReport) -> Rol
 def _print_link(settings: Settings, workflow_id: str) -> None:
     link = _ui_link(settings)(workflow_id)
     if link:
-        stdout_console().print(f"  [dim]{escape(link)}[/]")
+        stdout_console().print(f"  [dim]{safe(link)}[/]")
+
+
+def _rollout_id(value: str, what: str = "ID") -> str:
+    """A rollout's id (``nuki-rollout-...`` or the part after it), or exit 2."""
+    from nukiflow.models.rollout import check_rollout_id
+    from nukiflow.models.validation import InputError
+
+    try:
+        check_rollout_id(value)
+    except InputError as exc:
+        _reject(f"{what}: {exc}")
+    return value
 
 
 async def _rollout_described(settings: Settings, rollout_id: str) -> tuple[RolloutHandle, bool]:
@@ -277,6 +293,7 @@ def rollout_status(
     json_output: bool = JSON_OPTION,
 ) -> None:
     """A rollout's state, totals and the items not applied (yet), with their reasons."""
+    rollout_id = _rollout_id(rollout_id)
     settings = _settings()
     if show_all or (limit is None and json_output):
         limit = None
@@ -320,6 +337,7 @@ async def _rollout_status(
 def rollout_report(rollout_id: str = ROLLOUT_ID_ARGUMENT, json_output: bool = JSON_OPTION) -> None:
     """An ended rollout's final report: every item that did not end applied, and why, and every
     new auth id. Exit status 0 when every item was applied, 1 otherwise."""
+    rollout_id = _rollout_id(rollout_id)
     settings = _settings()
     _run(_rollout_report(settings, rollout_id, json_output))
 
@@ -369,8 +387,10 @@ def _rollout_control(verb: str, summary: str) -> None:
         ),
         json_output: bool = JSON_OPTION,
     ) -> None:
+        checked = _rollout_id(rollout_id)
+        why = _text(reason, "--reason")
         settings = _settings()
-        _run(_rollout_control_run(settings, verb, rollout_id, reason, json_output))
+        _run(_rollout_control_run(settings, verb, checked, why, json_output))
 
     command.__doc__ = summary
     rollout_app.command(verb)(command)
@@ -398,7 +418,7 @@ async def _rollout_control_run(
         return EXIT_OK
     console = stdout_console()
     console.print(
-        f"Rollout [bold]{escape(rollout.id)}[/] is [bold]{progress.state.value}[/]: "
+        f"Rollout [bold]{safe(rollout.id)}[/] is [bold]{progress.state.value}[/]: "
         f"{totals_line(progress.totals)}"
     )
     follow = {
@@ -408,7 +428,7 @@ async def _rollout_control_run(
         "cancel": "Items in flight finish; the others are skipped. The report: `nukiflow "
         f"rollout status {rollout.id}`.",
     }[verb]
-    console.print(f"  {escape(follow)}")
+    console.print(f"  {safe(follow)}")
     return EXIT_OK
 
 

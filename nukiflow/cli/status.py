@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from nukiflow.cli.common import JSON_OPTION, _connect, _run, _settings
+from nukiflow.cli.common import JSON_OPTION, _connect, _lock_id, _run, _settings
 from nukiflow.cli_output import (
     EXIT_OK,
     StatusRow,
@@ -18,12 +18,15 @@ from nukiflow.settings import Settings
 
 
 def status_command(
-    smartlock: int | None = typer.Option(None, "--smartlock", help="Only this smartlock."),
+    smartlock: str | None = typer.Option(
+        None, "--smartlock", metavar="LOCK", help="Only this smartlock."
+    ),
     json_output: bool = JSON_OPTION,
 ) -> None:
     """What is pending, failing and in sync (from the workflows' search attributes)."""
+    lock = None if smartlock is None else _lock_id(smartlock, "--smartlock")
     settings = _settings()
-    _run(_status(settings, smartlock, json_output))
+    _run(_status(settings, lock, json_output))
 
 
 def status_query(task_queue: str, smartlock_id: int | None) -> str:

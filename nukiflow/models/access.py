@@ -8,22 +8,33 @@ from local times.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from nukiflow.models.auth import MAX_KEYPAD_NAME, MINUTES_PER_DAY, AuthFields, check_keypad_code
 from nukiflow.models.timing import WorkflowTiming
+from nukiflow.models.validation import (
+    AuthId,
+    InputError,
+    KeypadName,
+    Label,
+    SmartlockId,
+    check_date,
+    is_stored,
+    parse_smartlock_id,
+)
 
 ACCESS_ID_PREFIX = "nuki-access-"
 
 
-def _aware_utc(value: datetime) -> datetime:
+def _aware_utc(value: datetime, info: ValidationInfo) -> datetime:
     if value.tzinfo is None:
         raise ValueError("give date-times with a time zone (or convert them with a --tz)")
-    value = value.astimezone(UTC)
+    value = value.astimezone(UTC) if is_stored(info) else check_date(value, what="the date")
     # Nuki stores milliseconds.
     return value.replace(microsecond=(value.microsecond // 1000) * 1000)
 
@@ -43,8 +54,8 @@ class AccessWindow(BaseModel):
 
     @field_validator("allowed_from_date", "allowed_until_date")
     @classmethod
-    def _utc(cls, value: datetime) -> datetime:
-        return _aware_utc(value)
+    def _utc(cls, value: datetime, info: ValidationInfo) -> datetime:
+        return _aware_utc(value, info)
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -67,6 +78,16 @@ class AccessWindow(BaseModel):
     def start(self) -> datetime:
         return self.allowed_from_date
 
+    def check_not_over(self, now: datetime) -> Self:
+        """This window, if it has not ended by ``now``: a grant for a window in the past would
+        give no access and only create a code to delete again (raises ``InputError``)."""
+        if self.allowed_until_date <= now:
+            raise InputError(
+                f"the window ended already ({self.allowed_until_date:%Y-%m-%d %H:%M} UTC): "
+                "give an end in the future"
+            )
+        return self
+
     @property
     def end(self) -> datetime:
         return self.allowed_until_date
@@ -78,8 +99,8 @@ class GrantRequest(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     request_id: str = Field(min_length=1, max_length=120, pattern=r"^[A-Za-z0-9._:-]+$")
-    smartlock_id: int = Field(gt=0)
-    name: str = Field(min_length=1, max_length=MAX_KEYPAD_NAME)
+    smartlock_id: SmartlockId = Field(gt=0)
+    name: KeypadName = Field(min_length=1, max_length=MAX_KEYPAD_NAME)
     code: int = Field(repr=False)
     window: AccessWindow
 
@@ -163,7 +184,7 @@ class GrantView(BaseModel):
 
 
 class RevokeRequest(BaseModel):
-    reason: str | None = Field(default=None, max_length=500)
+    reason: Label | None = Field(default=None, max_length=500)
 
 
 class ExtendRequest(BaseModel):
@@ -174,8 +195,8 @@ class ExtendRequest(BaseModel):
 
     @field_validator("until")
     @classmethod
-    def _utc(cls, value: datetime) -> datetime:
-        return _aware_utc(value)
+    def _utc(cls, value: datetime, info: ValidationInfo) -> datetime:
+        return _aware_utc(value, info)
 
 
 class WaitRequest(BaseModel):
@@ -185,8 +206,8 @@ class WaitRequest(BaseModel):
 class RevokeAuthInput(BaseModel):
     """Input of the revocation activity: delete through the entity, verify, or fail to retry."""
 
-    smartlock_id: int
-    auth_id: str
+    smartlock_id: SmartlockId
+    auth_id: AuthId
     request_prefix: str
     attempt_seconds: float
     wait_seconds: float
@@ -201,7 +222,7 @@ class RevokeAuthResult(BaseModel):
 class FindAuthInput(BaseModel):
     """Look for an auth a failed create may still have made (matched like the create does)."""
 
-    smartlock_id: int
+    smartlock_id: SmartlockId
     name: str
     code: int = Field(repr=False)
     auth_type: int
@@ -216,3 +237,23 @@ class FindAuthResult(BaseModel):
 
 def grant_workflow_id(smartlock_id: int, request_id: str) -> str:
     return f"{ACCESS_ID_PREFIX}{smartlock_id}-{request_id}"
+
+
+_GRANT_ID = re.compile(r"([0-9]{1,19})-([A-Za-z0-9._:-]{1,120})")
+
+
+def check_grant_id(value: str) -> str:
+    """A grant's id, ``nuki-access-<smartlock>-<request>`` (the prefix may be left out):
+    returned with its prefix."""
+    rest = value.strip().removeprefix(ACCESS_ID_PREFIX)
+    match = _GRANT_ID.fullmatch(rest)
+    try:
+        if match is None:
+            raise InputError("no match")
+        parse_smartlock_id(match.group(1))
+    except InputError:
+        raise InputError(
+            "a grant id is nuki-access-<smartlock id>-<request id> (letters, digits, '.', '_', "
+            "':' or '-'); `nukiflow access grant` prints it"
+        ) from None
+    return ACCESS_ID_PREFIX + rest

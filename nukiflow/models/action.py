@@ -15,6 +15,7 @@ from typing import NamedTuple, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from nukiflow.models.timing import WorkflowTiming
+from nukiflow.models.validation import SmartlockId
 from nukiflow.models.wire import ActionOption, LockAction, LockState, OpenerAction, SmartlockType
 
 DEFAULT_DEADLINE_SECONDS = 60.0
@@ -300,7 +301,7 @@ class LockActionsMemory(BaseModel):
 
 
 class LockActionsInput(BaseModel):
-    smartlock_id: int
+    smartlock_id: SmartlockId
     timing: WorkflowTiming = Field(default_factory=WorkflowTiming)
     action_timing: ActionTiming = Field(default_factory=ActionTiming)
     # Continue-as-new once a run's history is this long (or when Temporal suggests it).

@@ -11,13 +11,31 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
+from nukiflow.models.validation import (
+    MAX_KEYPAD_NAME as MAX_KEYPAD_NAME,
+)
+from nukiflow.models.validation import (
+    MAX_NAME as MAX_NAME,
+)
+from nukiflow.models.validation import (
+    AccountUserId,
+    AuthName,
+    SmartlockId,
+    check_date,
+    is_stored,
+)
 from nukiflow.models.wire import AuthType, SmartlockAuth, SmartlockAuthCreate, SmartlockAuthUpdate
 
 REDACTED_CODE = "******"
-MAX_NAME = 32
-MAX_KEYPAD_NAME = 20
 MINUTES_PER_DAY = 1440
 
 ClearableField = Literal[
@@ -48,7 +66,10 @@ def _utc(value: datetime | None) -> datetime | None:
     if value.tzinfo is None:
         raise ValueError("give dates with a time zone (e.g. 2026-01-31T18:00:00+01:00)")
     # Nuki stores milliseconds; compare what the lock can hold.
-    value = value.astimezone(UTC)
+    try:
+        value = value.astimezone(UTC)
+    except OverflowError:  # a date at the very end of the calendar, as Nuki reported it
+        return value
     return value.replace(microsecond=(value.microsecond // 1000) * 1000)
 
 
@@ -63,7 +84,9 @@ class _Restrictions(BaseModel):
 
     @field_validator("allowed_from_date", "allowed_until_date")
     @classmethod
-    def _dates_in_utc(cls, value: datetime | None) -> datetime | None:
+    def _dates_in_utc(cls, value: datetime | None, info: ValidationInfo) -> datetime | None:
+        if value is not None and not is_stored(info):
+            value = check_date(value, what="the date")
         return _utc(value)
 
     def _check_windows(self) -> None:
@@ -155,11 +178,11 @@ class AuthPatch(_Restrictions):
     """A change to an existing auth: fields left ``None`` keep their current value; fields
     named in ``clear`` lose their restriction."""
 
-    name: str | None = Field(default=None, min_length=1, max_length=MAX_NAME)
+    name: AuthName | None = Field(default=None, min_length=1, max_length=MAX_NAME)
     code: int | None = Field(default=None, repr=False)
     enabled: bool | None = None
     remote_allowed: bool | None = None
-    account_user_id: int | None = None
+    account_user_id: AccountUserId | None = None
     clear: frozenset[ClearableField] = frozenset()
 
     @field_validator("code")
@@ -284,13 +307,13 @@ class CreateAuthRequest(_Restrictions):
     """Input of the create workflow: a new auth on one lock."""
 
     request_id: str = Field(min_length=1, max_length=200)
-    smartlock_id: int = Field(gt=0)
-    name: str = Field(min_length=1, max_length=MAX_NAME)
+    smartlock_id: SmartlockId = Field(gt=0)
+    name: AuthName = Field(min_length=1, max_length=MAX_NAME)
     code: int | None = Field(default=None, repr=False)
     auth_type: int | None = None
     enabled: bool = True
     remote_allowed: bool = False
-    account_user_id: int | None = None
+    account_user_id: AccountUserId | None = None
     deadline_seconds: float = Field(default=24 * 3600, gt=0, le=30 * 24 * 3600)
 
     @field_validator("code")

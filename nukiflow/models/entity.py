@@ -15,6 +15,7 @@ from nukiflow.models.auth import (
     RedactedAuth,
 )
 from nukiflow.models.timing import WorkflowTiming
+from nukiflow.models.validation import AuthId, SmartlockId
 
 
 class EntityStatus(StrEnum):
@@ -47,8 +48,8 @@ class EntityMemory(BaseModel):
 
 
 class AuthEntityInput(BaseModel):
-    smartlock_id: int
-    auth_id: str
+    smartlock_id: SmartlockId
+    auth_id: AuthId
     timing: WorkflowTiming = Field(default_factory=WorkflowTiming)
     max_rewrites: int = Field(default=3, ge=0, le=20)
     # Continue-as-new once a run's history is this long (or when Temporal suggests it).

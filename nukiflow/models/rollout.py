@@ -16,12 +16,21 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import zlib
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    model_validator,
+)
 
 from nukiflow.models.auth import (
     REDACTED_CODE,
@@ -30,6 +39,16 @@ from nukiflow.models.auth import (
     AuthPatch,
     CreateAuthRequest,
     OutcomeStatus,
+)
+from nukiflow.models.validation import (
+    MAX_DURATION,
+    STORED,
+    AuthId,
+    InputError,
+    Label,
+    SmartlockId,
+    check_seconds,
+    is_stored,
 )
 
 ROLLOUT_ID_PREFIX = "nuki-rollout-"
@@ -58,9 +77,9 @@ class RolloutItem(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     op: RolloutOp
-    smartlock_id: int = Field(gt=0)
+    smartlock_id: SmartlockId = Field(gt=0)
     # The auth to update or delete (Nuki's 24-hex ``id``); none for a create.
-    auth_id: str | None = Field(default=None, min_length=1, max_length=64)
+    auth_id: AuthId | None = Field(default=None, min_length=1, max_length=64)
     # The full new auth of a create, and its type (default: keypad code if it has a code).
     create: AuthFields | None = None
     auth_type: int | None = None
@@ -68,19 +87,23 @@ class RolloutItem(BaseModel):
     patch: AuthPatch | None = None
 
     @model_validator(mode="after")
-    def _shape(self) -> Self:
+    def _shape(self, info: ValidationInfo) -> Self:
         if self.op is RolloutOp.CREATE:
             if self.create is None:
                 raise ValueError("a create needs the new auth's fields (at least a name)")
             if self.auth_id is not None or self.patch is not None:
                 raise ValueError("a create takes no auth_id and no patch")
-            # The create workflow's own rules (keypad name length, type, code needs type 13).
+            # The create workflow's own rules (keypad name length, type, code needs type 13);
+            # a stored plan is rebuilt under the rules it was accepted with.
             try:
-                CreateAuthRequest(
-                    request_id="plan",
-                    smartlock_id=self.smartlock_id,
-                    auth_type=self.auth_type,
-                    **self.create.model_dump(),
+                CreateAuthRequest.model_validate(
+                    {
+                        "request_id": "plan",
+                        "smartlock_id": self.smartlock_id,
+                        "auth_type": self.auth_type,
+                        **self.create.model_dump(),
+                    },
+                    context={STORED: is_stored(info)},
                 )
             except ValidationError as exc:
                 # Re-raised without the input values: they hold the code.
@@ -158,13 +181,24 @@ class RolloutOptions(BaseModel):
     # change they started) or, when cancelling, reported as abandoned.
     drain_seconds: float = Field(default=60.0, ge=0)
 
+    @model_validator(mode="after")
+    def _finite_durations(self, info: ValidationInfo) -> Self:
+        """Every timing a person sets is finite and at most 30 days (a stored one as it was)."""
+        if is_stored(info):
+            return self
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if name.endswith("_seconds") and not (name == "drain_seconds" and value == 0):
+                check_seconds(value, what=name, maximum=MAX_DURATION)
+        return self
+
 
 class RolloutPlan(BaseModel):
     """What to roll out: items plus options. Load one from a file with :mod:`nukiflow.plan`."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: Label | None = Field(default=None, min_length=1, max_length=200)
     items: list[RolloutItem] = Field(min_length=1, max_length=MAX_PLAN_ITEMS)
     options: RolloutOptions = Field(default_factory=RolloutOptions)
 
@@ -213,6 +247,22 @@ def rollout_workflow_id(rollout_id: str) -> str:
     if rollout_id.startswith(ROLLOUT_ID_PREFIX):
         return rollout_id
     return ROLLOUT_ID_PREFIX + rollout_id
+
+
+_ROLLOUT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+
+
+def check_rollout_id(rollout_id: object) -> str:
+    """A rollout's id (``nuki-rollout-...`` or the part after it) as its workflow id, or
+    :class:`~nukiflow.models.validation.InputError`."""
+    if not isinstance(rollout_id, str) or not _ROLLOUT_ID.fullmatch(
+        rollout_id.removeprefix(ROLLOUT_ID_PREFIX)
+    ):
+        raise InputError(
+            "a rollout id is 1-100 letters, digits, '.', '_' or '-', starting with a letter or "
+            "digit (`nukiflow rollout apply` prints it)"
+        )
+    return rollout_workflow_id(rollout_id)
 
 
 def item_request_id(rollout_id: str, index: int) -> str:
@@ -397,7 +447,7 @@ class RolloutReport(BaseModel):
 class ControlRequest(BaseModel):
     """Input of the pause, resume and cancel updates."""
 
-    reason: str | None = Field(default=None, max_length=500)
+    reason: Label | None = Field(default=None, max_length=500)
 
 
 # -- workflow input and carried progress ------------------------------------------------------

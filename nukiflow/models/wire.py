@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import IntEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
@@ -270,3 +270,24 @@ class NukiStatusBody(NukiModel):
     code: int
     reason_phrase: str | None = None
     description: str | None = None
+
+
+# Spec: DecentralWebhook.webhookFeatures.
+WebhookFeature = Literal[
+    "DEVICE_STATUS",
+    "DEVICE_MASTERDATA",
+    "DEVICE_CONFIG",
+    "DEVICE_LOGS",
+    "DEVICE_AUTHS",
+    "ACCOUNT_USER",
+]
+
+
+class DecentralWebhook(NukiModel):
+    """A decentral webhook (``/api/decentralWebhook``); ``id`` and ``secret`` are set by Nuki.
+    The secret keys the HMAC of every delivery: it never appears in a ``repr``."""
+
+    id: int | None = None
+    secret: str | None = Field(default=None, repr=False)
+    webhook_url: str
+    webhook_features: list[WebhookFeature]

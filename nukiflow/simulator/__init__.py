@@ -1,12 +1,17 @@
 """The fake Nuki cloud: a real HTTP server that behaves like the Nuki Web API (see README.md)."""
 
+from nukiflow.models.wire import DecentralWebhook
+
 from .control import SimulatorControl
 from .control_models import DeviceView, ExecutedAction, RequestRecord
 from .server import SimulatorServer
 from .settings import Faults, SimSettings
 from .standalone import run
+from .webhook_models import WebhookDelivery, WebhookView
+from .webhook_settings import WebhookFaults, WebhookSettings
 
 __all__ = [
+    "DecentralWebhook",
     "DeviceView",
     "ExecutedAction",
     "Faults",
@@ -14,5 +19,9 @@ __all__ = [
     "SimSettings",
     "SimulatorControl",
     "SimulatorServer",
+    "WebhookDelivery",
+    "WebhookFaults",
+    "WebhookSettings",
+    "WebhookView",
     "run",
 ]

@@ -19,6 +19,7 @@ from . import errors
 from .api import build_routes
 from .control_api import CONTROL_PREFIX, build_control_routes
 from .state import RequestFaults, SimState
+from .webhook_api import build_webhook_control_routes, build_webhook_routes
 
 WRITE_METHODS = {"PUT", "POST", "DELETE"}
 # Request-level faults of a request on one lock follow that lock's faults.
@@ -86,7 +87,12 @@ class NukiFrontMiddleware(BaseHTTPMiddleware):
 
 def build_app(state: SimState, token: str) -> Starlette:
     return Starlette(
-        routes=[*build_routes(state), *build_control_routes(state)],
+        routes=[
+            *build_routes(state),
+            *build_webhook_routes(state),
+            *build_control_routes(state),
+            *build_webhook_control_routes(state),
+        ],
         middleware=[Middleware(NukiFrontMiddleware, state=state, token=token)],
         exception_handlers={errors.NukiError: errors.handle_nuki_error},
     )

@@ -12,7 +12,9 @@ from nukiflow.models.wire import Smartlock, SmartlockAuth
 
 from .control_api import CONTROL_PREFIX
 from .control_models import AuthSpec, DeviceView, LockSpec, RequestRecord
+from .nuki_timezones import DEFAULT_TIMEZONE_ID
 from .settings import Faults, SimSettings
+from .webhook_models import AuthChange, WebhookDelivery, WebhookView
 
 
 class Restrictions(TypedDict, total=False):
@@ -24,6 +26,21 @@ class Restrictions(TypedDict, total=False):
     allowed_from_time: int
     allowed_until_time: int
     account_user_id: int
+
+
+class AuthChanges(TypedDict, total=False):
+    """Fields `update_device_auth` changes (keyword arguments); None clears a restriction."""
+
+    name: str
+    code: int
+    enabled: bool
+    remote_allowed: bool
+    account_user_id: int | None
+    allowed_from_date: datetime | None
+    allowed_until_date: datetime | None
+    allowed_week_days: int | None
+    allowed_from_time: int | None
+    allowed_until_time: int | None
 
 
 class SimulatorControl:
@@ -73,13 +90,16 @@ class SimulatorControl:
         type: int = 4,
         keypad_paired: bool = True,
         opener: bool = False,
+        timezone_id: int = DEFAULT_TIMEZONE_ID,
     ) -> Smartlock:
+        """A lock of this account; `timezone_id` is Nuki's id of its zone (37 Europe/Berlin)."""
         spec = LockSpec(
             smartlock_id=smartlock_id,
             name=name,
             type=type,
             keypad_paired=keypad_paired,
             opener=opener,
+            timezone_id=timezone_id,
         )
         return Smartlock.model_validate(await self._call("POST", "/locks", spec.model_dump()))
 
@@ -106,6 +126,33 @@ class SimulatorControl:
         body = spec.model_dump(mode="json")
         data = await self._call("POST", f"{self._lock_path(smartlock_id)}/auths", body)
         return SmartlockAuth.model_validate(data)
+
+    async def update_device_auth(
+        self, smartlock_id: int, auth_id: str, **change: Unpack[AuthChanges]
+    ) -> SmartlockAuth:
+        """Change an auth directly on the device, as the Nuki app does: no operationId, no
+        validation beyond types; the fields given replace theirs (None clears a restriction).
+        Announced by DEVICE_AUTHS."""
+        body = AuthChange.model_validate(change).model_dump(mode="json", exclude_unset=True)
+        data = await self._call("PATCH", f"{self._lock_path(smartlock_id)}/auths/{auth_id}", body)
+        return SmartlockAuth.model_validate(data)
+
+    async def delete_device_auth(self, smartlock_id: int, auth_id: str) -> None:
+        """Remove an auth directly on the device, as the Nuki app does (DEVICE_AUTHS, deleted)."""
+        await self._call("DELETE", f"{self._lock_path(smartlock_id)}/auths/{auth_id}")
+
+    async def webhooks(self) -> list[WebhookView]:
+        """Every registered webhook with what Nuki's listing does not show (active or not)."""
+        return [WebhookView.model_validate(item) for item in await self._call("GET", "/webhooks")]
+
+    async def webhook_deliveries(self) -> list[WebhookDelivery]:
+        """Every webhook delivery attempt so far (and deliveries dropped or discarded), oldest
+        first; the last `webhook_log_size` are kept."""
+        data = await self._call("GET", "/webhook-deliveries")
+        return [WebhookDelivery.model_validate(item) for item in data]
+
+    async def clear_webhook_deliveries(self) -> None:
+        await self._call("DELETE", "/webhook-deliveries")
 
     async def set_faults(self, faults: Faults, smartlock_id: int | None = None) -> None:
         """Global faults, or one lock's faults (which then replace the global ones for it)."""

@@ -14,6 +14,7 @@ from .control_models import AuthSpec, LockSpec, OnlineRequest, ResetRequest
 from .settings import Faults, SimSettings
 from .state import SimState
 from .validation import parse_model, read_json
+from .webhook_models import AuthChange
 
 CONTROL_PREFIX = "/_sim"
 
@@ -47,6 +48,16 @@ def build_control_routes(state: SimState) -> list[Route]:
         lock = state.lock(lock_id(request))
         spec = parse_model(AuthSpec, await read_json(request))
         return JSONResponse(state.add_device_auth(lock, spec).to_wire())
+
+    async def change_auth(request: Request) -> Response:
+        lock = state.lock(lock_id(request))
+        change = parse_model(AuthChange, await read_json(request))
+        auth = state.update_device_auth(lock, request.path_params["auth_id"], change)
+        return JSONResponse(auth.to_wire())
+
+    async def remove_auth(request: Request) -> Response:
+        state.delete_device_auth(state.lock(lock_id(request)), request.path_params["auth_id"])
+        return _ok()
 
     async def get_global_faults(request: Request) -> Response:
         return JSONResponse(_dump(state.faults))
@@ -101,6 +112,8 @@ def build_control_routes(state: SimState) -> list[Route]:
         Route(f"{CONTROL_PREFIX}/reset", reset, methods=["POST"]),
         Route(f"{CONTROL_PREFIX}/locks", add_lock, methods=["POST"]),
         Route(f"{lock_path}/auths", add_auth, methods=["POST"]),
+        Route(f"{lock_path}/auths/{{auth_id}}", change_auth, methods=["PATCH"]),
+        Route(f"{lock_path}/auths/{{auth_id}}", remove_auth, methods=["DELETE"]),
         Route(f"{lock_path}/online", set_online, methods=["PUT"]),
         Route(f"{lock_path}/device", device, methods=["GET"]),
         Route(f"{lock_path}/faults", get_lock_faults, methods=["GET"]),

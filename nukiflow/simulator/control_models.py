@@ -12,6 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from nukiflow.models.wire import SmartlockAuth
 
+from .nuki_timezones import DEFAULT_TIMEZONE_ID, NUKI_TIMEZONES
+
 
 class ControlModel(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -22,13 +24,15 @@ class ResetRequest(ControlModel):
 
 
 class LockSpec(ControlModel):
-    """A lock to add. `opener=True` makes it a Nuki Opener (type 2) whatever `type` says."""
+    """A lock to add. `opener=True` makes it a Nuki Opener (type 2) whatever `type` says.
+    `timezone_id` is Nuki's id of the lock's time zone (see nuki_timezones.py)."""
 
     smartlock_id: int | None = None
     name: str | None = None
     type: int = 4
     keypad_paired: bool = True
     opener: bool = False
+    timezone_id: int = Field(DEFAULT_TIMEZONE_ID, ge=0, le=max(NUKI_TIMEZONES))
 
 
 class AuthSpec(ControlModel):

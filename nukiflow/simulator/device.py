@@ -58,6 +58,7 @@ async def perform_action(state: SimState, lock: LockRecord, op: Operation) -> No
     total = state.action_time(lock)
     for lock_state in transitional:
         lock.lock_state = lock_state
+        state.status_changed(lock)
         await asyncio.sleep(total / len(transitional))
     if not transitional:
         await asyncio.sleep(total)
@@ -66,6 +67,7 @@ async def perform_action(state: SimState, lock: LockRecord, op: Operation) -> No
         lock.mode = MODE_CONTINUOUS
     elif lock.is_opener and op.action.action == OpenerAction.DEACTIVATE_CONTINUOUS:
         lock.mode = MODE_DOOR
+    state.status_changed(lock)
     state.log_action(lock, op)
 
 

@@ -20,6 +20,7 @@ from nukiflow.models.wire import (
 )
 
 from .control_models import ExecutedAction
+from .nuki_timezones import standard_offset_minutes
 from .settings import Faults
 
 
@@ -42,6 +43,8 @@ class Operation:
     # Accepted with 204 but never applied (lost update, lost create, ghost delete).
     lost: bool = False
     motor_blocked: bool = False
+    # What the device holds once the operation landed (a delete: what it removed).
+    landed: SmartlockAuth | None = None
 
 
 @dataclass
@@ -66,6 +69,7 @@ class LockRecord:
     name: str
     keypad_paired: bool
     created: datetime
+    timezone_id: int
     # The id of the Web API's own auth on the lock; actions sent through the API log it.
     web_auth_id: str
     firmware_version: int = 0x040207
@@ -109,7 +113,12 @@ class LockRecord:
             type=self.type,
             auth_id=self.auth_id,
             name=self.name,
-            config=SmartlockConfig(name=self.name, keypad_paired=self.keypad_paired),
+            config=SmartlockConfig(
+                name=self.name,
+                keypad_paired=self.keypad_paired,
+                timezone_id=self.timezone_id,
+                timezone_offset=standard_offset_minutes(self.timezone_id),
+            ),
             state=SmartlockState(
                 mode=self.mode,
                 state=self.lock_state,

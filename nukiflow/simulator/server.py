@@ -1,4 +1,4 @@
-"""`SimulatorServer`: the fake Nuki cloud served by uvicorn inside the caller's event loop."""
+"""`SimulatorServer`: the fake Nuki cloud served by hypercorn inside the caller's event loop."""
 
 from __future__ import annotations
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from .webhook_settings import WebhookFaults, WebhookSettings
 
 # What happens to operations dispatched while their lock is offline (`serverState` 4):
 # "hold" keeps them queued until the lock is online again, "drop" discards them (Nuki staff:
@@ -24,8 +26,9 @@ CreateVisibility = Literal["after_apply", "immediately"]
 Rate = float  # a probability in [0, 1]
 
 
-class SimSettings(BaseModel):
-    """Timing and ambiguous behaviour of the fake cloud, per run."""
+class SimSettings(WebhookSettings):
+    """Timing and ambiguous behaviour of the fake cloud, per run (webhook delivery fields come
+    from `WebhookSettings`)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -47,8 +50,9 @@ class SimSettings(BaseModel):
     max_auths: int = Field(200, ge=1, description="Authorizations one lock can hold.")
 
 
-class Faults(BaseModel):
-    """Injected faults; all off by default. Random ones draw from the simulator's seeded RNG."""
+class Faults(WebhookFaults):
+    """Injected faults; all off by default. Random ones draw from the simulator's seeded RNG
+    (webhook delivery faults come from `WebhookFaults`)."""
 
     model_config = ConfigDict(extra="forbid")
 

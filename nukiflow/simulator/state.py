@@ -13,6 +13,7 @@ import random
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from nukiflow.models.wire import (
     AuthType,
@@ -28,11 +29,13 @@ from nukiflow.models.wire import (
     SmartlockType,
 )
 
-from . import errors, validation
+from . import errors, validation, webhooks
 from .control_models import AuthSpec, DeviceView, ExecutedAction, LockSpec, RequestRecord
 from .device import run_device
 from .records import LockRecord, Operation, OpKind
 from .settings import Faults, OfflineMode, SimSettings
+from .webhook_models import AuthChange
+from .webhooks import WebhookHub
 
 LOCK_ACTIONS = {int(a) for a in LockAction}
 BOX_ACTIONS = {int(LockAction.UNLOCK)}
@@ -76,6 +79,7 @@ class SimState:
         self._initial_locks = locks
         self._workers: dict[int, asyncio.Task[None]] = {}
         self._running = False
+        self.webhooks = WebhookHub(lambda: self.settings)
         self.reset(seed)
 
     # ---- lifecycle -------------------------------------------------------------------------
@@ -92,6 +96,7 @@ class SimState:
         self.locks: dict[int, LockRecord] = {}
         self.requests: list[RequestRecord] = []
         self.account_id = self.rng.randrange(100_000, 1_000_000)
+        self.webhooks.reset(self.seed)
         for _ in range(self._initial_locks):
             self.add_lock(LockSpec())
 
@@ -100,6 +105,7 @@ class SimState:
         self._running = True
         for lock in self.locks.values():
             self._spawn(lock)
+        self.webhooks.start()
 
     async def stop(self) -> None:
         self._running = False
@@ -108,6 +114,7 @@ class SimState:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await self.webhooks.stop()
 
     def _spawn(self, lock: LockRecord) -> None:
         if self._running and lock.smartlock_id not in self._workers:
@@ -176,6 +183,7 @@ class SimState:
             name=spec.name or default_name,
             keypad_paired=spec.keypad_paired,
             created=utcnow(),
+            timezone_id=spec.timezone_id,
             web_auth_id=self.new_id(),
             lock_state=OPENER_ONLINE if lock_type == SmartlockType.OPENER else LockState.LOCKED,
         )
@@ -195,7 +203,38 @@ class SimState:
         )
         lock.device_auths[auth.id] = auth
         lock.cloud_auths[auth.id] = auth
+        self.auth_changed(lock, auth, deleted=False)
         return auth
+
+    def update_device_auth(
+        self, lock: LockRecord, auth_id: str, change: AuthChange
+    ) -> SmartlockAuth:
+        """Change an auth directly on the device ("in the Nuki app"): no operation, and the
+        listing follows at once unless a write to the auth is still pending (then it is re-read
+        from the device when that ends, as after any operation)."""
+        current = self._device_auth(lock, auth_id)
+        values = current.model_dump() | change.model_dump(exclude_unset=True)
+        values["update_date"] = utcnow()
+        auth = validation.parse_model(SmartlockAuth, values)
+        lock.device_auths[auth_id] = auth
+        if lock.books_of(auth_id).pending == 0:
+            lock.cloud_auths[auth_id] = auth
+        self.auth_changed(lock, auth, deleted=False)
+        return auth
+
+    def delete_device_auth(self, lock: LockRecord, auth_id: str) -> None:
+        """Remove an auth directly on the device; a write still queued for it finds it gone."""
+        auth = self._device_auth(lock, auth_id)
+        del lock.device_auths[auth_id]
+        if lock.books_of(auth_id).pending == 0:
+            lock.cloud_auths.pop(auth_id, None)
+        self.auth_changed(lock, auth, deleted=True)
+
+    def _device_auth(self, lock: LockRecord, auth_id: str) -> SmartlockAuth:
+        try:
+            return lock.device_auths[auth_id]
+        except KeyError:
+            raise errors.not_found("Smartlock authorization") from None
 
     def set_faults(self, faults: Faults, smartlock_id: int | None) -> None:
         if smartlock_id is None:
@@ -214,8 +253,11 @@ class SimState:
 
     def set_online(self, smartlock_id: int, online: bool) -> None:
         lock = self.lock(smartlock_id)
+        changed = lock.online != online
         lock.online = online
         lock.wakeup.set()
+        if changed:
+            self.status_changed(lock)
 
     def device_view(self, smartlock_id: int) -> DeviceView:
         lock = self.lock(smartlock_id)
@@ -463,12 +505,12 @@ class SimState:
             return
         auth = op.auth
         if op.kind is OpKind.CREATE:
-            lock.device_auths[auth.id] = auth
+            lock.device_auths[auth.id] = op.landed = auth
         elif op.kind is OpKind.UPDATE:
             if auth.id in lock.device_auths:  # deleted meanwhile: nothing to update
-                lock.device_auths[auth.id] = auth
+                lock.device_auths[auth.id] = op.landed = auth
         elif op.kind is OpKind.DELETE:
-            lock.device_auths.pop(auth.id, None)
+            op.landed = lock.device_auths.pop(auth.id, None)
 
     def record_executed(self, lock: LockRecord, op: Operation) -> None:
         assert op.action is not None
@@ -498,6 +540,7 @@ class SimState:
                 source=0,
             )
         )
+        self._publish(lock, webhooks.log_body(lock.logs[-1]))
 
     def finish(self, lock: LockRecord, op: Operation) -> None:
         """An operation left the queue (applied, lost or dropped)."""
@@ -515,3 +558,25 @@ class SimState:
                 lock.cloud_auths.pop(auth_id, None)
             else:
                 lock.cloud_auths[auth_id] = on_device
+        if op.landed is not None:
+            self.auth_changed(lock, op.landed, deleted=op.kind is OpKind.DELETE)
+
+    # ---- webhooks: what the device did, as deliveries ---------------------------------------
+
+    def _publish(self, lock: LockRecord, body: dict[str, Any]) -> None:
+        self.webhooks.publish(lock.account_id, lock.smartlock_id, body, self.faults_for(lock))
+
+    def auth_changed(self, lock: LockRecord, auth: SmartlockAuth, deleted: bool) -> None:
+        """DEVICE_AUTHS with the auth as the device now holds it (or held it, when deleted), in
+        the listing's shape; while a further write to it is pending, with that write's
+        operationId, as the listing shows it."""
+        listed = lock.cloud_auths.get(auth.id)
+        pending = None if deleted or listed is None else listed.operation_id
+        self._publish(
+            lock, webhooks.auth_body(auth.model_copy(update={"operation_id": pending}), deleted)
+        )
+
+    def status_changed(self, lock: LockRecord) -> None:
+        """DEVICE_STATUS: the lock's state moved (also each transitional state) or it went
+        offline or online."""
+        self._publish(lock, webhooks.status_body(self.smartlock(lock)))

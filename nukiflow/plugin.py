@@ -1,0 +1,129 @@
+"""nukiflow as one Temporal plugin: its workflows, activities, encrypting converter and tracing.
+
+A user's own worker needs one line::
+
+    from nukiflow.plugin import NukiflowPlugin
+
+    plugin = NukiflowPlugin.from_settings(settings, nuki)      # or NukiflowPlugin(nuki, keyring)
+    client = await Client.connect("temporal:7233", plugins=[plugin])
+    worker = Worker(client, task_queue="nukiflow")            # the client's plugin configures it
+
+Given to ``Client.connect`` the plugin sets nukiflow's data converter (every payload encrypted,
+failure messages too) and adds its client interceptors; every worker made from that client then
+registers nukiflow's workflows and activities. The activities send through the ``nuki`` client
+the caller owns (and closes); rollout items and grants reach the auth workflows through a
+facade bound to the worker's own client and task queue.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import temporalio.client
+import temporalio.worker
+from temporalio.plugin import SimplePlugin
+from temporalio.worker import WorkerConfig
+
+from activities.action_activities import ActionActivities
+from activities.auth_activities import AuthActivities
+from activities.nuki_client import NukiClient
+from nukiflow.codec import Keyring
+from nukiflow.converter import data_converter, require_encryption
+from nukiflow.settings import Settings
+from workflows.auth_create import AuthCreateWorkflow
+from workflows.auth_entity import AuthEntityWorkflow
+from workflows.lock_actions import LockActionsWorkflow
+
+if TYPE_CHECKING:
+    from nukiflow.client import NukiFlow
+
+PLUGIN_NAME = "nukiflow"
+
+# Rollout items hold an activity slot while they wait for their auth's workflow, which needs
+# slots of its own: the default of 100 would let two large rollouts starve the auth changes.
+DEFAULT_MAX_CONCURRENT_ACTIVITIES = 1000
+
+
+def nukiflow_workflows() -> list[type]:
+    """Every workflow a nukiflow worker runs."""
+    from nukiflow.fleet import fleet_workflows
+
+    return [AuthEntityWorkflow, AuthCreateWorkflow, LockActionsWorkflow, *fleet_workflows()]
+
+
+def nukiflow_activities(nuki: NukiClient, flow: NukiFlow) -> list[Any]:
+    """Every activity of a nukiflow worker, sending through ``nuki``; rollout items and grants
+    send their changes through ``flow``."""
+    from nukiflow.fleet import fleet_activities
+
+    auth = AuthActivities(nuki)
+    actions = ActionActivities(nuki)
+    return [
+        auth.read_auth,
+        auth.list_auth_ids,
+        auth.write_auth,
+        auth.await_auth,
+        auth.create_auth,
+        actions.send_action,
+        actions.confirm_action,
+        *fleet_activities(nuki, flow),
+    ]
+
+
+class NukiflowPlugin(SimplePlugin):
+    """nukiflow's workflows, activities, data converter and interceptors for a Temporal client
+    and its workers (or for one worker, given to ``Worker(plugins=[...])`` on a client that was
+    connected with nukiflow's converter)."""
+
+    def __init__(
+        self,
+        nuki: NukiClient,
+        keyring: Keyring | None = None,
+        *,
+        interceptors: Sequence[temporalio.client.Interceptor | temporalio.worker.Interceptor] = (),
+        facade: Callable[[temporalio.client.Client, str], NukiFlow] | None = None,
+    ) -> None:
+        """``keyring`` sets nukiflow's encrypting converter on a client the plugin is given to;
+        without one the client must already have it (workers refuse a client that would write
+        plain text). ``facade(client, task_queue)`` builds the facade rollouts and grants send
+        through (default: one with the default deadlines)."""
+        super().__init__(
+            PLUGIN_NAME,
+            data_converter=data_converter(keyring) if keyring is not None else None,
+            workflows=nukiflow_workflows(),
+            interceptors=list(interceptors) or None,
+        )
+        self.nuki = nuki
+        self._facade = facade
+
+    @classmethod
+    def from_settings(cls, settings: Settings, nuki: NukiClient) -> NukiflowPlugin:
+        """The plugin with the keys, tracing and default deadlines that ``settings`` name."""
+        from nukiflow.client import NukiFlow
+        from nukiflow.worker import tracing_interceptors
+
+        return cls(
+            nuki,
+            settings.keyring(),
+            interceptors=tracing_interceptors(settings),
+            facade=lambda client, _queue: NukiFlow.from_settings(client, settings),
+        )
+
+    def configure_worker(self, config: WorkerConfig) -> WorkerConfig:
+        from nukiflow.client import NukiFlow
+
+        config = super().configure_worker(config)
+        client = config["client"]
+        require_encryption(client)
+        # The facade needs the worker's own client and task queue, known only here.
+        task_queue = config["task_queue"]
+        if self._facade is not None:
+            flow = self._facade(client, task_queue)
+        else:
+            flow = NukiFlow(client, task_queue=task_queue)
+        ours = nukiflow_activities(self.nuki, flow)
+        config["activities"] = [*config.get("activities", []), *ours]
+        if config.get("max_concurrent_activities") is None:
+            config["max_concurrent_activities"] = DEFAULT_MAX_CONCURRENT_ACTIVITIES
+        return config
