@@ -575,3 +575,19 @@ async def test_the_fake_clouds_faults_are_handled(
     assert (counters.refused, counters.duplicates, counters.queued) == (1, 1, 1)
     [entry] = (await ledger(temporal_client, lock)).entries
     assert entry.name == "Second" and entry.sightings == 1
+
+
+async def test_a_failure_reading_a_body_is_acknowledged_and_logged_without_it(
+    server: WebhookServer,
+    http: httpx.AsyncClient,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def broken(body: bytes, **_: object) -> None:
+        raise RuntimeError(f"cannot read {body!r}, code 546464")
+
+    monkeypatch.setattr("nukiflow.webhooks.receiver.parse_delivery", broken)
+    response = await post(http, server.url, status_delivery(3, 1))
+    assert (response.status_code, response.json()) == (200, {"result": "unreadable"})
+    assert server.receiver.counters.unreadable == 1
+    assert "RuntimeError" in caplog.text and "546464" not in caplog.text

@@ -123,8 +123,12 @@ class WebhookReceiver:
         await self.forwarder.start()
 
     async def stop(self) -> None:
-        """Forward what is queued for a few seconds, then stop (idempotent)."""
+        """Forward what is queued for a few seconds, then stop (idempotent); logs the counters."""
+        if not self.forwarder.running:
+            return
         await self.forwarder.stop()
+        counts = ", ".join(f"{k} {v}" for k, v in self.counters.as_dict().items() if v)
+        log.info("webhook receiver stopped: %s", counts or "no deliveries")
 
     @contextlib.asynccontextmanager
     async def _lifespan(self, app: Starlette) -> AsyncIterator[None]:
@@ -185,6 +189,11 @@ class WebhookReceiver:
             self._throttled.warning(
                 "unreadable", "a signed webhook delivery could not be read: %s", exc
             )
+            return _answer(200, "unreadable")
+        except Exception as exc:  # a reader's bug must not turn into failures Nuki counts
+            counters.unreadable += 1
+            # The type only: a message might quote the body (and a code in it).
+            log.error("reading a signed webhook delivery failed: %s", type(exc).__name__)
             return _answer(200, "unreadable")
         date = event_date(event)
         if date is not None and abs(received_at - date) > self.max_age:
