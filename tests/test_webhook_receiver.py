@@ -350,20 +350,23 @@ async def test_max_age_is_configurable(
         assert old.json() == {"result": "stale"}
 
 
-async def test_a_full_queue_still_answers_2xx(temporal_client: Client, task_queue: str) -> None:
+async def test_a_full_queue_still_answers_2xx(
+    temporal_client: Client, task_queue: str, sim: SimulatorControl
+) -> None:
     """The forwarder is not running yet (no lifespan under httpx's ASGI transport), so the
     queue of one fills deterministically."""
+    lock = (await sim.add_lock()).smartlock_id
     receiver = make_receiver(temporal_client, task_queue, queue_size=1)
     transport = httpx.ASGITransport(app=receiver)
     async with httpx.AsyncClient(transport=transport, base_url="http://receiver") as http:
-        bodies = [status_delivery(19, state) for state in (2, 3, 4)]
+        bodies = [status_delivery(lock, state) for state in (2, 3, 4)]
         answers = [await post(http, "/nuki/webhook", body) for body in bodies]
         assert [a.status_code for a in answers] == [200, 200, 200]
         assert [a.json()["result"] for a in answers] == ["queued", "dropped", "dropped"]
         assert (receiver.counters.queued, receiver.counters.dropped) == (1, 2)
         await receiver.start()
         try:
-            # No lock workflow runs for smartlock 19: the event is looked at and ignored.
+            # No lock workflow runs for the lock: the event is looked at and ignored.
             await eventually(lambda: receiver.counters.ignored == 1)
             # A dropped delivery sent again is not mistaken for a duplicate.
             again = await post(http, "/nuki/webhook", bodies[1])

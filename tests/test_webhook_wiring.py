@@ -452,9 +452,11 @@ async def test_a_worker_with_a_receiver_and_no_secret_does_not_start(
 async def test_the_receiver_alone(
     temporal_env: WorkflowEnvironment,
     task_queue: str,
+    sim: SimulatorControl,
     http: httpx.AsyncClient,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
+    lock = (await sim.add_lock()).smartlock_id
     port = free_port()
     settings = process_settings(temporal_env, task_queue)
     stop = asyncio.Event()
@@ -463,7 +465,7 @@ async def test_the_receiver_alone(
         try:
             await eventually(lambda: answers(http, f"http://127.0.0.1:{port}/healthz"))
             body = json.dumps(
-                {"feature": "DEVICE_STATUS", "smartlockId": 99, "state": {"state": 1}}
+                {"feature": "DEVICE_STATUS", "smartlockId": lock, "state": {"state": 1}}
             ).encode()
             response = await post_signed(http, f"http://127.0.0.1:{port}/nuki/webhook", body)
             assert response.json() == {"result": "queued"}
@@ -473,5 +475,5 @@ async def test_the_receiver_alone(
     printed = capsys.readouterr().out
     assert f"nukiflow webhook receiver on http://127.0.0.1:{port}/nuki/webhook" in printed
     assert f"task queue {task_queue}" in printed and SECRET not in printed
-    # On stop it forwards what it queued: no lock workflow runs for smartlock 99.
+    # On stop it forwards what it queued: no lock workflow runs for the lock.
     assert "stopped: received 1, queued 1, ignored 1" in printed
