@@ -16,8 +16,8 @@ activities, the facade or the command line, so both sides can share it.
 Deliveries may come late, twice, out of order or not at all, so an event is a hint about the
 lock, not a verdict: ``digest`` (SHA-256 of the delivery's raw body) identifies a delivery for
 deduplication across receivers, ``received_at`` says when it arrived, and the auth's
-``update_date`` orders two states of one auth. Polling and the periodic sweep stay the fallback
-for what never arrives.
+``update_date`` orders two states of one auth. The workflows' polling stays the fallback for
+what never arrives.
 
 An :class:`AuthEvent` carries the auth as the lock reports it, keypad code included: Temporal
 payloads are encrypted by nukiflow's codec, and the code is left out of ``repr`` (never log an

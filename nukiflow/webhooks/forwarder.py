@@ -13,8 +13,8 @@ one task drains the queue in arrival order, sending one Temporal signal per even
 A signal never starts an entity or a lock workflow: only a change made through nukiflow does.
 While Temporal is unreachable the head event is retried with growing pauses for
 ``give_up_after`` seconds and then given up (counted ``failed``, logged); meanwhile events queue
-up to the bound and the receiver drops what does not fit. Polling by the workflows and the
-periodic sweep are the fallback for every event lost this way.
+up to the bound and the receiver drops what does not fit. The workflows' own polling (they
+confirm by reading the lock back) is the fallback for every event lost this way.
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ class ForwardingPolicy:
     rpc_timeout_seconds: float = 10.0
     retry_initial_seconds: float = 0.2
     retry_max_seconds: float = 10.0
-    # After this long unreachable, the event is given up (polling and the sweep cover it).
+    # After this long unreachable, the event is given up (the workflows' polling covers it).
     give_up_after_seconds: float = 300.0
     # On stop, how long queued events may still be forwarded before the rest is dropped.
     drain_seconds: float = 5.0
@@ -290,8 +290,8 @@ class Forwarder:
                 reason = type(exc).__name__
             if loop.time() + pause > give_up_at:
                 log.error(
-                    "could not %s: Temporal unreachable for %.0fs (%s); event given up, polling "
-                    "and the sweep cover it",
+                    "could not %s: Temporal unreachable for %.0fs (%s); event given up (the "
+                    "workflows' polling covers it)",
                     what,
                     self.policy.give_up_after_seconds,
                     reason,

@@ -211,8 +211,8 @@ class WebhookReceiver:
             counters.dropped += 1
             self._throttled.warning(
                 "queue-full",
-                "webhook queue full (%d events waiting for Temporal): event dropped; polling "
-                "and the sweep cover it",
+                "webhook queue full (%d events waiting for Temporal): event dropped (the "
+                "workflows' polling covers it)",
                 self.forwarder.queue.maxsize,
             )
             return _answer(200, "dropped")
