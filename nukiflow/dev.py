@@ -36,11 +36,13 @@ from activities.nuki_client import NukiClient
 from nukiflow.codec import CodecError, Keyring
 from nukiflow.codec_server import CodecServer
 from nukiflow.connect import connect_temporal
+from nukiflow.models.wire import DecentralWebhook
 from nukiflow.search_attributes import dev_server_flags
 from nukiflow.settings import Settings
 from nukiflow.simulator.server import SimulatorServer
 from nukiflow.simulator.settings import SimSettings
 from nukiflow.temporal_cli import TemporalBinaryNotFound, find_temporal_binary
+from nukiflow.webhooks.server import WebhookServer
 from nukiflow.worker import build_worker
 
 DEFAULT_TEMPORAL_PORT = 7233
@@ -262,6 +264,9 @@ class StackOptions:
     # The codec server that lets the Temporal UI show encrypted payloads (None: none; 0: any
     # free port).
     codec_port: int | None = None
+    # The webhook receiver (None: none; 0: any free port). Against the fake cloud it is
+    # registered there, and the secret the fake cloud answers configures it.
+    webhook_port: int | None = None
     graceful_shutdown: timedelta = timedelta(seconds=5)
     worker_options: dict[str, Any] = field(default_factory=dict)
 
@@ -298,6 +303,9 @@ class EmbeddedStack:
         self.client: Client | None = None
         self.nuki: NukiClient | None = None
         self.worker: Worker | None = None
+        self.webhooks: WebhookServer | None = None
+        # The webhook the fake cloud posts to (None: not registered anywhere).
+        self.webhook: DecentralWebhook | None = None
         self.nuki_url = ""
         self.nuki_token = ""
 
@@ -331,6 +339,8 @@ class EmbeddedStack:
             _require_free(ui_port, "Temporal UI", "--ui-port")
         if ui_port is not None and options.codec_port is not None and options.codec_port:
             _require_free(options.codec_port, "codec server", "--codec-port")
+        if options.webhook_port:
+            _require_free(options.webhook_port, "webhook receiver", "--webhook-port")
         try:
             if ui_port is not None and options.codec_port is not None:
                 # The UI decrypts payloads in the browser through this server (loopback only).
@@ -363,12 +373,36 @@ class EmbeddedStack:
                 **options.worker_options,
             )
             await self.worker.__aenter__()
+            if options.webhook_port is not None:
+                await self._start_webhooks(options.webhook_port)
         except BaseException:
             await self.stop()
             raise
 
+    async def _start_webhooks(self, port: int) -> None:
+        """The receiver, forwarding through the stack's client; against the fake cloud it is
+        registered there (for the features nukiflow forwards) and verifies with the secret the
+        registration answers. Against a real Nuki API it verifies with the configured secrets
+        (Nuki cannot reach this machine's loopback: register your public URL yourself)."""
+        from nukiflow.webhooks.registration import DEFAULT_FEATURES
+        from nukiflow.webhooks.server import receiver_from_settings
+
+        assert self.client is not None and self.nuki is not None
+        secrets: list[str] | None = [] if self.fake_cloud else None
+        receiver = receiver_from_settings(self.client, self.settings, secrets=secrets)
+        self.webhooks = WebhookServer(receiver, "127.0.0.1", port)
+        await self.webhooks.start()
+        if self.fake_cloud:
+            self.webhook = await self.nuki.register_webhook(self.webhooks.url, DEFAULT_FEATURES)
+            receiver.set_secrets([self.webhook.secret or ""])
+
     async def stop(self) -> None:
-        """Worker, then fake cloud, then Temporal; each step runs even if one before failed."""
+        """Webhook receiver, worker, then fake cloud, then Temporal; each step runs even if one
+        before failed."""
+        webhooks, self.webhooks = self.webhooks, None
+        if webhooks is not None:
+            with contextlib.suppress(Exception):
+                await webhooks.stop()
         worker, self.worker = self.worker, None
         if worker is not None:
             with contextlib.suppress(Exception):
@@ -444,6 +478,8 @@ class DevOptions:
     ui_port: int = DEFAULT_UI_PORT
     nuki_port: int = DEFAULT_NUKI_PORT
     codec_port: int | None = None
+    # 0: any free port (the fake cloud is told where it is); None: no receiver.
+    webhook_port: int | None = 0
 
 
 def dev_keyring(settings: Settings) -> Keyring:
@@ -454,6 +490,26 @@ def dev_keyring(settings: Settings) -> Keyring:
     if not configured and not settings.is_production:
         return ensure_dev_keyring(settings.state_dir)
     return settings.keyring()
+
+
+def _dev_webhook_port(settings: Settings, options: DevOptions) -> int | None:
+    """The fake cloud always gets a receiver; a real Nuki API one only where secrets are
+    configured (it could not verify anything otherwise)."""
+    if settings.is_production and not settings.webhook_secret_list():
+        return None
+    return options.webhook_port
+
+
+def print_webhook_line(console: Any, stack: EmbeddedStack) -> None:
+    """The receiver's line below the banner."""
+    if stack.webhooks is None:
+        return
+    if stack.webhook is not None:
+        features = ", ".join(stack.webhook.webhook_features)
+        note = f"registered with the fake cloud: {features}"
+    else:
+        note = "verifies with NUKIFLOW_WEBHOOK_SECRETS; register your public https URL"
+    console.print(f"  Webhooks   {stack.webhooks.url}  [dim]({note})[/]")
 
 
 def _install_stop_handlers(stop: asyncio.Event) -> None:
@@ -486,11 +542,13 @@ async def run_dev(settings: Settings, options: DevOptions, *, out: Any = None) -
                     ui_port=options.ui_port,
                     nuki_port=options.nuki_port,
                     codec_port=options.codec_port,
+                    webhook_port=_dev_webhook_port(settings, options),
                 ),
             )
             console.print("[dim]Starting the Temporal dev server, the Nuki side and a worker…[/]")
             async with stack:
                 print_dev_banner(console, stack, settings)
+                print_webhook_line(console, stack)
                 sys.stdout.flush()
                 await stop.wait()
                 console.print("[dim]Stopping: worker, Nuki side, Temporal…[/]")

@@ -33,6 +33,7 @@ from nukiflow.converter import data_converter, require_encryption
 from nukiflow.settings import Settings
 from workflows.auth_create import AuthCreateWorkflow
 from workflows.auth_entity import AuthEntityWorkflow
+from workflows.drift_ledger import DriftLedgerWorkflow
 from workflows.lock_actions import LockActionsWorkflow
 
 if TYPE_CHECKING:
@@ -49,7 +50,13 @@ def nukiflow_workflows() -> list[type]:
     """Every workflow a nukiflow worker runs."""
     from nukiflow.fleet import fleet_workflows
 
-    return [AuthEntityWorkflow, AuthCreateWorkflow, LockActionsWorkflow, *fleet_workflows()]
+    return [
+        AuthEntityWorkflow,
+        AuthCreateWorkflow,
+        LockActionsWorkflow,
+        DriftLedgerWorkflow,
+        *fleet_workflows(),
+    ]
 
 
 def nukiflow_activities(nuki: NukiClient, flow: NukiFlow) -> list[Any]:

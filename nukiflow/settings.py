@@ -13,6 +13,7 @@ the fake Nuki cloud (no ``NUKIFLOW_NUKI_URL``) uses the key ``nukiflow dev`` gen
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 from collections.abc import Mapping
 from datetime import timedelta
@@ -142,6 +143,36 @@ class Settings(BaseSettings):
         description="Origins (Temporal UI) allowed to call the codec server, comma separated",
     )
 
+    # The webhook receiver (nukiflow.webhooks): Nuki's signed deliveries become signals.
+    webhook_secrets: SecretStr | None = Field(
+        default=None,
+        description="Secrets of the registered webhooks, comma separated (several: rotation)",
+    )
+    webhook_secret_file: Path | None = Field(
+        default=None, description="File holding the webhook secrets, one a line (mode 600)"
+    )
+    # Loopback by default: Nuki reaches it through your TLS-terminating proxy or ingress.
+    webhook_host: str = Field(default="127.0.0.1", description="Address of the webhook receiver")
+    webhook_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="Port of the webhook receiver in the worker process (unset: off)",
+    )
+    webhook_path: str = Field(
+        default="/nuki/webhook",
+        pattern=r"^/[A-Za-z0-9._~/-]{0,200}$",
+        description="Path Nuki posts its deliveries to",
+    )
+    webhook_max_age_seconds: float = Field(
+        default=86400.0,
+        gt=0,
+        description="Deliveries whose own date (auth updateDate, log date) is older are stale",
+    )
+    webhook_queue_size: int = Field(
+        default=10000, ge=1, le=1_000_000, description="Events waiting to be forwarded, at most"
+    )
+
     @model_validator(mode="after")
     def _temporal_client_config(self) -> Settings:
         """Take address and namespace from Temporal's client configuration unless set here."""
@@ -242,10 +273,48 @@ class Settings(BaseSettings):
             values += [
                 part.split(":", 1)[-1] for part in self.codec_keys.get_secret_value().split(",")
             ]
+        # A secret file that is refused is reported where it is used, not here.
+        with contextlib.suppress(RuntimeError):
+            values += self.webhook_secret_list()
         api_key = self._temporal_config.get("api_key")
         if isinstance(api_key, str):
             values.append(api_key)
         return [v.strip() for v in values if v and v.strip()]
+
+    def webhook_secret_list(self) -> list[str]:
+        """The secrets deliveries are verified with: ``NUKIFLOW_WEBHOOK_SECRETS`` (comma
+        separated) and the lines of ``NUKIFLOW_WEBHOOK_SECRET_FILE`` (``#`` starts a comment).
+
+        Any one of them verifies a delivery, so rotating means adding the new webhook's secret,
+        then removing the old one. A file that group or others can read (or write) is refused
+        (``RuntimeError`` saying what to do), like the codec key file.
+        """
+        secrets: list[str] = []
+        if self.webhook_secrets is not None:
+            secrets += self.webhook_secrets.get_secret_value().split(",")
+        path = self.webhook_secret_file
+        if path is not None:
+            try:
+                text = path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise RuntimeError(
+                    f"NUKIFLOW_WEBHOOK_SECRET_FILE {path} cannot be read: {type(exc).__name__}"
+                ) from None
+            if not key_file_is_private(path):
+                raise RuntimeError(
+                    f"the webhook secret file {path} can be read or written by group or "
+                    "others: whoever reads it can forge deliveries. `chmod 600 "
+                    f"{path}` (owned by the user that runs nukiflow)"
+                )
+            secrets += [line.split("#", 1)[0] for line in text.splitlines()]
+        cleaned = [secret.strip() for secret in secrets if secret.strip()]
+        if any(char.isspace() or not char.isprintable() for s in cleaned for char in s):
+            raise RuntimeError(
+                "a webhook secret contains whitespace or control characters; give each one as "
+                "Nuki answered it (NUKIFLOW_WEBHOOK_SECRETS comma separated, or one a line in "
+                "NUKIFLOW_WEBHOOK_SECRET_FILE)"
+            )
+        return list(dict.fromkeys(cleaned))
 
     def require_nuki(self) -> tuple[str, str]:
         """The Nuki base URL and token, or a clear error saying what to set.

@@ -21,6 +21,7 @@ from nukiflow.plugin import NukiflowPlugin
 from nukiflow.settings import Settings
 from nukiflow.tracing import flush_traces, tracing_interceptor
 from nukiflow.versioning import deployment_config, promote_first_version
+from nukiflow.webhooks.server import WebhookServer, receiver_from_settings, require_secrets
 
 log = logging.getLogger("nukiflow.worker")
 
@@ -51,6 +52,15 @@ def build_worker(
         plugins=[NukiflowPlugin(nuki, facade=facade)],
         graceful_shutdown_timeout=graceful_shutdown,
         **options,
+    )
+
+
+def webhook_server(client: Client, settings: Settings) -> WebhookServer:
+    """The webhook receiver on ``NUKIFLOW_WEBHOOK_HOST``/``_PORT``, forwarding through
+    ``client`` (the worker's own)."""
+    assert settings.webhook_port is not None
+    return WebhookServer(
+        receiver_from_settings(client, settings), settings.webhook_host, settings.webhook_port
     )
 
 
@@ -87,9 +97,12 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -
     ``NUKIFLOW_GRACEFUL_SHUTDOWN_SECONDS`` and then cancels them; whatever was cut short is
     retried by Temporal on another worker, so nothing is lost. With ``NUKIFLOW_HEALTH_PORT``
     set it serves ``/healthz`` and ``/readyz``; with ``NUKIFLOW_METRICS_BIND`` Prometheus
-    metrics.
+    metrics; with ``NUKIFLOW_WEBHOOK_PORT`` the webhook receiver (:mod:`nukiflow.webhooks`).
     """
     base_url, token = settings.require_nuki()
+    if settings.webhook_port is not None:
+        # Refuse a receiver without a secret before anything starts.
+        require_secrets(settings)
     client = await connect_temporal(
         settings, runtime=worker_runtime(settings), interceptors=tracing_interceptors(settings)
     )
@@ -115,6 +128,11 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -
             health = health_server(client, worker, settings.health_host, settings.health_port)
             await stack.enter_async_context(health)
             log.info("health endpoints on %s (/healthz, /readyz)", health.base_url)
+        if settings.webhook_port is not None:
+            # Entered last, so stopped first: it forwards what it queued while the client is
+            # still open.
+            webhooks = await stack.enter_async_context(webhook_server(client, settings))
+            log.info("webhook receiver on %s", webhooks.url)
         log.info(
             "worker polling task queue %r on %s", settings.task_queue, settings.temporal_address
         )

@@ -17,11 +17,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from temporalio.client import Client
+from temporalio.service import RPCError
 from typer.testing import CliRunner
 
 from nukiflow.cli import app
+from nukiflow.codec import Keyring
+from nukiflow.converter import data_converter
 from nukiflow.dev import free_port
+from nukiflow.models.drift import DriftLedgerView
 from nukiflow.models.entity import auth_workflow_id
+from nukiflow.models.events import drift_ledger_workflow_id
+from nukiflow.simulator.control import SimulatorControl
+from tests.webhook_receiver import eventually
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="reads /proc for child processes")
 
@@ -115,7 +123,7 @@ async def start_dev(state_dir: Path, ports: dict[str, int]) -> Dev:
     assert process.stdout is not None
     try:
         async with asyncio.timeout(30):
-            while READY not in dev.text or "Locks" not in dev.text:
+            while READY not in dev.text or "Webhooks" not in dev.text:
                 line = await process.stdout.readline()
                 if not line:
                     raise AssertionError(f"nukiflow dev ended while starting:\n{dev.text}")
@@ -160,6 +168,33 @@ async def test_dev_runs_everything_stops_cleanly_and_keeps_its_workflows(
             dev.env(), "auth", "update", str(lock_id), auth_id, "--name", "x"
         )
         assert code == 1 and "was not found" in output, output
+
+        # The webhook receiver runs, registered with the fake cloud: a change made on the
+        # device reaches Temporal (no entity manages the auth, so the lock's drift ledger).
+        hook_url = re.search(r"Webhooks\s+(\S+)", text).group(1)  # type: ignore[union-attr]
+        assert hook_url.startswith("http://127.0.0.1:") and hook_url.endswith("/nuki/webhook")
+        nuki_env = {
+            "NUKIFLOW_NUKI_URL": f"http://127.0.0.1:{ports['nuki']}",
+            "NUKIFLOW_NUKI_TOKEN": "nukiflow-dev-token",
+        }
+        code, output = await invoke(nuki_env, "webhook", "list")
+        assert code == 0 and hook_url in output, output
+        async with SimulatorControl(nuki_env["NUKIFLOW_NUKI_URL"], "nukiflow-dev-token") as sim:
+            added = await sim.add_auth(lock_id, name="From the app", code=545656)
+        client = await Client.connect(
+            f"localhost:{ports['temporal']}",
+            data_converter=data_converter(Keyring.from_file(state_dir / "codec-keys")),
+        )
+        ledger = client.get_workflow_handle(drift_ledger_workflow_id(lock_id))
+
+        async def recorded() -> bool:
+            try:
+                view = await ledger.query("state", result_type=DriftLedgerView)
+            except RPCError:
+                return False
+            return [entry.auth_id for entry in view.entries] == [added.id]
+
+        await eventually(recorded, within=20)
 
         # A second dev on the same state directory is refused while the first runs.
         second = await asyncio.create_subprocess_exec(

@@ -4,7 +4,8 @@ Two commands run things: ``nukiflow dev`` (Temporal dev server + fake Nuki cloud
 this machine) and ``nukiflow worker`` (a worker alone, the production path); ``nukiflow demo``
 plays the forum case end to end. The operator commands (``auth ...``, ``action``, ``lock``,
 ``unlock``, ``unlatch``, ``rollout ...``, ``access ...``, ``status``) talk to the configured
-Temporal (``NUKIFLOW_*`` settings; by default the one ``nukiflow dev`` runs).
+Temporal (``NUKIFLOW_*`` settings; by default the one ``nukiflow dev`` runs); ``webhook ...``
+talks to the Nuki Web API.
 
 Exit statuses: 0 applied, superseded or confirmed (a rollout: every item applied; a grant: its
 code is on the lock); 1 failed or expired (also: Temporal could not be reached); 2 rejected
@@ -36,6 +37,7 @@ from nukiflow.cli.common import (
 from nukiflow.cli.rollouts import rollout_app
 from nukiflow.cli.run import codec_keygen, codec_server, demo, dev, simulator, worker
 from nukiflow.cli.status import status_command, status_query
+from nukiflow.cli.webhooks import webhook_app, webhook_receiver
 from nukiflow.models.action import ActionName
 
 __all__ = [
@@ -64,6 +66,7 @@ app = typer.Typer(
 app.add_typer(auth_app, name="auth", rich_help_panel=OPERATE)
 app.add_typer(rollout_app, name="rollout", rich_help_panel=OPERATE)
 app.add_typer(access_app, name="access", rich_help_panel=OPERATE)
+app.add_typer(webhook_app, name="webhook", rich_help_panel="Nuki account")
 
 # The order of registration is the order of `nukiflow --help`.
 app.command(rich_help_panel=RUN)(dev)
@@ -72,6 +75,7 @@ app.command(rich_help_panel=RUN)(worker)
 app.command(rich_help_panel=RUN)(simulator)
 app.command("codec-server", rich_help_panel=RUN)(codec_server)
 app.command("codec-keygen", rich_help_panel=RUN)(codec_keygen)
+app.command("webhook-receiver", rich_help_panel=RUN)(webhook_receiver)
 app.command("action", rich_help_panel=OPERATE)(action_command)
 for _action_name, _summary in (
     (ActionName.LOCK, "Lock, and wait until the lock confirms it"),

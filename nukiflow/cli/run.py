@@ -33,8 +33,14 @@ def dev(
         help="The codec server's port, which lets the UI decrypt (default: "
         "NUKIFLOW_CODEC_SERVER_PORT, 8081).",
     ),
+    webhook_port: int = typer.Option(
+        0,
+        "--webhook-port",
+        help="The webhook receiver's port (0: any free one); the fake cloud is registered "
+        "with it and its deliveries become signals.",
+    ),
 ) -> None:
-    """Run Temporal (with its Web UI), the fake Nuki cloud and a worker on this machine.
+    """Run Temporal (with its Web UI), the fake Nuki cloud, a worker and the webhook receiver.
 
     Workflows are kept in the state directory across restarts; Ctrl-C (or SIGTERM) stops
     everything. With NUKIFLOW_NUKI_URL (and a token) set, the worker talks to that Nuki API
@@ -51,6 +57,7 @@ def dev(
         ui_port=ui_port,
         nuki_port=nuki_port,
         codec_port=settings.codec_server_port if codec_port is None else codec_port,
+        webhook_port=webhook_port,
     )
     _run(run_dev(settings, options))
 
