@@ -30,9 +30,9 @@ from nukiflow.models.action import ActionName
 from nukiflow.settings import Settings
 
 ACTION_DEADLINE_HELP = (
-    "Never send the action after this much time (e.g. 30s, 5m); an unlock queued while the "
-    "lock is offline must not open the door later. Default: NUKIFLOW_ACTION_DEADLINE_SECONDS "
-    "(60s)."
+    "Never send the action after this much time from now (e.g. 30s, 5m; at most 24h), "
+    "however long it waits for a worker or its turn; an unlock queued while the lock is "
+    "offline must not open the door later. Default: NUKIFLOW_ACTION_DEADLINE_SECONDS (60s)."
 )
 # Shared by `action` and its short forms (`lock`, `unlock`, `unlatch`).
 ACTION_DEADLINE_OPTION = typer.Option(

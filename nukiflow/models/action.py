@@ -12,14 +12,16 @@ from datetime import datetime, timedelta
 from enum import IntEnum, StrEnum
 from typing import NamedTuple, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from nukiflow.models.deadline import utc_instant
 from nukiflow.models.timing import WorkflowTiming
 from nukiflow.models.wire import ActionOption, LockAction, LockState, OpenerAction, SmartlockType
 
 DEFAULT_DEADLINE_SECONDS = 60.0
 # An action is immediate; a day is the longest one may wait for its turn or for its lock.
 MAX_DEADLINE_SECONDS = 24 * 3600.0
+MAX_DEADLINE = timedelta(seconds=MAX_DEADLINE_SECONDS)
 
 
 class ActionName(StrEnum):
@@ -181,8 +183,25 @@ class ActionRequest(BaseModel):
     action: ActionName
     force: bool = False
     full_lock: bool = False
-    # The action is sent before this many seconds after it was accepted, or never.
-    deadline_seconds: float = Field(default=DEFAULT_DEADLINE_SECONDS, gt=0, le=MAX_DEADLINE_SECONDS)
+    # The action is sent before this instant (UTC), or never. Fixed by the caller when it
+    # called; the facade sets it (from ``deadline_seconds``, or from its default when the
+    # request names no deadline) before the request leaves the caller's process.
+    deadline_at: datetime | None = None
+    # Seconds from now, for a request built by hand: the facade turns them into
+    # ``deadline_at`` when it sends the request. Requests recorded before ``deadline_at``
+    # existed carry only these, counted from when the workflow accepted them.
+    deadline_seconds: float | None = Field(default=None, gt=0, le=MAX_DEADLINE_SECONDS)
+
+    @field_validator("deadline_at")
+    @classmethod
+    def _deadline_in_utc(cls, value: datetime | None) -> datetime | None:
+        return None if value is None else utc_instant(value)
+
+    @model_validator(mode="after")
+    def _one_deadline(self) -> Self:
+        if self.deadline_at is not None and self.deadline_seconds is not None:
+            raise ValueError("give deadline_at or deadline_seconds, not both")
+        return self
 
     @model_validator(mode="after")
     def _options_fit(self) -> Self:
@@ -236,6 +255,9 @@ class ActionOutcome(BaseModel):
     confirmed_by: str | None = None
     reason: str | None = None
     workflow_id: str | None = None
+    # The instant after which it was never to be sent (absent from outcomes recorded before
+    # deadlines were instants, and from rejected requests).
+    deadline: datetime | None = None
 
     @property
     def ok(self) -> bool:
@@ -278,7 +300,13 @@ class QueuedAction(BaseModel):
 
     @property
     def deadline(self) -> datetime:
-        return self.accepted_at + timedelta(seconds=self.request.deadline_seconds)
+        """The caller's instant; for requests recorded before there was one (or built by hand
+        and sent past the facade), the seconds counted from acceptance."""
+        request = self.request
+        if request.deadline_at is not None:
+            return request.deadline_at
+        seconds = request.deadline_seconds or DEFAULT_DEADLINE_SECONDS
+        return self.accepted_at + timedelta(seconds=seconds)
 
 
 class LockActionsMemory(BaseModel):
