@@ -512,9 +512,11 @@ class NukiFlow:
         workflow takes it up. A deadline that is not in the future, or more than 24 h ahead,
         is answered ``rejected``.
 
-        Returns confirmed, expired (not sent before ``deadline``; then never sent), failed
-        (with the reason) or rejected (bad input, refused before it reaches Temporal). Retry
-        with the same ``request_id`` to get the first outcome back instead of acting again.
+        Returns confirmed (the lock ran it), expired (never sent, and never will be), failed
+        (the lock or Nuki says why), unknown (it may have run: sent, or maybe sent, and its
+        outcome not seen by the deadline and a grace period; the reason says what was seen)
+        or rejected (bad input, refused before it reaches Temporal). Retry with the same
+        ``request_id`` to get the first outcome back instead of acting again.
         """
         request_id = request_id or uuid.uuid4().hex
         known = action if isinstance(action, ActionName) else None

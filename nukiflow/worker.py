@@ -46,6 +46,7 @@ def activities_for(nuki: NukiClient) -> list[Any]:
         auth.create_auth,
         actions.send_action,
         actions.confirm_action,
+        actions.look_action,
     ]
 
 

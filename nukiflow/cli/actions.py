@@ -59,7 +59,8 @@ def action_command(
 ) -> None:
     """Run a lock action and wait until the lock confirms its new state.
 
-    An action not sent before its deadline is never sent.
+    An action not sent before its deadline is never sent. Exit status: 0 confirmed, 1 failed
+    or expired, 2 rejected, 3 unknown (it may have run: check the lock before sending it again).
     """
     _action(
         smartlock_id,

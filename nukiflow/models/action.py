@@ -4,6 +4,22 @@ input, carried memory and query view of the lock actions workflow (``nuki-lock-<
 Validation lives here, at the edge: a request that breaks a rule fails to construct, so the
 facade refuses it before it reaches Temporal; the workflow's update validator checks what only
 the workflow knows (the lock's type).
+
+What an answer claims (:class:`ActionStatus`), from what Temporal recorded and what the lock
+reports, never from a heartbeat that may not have arrived:
+
+- ``confirmed``: the lock ran it: its state reached the action's end state with evidence that
+  the action ran, or its log shows the action completed successfully.
+- ``expired``: it did not run and will not: the deadline came before it could be sent, and
+  the workflow's record proves no send attempt reached its POST (none started, or every one
+  that started reported back that it had not sent).
+- ``failed``: the lock or Nuki says why it did not complete (motor blocked, another completion
+  state in the lock's log, not found, unauthorized...); ``reason`` has it.
+- ``unknown``: it may have run. A send attempt may have reached Nuki (it started and never
+  reported back, or Nuki accepted it) and neither the lock's state nor its log showed the
+  outcome by the deadline plus a grace period; ``reason`` says what was seen. Look at the
+  lock before acting again.
+- ``rejected``: bad input, refused before anything was sent.
 """
 
 from __future__ import annotations
@@ -228,10 +244,13 @@ class ActionRequest(BaseModel):
 
 
 class ActionStatus(StrEnum):
-    CONFIRMED = "confirmed"  # the lock reached the action's end state (or its log says success)
-    EXPIRED = "expired"  # not sent before its deadline; it is never sent
-    FAILED = "failed"  # motor blocked, offline after sending, not found, unauthorized, ...
-    REJECTED = "rejected"  # bad input
+    """What an answer claims about the door (see the module's docstring for the evidence)."""
+
+    CONFIRMED = "confirmed"  # it ran: the lock's end state (with evidence) or its log says so
+    EXPIRED = "expired"  # not sent before its deadline (proven by the record); it never runs
+    FAILED = "failed"  # the lock or Nuki says why not: motor blocked, not found, unauthorized...
+    UNKNOWN = "unknown"  # may have run: sent (or maybe sent), its outcome not seen in time
+    REJECTED = "rejected"  # bad input, nothing sent
 
 
 class ActionOutcome(BaseModel):
@@ -281,6 +300,10 @@ class ActionTiming(BaseModel):
     log_clock_skew_seconds: float = Field(default=2.0, ge=0)
     # One send attempt (GET smartlock + POST) may take this long.
     call_timeout_seconds: float = Field(default=30.0, gt=0)
+    # A send that may have reached Nuki but whose outcome was not seen by the deadline is
+    # looked for in the lock's log and state for up to this long after the deadline; then it
+    # is answered (confirmed or failed from the log, else unknown).
+    settle_grace_seconds: float = Field(default=30.0, ge=0)
 
 
 class LockStatus(StrEnum):
@@ -291,6 +314,7 @@ class LockStatus(StrEnum):
     CONFIRMED = "confirmed"
     EXPIRED = "expired"
     FAILED = "failed"
+    UNKNOWN = "unknown"
 
 
 class QueuedAction(BaseModel):
@@ -342,7 +366,8 @@ class QueuedActionView(BaseModel):
     action: ActionName
     accepted_at: datetime
     deadline: datetime
-    # For the current action: "sending" or "confirming"; None while it waits in line.
+    # For the current action: "sending", "confirming" or "looking in the lock's log" (after a
+    # send or confirmation that did not settle it); None while it waits in line.
     step: str | None = None
 
 
