@@ -336,7 +336,9 @@ class LockActionsWorkflow:
 
         self._step = "sending"
         self._show_details()
-        call_timeout = self._input.action_timing.call_timeout_seconds
+        timing = self._input.action_timing
+        call_timeout = timing.call_timeout_seconds
+        margin = min(timing.report_margin_seconds, call_timeout)
         try:
             sent = await workflow.execute_activity_method(
                 ActionActivities.send_action,
@@ -352,7 +354,7 @@ class LockActionsWorkflow:
                 # the margin lets the record say so rather than end in a timeout.
                 schedule_to_close_timeout=queued.deadline
                 - workflow.now()
-                + timedelta(seconds=call_timeout),
+                + timedelta(seconds=margin),
                 retry_policy=self._retry_policy(),
                 summary=f"#{queued.number} {request.action.value}: check the lock is online, "
                 f"send before {queued.deadline:%H:%M:%S} UTC",

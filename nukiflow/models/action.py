@@ -300,6 +300,10 @@ class ActionTiming(BaseModel):
     log_clock_skew_seconds: float = Field(default=2.0, ge=0)
     # One send attempt (GET smartlock + POST) may take this long.
     call_timeout_seconds: float = Field(default=30.0, gt=0)
+    # The send activity runs this long past the deadline (at most one call): an attempt that
+    # started before it can report that it did not send, and one that starts after it refuses
+    # at once and reports so. The answer "expired" comes at most this long after the deadline.
+    report_margin_seconds: float = Field(default=5.0, ge=0)
     # A send that may have reached Nuki but whose outcome was not seen by the deadline is
     # looked for in the lock's log and state for up to this long after the deadline; then it
     # is answered (confirmed or failed from the log, else unknown).
