@@ -104,13 +104,17 @@ async def send_update_with_start(
     delay = ROLLOVER_RETRY_DELAY
     while True:
         try:
-            return await client.start_update_with_start_workflow(
+            handle = await client.start_update_with_start_workflow(
                 update,
                 arg,
                 start_workflow_operation=operation(),
                 id=update_id,
                 wait_for_stage=wait_for_stage,
             )
+            if not _refused_on_arrival(handle):
+                return handle
+            await handle.result()  # raises the refusal, without another call
+            return handle
         except WorkflowUpdateFailedError as exc:
             cause = exc.cause
             if not (isinstance(cause, ApplicationError) and cause.type == rolling_over):
@@ -127,6 +131,16 @@ async def send_update_with_start(
             "the workflow was continuing as new (finishing the changes it holds) until the "
             "deadline; the change was never accepted: send it again"
         )
+
+
+def _refused_on_arrival(handle: WorkflowUpdateHandle[Any]) -> bool:
+    """Whether the server answered the update with a failure already: a validator's refusal,
+    which the SDK keeps on the handle (raised by ``result()`` without a call) when the caller
+    waits for acceptance only. Without this look a rollover's refusal would reach the caller
+    as the change's answer instead of being sent again."""
+    outcome = getattr(handle, "_known_outcome", None)
+    has_field = getattr(outcome, "HasField", None)
+    return has_field is not None and bool(has_field("failure"))
 
 
 def refusal_message(exc: WorkflowUpdateFailedError) -> tuple[str | None, str]:

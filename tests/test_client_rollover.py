@@ -6,7 +6,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import pytest
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.api.failure.v1 import ApplicationFailureInfo, Failure
+from temporalio.api.update.v1 import Outcome
+from temporalio.client import Client, WorkflowUpdateFailedError, WorkflowUpdateHandle
+from temporalio.converter import DataConverter
 from temporalio.exceptions import ApplicationError
 
 from nukiflow.client import RolloverTimeout, send_update_with_start
@@ -68,3 +71,30 @@ async def test_other_refusals_are_not_retried() -> None:
     with pytest.raises(WorkflowUpdateFailedError):
         await _send(client, datetime.now(UTC) + timedelta(seconds=60))
     assert len(client.args) == 1
+
+
+class RefusingOnArrival(RefusingClient):
+    """As the SDK answers when the caller waits for acceptance only: the refusal comes back
+    as the known outcome of the handle, not as an exception."""
+
+    namespace = "default"
+    data_converter = DataConverter.default
+
+    async def start_update_with_start_workflow(
+        self, update: Any, arg: Any, **_: Any
+    ) -> WorkflowUpdateHandle[Any]:
+        self.args.append(arg)
+        refused = len(self.args) <= self.refusals
+        failure = Failure(
+            message="rolling over",
+            application_failure_info=ApplicationFailureInfo(type=ROLLING),
+        )
+        outcome = Outcome(failure=failure) if refused else None
+        return WorkflowUpdateHandle(cast(Client, self), "u1", "wf", known_outcome=outcome)
+
+
+async def test_a_refusal_known_on_arrival_is_sent_again_too() -> None:
+    client = RefusingOnArrival(refusals=2)
+    handle = await _send(client, datetime.now(UTC) + timedelta(seconds=60))
+    assert isinstance(handle, WorkflowUpdateHandle)
+    assert len(client.args) == 3
