@@ -18,11 +18,13 @@ from typing import Any
 
 import pytest
 from rich.console import Console
+from temporalio import activity
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
 from temporalio.worker import (
     ActivityInboundInterceptor,
     ActivityOutboundInterceptor,
+    ExecuteActivityInput,
     Interceptor,
     Replayer,
     Worker,
@@ -122,22 +124,56 @@ class _DropOutbound(ActivityOutboundInterceptor):
         return None
 
 
+class _Gates(Interceptor):
+    """Holds activities of the given types back: ``stuck`` ones never return (as when their
+    worker hangs or dies mid-call), ``gated`` ones wait until the test opens the gate."""
+
+    def __init__(self, stuck: set[str], gated: set[str]) -> None:
+        self.stuck, self.gated = stuck, gated
+        self.gate = asyncio.Event()
+
+    def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
+        return _GatedInbound(next, self)
+
+
+class _GatedInbound(ActivityInboundInterceptor):
+    def __init__(self, next: ActivityInboundInterceptor, gates: _Gates) -> None:
+        super().__init__(next)
+        self._gates = gates
+
+    async def execute_activity(self, input: ExecuteActivityInput) -> Any:
+        kind = activity.info().activity_type
+        if kind in self._gates.stuck:
+            await asyncio.Event().wait()  # until cancelled
+        if kind in self._gates.gated:
+            await self._gates.gate.wait()
+        return await super().execute_activity(input)
+
+
+WorkerWith = Callable[..., Awaitable[Worker]]
+
+
 @pytest.fixture
-async def heartbeatless_worker(
+async def worker_with(
     temporal_client: Client, simulator: SimulatorServer, task_queue: str
-) -> AsyncIterator[Worker]:
+) -> AsyncIterator[WorkerWith]:
+    """Start a worker on this test's task queue with the given interceptors."""
     async with AsyncExitStack() as stack:
-        nuki = await stack.enter_async_context(NukiClient(TOKEN, simulator.base_url))
-        worker = build_worker(
-            temporal_client,
-            nuki,
-            task_queue,
-            flow=NukiFlow(temporal_client, task_queue=task_queue, timing=FAST_TIMING),
-            graceful_shutdown=timedelta(seconds=1),
-            interceptors=[_DropHeartbeats()],
-        )
-        await stack.enter_async_context(worker)
-        yield worker
+
+        async def start(*interceptors: Interceptor) -> Worker:
+            nuki = await stack.enter_async_context(NukiClient(TOKEN, simulator.base_url))
+            worker = build_worker(
+                temporal_client,
+                nuki,
+                task_queue,
+                flow=NukiFlow(temporal_client, task_queue=task_queue, timing=FAST_TIMING),
+                graceful_shutdown=timedelta(seconds=1),
+                interceptors=list(interceptors),
+            )
+            await stack.enter_async_context(worker)
+            return worker
+
+        yield start
 
 
 # -- finding: sent after the caller's deadline -------------------------------------------------
@@ -187,13 +223,14 @@ async def test_an_action_no_worker_takes_before_its_deadline_is_never_sent(
 async def test_a_send_that_never_reported_back_is_answered_from_the_log(
     flow: NukiFlow,
     sim: SimulatorControl,
-    heartbeatless_worker: Worker,
+    worker_with: WorkerWith,
     temporal_client: Client,
 ) -> None:
     """The POST reaches the cloud and the device runs it, but the attempt never returns (its
     answer is held back past the attempt's timeout) and none of its heartbeats reached
     Temporal. The record shows a started attempt without a report: the workflow must look in
     the lock's log, never answer "expired, never sent"."""
+    await worker_with(_DropHeartbeats())
     lock = await sim.add_lock()
     handle = await _start_lock_workflow(
         temporal_client,
@@ -201,8 +238,9 @@ async def test_a_send_that_never_reported_back_is_answered_from_the_log(
         lock.smartlock_id,
         ActionTiming(call_timeout_seconds=1.0, settle_grace_seconds=5.0),
     )
-    # The cloud queues the action at once and answers 3 s later: after the attempt's 1 s.
-    await sim.set_faults(Faults(slow_response=3.0, slow_writes_only=True), lock.smartlock_id)
+    # The cloud queues the action at once and answers 10 s later, long after the attempt's
+    # 1 s: the attempt never reports.
+    await sim.set_faults(Faults(slow_response=10.0, slow_writes_only=True), lock.smartlock_id)
     outcome = await flow.action(
         lock.smartlock_id, ActionName.UNLATCH, deadline=timedelta(seconds=0.8)
     )
@@ -219,11 +257,12 @@ async def test_a_send_that_never_reported_back_is_answered_from_the_log(
 async def test_a_send_that_may_have_gone_out_and_shows_no_outcome_is_unknown(
     flow: NukiFlow,
     sim: SimulatorControl,
-    heartbeatless_worker: Worker,
+    worker_with: WorkerWith,
     temporal_client: Client,
 ) -> None:
     """As above, but the device is still running the action when the grace period after the
     deadline ends: the answer says it may have run, and what the lock showed."""
+    await worker_with(_DropHeartbeats())
     lock = await sim.add_lock()
     handle = await _start_lock_workflow(
         temporal_client,
@@ -231,8 +270,9 @@ async def test_a_send_that_may_have_gone_out_and_shows_no_outcome_is_unknown(
         lock.smartlock_id,
         ActionTiming(call_timeout_seconds=1.0, settle_grace_seconds=1.0),
     )
+    # The unlock takes a minute on the device: still running when the grace period ends.
     await sim.set_faults(
-        Faults(slow_response=3.0, slow_writes_only=True, action_time=30.0), lock.smartlock_id
+        Faults(slow_response=10.0, slow_writes_only=True, action_time=60.0), lock.smartlock_id
     )
     outcome = await flow.action(
         lock.smartlock_id, ActionName.UNLOCK, deadline=timedelta(seconds=0.8)
@@ -253,31 +293,19 @@ async def test_a_send_that_may_have_gone_out_and_shows_no_outcome_is_unknown(
 async def test_a_confirmation_cut_off_at_the_deadline_reads_the_log_once_more(
     flow: NukiFlow,
     sim: SimulatorControl,
-    start_worker: StartWorker,
+    worker_with: WorkerWith,
     temporal_client: Client,
 ) -> None:
-    """The action runs, but the confirmation never gets an answer from the cloud (every read
-    fails with a 5xx) and its worker stops; it times out at its deadline before another worker
-    is there. The cloud answers again, and the lock's log shows the action completed: the
-    answer is confirmed (from the log), not "unconfirmed"."""
+    """The action runs, but its confirmation never answers (its worker hangs) and times out
+    at its deadline. The lock's log shows the action completed: the answer is confirmed (from
+    the log), not "unconfirmed". The look at the log waits until the test has seen the device
+    finish and the confirmation time out."""
+    gates = _Gates(stuck={"nuki.action.confirm"}, gated={"nuki.action.look"})
+    await worker_with(gates)
     lock = await sim.add_lock()
-    await sim.set_faults(Faults(action_time=0.5), lock.smartlock_id)
-    first = await start_worker()
     pending = asyncio.create_task(
         flow.action(lock.smartlock_id, ActionName.UNLATCH, deadline=timedelta(seconds=1.5))
     )
-
-    async def confirming() -> bool:
-        try:
-            view = await flow.lock_state(lock.smartlock_id)
-        except Exception:  # not started yet
-            return False
-        return view.current is not None and view.current.step == "confirming"
-
-    await _wait_for(confirming)
-    # Sent (confirming begins after the 204): from now on no read can confirm it.
-    await sim.set_faults(Faults(action_time=0.5, server_error_rate=1.0), lock.smartlock_id)
-    await first.shutdown()
 
     async def ran() -> bool:
         device = await sim.device(lock.smartlock_id)
@@ -291,8 +319,7 @@ async def test_a_confirmation_cut_off_at_the_deadline_reads_the_log_once_more(
 
     await _wait_for(confirmation_timed_out)
     assert not pending.done()
-    await sim.clear_faults(lock.smartlock_id)
-    await start_worker()
+    gates.gate.set()
     outcome = await asyncio.wait_for(pending, timeout=30)
     assert outcome.status is ActionStatus.CONFIRMED, outcome.reason
     assert outcome.confirmed_by == "log" and outcome.sent_at is not None
@@ -313,7 +340,8 @@ async def test_the_cli_exits_3_when_an_action_may_have_run(
     lock = await sim.add_lock()
     # The lock's workflow, with the suite's short polling; the command attaches to it.
     assert (await flow.action(lock.smartlock_id, ActionName.LOCK)).ok
-    await sim.set_faults(Faults(action_time=6.0), lock.smartlock_id)
+    # A minute on the device: still running at the last look.
+    await sim.set_faults(Faults(action_time=60.0), lock.smartlock_id)
     result = await run(cli_env, "unlock", str(lock.smartlock_id), "--deadline", "0.5s", "--json")
     assert result.exit_code == 3, result.output
     outcome = json.loads(result.stdout)

@@ -249,7 +249,7 @@ async def test_fresh_lock_history_with_a_last_look_replays(
     then "unknown") and one confirmed: the paths decided from the record and the log."""
     lock = (await sim.add_lock()).smartlock_id
     assert (await flow.action(lock, "lock")).ok
-    await sim.set_faults(Faults(action_time=6.0), lock)
+    await sim.set_faults(Faults(action_time=60.0), lock)
     unknown = asyncio.create_task(flow.action(lock, "unlock", deadline=timedelta(seconds=0.5)))
 
     async def unlocking() -> bool:
