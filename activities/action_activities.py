@@ -17,6 +17,11 @@ state, with a schedule learned from this lock (see :func:`poll_offsets`), then f
 lock's log; after the fast window it hands over to slow retry-policy polling, like
 :mod:`activities.polling`.
 
+``nuki.action.look`` — what the lock's log and state say about an action whose send may have
+reached Nuki without the workflow learning the outcome (an attempt that never reported back,
+a confirmation that ran out of time): looks once, or keeps looking until an instant, and
+returns the log entry if there is one, with the last state read.
+
 Progress crosses attempts in heartbeat details (Temporal keeps the last heartbeat of an attempt,
 also when it fails) and reaches the workflow in the details of the last failure.
 """
@@ -222,6 +227,40 @@ class ConfirmActionResult(BaseModel):
     # Decided by a state read of the first attempt: a sample of how long the action takes.
     learnable: bool
     requests: int
+
+
+# -- look -----------------------------------------------------------------------------------
+
+
+class LookActionInput(BaseModel):
+    smartlock_id: int
+    action: ActionName
+    # Log entries of this action since then count as ours (see find_in_log).
+    log_since: datetime
+    # Keep looking until this instant while the log does not show the action (the last look
+    # is made at it); None: look once.
+    until: datetime | None = None
+    timing: PollTiming
+
+
+class LookActionResult(BaseModel):
+    # The action in the lock's log (None: not there, or the log could not be read).
+    match: LogMatch | None
+    # The last state read (None: no read answered).
+    last: LockSnapshot | None
+    # The last read showed an operation pending or one of the action's transitional states.
+    running: bool
+    looked_at: datetime
+    requests: int
+    # Why the last look could not read the log, or the state (a retryable error).
+    log_error: str | None = None
+    state_error: str | None = None
+
+
+class LookProgress(BaseModel):
+    """Carried across look attempts (heartbeat details): the requests made so far."""
+
+    requests: int = 0
 
 
 def poll_offsets(
@@ -432,6 +471,72 @@ class ActionActivities:
             f"the lock shows {seen}",
             ACTION_UNCONFIRMED,
         )
+
+    # -- look -------------------------------------------------------------------------------
+
+    @activity.defn(name="nuki.action.look")
+    async def look_action(self, input: LookActionInput) -> LookActionResult:
+        """Read the lock's log (then its state) for the action, until it shows up or until
+        ``input.until``. Retryable errors are reported in the result (the next look may
+        answer); final ones (401, 403, 404) end the activity."""
+        progress = _progress(LookProgress)
+        spec = spec_of(input.action)
+        interval = input.timing.fast_first_interval_seconds
+        # Between looks: at most this long (the slow polling interval of the timing).
+        longest = max(interval, input.timing.slow_initial_interval_seconds)
+        while True:
+            result = await self._look_once(input, spec, progress)
+            activity.heartbeat(progress.model_dump(mode="json"))
+            if result.match is not None or input.until is None:
+                return result
+            left = (input.until - utcnow()).total_seconds()
+            if left <= 0:
+                return result
+            await self._pause(min(interval, left), input.timing, progress)
+            interval = min(interval * 1.5, longest)
+
+    async def _look_once(
+        self, input: LookActionInput, spec: ActionSpec, progress: LookProgress
+    ) -> LookActionResult:
+        log_error = state_error = None
+        match: LogMatch | None = None
+        last: LockSnapshot | None = None
+        try:
+            progress.requests += 1
+            logs = await self._client.logs(input.smartlock_id, action=spec.code, limit=LOG_LIMIT)
+            match = find_in_log(logs, spec.code, input.log_since)
+        except NukiError as exc:
+            if not exc.retryable:
+                raise _with_progress(to_application_error(exc), progress) from None
+            log_error = exc.message
+        try:
+            progress.requests += 1
+            last = LockSnapshot.of(await self._client.get_smartlock(input.smartlock_id))
+        except NukiError as exc:
+            if not exc.retryable:
+                raise _with_progress(to_application_error(exc), progress) from None
+            state_error = exc.message
+        running = last is not None and (
+            last.pending or (last.state is not None and last.state in spec.transitional)
+        )
+        return LookActionResult(
+            match=match,
+            last=last,
+            running=running,
+            looked_at=utcnow(),
+            requests=progress.requests,
+            log_error=log_error,
+            state_error=state_error,
+        )
+
+    @staticmethod
+    async def _pause(seconds: float, timing: PollTiming, progress: BaseModel) -> None:
+        """Sleep, heartbeating at least every third of the heartbeat timeout."""
+        step = max(0.05, timing.heartbeat_timeout_seconds / 3)
+        while seconds > 0:
+            activity.heartbeat(progress.model_dump(mode="json"))
+            await asyncio.sleep(min(seconds, step))
+            seconds -= step
 
     def _elapsed(self, input: ConfirmActionInput) -> float:
         return (utcnow() - input.sent_at).total_seconds()

@@ -16,10 +16,10 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from temporalio import activity
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
@@ -34,8 +34,16 @@ from nukiflow.models.access import (
     RevokeAuthInput,
     RevokeAuthResult,
 )
-from nukiflow.models.auth import AuthOutcome, ChangeKind, OutcomeStatus
+from nukiflow.models.auth import (
+    DEFAULT_CHANGE_DEADLINE_SECONDS,
+    AuthChange,
+    AuthOutcome,
+    ChangeKind,
+    CreateAuthRequest,
+    OutcomeStatus,
+)
 from nukiflow.models.entity import AuthEntityResult, EntityStatus, auth_workflow_id
+from nukiflow.models.messages import validation_message
 from nukiflow.models.rollout import ApplyItemInput, RolloutOp
 
 if TYPE_CHECKING:  # the facade imports the workflows; keep activities importable without it
@@ -106,48 +114,57 @@ class FleetActivities:
 
     @activity.defn(name="nuki.fleet.apply_item")
     async def apply_item(self, input: ApplyItemInput) -> AuthOutcome:
-        """Send one item through its auth's workflow and return the change's outcome."""
+        """Send one item through its auth's workflow and return the change's outcome.
+
+        The change carries the item's deadline instant as the workflow fixed it, also when it
+        has passed (a late attempt): a change its workflow already took answers with its
+        outcome, any other is answered failed without being written.
+        """
         item = input.item
-        deadline = timedelta(seconds=input.deadline_seconds)
+        deadline_at = input.deadline_at
+        if deadline_at is None:
+            deadline_at = datetime.now(UTC) + timedelta(
+                seconds=input.deadline_seconds or DEFAULT_CHANGE_DEADLINE_SECONDS
+            )
         every = max(input.heartbeat_seconds / 3, 0.2)
-        if item.op is RolloutOp.CREATE:
-            assert item.create is not None
-            fields = item.create.model_dump(exclude={"name"})
-            if item.auth_type is not None:
-                fields["auth_type"] = item.auth_type
-            call = self._flow.create_auth(
-                item.smartlock_id,
-                name=item.create.name,
-                request_id=input.request_id,
-                deadline=deadline,
-                **fields,
-            )
-        elif item.op is RolloutOp.UPDATE:
-            assert item.auth_id is not None and item.patch is not None
-            call = self._flow.update_auth(
-                item.smartlock_id,
-                item.auth_id,
-                item.patch,
-                request_id=input.request_id,
-                deadline=deadline,
-            )
-        else:
-            assert item.auth_id is not None
-            if await self._deleted_through_nukiflow(item.smartlock_id, item.auth_id):
-                # An earlier attempt (or run) of this item, or another change, deleted it: the
-                # desired state holds. Calling the ended entity again would start a new one.
-                return AuthOutcome(
-                    status=OutcomeStatus.APPLIED,
-                    request_id=input.request_id,
-                    smartlock_id=item.smartlock_id,
-                    auth_id=item.auth_id,
-                    kind=ChangeKind.DELETE,
-                    reason="already deleted (its auth workflow ended with a verified delete; "
-                    "the auth is gone)",
-                    workflow_id=auth_workflow_id(item.smartlock_id, item.auth_id),
+        call: Awaitable[AuthOutcome]
+        try:
+            if item.op is RolloutOp.CREATE:
+                assert item.create is not None
+                fields = item.create.model_dump(exclude={"name"})
+                if item.auth_type is not None:
+                    fields["auth_type"] = item.auth_type
+                call = self._flow.create(
+                    CreateAuthRequest(
+                        request_id=input.request_id,
+                        smartlock_id=item.smartlock_id,
+                        name=item.create.name,
+                        deadline_at=deadline_at,
+                        **fields,
+                    )
                 )
-            call = self._flow.delete_auth(
-                item.smartlock_id, item.auth_id, request_id=input.request_id, deadline=deadline
+            elif item.op is RolloutOp.UPDATE:
+                assert item.auth_id is not None and item.patch is not None
+                call = self._flow.change_auth(
+                    item.smartlock_id,
+                    item.auth_id,
+                    AuthChange(
+                        request_id=input.request_id,
+                        kind=ChangeKind.UPDATE,
+                        patch=item.patch,
+                        deadline_at=deadline_at,
+                    ),
+                )
+            else:
+                call = self._delete_item(input, deadline_at)
+        except ValidationError as exc:
+            return AuthOutcome(
+                status=OutcomeStatus.REJECTED,
+                request_id=input.request_id,
+                smartlock_id=item.smartlock_id,
+                auth_id=item.auth_id,
+                kind=ChangeKind(item.op.value),
+                reason=validation_message(exc),
             )
         try:
             return await while_heartbeating(call, every, give_up_after=input.wait_seconds)
@@ -160,6 +177,31 @@ class FleetActivities:
                 type=ITEM_PENDING,
                 category=ApplicationErrorCategory.BENIGN,
             ) from None
+
+    async def _delete_item(self, input: ApplyItemInput, deadline_at: datetime) -> AuthOutcome:
+        """A delete item: already done if its entity ended with a verified delete."""
+        item = input.item
+        assert item.auth_id is not None
+        if await self._deleted_through_nukiflow(item.smartlock_id, item.auth_id):
+            # An earlier attempt (or run) of this item, or another change, deleted it: the
+            # desired state holds. Calling the ended entity again would start a new one.
+            return AuthOutcome(
+                status=OutcomeStatus.APPLIED,
+                request_id=input.request_id,
+                smartlock_id=item.smartlock_id,
+                auth_id=item.auth_id,
+                kind=ChangeKind.DELETE,
+                reason="already deleted (its auth workflow ended with a verified delete; "
+                "the auth is gone)",
+                workflow_id=auth_workflow_id(item.smartlock_id, item.auth_id),
+            )
+        return await self._flow.change_auth(
+            item.smartlock_id,
+            item.auth_id,
+            AuthChange(
+                request_id=input.request_id, kind=ChangeKind.DELETE, deadline_at=deadline_at
+            ),
+        )
 
     @activity.defn(name="nuki.fleet.revoke_auth")
     async def revoke_auth(self, input: RevokeAuthInput) -> RevokeAuthResult:

@@ -51,6 +51,8 @@ if TYPE_CHECKING:
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_REJECTED = 2  # also Click's status for usage errors
+# A lock action that may have run: sent (or maybe sent) and its outcome not seen in time.
+EXIT_UNKNOWN = 3
 
 # Console width when stdout is not a terminal: wide enough that ids and links stay on one line.
 PIPE_WIDTH = 200
@@ -129,11 +131,13 @@ def auth_exit_code(outcome: AuthOutcome) -> int:
 
 
 def action_exit_code(status: str) -> int:
-    """confirmed 0; failed, expired 1; rejected 2."""
+    """confirmed 0; failed, expired 1; rejected 2; unknown (it may have run) 3."""
     if status == "confirmed":
         return EXIT_OK
     if status == "rejected":
         return EXIT_REJECTED
+    if status == "unknown":
+        return EXIT_UNKNOWN
     return EXIT_FAILED
 
 
@@ -341,6 +345,7 @@ _ACTION_STYLE = {
     "confirmed": ("✓", "green", "Confirmed"),
     "expired": ("⏱", "red", "Expired"),
     "failed": ("✗", "red", "Failed"),
+    "unknown": ("?", "bold yellow", "Unknown (it may have run)"),
     "rejected": ("✗", "yellow", "Rejected"),
 }
 
@@ -356,13 +361,21 @@ def render_action_outcome(
         state = getattr(outcome, "state_name", None) or getattr(outcome, "state", None)
         seconds = getattr(outcome, "seconds", None)
         took = f" after {seconds:.1f}s" if isinstance(seconds, int | float) else ""
-        console.print(f"  The lock reports {safe(state)}{took}.")
+        if state is None:
+            console.print("  The lock's log shows it completed.")
+        else:
+            console.print(f"  The lock reports {safe(state)}{took}.")
     else:
         console.print(f"  {safe(outcome.reason or 'the action did not complete')}")
         if status == "expired":
             console.print(
-                "  [dim]It was not sent after its deadline: nothing will happen later. "
+                "  [dim]It was never sent and will not be: nothing will happen later. "
                 "Run it again if it is still wanted.[/]"
+            )
+        elif status == "unknown":
+            console.print(
+                "  [dim]nukiflow cannot tell whether the lock ran it. Check the lock (its state "
+                "and log) before running it again: an unlatch sent twice opens the door twice.[/]"
             )
     _print_workflow(console, getattr(outcome, "workflow_id", None), ui_link)
 
@@ -370,11 +383,12 @@ def render_action_outcome(
 # -- status --------------------------------------------------------------------------------
 
 # Auth workflows: applying, in_sync, failed, idle, deleted; lock workflows: acting, confirmed,
-# expired, failed, idle; rollouts: running, paused, cancelling, stopping (then their final
+# expired, failed, unknown, idle; rollouts: running, paused, cancelling, stopping (then their final
 # state); grants: creating, scheduled, active, revoking, revocation_overdue, failed, revoked.
 # Most urgent first.
 STATUS_ORDER = (
     "revocation_overdue",
+    "unknown",
     "failed",
     "expired",
     "stopping",
@@ -399,6 +413,7 @@ STATUS_ORDER = (
 )
 _STATUS_COLOUR = {
     "revocation_overdue": "bold red",
+    "unknown": "bold yellow",
     "failed": "red",
     "expired": "red",
     "stopping": "red",
@@ -422,6 +437,7 @@ _STATUS_COLOUR = {
 }
 _STATUS_WORDS = {
     "revocation_overdue": "revocation overdue",
+    "unknown": "outcome unknown",
     "failed": "failing",
     "expired": "expired",
     "stopping": "stopping (a failure)",

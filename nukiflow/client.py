@@ -2,15 +2,18 @@
 
 Every call returns an :class:`~nukiflow.models.auth.AuthOutcome`: applied (verified), superseded,
 rejected (bad input, refused before it reaches Temporal) or failed (with the reason).
+
+Deadlines (``deadline=``: a ``timedelta`` from now or an aware ``datetime``) become a UTC
+instant the moment a method is called (:mod:`nukiflow.models.deadline`); that instant travels
+with the change or action, so a workflow that takes it up late, or a retry, never stretches it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from collections.abc import Callable, Mapping
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from pydantic import ValidationError
@@ -28,6 +31,7 @@ from temporalio.service import RPCError
 
 from nukiflow.connect import connect_temporal
 from nukiflow.models.action import (
+    MAX_DEADLINE,
     ActionName,
     ActionOutcome,
     ActionRequest,
@@ -37,6 +41,7 @@ from nukiflow.models.action import (
     lock_workflow_id,
 )
 from nukiflow.models.auth import (
+    MAX_CHANGE_DEADLINE,
     AuthChange,
     AuthOutcome,
     AuthPatch,
@@ -45,6 +50,7 @@ from nukiflow.models.auth import (
     OutcomeRequest,
     OutcomeStatus,
 )
+from nukiflow.models.deadline import Deadline, DeadlineError, resolve_deadline
 from nukiflow.models.entity import (
     AuthCreateInput,
     AuthEntityInput,
@@ -79,36 +85,37 @@ class RolloverTimeout(Exception):
 async def send_update_with_start(
     client: Client,
     update: Any,
-    arg: Callable[[float], Any],
+    arg: Any,
     *,
     operation: Any,
     update_id: str,
     rolling_over: str,
-    deadline_seconds: float,
+    deadline_at: datetime,
     wait_for_stage: WorkflowUpdateStage = WorkflowUpdateStage.COMPLETED,
 ) -> WorkflowUpdateHandle[Any]:
     """Update-with-Start that rides out an entity's continue-as-new.
 
     ``operation`` builds a fresh ``WithStartWorkflowOperation`` per attempt (one cannot be
     reused). A validator refusal typed ``rolling_over`` and the server's abort of an update that
-    races a closing run are retried until the caller's ``deadline_seconds`` have passed (then
+    races a closing run are retried until the caller's ``deadline_at`` (then
     :class:`RolloverTimeout`); every other refusal raises ``WorkflowUpdateFailedError``.
-    ``arg`` builds the update's argument for the seconds left: the workflow counts a deadline
-    from when it accepts the change, so a retry must pass only what remains of the caller's
-    (an action must never go out later than its caller was promised).
+    Every attempt sends the same ``arg``: it carries the caller's deadline as an instant, so a
+    retry neither stretches nor recounts it.
     """
-    give_up_at = time.monotonic() + deadline_seconds
-    left = deadline_seconds
     delay = ROLLOVER_RETRY_DELAY
     while True:
         try:
-            return await client.start_update_with_start_workflow(
+            handle = await client.start_update_with_start_workflow(
                 update,
-                arg(left),
+                arg,
                 start_workflow_operation=operation(),
                 id=update_id,
                 wait_for_stage=wait_for_stage,
             )
+            if not _refused_on_arrival(handle):
+                return handle
+            await handle.result()  # raises the refusal, without another call
+            return handle
         except WorkflowUpdateFailedError as exc:
             cause = exc.cause
             if not (isinstance(cause, ApplicationError) and cause.type == rolling_over):
@@ -116,16 +123,25 @@ async def send_update_with_start(
         except RPCError as exc:
             if "closing workflow" not in str(exc) and "aborted" not in str(exc):
                 raise
-        if time.monotonic() + delay < give_up_at:
+        left = (deadline_at - datetime.now(UTC)).total_seconds()
+        if delay < left:
             await asyncio.sleep(delay)
             delay = min(delay * 1.5, ROLLOVER_RETRY_MAX_DELAY)
-            left = give_up_at - time.monotonic()
-            if left > 0:
-                continue
+            continue
         raise RolloverTimeout(
             "the workflow was continuing as new (finishing the changes it holds) until the "
             "deadline; the change was never accepted: send it again"
         )
+
+
+def _refused_on_arrival(handle: WorkflowUpdateHandle[Any]) -> bool:
+    """Whether the server answered the update with a failure already: a validator's refusal,
+    which the SDK keeps on the handle (raised by ``result()`` without a call) when the caller
+    waits for acceptance only. Without this look a rollover's refusal would reach the caller
+    as the change's answer instead of being sent again."""
+    outcome = getattr(handle, "_known_outcome", None)
+    has_field = getattr(outcome, "HasField", None)
+    return has_field is not None and bool(has_field("failure"))
 
 
 def refusal_message(exc: WorkflowUpdateFailedError) -> tuple[str | None, str]:
@@ -180,9 +196,14 @@ class NukiFlow:
         patch: AuthPatch | Mapping[str, Any],
         *,
         request_id: str | None = None,
-        deadline: timedelta | None = None,
+        deadline: Deadline | None = None,
     ) -> AuthOutcome:
-        """Change some fields of an auth; the others keep their value."""
+        """Change some fields of an auth; the others keep their value.
+
+        ``deadline``: a ``timedelta`` from now or an aware ``datetime`` (default: the
+        facade's ``auth_deadline``); nothing is written after it. A deadline that is not in
+        the future, or further ahead than 30 days, is answered ``rejected``.
+        """
         request_id = request_id or uuid.uuid4().hex
         started = await self.start_update_auth(
             smartlock_id, auth_id, patch, request_id=request_id, deadline=deadline
@@ -198,7 +219,7 @@ class NukiFlow:
         patch: AuthPatch | Mapping[str, Any],
         *,
         request_id: str | None = None,
-        deadline: timedelta | None = None,
+        deadline: Deadline | None = None,
     ) -> WorkflowUpdateHandle[AuthOutcome] | AuthOutcome:
         """Hand a change to the auth's workflow and return once it accepted it.
 
@@ -211,16 +232,19 @@ class NukiFlow:
         except InputError as exc:
             return self._rejected(smartlock_id, auth_id, request_id, str(exc))
         try:
+            deadline_at = self._auth_deadline_at(deadline)
             if not isinstance(patch, AuthPatch):
                 patch = AuthPatch.model_validate(patch)
             change = AuthChange(
                 request_id=request_id,
                 kind=ChangeKind.UPDATE,
                 patch=patch,
-                deadline_seconds=(deadline or self.auth_deadline).total_seconds(),
+                deadline_at=deadline_at,
             )
         except ValidationError as exc:
             return self._rejected(smartlock_id, auth_id, request_id, validation_message(exc))
+        except DeadlineError as exc:
+            return self._rejected(smartlock_id, auth_id, request_id, str(exc))
         return await self.start_change_auth(smartlock_id, auth_id, change)
 
     async def delete_auth(
@@ -229,9 +253,10 @@ class NukiFlow:
         auth_id: str,
         *,
         request_id: str | None = None,
-        deadline: timedelta | None = None,
+        deadline: Deadline | None = None,
     ) -> AuthOutcome:
-        """Delete an auth (verified gone) and end its workflow."""
+        """Delete an auth (verified gone) and end its workflow (``deadline`` as for
+        :meth:`update_auth`)."""
         request_id = request_id or uuid.uuid4().hex
         started = await self.start_delete_auth(
             smartlock_id, auth_id, request_id=request_id, deadline=deadline
@@ -247,22 +272,34 @@ class NukiFlow:
         auth_id: str,
         *,
         request_id: str | None = None,
-        deadline: timedelta | None = None,
+        deadline: Deadline | None = None,
     ) -> WorkflowUpdateHandle[AuthOutcome] | AuthOutcome:
         request_id = request_id or uuid.uuid4().hex
         try:
             smartlock_id, auth_id = check_auth_target(smartlock_id, auth_id, request_id=request_id)
         except InputError as exc:
             return self._rejected(smartlock_id, auth_id, request_id, str(exc), ChangeKind.DELETE)
-        change = AuthChange(
-            request_id=request_id or uuid.uuid4().hex,
-            kind=ChangeKind.DELETE,
-            deadline_seconds=(deadline or self.auth_deadline).total_seconds(),
-        )
+        try:
+            change = AuthChange(
+                request_id=request_id,
+                kind=ChangeKind.DELETE,
+                deadline_at=self._auth_deadline_at(deadline),
+            )
+        except ValidationError as exc:
+            reason = validation_message(exc)
+            return self._rejected(smartlock_id, auth_id, request_id, reason, ChangeKind.DELETE)
+        except DeadlineError as exc:
+            return self._rejected(smartlock_id, auth_id, request_id, str(exc), ChangeKind.DELETE)
         return await self.start_change_auth(smartlock_id, auth_id, change)
 
     async def change_auth(self, smartlock_id: int, auth_id: str, change: AuthChange) -> AuthOutcome:
-        """Send one change through the auth's entity (started if it is not running)."""
+        """Send one change through the auth's entity (started if it is not running).
+
+        A change without ``deadline_at`` gets one now (from its ``deadline_seconds`` or the
+        facade's default). A ``deadline_at`` it carries is kept as it is, also one that has
+        passed: the entity then answers the change failed without writing it, or, for a
+        request id it already knows, with that change's outcome (how a retry attaches).
+        """
         started = await self.start_change_auth(smartlock_id, auth_id, change)
         return await _result(
             started,
@@ -278,6 +315,22 @@ class NukiFlow:
             )
         except InputError as exc:
             return self._rejected(smartlock_id, auth_id, change.request_id, str(exc), change.kind)
+        if change.deadline_at is None:
+            try:
+                change = change.model_copy(
+                    update={
+                        "deadline_at": self._auth_deadline_at(
+                            None
+                            if change.deadline_seconds is None
+                            else timedelta(seconds=change.deadline_seconds)
+                        ),
+                        "deadline_seconds": None,
+                    }
+                )
+            except DeadlineError as exc:
+                return self._rejected(smartlock_id, auth_id, change.request_id, str(exc))
+        deadline_at = change.deadline_at
+        assert deadline_at is not None
 
         def operation() -> WithStartWorkflowOperation[Any, Any]:
             return WithStartWorkflowOperation(
@@ -302,11 +355,11 @@ class NukiFlow:
             return await send_update_with_start(
                 self.client,
                 AuthEntityWorkflow.change,
-                lambda left: change.model_copy(update={"deadline_seconds": left}),
+                change,
                 operation=operation,
                 update_id=change.request_id,
                 rolling_over=ROLLING_OVER,
-                deadline_seconds=change.deadline_seconds,
+                deadline_at=deadline_at,
                 wait_for_stage=WorkflowUpdateStage.ACCEPTED,
             )
         except WorkflowUpdateFailedError as exc:
@@ -336,10 +389,11 @@ class NukiFlow:
         *,
         name: str,
         request_id: str | None = None,
-        deadline: timedelta | None = None,
+        deadline: Deadline | None = None,
         **fields: Any,
     ) -> AuthOutcome:
-        """Create an auth exactly once (retry with the same ``request_id`` to attach)."""
+        """Create an auth exactly once (retry with the same ``request_id`` to attach);
+        ``deadline`` as for :meth:`update_auth`."""
         handle = await self.start_create_auth(
             smartlock_id, name=name, request_id=request_id, deadline=deadline, **fields
         )
@@ -353,7 +407,7 @@ class NukiFlow:
         *,
         name: str,
         request_id: str | None = None,
-        deadline: timedelta | None = None,
+        deadline: Deadline | None = None,
         **fields: Any,
     ) -> WorkflowHandle[Any, AuthOutcome] | AuthOutcome:
         """Start a create; returns its handle, or the rejected outcome for bad input."""
@@ -367,11 +421,42 @@ class NukiFlow:
                 request_id=request_id,
                 smartlock_id=smartlock_id,
                 name=name,
-                deadline_seconds=(deadline or self.auth_deadline).total_seconds(),
+                deadline_at=self._auth_deadline_at(deadline),
                 **fields,
             )
         except ValidationError as exc:
             return self._rejected(smartlock_id, None, request_id, validation_message(exc))
+        except DeadlineError as exc:
+            return self._rejected(smartlock_id, None, request_id, str(exc))
+        return await self.start_create(request)
+
+    async def create(self, request: CreateAuthRequest) -> AuthOutcome:
+        """Create the auth a validated request describes (see :meth:`start_create`)."""
+        handle = await self.start_create(request)
+        if isinstance(handle, AuthOutcome):
+            return handle
+        return await handle.result()
+
+    async def start_create(
+        self, request: CreateAuthRequest
+    ) -> WorkflowHandle[Any, AuthOutcome] | AuthOutcome:
+        """Start the create a validated request describes, or attach to the one its request
+        id started. A request without ``deadline_at`` gets one now; one it carries is kept,
+        also when it has passed (the create then fails without sending anything)."""
+        smartlock_id, request_id = request.smartlock_id, request.request_id
+        if request.deadline_at is None:
+            seconds = request.deadline_seconds
+            try:
+                request = request.model_copy(
+                    update={
+                        "deadline_at": self._auth_deadline_at(
+                            None if seconds is None else timedelta(seconds=seconds)
+                        ),
+                        "deadline_seconds": None,
+                    }
+                )
+            except DeadlineError as exc:
+                return self._rejected(smartlock_id, None, request_id, str(exc))
         workflow_id = create_workflow_id(smartlock_id, request_id)
         try:
             return await self.client.start_workflow(
@@ -383,7 +468,7 @@ class NukiFlow:
                 task_queue=self.task_queue,
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                static_summary=f"create auth {name!r} on smartlock {smartlock_id}",
+                static_summary=f"create auth {request.name!r} on smartlock {smartlock_id}",
             )
         except WorkflowAlreadyStartedError:
             # The same request id ran before: attach to its result, never create twice.
@@ -397,6 +482,10 @@ class NukiFlow:
         return await handle.query(AuthEntityWorkflow.state)
 
     # -- helpers ------------------------------------------------------------------------
+
+    def _auth_deadline_at(self, deadline: Deadline | None) -> datetime:
+        """The instant of an auth change's or create's deadline, fixed now."""
+        return resolve_deadline(deadline, default=self.auth_deadline, maximum=MAX_CHANGE_DEADLINE)
 
     def _rejected(
         self,
@@ -461,27 +550,37 @@ class NukiFlow:
         *,
         force: bool = False,
         full_lock: bool = False,
-        deadline: timedelta | None = None,
+        deadline: Deadline | None = None,
         request_id: str | None = None,
     ) -> ActionOutcome:
         """Run one action (unlock, lock, unlatch, ...) on a lock, after those before it.
 
-        Returns confirmed, expired (not sent before ``deadline``, default 60 s; then never
-        sent), failed (with the reason) or rejected (bad input, refused before it reaches
-        Temporal). Retry with the same ``request_id`` to get the first outcome back instead of
-        acting again.
+        ``deadline``: a ``timedelta`` from now or an aware ``datetime`` (default: the facade's
+        ``action_deadline``, 60 s); the action is never sent after it, however late the lock's
+        workflow takes it up. A deadline that is not in the future, or more than 24 h ahead,
+        is answered ``rejected``.
+
+        Returns confirmed (the lock ran it), expired (never sent, and never will be), failed
+        (the lock or Nuki says why), unknown (it may have run: sent, or maybe sent, and its
+        outcome not seen by the deadline and a grace period; the reason says what was seen)
+        or rejected (bad input, refused before it reaches Temporal). Retry with the same
+        ``request_id`` to get the first outcome back instead of acting again.
         """
         request_id = request_id or uuid.uuid4().hex
+        known = action if isinstance(action, ActionName) else None
+        if known is None and action in {a.value for a in ActionName}:
+            known = ActionName(action)
+        try:
+            deadline_at = self._action_deadline_at(deadline)
+        except DeadlineError as exc:
+            return self._action_rejected(smartlock_id, known, request_id, str(exc))
         values: dict[str, Any] = {
             "request_id": request_id,
             "action": action,
             "force": force,
             "full_lock": full_lock,
+            "deadline_at": deadline_at,
         }
-        values["deadline_seconds"] = (deadline or self.action_deadline).total_seconds()
-        known = action if isinstance(action, ActionName) else None
-        if known is None and action in {a.value for a in ActionName}:
-            known = ActionName(action)
         try:
             smartlock_id = check_target(smartlock_id, request_id=request_id)
         except InputError as exc:
@@ -500,12 +599,33 @@ class NukiFlow:
     async def start_action(
         self, smartlock_id: int, request: ActionRequest
     ) -> WorkflowUpdateHandle[ActionOutcome] | ActionOutcome:
-        """Queue an action and return once the lock's workflow accepted it (or the refusal)."""
+        """Queue an action and return once the lock's workflow accepted it (or the refusal).
+
+        A request without ``deadline_at`` gets one now (from its ``deadline_seconds`` or the
+        facade's default); one it carries is kept as it is.
+        """
         try:
             smartlock_id = check_target(smartlock_id, request_id=request.request_id)
         except InputError as exc:
             return self._action_rejected(smartlock_id, request.action, request.request_id, str(exc))
         workflow_id = lock_workflow_id(smartlock_id)
+        if request.deadline_at is None:
+            seconds = request.deadline_seconds
+            try:
+                request = request.model_copy(
+                    update={
+                        "deadline_at": self._action_deadline_at(
+                            None if seconds is None else timedelta(seconds=seconds)
+                        ),
+                        "deadline_seconds": None,
+                    }
+                )
+            except DeadlineError as exc:
+                return self._action_rejected(
+                    smartlock_id, request.action, request.request_id, str(exc)
+                )
+        deadline_at = request.deadline_at
+        assert deadline_at is not None
 
         def operation() -> WithStartWorkflowOperation[Any, Any]:
             return WithStartWorkflowOperation(
@@ -521,11 +641,11 @@ class NukiFlow:
             return await send_update_with_start(
                 self.client,
                 LockActionsWorkflow.act,
-                lambda left: request.model_copy(update={"deadline_seconds": left}),
+                request,
                 operation=operation,
                 update_id=request.request_id,
                 rolling_over=LOCK_ROLLING_OVER,
-                deadline_seconds=request.deadline_seconds,
+                deadline_at=deadline_at,
                 wait_for_stage=WorkflowUpdateStage.ACCEPTED,
             )
         except WorkflowUpdateFailedError as exc:
@@ -539,6 +659,7 @@ class NukiFlow:
                 action=request.action,
                 reason=str(exc),
                 workflow_id=workflow_id,
+                deadline=deadline_at,
             )
 
     async def lock_state(self, smartlock_id: int) -> LockActionsView:
@@ -547,6 +668,10 @@ class NukiFlow:
         smartlock_id = check_target(smartlock_id)
         handle = self.client.get_workflow_handle(lock_workflow_id(smartlock_id))
         return await handle.query(LockActionsWorkflow.state)
+
+    def _action_deadline_at(self, deadline: Deadline | None) -> datetime:
+        """The instant of an action's deadline, fixed now."""
+        return resolve_deadline(deadline, default=self.action_deadline, maximum=MAX_DEADLINE)
 
     def _action_refused(
         self, exc: WorkflowUpdateFailedError, smartlock_id: int, request: ActionRequest

@@ -74,6 +74,7 @@ def nukiflow_activities(nuki: NukiClient, flow: NukiFlow) -> list[Any]:
         auth.create_auth,
         actions.send_action,
         actions.confirm_action,
+        actions.look_action,
         *fleet_activities(nuki, flow),
     ]
 

@@ -31,6 +31,8 @@ from nukiflow.codec import (
     dev_key_file,
     key_file_is_private,
 )
+from nukiflow.models.action import DEFAULT_DEADLINE_SECONDS, MAX_DEADLINE_SECONDS
+from nukiflow.models.auth import DEFAULT_CHANGE_DEADLINE_SECONDS, MAX_CHANGE_DEADLINE_SECONDS
 
 DEFAULT_TASK_QUEUE = "nukiflow"
 # The Temporal dev server's UI (port of its gRPC API + 1000).
@@ -117,9 +119,17 @@ class Settings(BaseSettings):
     # Where `nukiflow dev` keeps its Temporal database and generated files.
     state_dir: Path = Path(".nukiflow")
 
-    # Defaults of a change; each call may override its deadline.
-    auth_change_deadline_seconds: float = Field(default=24 * 3600, gt=0)
-    action_deadline_seconds: float = Field(default=60, gt=0)
+    # Defaults of a change's and an action's deadline (counted from each call); each call may
+    # give its own. Bounded like the deadlines callers give (30 days, 24 hours).
+    auth_change_deadline_seconds: float = Field(
+        default=DEFAULT_CHANGE_DEADLINE_SECONDS,
+        gt=0,
+        le=MAX_CHANGE_DEADLINE_SECONDS,
+        allow_inf_nan=False,
+    )
+    action_deadline_seconds: float = Field(
+        default=DEFAULT_DEADLINE_SECONDS, gt=0, le=MAX_DEADLINE_SECONDS, allow_inf_nan=False
+    )
     max_rewrites: int = Field(default=3, ge=0, le=20)
 
     # Payload encryption (see nukiflow.codec). Keys: `id:base64-key`, first = current.

@@ -26,7 +26,7 @@ from nukiflow.client import NukiFlow
 from nukiflow.converter import data_converter
 from nukiflow.fleet import Fleet
 from nukiflow.models.access import GrantStatus, GrantTiming
-from nukiflow.models.action import lock_workflow_id
+from nukiflow.models.action import ActionName, ActionStatus, lock_workflow_id
 from nukiflow.models.auth import AuthFields, AuthPatch, OutcomeStatus
 from nukiflow.models.entity import auth_workflow_id, create_workflow_id
 from nukiflow.models.rollout import (
@@ -240,3 +240,25 @@ async def test_fresh_grant_histories_replay(
 
     await _check_and_record("access_grant_at_end", await at_end.handle.fetch_history())
     await _check_and_record("access_grant_revoked_early", await early.handle.fetch_history())
+
+
+async def test_fresh_lock_history_with_a_last_look_replays(
+    flow: NukiFlow, sim: SimulatorControl, worker: Worker, temporal_client: Client
+) -> None:
+    """An action expired in line, one no confirmation saw done (the last look at the log,
+    then "unknown") and one confirmed: the paths decided from the record and the log."""
+    lock = (await sim.add_lock()).smartlock_id
+    assert (await flow.action(lock, "lock")).ok
+    await sim.set_faults(Faults(action_time=60.0), lock)
+    unknown = asyncio.create_task(flow.action(lock, "unlock", deadline=timedelta(seconds=0.5)))
+
+    async def unlocking() -> bool:
+        current = (await flow.lock_state(lock)).current
+        return current is not None and current.action is ActionName.UNLOCK
+
+    await _wait_until(unlocking, "the unlock to be under way")
+    expired = await flow.action(lock, "lock", deadline=timedelta(seconds=0.3))
+    assert expired.status is ActionStatus.EXPIRED, expired.reason
+    assert (await unknown).status is ActionStatus.UNKNOWN
+    history = await temporal_client.get_workflow_handle(lock_workflow_id(lock)).fetch_history()
+    await _check_and_record("lock_actions_last_look", history)

@@ -355,7 +355,8 @@ class AccessGrantWorkflow:
             ApplyItemInput(
                 request_id=request_id,
                 item=item,
-                deadline_seconds=deadline.total_seconds(),
+                # Fixed now: every attempt of the activity sends the same instant.
+                deadline_at=workflow.now() + deadline,
                 wait_seconds=timing.wait_seconds,
                 heartbeat_seconds=timing.heartbeat_seconds,
             ),

@@ -28,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from nukiflow import search_attributes as sa
     from nukiflow.models.auth import AuthFields, AuthOutcome, ChangeKind, OutcomeStatus
+    from nukiflow.models.deadline import clock
     from nukiflow.models.entity import (
         AuthCreateInput,
         AuthEntityInput,
@@ -49,7 +50,8 @@ class AuthCreateWorkflow:
         request = input.request
         desired = request.fields()
         timing = input.timing
-        deadline = workflow.now() + timedelta(seconds=request.deadline_seconds)
+        # The caller's instant (requests recorded before there was one: counted from here).
+        deadline = request.deadline_from(workflow.now())
         workflow.upsert_search_attributes(
             [
                 sa.SMARTLOCK_ID.value_set(request.smartlock_id),
@@ -57,6 +59,14 @@ class AuthCreateWorkflow:
                 sa.STATUS.value_set(EntityStatus.APPLYING.value),
             ]
         )
+        if deadline <= workflow.now():
+            # Taken up too late (no worker could start it sooner): nothing is sent.
+            return self._finish(
+                input,
+                OutcomeStatus.FAILED,
+                reason=f"its deadline ({clock(deadline, date=True)}) had passed when the "
+                f"create started at {clock(workflow.now())}; nothing was sent",
+            )
         existing_ids: list[str] | None = None
         snapshot_reads = 0
         try:
@@ -77,6 +87,14 @@ class AuthCreateWorkflow:
                 )
                 existing_ids, snapshot_reads = listed.ids, 1
             step = "creating the auth"
+            if deadline <= workflow.now():
+                return self._finish(
+                    input,
+                    OutcomeStatus.FAILED,
+                    reason=f"its deadline ({clock(deadline, date=True)}) passed while listing the "
+                    "lock's auths; nothing was sent",
+                    reads=snapshot_reads,
+                )
             created = await workflow.execute_activity_method(
                 AuthActivities.create_auth,
                 CreateAuthInput(

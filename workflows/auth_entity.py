@@ -10,6 +10,7 @@ update) is written again a bounded number of times.
 
 from __future__ import annotations
 
+import contextlib
 from datetime import timedelta
 
 from temporalio import workflow
@@ -34,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
         OutcomeRequest,
         OutcomeStatus,
     )
+    from nukiflow.models.deadline import clock
     from nukiflow.models.entity import (
         AuthEntityInput,
         AuthEntityResult,
@@ -55,6 +57,9 @@ DELETED = "AuthDeleted"
 SEGMENT_PATCH = "segment-writes-last-standing-change"
 # Marks runs that end when the auth is not found (instead of staying open for nothing).
 MISSING_PATCH = "entity-ends-when-auth-missing"
+# Marks runs where a change waiting in line is answered at its deadline (never written), and
+# where a change whose deadline passed before the auth's first read is not read for.
+LINE_PATCH = "change-answered-at-its-deadline-in-line"
 AUTH_NOT_FOUND = "AuthNotFound"
 WAITING_STEP = "waiting for the lock to apply the change"
 READ_TIMEOUT = timedelta(minutes=10)
@@ -100,8 +105,41 @@ class AuthEntityWorkflow:
                 len(self._pending),
             )
             self._show_details()
+        if workflow.patched(LINE_PATCH):
+            await self._answer_by_deadline(change.request_id)
         await workflow.wait_condition(lambda: change.request_id in self._outcomes)
         return self._outcomes[change.request_id]
+
+    async def _answer_by_deadline(self, request_id: str) -> None:
+        """Wait for the change's outcome until its deadline; a change still waiting in line
+        then is taken out and answered failed, never written. One being written is answered
+        by the write, which sends nothing after the deadline either."""
+        waiting = next((p for p in self._pending if p.change.request_id == request_id), None)
+        if waiting is None:
+            return
+        deadline = waiting.change.deadline_from(waiting.accepted_at)
+        remaining = (deadline - workflow.now()).total_seconds()
+        if remaining > 0:
+            with contextlib.suppress(TimeoutError):
+                await workflow.wait_condition(
+                    lambda: request_id in self._outcomes or waiting not in self._pending,
+                    timeout=remaining,
+                    timeout_summary=f"deadline of change #{waiting.number}",
+                )
+        if request_id in self._outcomes or waiting not in self._pending:
+            return
+        self._pending.remove(waiting)
+        if deadline <= waiting.accepted_at:
+            why = (
+                f"its deadline ({clock(deadline, date=True)}) had passed when the auth's "
+                f"workflow took it up at {clock(waiting.accepted_at)}"
+            )
+        else:
+            writing = self._segment[-1].number if self._segment else None
+            behind = "" if writing is None else f" behind change #{writing}"
+            why = f"its deadline ({clock(deadline, date=True)}) passed while it waited{behind}"
+        self._resolve(waiting, OutcomeStatus.FAILED, reason=f"{why}; it was never written")
+        self._show_details()
 
     @change.validator
     def _validate_change(self, change: AuthChange) -> None:
@@ -299,13 +337,31 @@ class AuthEntityWorkflow:
         self._set_status(self._settled_status())
 
     async def _load(self, segment: list[PendingChange]) -> bool:
-        """Read the auth as the base of the first change; fail the segment if it is gone."""
+        """Read the auth as the base of the first change; fail the segment if it is gone.
+
+        The read is bounded by the segment's latest deadline (and READ_TIMEOUT): no caller
+        waits on it past the deadline of its change.
+        """
+        deadline = max(p.change.deadline_from(p.accepted_at) for p in segment)
+        remaining = deadline - workflow.now()
+        if remaining <= timedelta(0) and workflow.patched(LINE_PATCH):
+            for pending in segment:
+                self._resolve(
+                    pending,
+                    OutcomeStatus.FAILED,
+                    reason=f"its deadline ({clock(deadline, date=True)}) passed before the auth "
+                    "could be read; it was never written",
+                )
+            self._set_status(self._settled_status())
+            return False
         try:
             result = await workflow.execute_activity_method(
                 AuthActivities.read_auth,
                 ReadAuthInput(smartlock_id=self._input.smartlock_id, auth_id=self._input.auth_id),
                 start_to_close_timeout=self._call_timeout(),
-                schedule_to_close_timeout=READ_TIMEOUT,
+                schedule_to_close_timeout=(
+                    min(remaining, READ_TIMEOUT) if remaining > timedelta(0) else READ_TIMEOUT
+                ),
                 retry_policy=self._retry_policy(),
                 summary="read the auth as the base of the change",
             )
@@ -333,14 +389,20 @@ class AuthEntityWorkflow:
 
     async def _apply(self, pending: PendingChange, target: AuthFields | None) -> None:
         """Write ``target`` (None: delete), wait, read back, compare; rewrite a lost update."""
-        deadline = pending.accepted_at + timedelta(seconds=pending.change.deadline_seconds)
+        deadline = pending.change.deadline_from(pending.accepted_at)
         timing = self._input.timing
         writes = reads = 0
         differences: list[str] = []
         for round_ in range(1 + self._input.max_rewrites):
             remaining = deadline - workflow.now()
             if remaining <= timedelta(0):
-                self._fail(pending, "the change's deadline passed before it landed", writes, reads)
+                reason = "the change's deadline passed before it landed"
+                if writes == 0:
+                    reason = (
+                        f"its deadline ({clock(deadline, date=True)}) passed before it could be "
+                        "written; it was never written"
+                    )
+                self._fail(pending, reason, writes, reads)
                 return
             step = "writing the change"
             try:

@@ -1,15 +1,25 @@
 """Lock actions: one long-lived workflow per smartlock (``nuki-lock-<smartlockId>``).
 
 Callers reach it through Update-with-Start (``act`` update). Actions run one at a time, in the
-order they were accepted. For each: the send activity checks the deadline and the lock's
+order they were accepted. Each carries its caller's deadline as an instant, fixed when the
+caller called: an action the workflow takes up after it (no worker could accept the update in
+time), or whose deadline passes while it waits in line, is expired without being sent. For the
+others: the send activity checks the worker's clock against the deadline and the lock's
 ``serverState`` right before its one POST (423 and other refusals are retried by its retry
-policy, never past the deadline); then the confirm activity polls the lock's state until it
-shows the action's end state, falling back to the lock's log. An action whose deadline passes
-while it waits in line is expired without being sent; an action sent but not confirmed by its
-deadline is reported failed (unconfirmed) with what is known (decision: one sent just before
-its deadline still gets the fast polling window to be confirmed). A retry after an unclear send
-reads the lock's state and log first, so an action that already reached the lock is never sent
-a second time.
+policy; an attempt that starts after the deadline sends nothing); then the confirm activity
+polls the lock's state until it shows the action's end state, falling back to the lock's log
+(decision: one sent just before its deadline still gets the fast polling window to be
+confirmed). A retry after an unclear send reads the lock's state and log first, so an action
+that already reached the lock is never sent a second time.
+
+Outcomes are decided from what Temporal recorded, never from heartbeat details (they travel
+asynchronously; their absence proves nothing): ``expired`` only when the record proves no send
+attempt reached its POST (none started, or the last one reported back, and its report, which
+accounts for the attempts before it, says nothing went out). A send that may have gone out is
+looked for in the lock's log until the deadline plus a grace period: confirmed or failed by the
+log entry, else ``unknown`` with what was seen. A confirmation that runs out of time looks at
+the log once more before it answers; not found there, the answer is ``unknown`` (Nuki accepted
+the action; it may have run, or may still).
 
 The confirmation learns from this lock: it reads the state at the time the action typically
 takes here to show as done (median of recent samples), and on every fourth action first at 90%
@@ -41,6 +51,8 @@ with workflow.unsafe.imports_passed_through():
         ConfirmActionResult,
         ConfirmProgress,
         LogMatch,
+        LookActionInput,
+        LookActionResult,
         SendActionInput,
         SendActionResult,
         SendProgress,
@@ -62,6 +74,7 @@ with workflow.unsafe.imports_passed_through():
         state_name,
         supported,
     )
+    from nukiflow.models.deadline import clock
     from nukiflow.models.wire import LogCompletion, SmartlockType
     from workflows.failure_reasons import describe_activity_failure
 
@@ -70,6 +83,9 @@ REMEMBERED_OUTCOMES = 200
 ROLLING_OVER = "LockWorkflowRollingOver"
 # Nuki refused the values of the action itself (400): bad input, like a rejected request.
 REJECTING_ERRORS = {ACTION_NOT_SUPPORTED, "NukiValidationError"}
+# Marks runs whose failed sends and confirmations are decided from Temporal's record and a
+# look at the lock's log (runs before it read heartbeat details and answered at once).
+RECORD_PATCH = "action-outcome-from-record"
 
 
 def _innermost(err: ActivityError) -> tuple[ApplicationError | None, ActivityTimeoutError | None]:
@@ -90,6 +106,59 @@ def _deadline_reached(err: ActivityError, last: ApplicationError | None) -> bool
         return True
     _, timeout = _innermost(err)
     return timeout is not None or (last is not None and last.type == DEADLINE_PASSED)
+
+
+def _unsent_proof(err: ActivityError) -> SendProgress | None:
+    """The closing report of the last send attempt, when Temporal's record proves that no
+    attempt reached its POST; None when one may have.
+
+    An attempt that reports its failure hands over its progress in the failure's details,
+    which travel with the report itself; it set ``maybe_sent`` for its own unclear POST and
+    for any predecessor whose closing report it did not see. An attempt that started and
+    never reported (worker killed, timed out) may have sent: the record shows it as a started
+    attempt ended by a timeout. Heartbeat details are not evidence either way.
+    """
+    cause = err.cause
+    if isinstance(cause, ApplicationError):
+        reported = cause
+    elif isinstance(cause, ActivityTimeoutError):
+        if err.started_event_id != 0:
+            return None  # the last attempt started and never reported back
+        if cause.cause is None:
+            return SendProgress()  # no attempt ever started
+        if not isinstance(cause.cause, ApplicationError):
+            return None  # an earlier attempt ended without a report
+        reported = cause.cause
+    else:
+        return None  # cancelled or terminated mid-attempt
+    progress = progress_from(reported.details, SendProgress)
+    if progress is None or progress.maybe_sent:
+        return None
+    return progress
+
+
+def _unclear_send(err: ActivityError) -> str:
+    """Why a send may have reached Nuki, as Temporal recorded it."""
+    cause = err.cause
+    if isinstance(cause, ApplicationError) and cause.type == DEADLINE_PASSED:
+        why = (
+            "an earlier attempt got no clear answer (a 5xx, a lost connection, or no report at "
+            "all: its worker may have stopped during the call), and the next came after the "
+            "deadline"
+        )
+    elif isinstance(cause, ApplicationError):
+        why = f"no clear answer (the last attempt reported: {cause.message})"
+    elif isinstance(cause, ActivityTimeoutError) and err.started_event_id != 0:
+        why = (
+            "it started and never reported back (its worker may have stopped during the "
+            "call, or Nuki held the answer back)"
+        )
+    else:
+        why = (
+            "an earlier attempt ended without a report (its worker may have stopped during the "
+            "call, or Nuki held the answer back)"
+        )
+    return f"a send attempt may have reached Nuki: {why}"
 
 
 def _details(err: ActivityError) -> list[Any]:
@@ -160,10 +229,7 @@ class LockActionsWorkflow:
                 ahead = self._queue.index(queued) + (0 if self._current is None else 1)
                 self._queue.remove(queued)
                 self._resolve(
-                    queued,
-                    ActionStatus.EXPIRED,
-                    reason=f"its deadline passed while it waited in line behind {ahead} "
-                    "earlier action(s); it was never sent and will not be",
+                    queued, ActionStatus.EXPIRED, reason=self._never_sent_reason(queued, ahead)
                 )
                 self._show_details()
         await workflow.wait_condition(lambda: request_id in self._outcomes)
@@ -255,12 +321,7 @@ class LockActionsWorkflow:
         request = queued.request
         self._set_status(LockStatus.ACTING)
         if workflow.now() >= queued.deadline:
-            self._resolve(
-                queued,
-                ActionStatus.EXPIRED,
-                reason="its deadline passed while it waited in line; it was never sent "
-                "and will not be",
-            )
+            self._resolve(queued, ActionStatus.EXPIRED, reason=self._never_sent_reason(queued))
             return
 
         # Recorded before the first send attempt: log entries of this action from then on
@@ -275,6 +336,9 @@ class LockActionsWorkflow:
 
         self._step = "sending"
         self._show_details()
+        timing = self._input.action_timing
+        call_timeout = timing.call_timeout_seconds
+        margin = min(timing.report_margin_seconds, call_timeout)
         try:
             sent = await workflow.execute_activity_method(
                 ActionActivities.send_action,
@@ -285,16 +349,21 @@ class LockActionsWorkflow:
                     not_after=queued.deadline,
                     log_since=log_since,
                 ),
-                start_to_close_timeout=timedelta(
-                    seconds=self._input.action_timing.call_timeout_seconds
-                ),
-                schedule_to_close_timeout=queued.deadline - workflow.now(),
+                start_to_close_timeout=timedelta(seconds=call_timeout),
+                # An attempt that starts after the deadline refuses to send and reports so;
+                # the margin lets the record say so rather than end in a timeout.
+                schedule_to_close_timeout=queued.deadline
+                - workflow.now()
+                + timedelta(seconds=margin),
                 retry_policy=self._retry_policy(),
                 summary=f"#{queued.number} {request.action.value}: check the lock is online, "
                 f"send before {queued.deadline:%H:%M:%S} UTC",
             )
         except ActivityError as err:
-            self._send_failed(queued, err)
+            if workflow.patched(RECORD_PATCH):
+                await self._send_failed(queued, err, log_since)
+            else:
+                self._send_failed_by_heartbeat(queued, err)
             return
         self._lock_type = sent.before.lock_type
         self._last_state = sent.before.state
@@ -342,7 +411,10 @@ class LockActionsWorkflow:
                 "done (state, then log)",
             )
         except ActivityError as err:
-            self._confirm_failed(queued, sent, sent_at, err)
+            if workflow.patched(RECORD_PATCH):
+                await self._confirm_failed(queued, sent, sent_at, err, log_since)
+            else:
+                self._confirm_failed_without_look(queued, sent, sent_at, err)
             return
         self._settled(queued, sent, done, sent_at)
 
@@ -428,7 +500,175 @@ class LockActionsWorkflow:
                 **common,
             )
 
-    def _send_failed(self, queued: QueuedAction, err: ActivityError) -> None:
+    async def _send_failed(
+        self, queued: QueuedAction, err: ActivityError, log_since: datetime
+    ) -> None:
+        """The send activity ended without a result: never sent (proven by the record), or
+        looked for in the lock's log until the deadline plus the grace period."""
+        last, _ = _innermost(err)
+        progress = progress_from(_details(err), SendProgress) or SendProgress()
+        if progress.lock_type is not None:
+            self._lock_type = progress.lock_type
+        message = last.message if last is not None else (err.message or type(err).__name__)
+        proof = _unsent_proof(err)
+        if proof is None:
+            grace = timedelta(seconds=self._input.action_timing.settle_grace_seconds)
+            until = max(queued.deadline, workflow.now()) + grace
+            await self._settle_unclear(
+                queued,
+                log_since,
+                until,
+                unclear=_unclear_send(err),
+                requests=progress.requests,
+            )
+            return
+        if last is not None and last.type in REJECTING_ERRORS:
+            self._resolve(
+                queued, ActionStatus.REJECTED, reason=message, api_requests=proof.requests
+            )
+        elif _deadline_reached(err, last):
+            self._resolve(
+                queued,
+                ActionStatus.EXPIRED,
+                reason=f"not sent before its deadline ({message}); it was never sent and "
+                "will not be",
+                api_requests=proof.requests,
+                state=self._last_state,
+            )
+        else:
+            self._resolve(
+                queued,
+                ActionStatus.FAILED,
+                reason=describe_activity_failure(err, "sending the action") + "; it was never sent",
+                api_requests=proof.requests,
+                state=self._last_state,
+            )
+
+    async def _settle_unclear(
+        self,
+        queued: QueuedAction,
+        log_since: datetime,
+        until: datetime | None,
+        *,
+        unclear: str,
+        requests: int,
+        sent_at: datetime | None = None,
+    ) -> None:
+        """Answer an action that may have reached the lock from its log (and state): the log
+        entry decides; without one by ``until`` the action is ``unknown``."""
+        self._step = "looking in the lock's log"
+        self._show_details()
+        look, failure = await self._look(queued, log_since, until)
+        name = queued.request.action.value
+        if look is not None:
+            requests += look.requests
+            if look.last is not None:
+                self._last_state = look.last.state
+        if look is not None and look.match is not None:
+            match = look.match
+            self._last_settled_at = match.date
+            state = None if look.last is None or look.running else look.last.state
+            if match.completion == LogCompletion.SUCCESS:
+                self._resolve(
+                    queued,
+                    ActionStatus.CONFIRMED,
+                    state=state,
+                    sent_at=sent_at,
+                    api_requests=requests,
+                    confirmed_by="log",
+                )
+            else:
+                self._resolve(
+                    queued,
+                    ActionStatus.FAILED,
+                    reason=f"the lock's log reports {name} ended "
+                    f"{self._completion(match.completion)}",
+                    state=state,
+                    sent_at=sent_at,
+                    api_requests=requests,
+                    confirmed_by="log",
+                )
+            return
+        self._resolve(
+            queued,
+            ActionStatus.UNKNOWN,
+            reason=f"may have run: {unclear}; {self._seen(name, look, failure, log_since)}. "
+            "Look at the lock before sending it again",
+            state=None if look is None or look.last is None else look.last.state,
+            sent_at=sent_at,
+            api_requests=requests,
+        )
+
+    async def _look(
+        self, queued: QueuedAction, log_since: datetime, until: datetime | None
+    ) -> tuple[LookActionResult | None, str | None]:
+        """The look activity's result (looking until ``until``, or once), or why it failed."""
+        poll = self._input.timing.poll
+        call = timedelta(seconds=self._input.action_timing.call_timeout_seconds)
+        span = timedelta(0) if until is None else max(until - workflow.now(), timedelta(0))
+        try:
+            look = await workflow.execute_activity_method(
+                ActionActivities.look_action,
+                LookActionInput(
+                    smartlock_id=self._input.smartlock_id,
+                    action=queued.request.action,
+                    log_since=log_since,
+                    until=until,
+                    timing=poll,
+                ),
+                start_to_close_timeout=span + call,
+                schedule_to_close_timeout=span + 2 * call,
+                heartbeat_timeout=timedelta(seconds=poll.heartbeat_timeout_seconds),
+                retry_policy=self._retry_policy(),
+                summary=f"#{queued.number} {queued.request.action.value}: look for it in the "
+                "lock's log" + ("" if until is None else f" until {until:%H:%M:%S} UTC"),
+            )
+        except ActivityError as err:
+            return None, describe_activity_failure(err, "reading the lock's log")
+        return look, None
+
+    @staticmethod
+    def _seen(
+        name: str, look: LookActionResult | None, failure: str | None, log_since: datetime
+    ) -> str:
+        """What the last look saw, for an ``unknown`` answer."""
+        if look is None:
+            return failure or "the lock's log could not be read"
+        when = f"at {clock(look.looked_at)}"
+        if look.log_error is not None:
+            parts = [f"{when} the lock's log could not be read ({look.log_error})"]
+        else:
+            parts = [f"{when} the lock's log showed no {name} since {clock(log_since)}"]
+        last = look.last
+        if last is None:
+            parts.append(f"its state could not be read ({look.state_error or 'no answer'})")
+        elif not last.online:
+            parts.append(
+                f"the lock was offline (serverState {last.server_state}): the cloud may still "
+                "deliver the action when it is back"
+            )
+        elif look.running:
+            parts.append(f"the lock showed an operation running ({last.name})")
+        else:
+            parts.append(f"the lock showed {last.name} with nothing pending")
+        return "; ".join(parts)
+
+    @staticmethod
+    def _never_sent_reason(queued: QueuedAction, ahead: int | None = None) -> str:
+        if queued.deadline <= queued.accepted_at:
+            return (
+                f"its deadline ({clock(queued.deadline)}) had passed when the lock's workflow "
+                f"took it up at {clock(queued.accepted_at)} (no worker could take it sooner); "
+                "it was never sent and will not be"
+            )
+        behind = "" if not ahead else f" behind {ahead} earlier action(s)"
+        return (
+            f"its deadline ({clock(queued.deadline)}) passed while it waited in "
+            f"line{behind}; it was never sent and will not be"
+        )
+
+    def _send_failed_by_heartbeat(self, queued: QueuedAction, err: ActivityError) -> None:
+        """How runs before RECORD_PATCH answered a failed send (kept for their replay)."""
         last, _ = _innermost(err)
         progress = progress_from(_details(err), SendProgress) or SendProgress()
         if progress.lock_type is not None:
@@ -469,9 +709,42 @@ class LockActionsWorkflow:
                 state=self._last_state,
             )
 
-    def _confirm_failed(
+    async def _confirm_failed(
+        self,
+        queued: QueuedAction,
+        sent: SendActionResult,
+        sent_at: datetime,
+        err: ActivityError,
+        log_since: datetime,
+    ) -> None:
+        """Nuki accepted the action, and it was not seen done: one last look at the log;
+        found there, the log decides; else it may have run (``unknown``)."""
+        progress = progress_from(_details(err), ConfirmProgress) or ConfirmProgress()
+        last = progress.last
+        if last is not None:
+            self._last_state = last.state
+        if _deadline_reached(err, _innermost(err)[0]):
+            why = "not seen completed by the deadline"
+        else:
+            why = describe_activity_failure(err, "confirming it")
+        known = ""
+        if last is not None:
+            known = f"; the lock last showed {last.name}"
+            if progress.seen_running:
+                known += " after it had started"
+        await self._settle_unclear(
+            queued,
+            log_since,
+            None,
+            unclear=f"Nuki accepted it at {clock(sent_at)} and it was {why}{known}",
+            requests=sent.requests + progress.requests,
+            sent_at=sent_at,
+        )
+
+    def _confirm_failed_without_look(
         self, queued: QueuedAction, sent: SendActionResult, sent_at: datetime, err: ActivityError
     ) -> None:
+        """How runs before RECORD_PATCH answered a failed confirmation (kept for replay)."""
         progress = progress_from(_details(err), ConfirmProgress) or ConfirmProgress()
         last = progress.last
         known = ""
@@ -537,6 +810,7 @@ class LockActionsWorkflow:
             confirmed_by=confirmed_by,
             reason=reason,
             workflow_id=workflow.info().workflow_id,
+            deadline=queued.deadline,
         )
         workflow.logger.info("action #%d %s %s", queued.number, request.action.value, status.value)
 
@@ -551,6 +825,7 @@ class LockActionsWorkflow:
             ActionStatus.CONFIRMED: LockStatus.CONFIRMED,
             ActionStatus.EXPIRED: LockStatus.EXPIRED,
             ActionStatus.FAILED: LockStatus.FAILED,
+            ActionStatus.UNKNOWN: LockStatus.UNKNOWN,
         }.get(last.status, LockStatus.IDLE)
 
     # -- what the Temporal UI shows -----------------------------------------------------

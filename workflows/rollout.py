@@ -331,7 +331,8 @@ class RolloutWorkflow:
                 ApplyItemInput(
                     request_id=item_request_id(self._input.rollout_id, index),
                     item=item,
-                    deadline_seconds=options.item_deadline_seconds,
+                    # Fixed now, when the item starts: every attempt sends the same instant.
+                    deadline_at=workflow.now() + deadline,
                     wait_seconds=options.item_wait_seconds,
                     heartbeat_seconds=options.heartbeat_seconds,
                 ),

@@ -36,9 +36,9 @@ from nukiflow.models.validation import MAX_ACTION_DEADLINE
 from nukiflow.settings import Settings
 
 ACTION_DEADLINE_HELP = (
-    "Never send the action after this much time (e.g. 30s, 5m); an unlock queued while the "
-    "lock is offline must not open the door later. Default: NUKIFLOW_ACTION_DEADLINE_SECONDS "
-    "(60s)."
+    "Never send the action after this much time from now (e.g. 30s, 5m; at most 24h), "
+    "however long it waits for a worker or its turn; an unlock queued while the lock is "
+    "offline must not open the door later. Default: NUKIFLOW_ACTION_DEADLINE_SECONDS (60s)."
 )
 # Shared by `action` and its short forms (`lock`, `unlock`, `unlatch`).
 ACTION_DEADLINE_OPTION = typer.Option(
@@ -65,7 +65,8 @@ def action_command(
 ) -> None:
     """Run a lock action and wait until the lock confirms its new state.
 
-    An action not sent before its deadline is never sent.
+    An action not sent before its deadline is never sent. Exit status: 0 confirmed, 1 failed
+    or expired, 2 rejected, 3 unknown (it may have run: check the lock before sending it again).
     """
     _action(
         smartlock_id,

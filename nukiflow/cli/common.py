@@ -224,8 +224,8 @@ def _duration(
 # Options shared by several commands (Typer reads them from the defaults).
 JSON_OPTION = typer.Option(False, "--json", help="Print one JSON object (for scripts).")
 DEADLINE_HELP = (
-    "How long the change may take before nukiflow gives up (e.g. 30s, 10m, 2h, 1d). "
-    "Default: NUKIFLOW_AUTH_CHANGE_DEADLINE_SECONDS (24h)."
+    "Nothing is written after this much time from now (e.g. 30s, 10m, 2h, 1d; at most 30d), "
+    "and the command is answered by then. Default: NUKIFLOW_AUTH_CHANGE_DEADLINE_SECONDS (24h)."
 )
 DEADLINE_OPTION = typer.Option(None, "--deadline", metavar="DURATION", help=DEADLINE_HELP)
 REQUEST_ID_OPTION = typer.Option(

@@ -15,7 +15,13 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from nukiflow.models.auth import MAX_KEYPAD_NAME, MINUTES_PER_DAY, AuthFields, check_keypad_code
+from nukiflow.models.auth import (
+    MAX_CHANGE_DEADLINE_SECONDS,
+    MAX_KEYPAD_NAME,
+    MINUTES_PER_DAY,
+    AuthFields,
+    check_keypad_code,
+)
 from nukiflow.models.timing import WorkflowTiming
 from nukiflow.models.validation import (
     AuthId,
@@ -126,15 +132,16 @@ class GrantRequest(BaseModel):
 class GrantTiming(BaseModel):
     """How a grant waits and retries. Defaults suit the real Nuki cloud; tests shorten them."""
 
-    # Deadline of one revocation attempt (one delete through the auth's entity workflow).
-    revoke_attempt_seconds: float = Field(default=3600.0, gt=0)
+    # Deadline of one revocation attempt (one delete through the auth's entity workflow),
+    # from when the attempt sends it; bounded like every change's deadline.
+    revoke_attempt_seconds: float = Field(default=3600.0, gt=0, le=MAX_CHANGE_DEADLINE_SECONDS)
     # Back-off between attempts while the lock is offline: grows to the maximum, forever.
     revoke_retry_initial_seconds: float = Field(default=60.0, gt=0)
     revoke_retry_max_seconds: float = Field(default=3600.0, gt=0)
     # A revocation not verified this long after it fell due is shown as overdue.
     overdue_after_seconds: float = Field(default=300.0, ge=0)
-    # Deadline of a change to the window (extend) on the lock.
-    change_deadline_seconds: float = Field(default=3600.0, gt=0)
+    # Deadline of a change to the window (extend) on the lock, from when the grant sends it.
+    change_deadline_seconds: float = Field(default=3600.0, gt=0, le=MAX_CHANGE_DEADLINE_SECONDS)
     heartbeat_seconds: float = Field(default=30.0, ge=1)
     # One activity attempt waits this long for its change, then frees its worker slot and
     # asks again after the retry interval (same request: it attaches to the same change).

@@ -4,6 +4,22 @@ input, carried memory and query view of the lock actions workflow (``nuki-lock-<
 Validation lives here, at the edge: a request that breaks a rule fails to construct, so the
 facade refuses it before it reaches Temporal; the workflow's update validator checks what only
 the workflow knows (the lock's type).
+
+What an answer claims (:class:`ActionStatus`), from what Temporal recorded and what the lock
+reports, never from a heartbeat that may not have arrived:
+
+- ``confirmed``: the lock ran it: its state reached the action's end state with evidence that
+  the action ran, or its log shows the action completed successfully.
+- ``expired``: it did not run and will not: the deadline came before it could be sent, and
+  the workflow's record proves no send attempt reached its POST (none started, or every one
+  that started reported back that it had not sent).
+- ``failed``: the lock or Nuki says why it did not complete (motor blocked, another completion
+  state in the lock's log, not found, unauthorized...); ``reason`` has it.
+- ``unknown``: it may have run. A send attempt may have reached Nuki (it started and never
+  reported back, or Nuki accepted it) and neither the lock's state nor its log showed the
+  outcome by the deadline plus a grace period; ``reason`` says what was seen. Look at the
+  lock before acting again.
+- ``rejected``: bad input, refused before anything was sent.
 """
 
 from __future__ import annotations
@@ -12,8 +28,9 @@ from datetime import datetime, timedelta
 from enum import IntEnum, StrEnum
 from typing import NamedTuple, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from nukiflow.models.deadline import utc_instant
 from nukiflow.models.timing import WorkflowTiming
 from nukiflow.models.validation import SmartlockId
 from nukiflow.models.wire import ActionOption, LockAction, LockState, OpenerAction, SmartlockType
@@ -21,6 +38,7 @@ from nukiflow.models.wire import ActionOption, LockAction, LockState, OpenerActi
 DEFAULT_DEADLINE_SECONDS = 60.0
 # An action is immediate; a day is the longest one may wait for its turn or for its lock.
 MAX_DEADLINE_SECONDS = 24 * 3600.0
+MAX_DEADLINE = timedelta(seconds=MAX_DEADLINE_SECONDS)
 
 
 class ActionName(StrEnum):
@@ -182,8 +200,25 @@ class ActionRequest(BaseModel):
     action: ActionName
     force: bool = False
     full_lock: bool = False
-    # The action is sent before this many seconds after it was accepted, or never.
-    deadline_seconds: float = Field(default=DEFAULT_DEADLINE_SECONDS, gt=0, le=MAX_DEADLINE_SECONDS)
+    # The action is sent before this instant (UTC), or never. Fixed by the caller when it
+    # called; the facade sets it (from ``deadline_seconds``, or from its default when the
+    # request names no deadline) before the request leaves the caller's process.
+    deadline_at: datetime | None = None
+    # Seconds from now, for a request built by hand: the facade turns them into
+    # ``deadline_at`` when it sends the request. Requests recorded before ``deadline_at``
+    # existed carry only these, counted from when the workflow accepted them.
+    deadline_seconds: float | None = Field(default=None, gt=0, le=MAX_DEADLINE_SECONDS)
+
+    @field_validator("deadline_at")
+    @classmethod
+    def _deadline_in_utc(cls, value: datetime | None) -> datetime | None:
+        return None if value is None else utc_instant(value)
+
+    @model_validator(mode="after")
+    def _one_deadline(self) -> Self:
+        if self.deadline_at is not None and self.deadline_seconds is not None:
+            raise ValueError("give deadline_at or deadline_seconds, not both")
+        return self
 
     @model_validator(mode="after")
     def _options_fit(self) -> Self:
@@ -210,10 +245,13 @@ class ActionRequest(BaseModel):
 
 
 class ActionStatus(StrEnum):
-    CONFIRMED = "confirmed"  # the lock reached the action's end state (or its log says success)
-    EXPIRED = "expired"  # not sent before its deadline; it is never sent
-    FAILED = "failed"  # motor blocked, offline after sending, not found, unauthorized, ...
-    REJECTED = "rejected"  # bad input
+    """What an answer claims about the door (see the module's docstring for the evidence)."""
+
+    CONFIRMED = "confirmed"  # it ran: the lock's end state (with evidence) or its log says so
+    EXPIRED = "expired"  # not sent before its deadline (proven by the record); it never runs
+    FAILED = "failed"  # the lock or Nuki says why not: motor blocked, not found, unauthorized...
+    UNKNOWN = "unknown"  # may have run: sent (or maybe sent), its outcome not seen in time
+    REJECTED = "rejected"  # bad input, nothing sent
 
 
 class ActionOutcome(BaseModel):
@@ -237,6 +275,9 @@ class ActionOutcome(BaseModel):
     confirmed_by: str | None = None
     reason: str | None = None
     workflow_id: str | None = None
+    # The instant after which it was never to be sent (absent from outcomes recorded before
+    # deadlines were instants, and from rejected requests).
+    deadline: datetime | None = None
 
     @property
     def ok(self) -> bool:
@@ -260,6 +301,14 @@ class ActionTiming(BaseModel):
     log_clock_skew_seconds: float = Field(default=2.0, ge=0)
     # One send attempt (GET smartlock + POST) may take this long.
     call_timeout_seconds: float = Field(default=30.0, gt=0)
+    # The send activity runs this long past the deadline (at most one call): an attempt that
+    # started before it can report that it did not send, and one that starts after it refuses
+    # at once and reports so. The answer "expired" comes at most this long after the deadline.
+    report_margin_seconds: float = Field(default=5.0, ge=0)
+    # A send that may have reached Nuki but whose outcome was not seen by the deadline is
+    # looked for in the lock's log and state for up to this long after the deadline; then it
+    # is answered (confirmed or failed from the log, else unknown).
+    settle_grace_seconds: float = Field(default=30.0, ge=0)
 
 
 class LockStatus(StrEnum):
@@ -270,6 +319,7 @@ class LockStatus(StrEnum):
     CONFIRMED = "confirmed"
     EXPIRED = "expired"
     FAILED = "failed"
+    UNKNOWN = "unknown"
 
 
 class QueuedAction(BaseModel):
@@ -279,7 +329,13 @@ class QueuedAction(BaseModel):
 
     @property
     def deadline(self) -> datetime:
-        return self.accepted_at + timedelta(seconds=self.request.deadline_seconds)
+        """The caller's instant; for requests recorded before there was one (or built by hand
+        and sent past the facade), the seconds counted from acceptance."""
+        request = self.request
+        if request.deadline_at is not None:
+            return request.deadline_at
+        seconds = request.deadline_seconds or DEFAULT_DEADLINE_SECONDS
+        return self.accepted_at + timedelta(seconds=seconds)
 
 
 class LockActionsMemory(BaseModel):
@@ -315,7 +371,8 @@ class QueuedActionView(BaseModel):
     action: ActionName
     accepted_at: datetime
     deadline: datetime
-    # For the current action: "sending" or "confirming"; None while it waits in line.
+    # For the current action: "sending", "confirming" or "looking in the lock's log" (after a
+    # send or confirmation that did not settle it); None while it waits in line.
     step: str | None = None
 
 

@@ -7,7 +7,7 @@ for callers that build payloads by other means.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Literal, Self
 
@@ -20,6 +20,7 @@ from pydantic import (
     model_validator,
 )
 
+from nukiflow.models.deadline import utc_instant
 from nukiflow.models.validation import (
     MAX_KEYPAD_NAME as MAX_KEYPAD_NAME,
 )
@@ -37,6 +38,11 @@ from nukiflow.models.wire import AuthType, SmartlockAuth, SmartlockAuthCreate, S
 
 REDACTED_CODE = "******"
 MINUTES_PER_DAY = 1440
+# Deadlines of auth changes and creates: the default (NUKIFLOW_AUTH_CHANGE_DEADLINE_SECONDS)
+# and the longest a caller may give.
+DEFAULT_CHANGE_DEADLINE_SECONDS = 24 * 3600.0
+MAX_CHANGE_DEADLINE_SECONDS = 30 * 24 * 3600.0
+MAX_CHANGE_DEADLINE = timedelta(seconds=MAX_CHANGE_DEADLINE_SECONDS)
 
 ClearableField = Literal[
     "allowed_from_date",
@@ -71,6 +77,35 @@ def _utc(value: datetime | None) -> datetime | None:
     except OverflowError:  # a date at the very end of the calendar, as Nuki reported it
         return value
     return value.replace(microsecond=(value.microsecond // 1000) * 1000)
+
+
+class _Deadline(BaseModel):
+    """A change's deadline as a model carries it: the caller's instant (``deadline_at``), or
+    seconds the facade turns into that instant when it sends the change. Payloads recorded
+    before ``deadline_at`` existed carry only the seconds, counted from when the workflow took
+    the change."""
+
+    deadline_at: datetime | None = None
+    deadline_seconds: float | None = Field(default=None, gt=0, le=MAX_CHANGE_DEADLINE_SECONDS)
+
+    @field_validator("deadline_at")
+    @classmethod
+    def _deadline_in_utc(cls, value: datetime | None) -> datetime | None:
+        return None if value is None else utc_instant(value)
+
+    @model_validator(mode="after")
+    def _one_deadline(self) -> Self:
+        if self.deadline_at is not None and self.deadline_seconds is not None:
+            raise ValueError("give deadline_at or deadline_seconds, not both")
+        return self
+
+    def deadline_from(self, accepted_at: datetime) -> datetime:
+        """The instant nothing is written after (``accepted_at`` counts only for payloads
+        without one)."""
+        if self.deadline_at is not None:
+            return self.deadline_at
+        seconds = self.deadline_seconds or DEFAULT_CHANGE_DEADLINE_SECONDS
+        return accepted_at + timedelta(seconds=seconds)
 
 
 class _Restrictions(BaseModel):
@@ -240,16 +275,18 @@ class ChangeKind(StrEnum):
     DELETE = "delete"
 
 
-class AuthChange(BaseModel):
-    """One caller's change to one auth: the input of the entity's ``change`` update."""
+class AuthChange(_Deadline):
+    """One caller's change to one auth: the input of the entity's ``change`` update.
+
+    Nothing is written after its deadline (``deadline_at``, fixed by the caller when it called;
+    see :class:`_Deadline`), and the caller is answered by then.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     request_id: str = Field(min_length=1, max_length=200)
     kind: ChangeKind = ChangeKind.UPDATE
     patch: AuthPatch | None = None
-    # How long the change may take before it is given up (default from settings).
-    deadline_seconds: float = Field(default=24 * 3600, gt=0, le=30 * 24 * 3600)
 
     @model_validator(mode="after")
     def _patch_matches_kind(self) -> Self:
@@ -303,8 +340,9 @@ class AuthOutcome(BaseModel):
         return self.status in (OutcomeStatus.APPLIED, OutcomeStatus.SUPERSEDED)
 
 
-class CreateAuthRequest(_Restrictions):
-    """Input of the create workflow: a new auth on one lock."""
+class CreateAuthRequest(_Restrictions, _Deadline):
+    """Input of the create workflow: a new auth on one lock (nothing is sent after its
+    deadline, see :class:`_Deadline`)."""
 
     request_id: str = Field(min_length=1, max_length=200)
     smartlock_id: SmartlockId = Field(gt=0)
@@ -314,7 +352,6 @@ class CreateAuthRequest(_Restrictions):
     enabled: bool = True
     remote_allowed: bool = False
     account_user_id: AccountUserId | None = None
-    deadline_seconds: float = Field(default=24 * 3600, gt=0, le=30 * 24 * 3600)
 
     @field_validator("code")
     @classmethod
@@ -343,5 +380,13 @@ class CreateAuthRequest(_Restrictions):
 
     def fields(self) -> AuthFields:
         return AuthFields.model_validate(
-            self.model_dump(exclude={"request_id", "smartlock_id", "auth_type", "deadline_seconds"})
+            self.model_dump(
+                exclude={
+                    "request_id",
+                    "smartlock_id",
+                    "auth_type",
+                    "deadline_at",
+                    "deadline_seconds",
+                }
+            )
         )

@@ -523,7 +523,11 @@ class ApplyItemInput(BaseModel):
 
     request_id: str
     item: RolloutItem
-    deadline_seconds: float
+    # The item's change is never written after this instant, fixed by the workflow when it
+    # started the item (every attempt of the activity sends the same one).
+    deadline_at: datetime | None = None
+    # Inputs recorded before deadline_at existed: seconds from when an attempt sends it.
+    deadline_seconds: float | None = None
     wait_seconds: float
     heartbeat_seconds: float
 
