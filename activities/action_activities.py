@@ -38,18 +38,18 @@ from pydantic import BaseModel, ValidationError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.failures import (
+from nukiflow.activities.failures import (
     DEADLINE_PASSED,
     LOCK_OFFLINE,
     final,
     pending,
     to_application_error,
 )
-from activities.nuki_client import NukiClient
-from activities.nuki_errors import NukiError, NukiLockedError, NukiRateLimitedError
-from nukiflow.models.action import ActionName, ActionSpec, spec_of, state_name, supported
-from nukiflow.models.timing import PollTiming
-from nukiflow.models.wire import LockState, ServerState, Smartlock, SmartlockAction, SmartlockLog
+from nukiflow.activities.nuki_client import NukiClient
+from nukiflow.activities.nuki_errors import NukiError, NukiLockedError, NukiRateLimitedError
+from nukiflow.contracts.action import ActionName, ActionSpec, spec_of, state_name, supported
+from nukiflow.contracts.timing import PollTiming
+from nukiflow.contracts.wire import LockState, ServerState, Smartlock, SmartlockAction, SmartlockLog
 
 # Error types the lock workflow looks at (ApplicationError.type), beside those of failures.py.
 ACTION_NOT_SUPPORTED = "ActionNotSupported"

@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
-from activities.failures import (
+from nukiflow.activities.failures import (
     CONFLICT,
     DEADLINE_PASSED,
     LOCK_OFFLINE,
@@ -26,18 +26,18 @@ from activities.failures import (
     pending,
     to_application_error,
 )
-from activities.nuki_client import NukiClient
-from activities.nuki_errors import (
+from nukiflow.activities.nuki_client import NukiClient
+from nukiflow.activities.nuki_errors import (
     NukiConflictError,
     NukiError,
     NukiLockedError,
     NukiNotFoundError,
     NukiRateLimitedError,
 )
-from activities.polling import poll_until
-from nukiflow.models.auth import AuthFields
-from nukiflow.models.timing import PollTiming
-from nukiflow.models.wire import SmartlockAuth
+from nukiflow.activities.polling import poll_until
+from nukiflow.contracts.auth import AuthFields
+from nukiflow.contracts.timing import PollTiming
+from nukiflow.contracts.wire import SmartlockAuth
 
 T = TypeVar("T")
 

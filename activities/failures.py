@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
-from activities.nuki_errors import NukiError, NukiLockedError, NukiRateLimitedError
+from nukiflow.activities.nuki_errors import NukiError, NukiLockedError, NukiRateLimitedError
 
 # Error types the workflows look at (ApplicationError.type).
 LOCKED = "NukiLockedError"

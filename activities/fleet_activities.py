@@ -25,16 +25,16 @@ from temporalio.client import WorkflowExecutionStatus
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.failures import to_application_error
-from activities.nuki_client import NukiClient
-from activities.nuki_errors import NukiError, NukiNotFoundError
-from nukiflow.models.access import (
+from nukiflow.activities.failures import to_application_error
+from nukiflow.activities.nuki_client import NukiClient
+from nukiflow.activities.nuki_errors import NukiError, NukiNotFoundError
+from nukiflow.contracts.access import (
     FindAuthInput,
     FindAuthResult,
     RevokeAuthInput,
     RevokeAuthResult,
 )
-from nukiflow.models.auth import (
+from nukiflow.contracts.auth import (
     DEFAULT_CHANGE_DEADLINE_SECONDS,
     AuthChange,
     AuthOutcome,
@@ -42,9 +42,9 @@ from nukiflow.models.auth import (
     CreateAuthRequest,
     OutcomeStatus,
 )
-from nukiflow.models.entity import AuthEntityResult, EntityStatus, auth_workflow_id
-from nukiflow.models.messages import validation_message
-from nukiflow.models.rollout import ApplyItemInput, RolloutOp
+from nukiflow.contracts.entity import AuthEntityResult, EntityStatus, auth_workflow_id
+from nukiflow.contracts.messages import validation_message
+from nukiflow.contracts.rollout import ApplyItemInput, RolloutOp
 
 if TYPE_CHECKING:  # the facade imports the workflows; keep activities importable without it
     from nukiflow.client import NukiFlow

@@ -17,15 +17,15 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, TypeAdapter
 
-from activities.nuki_errors import (
+from nukiflow.activities.nuki_errors import (
     NukiError,
     NukiRequestRefused,
     NukiTransportError,
     error_from_response,
     redact,
 )
-from nukiflow.models.validation import InputError, check_auth_id, check_smartlock_id
-from nukiflow.models.wire import (
+from nukiflow.contracts.validation import InputError, check_auth_id, check_smartlock_id
+from nukiflow.contracts.wire import (
     DecentralWebhook,
     NukiModel,
     Smartlock,

@@ -21,9 +21,9 @@ from typing import TypeVar
 from pydantic import BaseModel
 from temporalio import activity
 
-from activities.failures import pending
-from activities.nuki_errors import NukiError, NukiRateLimitedError
-from nukiflow.models.timing import PollTiming
+from nukiflow.activities.failures import pending
+from nukiflow.activities.nuki_errors import NukiError, NukiRateLimitedError
+from nukiflow.contracts.timing import PollTiming
 
 T = TypeVar("T")
 

@@ -25,18 +25,18 @@ from dataclasses import dataclass
 
 from temporalio.testing import WorkflowEnvironment
 
-from activities.nuki_client import NukiClient
 from bench import leave
-from nukiflow import search_attributes
+from nukiflow.activities.nuki_client import NukiClient
 from nukiflow.client import NukiFlow
-from nukiflow.codec import Keyring
-from nukiflow.converter import data_converter
-from nukiflow.models.action import ActionName, ActionStatus, lock_workflow_id
-from nukiflow.models.timing import WorkflowTiming
+from nukiflow.contracts import search_attributes
+from nukiflow.contracts.action import ActionName, ActionStatus, lock_workflow_id
+from nukiflow.contracts.timing import WorkflowTiming
+from nukiflow.devtools.temporal_binary import find_temporal_binary
 from nukiflow.simulator import SimSettings, SimulatorControl, SimulatorServer
 from nukiflow.simulator.control_models import RequestRecord
-from nukiflow.temporal_cli import find_temporal_binary
-from nukiflow.worker import build_worker
+from nukiflow.temporal.codec import Keyring
+from nukiflow.temporal.converter import data_converter
+from nukiflow.temporal.worker import build_worker
 
 TOKEN = "bench-" + uuid.uuid4().hex
 

@@ -34,19 +34,19 @@ from temporalio import workflow
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from activities.nuki_client import NukiClient
-from activities.nuki_errors import NukiLockedError
 from bench import leave
 from bench.worker_process import serve_worker, start_worker_process, stop_process
-from nukiflow import search_attributes
-from nukiflow.codec import Keyring
-from nukiflow.converter import data_converter
+from nukiflow.activities.nuki_client import NukiClient
+from nukiflow.activities.nuki_errors import NukiLockedError
+from nukiflow.contracts import search_attributes
+from nukiflow.contracts.auth import AuthFields, AuthPatch
+from nukiflow.contracts.rollout import RolloutItem, RolloutOp, RolloutOptions, RolloutPlan
+from nukiflow.contracts.wire import SmartlockAuthUpdate
+from nukiflow.devtools.temporal_binary import find_temporal_binary
 from nukiflow.fleet import Fleet
-from nukiflow.models.auth import AuthFields, AuthPatch
-from nukiflow.models.rollout import RolloutItem, RolloutOp, RolloutOptions, RolloutPlan
-from nukiflow.models.wire import SmartlockAuthUpdate
 from nukiflow.simulator import SimSettings, SimulatorControl, SimulatorServer
-from nukiflow.temporal_cli import find_temporal_binary
+from nukiflow.temporal.codec import Keyring
+from nukiflow.temporal.converter import data_converter
 
 TOKEN = "bench-" + uuid.uuid4().hex
 ROLLOUT_TYPES = ("NukiRollout", "NukiAuthEntity", "NukiAuthCreate")

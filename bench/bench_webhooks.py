@@ -28,17 +28,18 @@ import httpx
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from activities.nuki_client import NukiClient
 from bench import leave
-from nukiflow import search_attributes
+from nukiflow.activities.nuki_client import NukiClient
 from nukiflow.client import NukiFlow
-from nukiflow.codec import Keyring
-from nukiflow.converter import data_converter
-from nukiflow.dev import free_port
-from nukiflow.models.action import ActionName
-from nukiflow.models.timing import WorkflowTiming
+from nukiflow.contracts import search_attributes
+from nukiflow.contracts.action import ActionName
+from nukiflow.contracts.timing import WorkflowTiming
+from nukiflow.devtools.dev import free_port
+from nukiflow.devtools.temporal_binary import find_temporal_binary
 from nukiflow.simulator import SimSettings, SimulatorControl, SimulatorServer
-from nukiflow.temporal_cli import find_temporal_binary
+from nukiflow.temporal.codec import Keyring
+from nukiflow.temporal.converter import data_converter
+from nukiflow.temporal.worker import build_worker
 from nukiflow.webhooks import (
     SIGNATURE_HEADER,
     ForwardingPolicy,
@@ -46,7 +47,6 @@ from nukiflow.webhooks import (
     WebhookServer,
     sign,
 )
-from nukiflow.worker import build_worker
 
 TOKEN = "bench-" + uuid.uuid4().hex
 SECRET = uuid.uuid4().hex

@@ -39,18 +39,18 @@ from bench.chaos_truth import (
     status_of,
 )
 from nukiflow.client import NukiFlow
-from nukiflow.fleet import Fleet
-from nukiflow.models.action import (
+from nukiflow.contracts.action import (
     ActionName,
     ActionTiming,
     LockActionsInput,
     lock_workflow_id,
     spec_of,
 )
-from nukiflow.models.auth import AuthFields, AuthPatch
-from nukiflow.models.rollout import RolloutItem, RolloutOp, RolloutOptions, RolloutPlan
+from nukiflow.contracts.auth import AuthFields, AuthPatch
+from nukiflow.contracts.rollout import RolloutItem, RolloutOp, RolloutOptions, RolloutPlan
+from nukiflow.fleet import Fleet
 from nukiflow.simulator import Faults, SimulatorControl
-from workflows.lock_actions import LockActionsWorkflow
+from nukiflow.workflows.lock_actions import LockActionsWorkflow
 
 # Never the same action twice in a row on a lock: a late execution still finds its own call.
 ACTION_CYCLE = (

@@ -23,12 +23,12 @@ from temporalio.client import Client
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 
 from bench.worker_process import kill_process, start_worker_process, stop_process
-from nukiflow.codec import Keyring
-from nukiflow.converter import data_converter
-from nukiflow.dev import TemporalDevServer, free_port
-from nukiflow.models.timing import PollTiming, RetryTiming, WorkflowTiming
+from nukiflow.contracts.timing import PollTiming, RetryTiming, WorkflowTiming
+from nukiflow.devtools.dev import TemporalDevServer, free_port
 from nukiflow.simulator import Faults, SimSettings, SimulatorControl, SimulatorServer
 from nukiflow.simulator.control_models import RequestRecord
+from nukiflow.temporal.codec import Keyring
+from nukiflow.temporal.converter import data_converter
 
 # Process ids of every child started (workers, the Temporal server), for the last resort.
 STARTED: set[int] = set()

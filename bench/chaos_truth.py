@@ -19,7 +19,7 @@ from typing import TypeVar
 from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError
 
-from nukiflow.models.wire import SmartlockAuth
+from nukiflow.contracts.wire import SmartlockAuth
 from nukiflow.simulator import SimulatorControl
 from nukiflow.simulator.control_models import ExecutedAction
 

@@ -8,7 +8,7 @@ to measure, and a real death to survive.
 
 Environment: ``BENCH_TEMPORAL`` (address), ``BENCH_KEYS`` (codec keys), ``BENCH_TASK_QUEUE``,
 ``BENCH_TOKEN`` and ``BENCH_SIM_URL`` (the fake cloud), optional ``BENCH_ACTIVITY_SLOTS``,
-``BENCH_TIMING`` (a :class:`~nukiflow.models.timing.WorkflowTiming` as JSON: the timing of the
+``BENCH_TIMING`` (a :class:`~nukiflow.contracts.timing.WorkflowTiming` as JSON: the timing of the
 changes rollout items send; default: the production defaults), ``BENCH_STICKY_SECONDS`` (how
 soon a dead worker's cached workflows move to another; default: Temporal's).
 """
@@ -27,10 +27,10 @@ from typing import IO, Any
 
 from temporalio.client import Client
 
-from activities.nuki_client import NukiClient
-from nukiflow.codec import Keyring
-from nukiflow.converter import data_converter
-from nukiflow.models.timing import WorkflowTiming
+from nukiflow.activities.nuki_client import NukiClient
+from nukiflow.contracts.timing import WorkflowTiming
+from nukiflow.temporal.codec import Keyring
+from nukiflow.temporal.converter import data_converter
 
 READY = b"READY"
 STARTUP_TIMEOUT = 60.0
@@ -39,7 +39,7 @@ STARTUP_TIMEOUT = 60.0
 async def serve_worker(extra_workflows: Sequence[type] = ()) -> None:
     """Run a worker with every nukiflow workflow (fleet ones included) until SIGTERM."""
     from nukiflow.client import NukiFlow
-    from nukiflow.worker import build_worker
+    from nukiflow.temporal.worker import build_worker
 
     env = os.environ
     client = await Client.connect(

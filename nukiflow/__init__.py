@@ -27,20 +27,20 @@ _EXPORTS: dict[str, str] = {
     # The facade and its configuration.
     "NukiFlow": "nukiflow.client",
     "Settings": "nukiflow.settings",
-    "WorkflowTiming": "nukiflow.models.timing",
+    "WorkflowTiming": "nukiflow.contracts.timing",
     # Authorizations.
-    "AuthPatch": "nukiflow.models.auth",
-    "AuthOutcome": "nukiflow.models.auth",
-    "OutcomeStatus": "nukiflow.models.auth",
-    "ChangeKind": "nukiflow.models.auth",
-    "RedactedAuth": "nukiflow.models.auth",
-    "AuthEntityView": "nukiflow.models.entity",
-    "EntityStatus": "nukiflow.models.entity",
+    "AuthPatch": "nukiflow.contracts.auth",
+    "AuthOutcome": "nukiflow.contracts.auth",
+    "OutcomeStatus": "nukiflow.contracts.auth",
+    "ChangeKind": "nukiflow.contracts.auth",
+    "RedactedAuth": "nukiflow.contracts.auth",
+    "AuthEntityView": "nukiflow.contracts.entity",
+    "EntityStatus": "nukiflow.contracts.entity",
     # Lock actions.
-    "ActionName": "nukiflow.models.action",
-    "ActionOutcome": "nukiflow.models.action",
-    "ActionStatus": "nukiflow.models.action",
-    "LockActionsView": "nukiflow.models.action",
+    "ActionName": "nukiflow.contracts.action",
+    "ActionOutcome": "nukiflow.contracts.action",
+    "ActionStatus": "nukiflow.contracts.action",
+    "LockActionsView": "nukiflow.contracts.action",
     # Fleet rollouts and time-limited access grants.
     "Fleet": "nukiflow.fleet",
     "RolloutHandle": "nukiflow.fleet",
@@ -48,27 +48,27 @@ _EXPORTS: dict[str, str] = {
     "FleetError": "nukiflow.fleet",
     "FleetRefusedError": "nukiflow.fleet",
     "RolloutConflictError": "nukiflow.fleet",
-    "PlanError": "nukiflow.plan",
-    "InputError": "nukiflow.models.validation",
-    "TimeZoneError": "nukiflow.timezones",
-    "RolloutPlan": "nukiflow.models.rollout",
-    "RolloutItem": "nukiflow.models.rollout",
-    "RolloutOp": "nukiflow.models.rollout",
-    "RolloutOptions": "nukiflow.models.rollout",
-    "FailurePolicy": "nukiflow.models.rollout",
-    "RolloutProgress": "nukiflow.models.rollout",
-    "RolloutReport": "nukiflow.models.rollout",
-    "RolloutTotals": "nukiflow.models.rollout",
-    "ItemReport": "nukiflow.models.rollout",
-    "ItemStatus": "nukiflow.models.rollout",
-    "RolloutState": "nukiflow.models.rollout",
-    "GrantView": "nukiflow.models.access",
-    "GrantStatus": "nukiflow.models.access",
-    "GrantTiming": "nukiflow.models.access",
-    "AccessWindow": "nukiflow.models.access",
+    "PlanError": "nukiflow.fleet.plan",
+    "InputError": "nukiflow.contracts.validation",
+    "TimeZoneError": "nukiflow.times.zones",
+    "RolloutPlan": "nukiflow.contracts.rollout",
+    "RolloutItem": "nukiflow.contracts.rollout",
+    "RolloutOp": "nukiflow.contracts.rollout",
+    "RolloutOptions": "nukiflow.contracts.rollout",
+    "FailurePolicy": "nukiflow.contracts.rollout",
+    "RolloutProgress": "nukiflow.contracts.rollout",
+    "RolloutReport": "nukiflow.contracts.rollout",
+    "RolloutTotals": "nukiflow.contracts.rollout",
+    "ItemReport": "nukiflow.contracts.rollout",
+    "ItemStatus": "nukiflow.contracts.rollout",
+    "RolloutState": "nukiflow.contracts.rollout",
+    "GrantView": "nukiflow.contracts.access",
+    "GrantStatus": "nukiflow.contracts.access",
+    "GrantTiming": "nukiflow.contracts.access",
+    "AccessWindow": "nukiflow.contracts.access",
     # Running workers.
-    "build_worker": "nukiflow.worker",
-    "run_worker": "nukiflow.worker",
+    "build_worker": "nukiflow.temporal.worker",
+    "run_worker": "nukiflow.temporal.worker",
 }
 
 __all__ = [
@@ -117,25 +117,17 @@ __all__ = [
 
 if TYPE_CHECKING:
     from nukiflow.client import NukiFlow
-    from nukiflow.fleet import (
-        Fleet,
-        FleetError,
-        FleetRefusedError,
-        GrantHandle,
-        RolloutConflictError,
-        RolloutHandle,
-    )
-    from nukiflow.models.access import AccessWindow, GrantStatus, GrantTiming, GrantView
-    from nukiflow.models.action import ActionName, ActionOutcome, ActionStatus, LockActionsView
-    from nukiflow.models.auth import (
+    from nukiflow.contracts.access import AccessWindow, GrantStatus, GrantTiming, GrantView
+    from nukiflow.contracts.action import ActionName, ActionOutcome, ActionStatus, LockActionsView
+    from nukiflow.contracts.auth import (
         AuthOutcome,
         AuthPatch,
         ChangeKind,
         OutcomeStatus,
         RedactedAuth,
     )
-    from nukiflow.models.entity import AuthEntityView, EntityStatus
-    from nukiflow.models.rollout import (
+    from nukiflow.contracts.entity import AuthEntityView, EntityStatus
+    from nukiflow.contracts.rollout import (
         FailurePolicy,
         ItemReport,
         ItemStatus,
@@ -148,12 +140,20 @@ if TYPE_CHECKING:
         RolloutState,
         RolloutTotals,
     )
-    from nukiflow.models.timing import WorkflowTiming
-    from nukiflow.models.validation import InputError
-    from nukiflow.plan import PlanError
+    from nukiflow.contracts.timing import WorkflowTiming
+    from nukiflow.contracts.validation import InputError
+    from nukiflow.fleet import (
+        Fleet,
+        FleetError,
+        FleetRefusedError,
+        GrantHandle,
+        RolloutConflictError,
+        RolloutHandle,
+    )
+    from nukiflow.fleet.plan import PlanError
     from nukiflow.settings import Settings
-    from nukiflow.timezones import TimeZoneError
-    from nukiflow.worker import build_worker, run_worker
+    from nukiflow.temporal.worker import build_worker, run_worker
+    from nukiflow.times.zones import TimeZoneError
 
 
 def __getattr__(name: str) -> Any:

@@ -1,10 +1,10 @@
 """The Python face of nukiflow: change authorizations through their entity workflows.
 
-Every call returns an :class:`~nukiflow.models.auth.AuthOutcome`: applied (verified), superseded,
+Every call returns an :class:`~nukiflow.contracts.auth.AuthOutcome`: applied (verified), superseded,
 rejected (bad input, refused before it reaches Temporal) or failed (with the reason).
 
 Deadlines (``deadline=``: a ``timedelta`` from now or an aware ``datetime``) become a UTC
-instant the moment a method is called (:mod:`nukiflow.models.deadline`); that instant travels
+instant the moment a method is called (:mod:`nukiflow.contracts.deadline`); that instant travels
 with the change or action, so a workflow that takes it up late, or a retry, never stretches it.
 """
 
@@ -29,8 +29,7 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
-from nukiflow.connect import connect_temporal
-from nukiflow.models.action import (
+from nukiflow.contracts.action import (
     MAX_DEADLINE,
     ActionName,
     ActionOutcome,
@@ -40,7 +39,7 @@ from nukiflow.models.action import (
     LockActionsView,
     lock_workflow_id,
 )
-from nukiflow.models.auth import (
+from nukiflow.contracts.auth import (
     MAX_CHANGE_DEADLINE,
     AuthChange,
     AuthOutcome,
@@ -50,8 +49,8 @@ from nukiflow.models.auth import (
     OutcomeRequest,
     OutcomeStatus,
 )
-from nukiflow.models.deadline import Deadline, DeadlineError, resolve_deadline
-from nukiflow.models.entity import (
+from nukiflow.contracts.deadline import Deadline, DeadlineError, resolve_deadline
+from nukiflow.contracts.entity import (
     AuthCreateInput,
     AuthEntityInput,
     AuthEntityResult,
@@ -59,14 +58,15 @@ from nukiflow.models.entity import (
     auth_workflow_id,
     create_workflow_id,
 )
-from nukiflow.models.messages import validation_message as validation_message
-from nukiflow.models.timing import WorkflowTiming
-from nukiflow.models.validation import InputError, check_auth_target, check_target
+from nukiflow.contracts.messages import validation_message as validation_message
+from nukiflow.contracts.timing import WorkflowTiming
+from nukiflow.contracts.validation import InputError, check_auth_target, check_target
 from nukiflow.settings import Settings
-from workflows.auth_create import AuthCreateWorkflow
-from workflows.auth_entity import DELETED, ROLLING_OVER, AuthEntityWorkflow
-from workflows.lock_actions import ROLLING_OVER as LOCK_ROLLING_OVER
-from workflows.lock_actions import LockActionsWorkflow
+from nukiflow.temporal.connect import connect_temporal
+from nukiflow.workflows.auth_create import AuthCreateWorkflow
+from nukiflow.workflows.auth_entity import DELETED, ROLLING_OVER, AuthEntityWorkflow
+from nukiflow.workflows.lock_actions import ROLLING_OVER as LOCK_ROLLING_OVER
+from nukiflow.workflows.lock_actions import LockActionsWorkflow
 
 # An entity that is continuing-as-new refuses changes until the changes it holds have ended
 # (one may wait hours for an offline lock): retried with growing pauses, for as long as the
@@ -375,7 +375,7 @@ class NukiFlow:
         """The outcome of a change known to the auth's workflow, waiting while it is pending
         (e.g. the change named in a ``superseded`` outcome's ``superseded_by``).
 
-        Raises :class:`~nukiflow.models.validation.InputError` (a ``ValueError``) for ids that
+        Raises :class:`~nukiflow.contracts.validation.InputError` (a ``ValueError``) for ids that
         cannot name an auth."""
         smartlock_id, auth_id = check_auth_target(smartlock_id, auth_id, request_id=request_id)
         handle = self.client.get_workflow_handle(auth_workflow_id(smartlock_id, auth_id))
@@ -476,7 +476,7 @@ class NukiFlow:
 
     async def auth_state(self, smartlock_id: int, auth_id: str) -> AuthEntityView:
         """The auth's desired and verified state (codes redacted), pending changes and last
-        outcomes. Raises :class:`~nukiflow.models.validation.InputError` for bad ids."""
+        outcomes. Raises :class:`~nukiflow.contracts.validation.InputError` for bad ids."""
         smartlock_id, auth_id = check_auth_target(smartlock_id, auth_id)
         handle = self.client.get_workflow_handle(auth_workflow_id(smartlock_id, auth_id))
         return await handle.query(AuthEntityWorkflow.state)
@@ -664,7 +664,7 @@ class NukiFlow:
 
     async def lock_state(self, smartlock_id: int) -> LockActionsView:
         """The lock workflow's queue, current action, last outcomes and learned timing.
-        Raises :class:`~nukiflow.models.validation.InputError` for a bad smartlock id."""
+        Raises :class:`~nukiflow.contracts.validation.InputError` for a bad smartlock id."""
         smartlock_id = check_target(smartlock_id)
         handle = self.client.get_workflow_handle(lock_workflow_id(smartlock_id))
         return await handle.query(LockActionsWorkflow.state)

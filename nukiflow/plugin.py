@@ -25,16 +25,16 @@ import temporalio.worker
 from temporalio.plugin import SimplePlugin
 from temporalio.worker import WorkerConfig
 
-from activities.action_activities import ActionActivities
-from activities.auth_activities import AuthActivities
-from activities.nuki_client import NukiClient
-from nukiflow.codec import Keyring
-from nukiflow.converter import data_converter, require_encryption
+from nukiflow.activities.action_activities import ActionActivities
+from nukiflow.activities.auth_activities import AuthActivities
+from nukiflow.activities.nuki_client import NukiClient
 from nukiflow.settings import Settings
-from workflows.auth_create import AuthCreateWorkflow
-from workflows.auth_entity import AuthEntityWorkflow
-from workflows.drift_ledger import DriftLedgerWorkflow
-from workflows.lock_actions import LockActionsWorkflow
+from nukiflow.temporal.codec import Keyring
+from nukiflow.temporal.converter import data_converter, require_encryption
+from nukiflow.workflows.auth_create import AuthCreateWorkflow
+from nukiflow.workflows.auth_entity import AuthEntityWorkflow
+from nukiflow.workflows.drift_ledger import DriftLedgerWorkflow
+from nukiflow.workflows.lock_actions import LockActionsWorkflow
 
 if TYPE_CHECKING:
     from nukiflow.client import NukiFlow
@@ -109,7 +109,7 @@ class NukiflowPlugin(SimplePlugin):
     def from_settings(cls, settings: Settings, nuki: NukiClient) -> NukiflowPlugin:
         """The plugin with the keys, tracing and default deadlines that ``settings`` name."""
         from nukiflow.client import NukiFlow
-        from nukiflow.worker import tracing_interceptors
+        from nukiflow.temporal.worker import tracing_interceptors
 
         return cls(
             nuki,

@@ -25,14 +25,14 @@ from pydantic import Field, PrivateAttr, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from temporalio.envconfig import ClientConfig
 
-from nukiflow.codec import (
+from nukiflow.contracts.action import DEFAULT_DEADLINE_SECONDS, MAX_DEADLINE_SECONDS
+from nukiflow.contracts.auth import DEFAULT_CHANGE_DEADLINE_SECONDS, MAX_CHANGE_DEADLINE_SECONDS
+from nukiflow.temporal.codec import (
     CodecConfigError,
     Keyring,
     dev_key_file,
     key_file_is_private,
 )
-from nukiflow.models.action import DEFAULT_DEADLINE_SECONDS, MAX_DEADLINE_SECONDS
-from nukiflow.models.auth import DEFAULT_CHANGE_DEADLINE_SECONDS, MAX_CHANGE_DEADLINE_SECONDS
 
 DEFAULT_TASK_QUEUE = "nukiflow"
 # The Temporal dev server's UI (port of its gRPC API + 1000).
@@ -92,7 +92,7 @@ class Settings(BaseSettings):
     otel_exporter: Literal["console", "otlp"] | None = Field(
         default=None,
         description="Where spans go when no tracer provider is set up already (see "
-        "nukiflow.tracing); unset: OTLP when OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT is set",
+        "nukiflow.temporal.tracing); unset: OTLP when OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT is set",
     )
     graceful_shutdown_seconds: float = Field(
         default=30.0, ge=0, description="How long running activities may finish on SIGTERM"
@@ -132,7 +132,7 @@ class Settings(BaseSettings):
     )
     max_rewrites: int = Field(default=3, ge=0, le=20)
 
-    # Payload encryption (see nukiflow.codec). Keys: `id:base64-key`, first = current.
+    # Payload encryption (see nukiflow.temporal.codec). Keys: `id:base64-key`, first = current.
     codec_keys: SecretStr | None = Field(
         default=None, description="Encryption keys, `id:base64` comma separated, first encrypts"
     )
@@ -258,7 +258,7 @@ class Settings(BaseSettings):
             raise CodecConfigError(
                 "no payload encryption key: set NUKIFLOW_CODEC_KEYS (`id:base64-key`, comma "
                 "separated, the first one encrypts) or NUKIFLOW_CODEC_KEY_FILE; "
-                f"`python -m nukiflow.codec` prints a new key{hint}"
+                f"`python -m nukiflow.temporal.codec` prints a new key{hint}"
             )
         keyring = Keyring.from_file(path)
         if not key_file_is_private(path):

@@ -46,16 +46,16 @@ from typing import TYPE_CHECKING
 import pytest
 import pytest_asyncio
 
-from nukiflow.codec import CodecKey, Keyring
-from nukiflow.models.timing import PollTiming, RetryTiming, WorkflowTiming
+from nukiflow.contracts.timing import PollTiming, RetryTiming, WorkflowTiming
 from nukiflow.simulator.settings import SimSettings
+from nukiflow.temporal.codec import CodecKey, Keyring
 
 if TYPE_CHECKING:
     from temporalio.client import Client
     from temporalio.testing import WorkflowEnvironment
     from temporalio.worker import Worker
 
-    from activities.nuki_client import NukiClient
+    from nukiflow.activities.nuki_client import NukiClient
     from nukiflow.client import NukiFlow
     from nukiflow.simulator.control import SimulatorControl
     from nukiflow.simulator.server import SimulatorServer
@@ -98,9 +98,9 @@ def sim_settings(**overrides: object) -> SimSettings:
 async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
     from temporalio.testing import WorkflowEnvironment
 
-    from nukiflow import search_attributes
-    from nukiflow.converter import data_converter
-    from nukiflow.temporal_cli import find_temporal_binary
+    from nukiflow.contracts import search_attributes
+    from nukiflow.devtools.temporal_binary import find_temporal_binary
+    from nukiflow.temporal.converter import data_converter
 
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(find_temporal_binary()),
@@ -150,7 +150,7 @@ async def sim(simulator: SimulatorServer) -> AsyncIterator[SimulatorControl]:
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def nuki(simulator: SimulatorServer) -> AsyncIterator[NukiClient]:
-    from activities.nuki_client import NukiClient
+    from nukiflow.activities.nuki_client import NukiClient
 
     async with NukiClient(TEST_TOKEN, simulator.base_url) as client:
         yield client
@@ -161,9 +161,9 @@ async def start_worker(
     temporal_client: Client, simulator: SimulatorServer, task_queue: str
 ) -> AsyncIterator[StartWorker]:
     """Start (possibly several, one after another) workers on the test's task queue."""
-    from activities.nuki_client import NukiClient
+    from nukiflow.activities.nuki_client import NukiClient
     from nukiflow.client import NukiFlow
-    from nukiflow.worker import build_worker
+    from nukiflow.temporal.worker import build_worker
 
     async with AsyncExitStack() as stack:
 

@@ -10,15 +10,15 @@ import pytest
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.worker import Replayer, Worker
 
-from nukiflow import search_attributes as sa
 from nukiflow.client import NukiFlow
+from nukiflow.contracts import search_attributes as sa
+from nukiflow.contracts.access import GrantStatus, GrantTiming
 from nukiflow.fleet import Fleet, FleetError, GrantHandle
-from nukiflow.models.access import GrantStatus, GrantTiming
-from nukiflow.plan import PlanError
+from nukiflow.fleet.plan import PlanError
 from nukiflow.simulator.control import SimulatorControl
 from nukiflow.simulator.settings import Faults
-from nukiflow.timezones import TimeZoneError
-from workflows.access_grant import AccessGrantWorkflow
+from nukiflow.times.zones import TimeZoneError
+from nukiflow.workflows.access_grant import AccessGrantWorkflow
 
 # Retries and thresholds scaled to the fake cloud's 0.1 s device delay.
 FAST_GRANT = GrantTiming(

@@ -30,10 +30,10 @@ from temporalio.worker import (
     Worker,
 )
 
-from activities.nuki_client import NukiClient
-from nukiflow.cli_output import render_action_outcome
+from nukiflow.activities.nuki_client import NukiClient
+from nukiflow.cli.output import render_action_outcome
 from nukiflow.client import NukiFlow
-from nukiflow.models.action import (
+from nukiflow.contracts.action import (
     ActionName,
     ActionOutcome,
     ActionStatus,
@@ -42,17 +42,16 @@ from nukiflow.models.action import (
     LockStatus,
     lock_workflow_id,
 )
-from nukiflow.models.wire import LockAction, LockState
+from nukiflow.contracts.wire import LockAction, LockState
 from nukiflow.simulator.control import SimulatorControl
 from nukiflow.simulator.control_models import RequestRecord
 from nukiflow.simulator.server import SimulatorServer
 from nukiflow.simulator.settings import Faults
-from nukiflow.worker import build_worker
+from nukiflow.temporal.worker import build_worker
 from tests.conftest import FAST_TIMING, TOKEN, StartWorker
-from tests.test_cli import cli_env, run
+from tests.test_cli import run
 
-__all__ = ["cli_env"]  # the fixture, shared with the CLI tests
-from workflows.lock_actions import LockActionsWorkflow
+from nukiflow.workflows.lock_actions import LockActionsWorkflow
 
 # -- helpers ----------------------------------------------------------------------------------
 

@@ -11,8 +11,8 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFai
 from temporalio.worker import Worker
 
 from nukiflow.client import NukiFlow
-from nukiflow.models.auth import AuthOutcome, OutcomeStatus
-from nukiflow.models.entity import auth_workflow_id
+from nukiflow.contracts.auth import AuthOutcome, OutcomeStatus
+from nukiflow.contracts.entity import auth_workflow_id
 from nukiflow.simulator.control import SimulatorControl
 from nukiflow.simulator.settings import Faults
 from tests.conftest import StartWorker

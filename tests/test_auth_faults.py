@@ -8,10 +8,10 @@ from datetime import timedelta
 
 import pytest
 
-from activities.nuki_client import NukiClient
+from nukiflow.activities.nuki_client import NukiClient
 from nukiflow.client import NukiFlow
-from nukiflow.models.auth import OutcomeStatus
-from nukiflow.models.wire import SmartlockAuthUpdate
+from nukiflow.contracts.auth import OutcomeStatus
+from nukiflow.contracts.wire import SmartlockAuthUpdate
 from nukiflow.simulator.control import SimulatorControl
 from nukiflow.simulator.settings import Faults
 from tests.conftest import StartWorker, sim_settings

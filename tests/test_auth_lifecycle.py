@@ -12,18 +12,18 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
 from temporalio.worker import Worker
 
-from activities.auth_activities import CreateProgress
-from activities.nuki_client import NukiClient
+from nukiflow.activities.auth_activities import CreateProgress
+from nukiflow.activities.nuki_client import NukiClient
 from nukiflow.client import NukiFlow
-from nukiflow.models.auth import AuthChange, AuthPatch, ChangeKind, OutcomeStatus
-from nukiflow.models.entity import AuthEntityInput, auth_workflow_id
-from nukiflow.models.timing import PollTiming
+from nukiflow.contracts.auth import AuthChange, AuthPatch, ChangeKind, OutcomeStatus
+from nukiflow.contracts.entity import AuthEntityInput, auth_workflow_id
+from nukiflow.contracts.timing import PollTiming
 from nukiflow.simulator.control import SimulatorControl
 from nukiflow.simulator.server import SimulatorServer
 from nukiflow.simulator.settings import Faults
-from nukiflow.worker import build_worker
+from nukiflow.temporal.worker import build_worker
+from nukiflow.workflows.auth_entity import AuthEntityWorkflow
 from tests.conftest import FAST_TIMING, TOKEN, StartWorker
-from workflows.auth_entity import AuthEntityWorkflow
 
 
 async def test_create_returns_the_new_id_and_hands_over_to_the_entity(

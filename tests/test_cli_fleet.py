@@ -19,12 +19,10 @@ import pytest
 from rich.console import Console
 from temporalio.worker import Worker
 
-from nukiflow import cli_output
-from nukiflow import fleet as fleet_module
-from nukiflow.cli_output import StatusRow, render_status
+from nukiflow.cli import output as cli_output
+from nukiflow.cli.output import StatusRow, render_status
 from nukiflow.client import NukiFlow
-from nukiflow.fleet import Fleet
-from nukiflow.models.rollout import (
+from nukiflow.contracts.rollout import (
     ItemReport,
     ItemStatus,
     ReportLimits,
@@ -34,6 +32,8 @@ from nukiflow.models.rollout import (
     RolloutState,
     RolloutTotals,
 )
+from nukiflow.fleet import Fleet
+from nukiflow.fleet import service as fleet_module
 from nukiflow.simulator.control import SimulatorControl
 from nukiflow.simulator.settings import Faults
 from tests.test_cli import as_json, run

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from nukiflow.cli_parsing import (
+from nukiflow.times.parsing import (
     format_duration,
     format_weekdays,
     is_none_word,

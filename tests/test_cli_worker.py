@@ -12,7 +12,7 @@ from pathlib import Path
 from temporalio.testing import WorkflowEnvironment
 
 from nukiflow.client import NukiFlow
-from nukiflow.models.auth import OutcomeStatus
+from nukiflow.contracts.auth import OutcomeStatus
 from nukiflow.simulator.control import SimulatorControl
 from nukiflow.simulator.server import SimulatorServer
 from tests.conftest import CODEC_KEYS, TOKEN

@@ -24,9 +24,15 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import Replayer, Worker
 
-from activities.nuki_client import NukiClient
+from nukiflow.activities.nuki_client import NukiClient
 from nukiflow.client import NukiFlow
-from nukiflow.codec import (
+from nukiflow.contracts.auth import AuthChange, AuthPatch, OutcomeStatus
+from nukiflow.contracts.entity import AuthEntityInput, auth_workflow_id
+from nukiflow.devtools.temporal_binary import find_temporal_binary
+from nukiflow.settings import Settings
+from nukiflow.simulator.control import SimulatorControl
+from nukiflow.simulator.server import SimulatorServer
+from nukiflow.temporal.codec import (
     ENCODING,
     KEY_ID_METADATA,
     CodecConfigError,
@@ -40,19 +46,18 @@ from nukiflow.codec import (
     encrypted_key_id,
     ensure_dev_keyring,
 )
-from nukiflow.codec_server import CodecServer, create_app, describe_auth, server_from_settings
-from nukiflow.connect import connect_temporal
-from nukiflow.converter import data_converter, require_encryption
-from nukiflow.models.auth import AuthChange, AuthPatch, OutcomeStatus
-from nukiflow.models.entity import AuthEntityInput, auth_workflow_id
-from nukiflow.settings import Settings
-from nukiflow.simulator.control import SimulatorControl
-from nukiflow.simulator.server import SimulatorServer
-from nukiflow.temporal_cli import find_temporal_binary
-from nukiflow.worker import build_worker
+from nukiflow.temporal.codec_server import (
+    CodecServer,
+    create_app,
+    describe_auth,
+    server_from_settings,
+)
+from nukiflow.temporal.connect import connect_temporal
+from nukiflow.temporal.converter import data_converter, require_encryption
+from nukiflow.temporal.worker import build_worker
+from nukiflow.workflows.auth_entity import AuthEntityWorkflow
 from tests.conftest import CODEC_KEYS, FAST_TIMING, TOKEN
 from tests.test_secrets import iter_payloads
-from workflows.auth_entity import AuthEntityWorkflow
 
 SECRET_CODE = 847261
 UI_ORIGIN = "http://localhost:8233"
@@ -274,7 +279,7 @@ def test_workflow_modules_never_import_cryptography() -> None:
     script = (
         "import importlib, pkgutil, sys, workflows\n"
         "for m in pkgutil.iter_modules(workflows.__path__):\n"
-        "    importlib.import_module('workflows.' + m.name)\n"
+        "    importlib.import_module('nukiflow.workflows.' + m.name)\n"
         "assert 'cryptography' not in sys.modules, 'a workflow module imports cryptography'\n"
     )
     subprocess.run([sys.executable, "-c", script], check=True, cwd=Path(__file__).parents[1])

@@ -12,9 +12,9 @@ import yaml
 from temporalio.envconfig import ClientConfig
 from temporalio.service import TLSConfig
 
-from nukiflow import search_attributes
+from nukiflow.contracts import search_attributes
 from nukiflow.settings import Settings
-from nukiflow.worker import DEFAULT_GRACEFUL_SHUTDOWN
+from nukiflow.temporal.worker import DEFAULT_GRACEFUL_SHUTDOWN
 
 ROOT = Path(__file__).parent.parent
 DEPLOY = ROOT / "deploy"

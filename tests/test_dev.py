@@ -22,13 +22,13 @@ from temporalio.service import RPCError
 from typer.testing import CliRunner
 
 from nukiflow.cli import app
-from nukiflow.codec import Keyring
-from nukiflow.converter import data_converter
-from nukiflow.dev import free_port
-from nukiflow.models.drift import DriftLedgerView
-from nukiflow.models.entity import auth_workflow_id
-from nukiflow.models.events import drift_ledger_workflow_id
+from nukiflow.contracts.drift import DriftLedgerView
+from nukiflow.contracts.entity import auth_workflow_id
+from nukiflow.contracts.events import drift_ledger_workflow_id
+from nukiflow.devtools.dev import free_port
 from nukiflow.simulator.control import SimulatorControl
+from nukiflow.temporal.codec import Keyring
+from nukiflow.temporal.converter import data_converter
 from tests.webhook_receiver import eventually
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="reads /proc for child processes")

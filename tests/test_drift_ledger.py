@@ -9,12 +9,12 @@ from datetime import UTC, datetime, timedelta
 from temporalio.client import Client, WorkflowHandle
 from temporalio.worker import Worker
 
-from nukiflow import search_attributes as sa
-from nukiflow.models.drift import DriftLedgerInput, DriftLedgerView, LedgerStatus
-from nukiflow.models.events import UnmanagedAuthSighting, drift_ledger_workflow_id
+from nukiflow.contracts import search_attributes as sa
+from nukiflow.contracts.drift import DriftLedgerInput, DriftLedgerView, LedgerStatus
+from nukiflow.contracts.events import UnmanagedAuthSighting, drift_ledger_workflow_id
+from nukiflow.workflows.drift_ledger import DriftLedgerWorkflow
 from tests.test_replay import _check_and_record
 from tests.webhook_receiver import eventually
-from workflows.drift_ledger import DriftLedgerWorkflow
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 LOCK = 4711

@@ -27,21 +27,21 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from typer.testing import CliRunner, Result
 
-from activities.nuki_client import NukiClient
-from activities.nuki_errors import NukiRequestRefused
+from nukiflow.activities.nuki_client import NukiClient
+from nukiflow.activities.nuki_errors import NukiRequestRefused
 from nukiflow.cli import app
 from nukiflow.client import NukiFlow
-from nukiflow.codec import CodecConfigError, Keyring
-from nukiflow.dev import free_port
+from nukiflow.contracts.action import ActionStatus
+from nukiflow.contracts.auth import AuthChange, ChangeKind, OutcomeStatus
+from nukiflow.contracts.validation import InputError
+from nukiflow.devtools.dev import free_port
 from nukiflow.fleet import Fleet
-from nukiflow.models.action import ActionStatus
-from nukiflow.models.auth import AuthChange, ChangeKind, OutcomeStatus
-from nukiflow.models.validation import InputError
-from nukiflow.plan import MAX_PLAN_BYTES, PlanError
+from nukiflow.fleet.plan import MAX_PLAN_BYTES, PlanError
 from nukiflow.settings import Settings
 from nukiflow.simulator.control import SimulatorControl
-from nukiflow.timezones import TimeZoneError
-from nukiflow.worker import run_worker
+from nukiflow.temporal.codec import CodecConfigError, Keyring
+from nukiflow.temporal.worker import run_worker
+from nukiflow.times.zones import TimeZoneError
 
 GOOD_AUTH = "5f2a0c8e4b1d9a7c3e6f0b12"
 # A well-formed smartlock id that no fake cloud has: anything that got through would ask for it.
@@ -866,7 +866,7 @@ LOCK_CALLS: list[tuple[str, Callable[[NukiClient, Any], Awaitable[Any]]]] = [
 
 
 def _update() -> Any:
-    from nukiflow.models.wire import SmartlockAuthUpdate
+    from nukiflow.contracts.wire import SmartlockAuthUpdate
 
     return SmartlockAuthUpdate(name="x")
 
@@ -907,10 +907,10 @@ async def test_the_nuki_client_encodes_what_it_sends() -> None:
 
 def test_the_command_line_maxima_are_the_models_own() -> None:
     """--deadline is refused on the command line where the models would refuse it."""
-    from nukiflow.models.action import MAX_DEADLINE_SECONDS, ActionRequest
-    from nukiflow.models.auth import CreateAuthRequest
-    from nukiflow.models.rollout import RolloutOptions
-    from nukiflow.models.validation import MAX_ACTION_DEADLINE, MAX_CHANGE_DEADLINE
+    from nukiflow.contracts.action import MAX_DEADLINE_SECONDS, ActionRequest
+    from nukiflow.contracts.auth import CreateAuthRequest
+    from nukiflow.contracts.rollout import RolloutOptions
+    from nukiflow.contracts.validation import MAX_ACTION_DEADLINE, MAX_CHANGE_DEADLINE
 
     def bound(model: Any, field: str) -> float:
         (le,) = [m.le for m in model.model_fields[field].metadata if hasattr(m, "le")]

@@ -16,7 +16,7 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.testing import ActivityEnvironment
 from temporalio.worker import Replayer
 
-from activities.action_activities import (
+from nukiflow.activities.action_activities import (
     ActionActivities,
     Assessment,
     ConfirmActionInput,
@@ -28,9 +28,9 @@ from activities.action_activities import (
     find_in_log,
     poll_offsets,
 )
-from activities.nuki_client import NukiClient
+from nukiflow.activities.nuki_client import NukiClient
 from nukiflow.client import NukiFlow
-from nukiflow.models.action import (
+from nukiflow.contracts.action import (
     ActionName,
     ActionOutcome,
     ActionRequest,
@@ -40,13 +40,13 @@ from nukiflow.models.action import (
     lock_workflow_id,
     spec_of,
 )
-from nukiflow.models.timing import PollTiming
-from nukiflow.models.wire import LockAction, LockState, SmartlockAction, SmartlockLog
+from nukiflow.contracts.timing import PollTiming
+from nukiflow.contracts.wire import LockAction, LockState, SmartlockAction, SmartlockLog
 from nukiflow.simulator.control import SimulatorControl
 from nukiflow.simulator.control_models import RequestRecord
 from nukiflow.simulator.settings import Faults
+from nukiflow.workflows.lock_actions import LockActionsWorkflow
 from tests.conftest import ACTION_TIME, StartWorker
-from workflows.lock_actions import LockActionsWorkflow
 
 
 def _posts(records: list[RequestRecord], smartlock_id: int) -> list[RequestRecord]:

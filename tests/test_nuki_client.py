@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from activities.nuki_client import NukiClient
-from activities.nuki_errors import (
+from nukiflow.activities.nuki_client import NukiClient
+from nukiflow.activities.nuki_errors import (
     NukiConflictError,
     NukiError,
     NukiForbiddenError,
@@ -25,7 +25,7 @@ from activities.nuki_errors import (
     NukiValidationError,
     parse_retry_after,
 )
-from nukiflow.models.wire import (
+from nukiflow.contracts.wire import (
     AuthType,
     LockAction,
     LockState,

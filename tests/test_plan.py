@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from nukiflow.models.auth import AuthFields, AuthPatch
-from nukiflow.models.rollout import (
+from nukiflow.contracts.auth import AuthFields, AuthPatch
+from nukiflow.contracts.rollout import (
     FailurePolicy,
     RolloutInput,
     RolloutItem,
@@ -18,7 +18,7 @@ from nukiflow.models.rollout import (
     pack_items,
     unpack_items,
 )
-from nukiflow.plan import PlanError, load_plan, parse_duration, parse_plan
+from nukiflow.fleet.plan import PlanError, load_plan, parse_duration, parse_plan
 
 PLAN_YAML = """\
 name: spring codes

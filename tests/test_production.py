@@ -18,16 +18,16 @@ import pytest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from activities.nuki_client import NukiClient
+from nukiflow.activities.nuki_client import NukiClient
 from nukiflow.client import NukiFlow
-from nukiflow.health import health_server
-from nukiflow.logs import JsonFormatter, RedactingFilter
-from nukiflow.models.auth import OutcomeStatus
+from nukiflow.contracts.auth import OutcomeStatus
 from nukiflow.settings import Settings
 from nukiflow.simulator.control import SimulatorControl
 from nukiflow.simulator.server import SimulatorServer
 from nukiflow.simulator.settings import Faults
-from nukiflow.worker import build_worker
+from nukiflow.temporal.health import health_server
+from nukiflow.temporal.logs import JsonFormatter, RedactingFilter
+from nukiflow.temporal.worker import build_worker
 from tests.conftest import CODEC_KEYS, TOKEN, StartWorker
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -62,9 +62,9 @@ def test_all_is_the_documented_api_and_every_name_resolves() -> None:
 
 def test_names_are_the_library_objects() -> None:
     from nukiflow.client import NukiFlow
-    from nukiflow.models.action import ActionOutcome
-    from nukiflow.models.auth import AuthOutcome
-    from nukiflow.worker import build_worker
+    from nukiflow.contracts.action import ActionOutcome
+    from nukiflow.contracts.auth import AuthOutcome
+    from nukiflow.temporal.worker import build_worker
 
     assert nukiflow.NukiFlow is NukiFlow
     assert nukiflow.AuthOutcome is AuthOutcome
@@ -85,10 +85,10 @@ def test_names_are_the_library_objects() -> None:
 
 
 def test_fleet_names_are_the_library_objects() -> None:
+    from nukiflow.contracts.access import GrantView
+    from nukiflow.contracts.rollout import RolloutPlan, RolloutReport
     from nukiflow.fleet import Fleet, RolloutConflictError
-    from nukiflow.models.access import GrantView
-    from nukiflow.models.rollout import RolloutPlan, RolloutReport
-    from nukiflow.plan import PlanError
+    from nukiflow.fleet.plan import PlanError
 
     assert nukiflow.Fleet is Fleet
     assert nukiflow.RolloutPlan is RolloutPlan

@@ -23,13 +23,11 @@ from temporalio.client import Client, WorkflowHistory
 from temporalio.worker import Replayer, Worker
 
 from nukiflow.client import NukiFlow
-from nukiflow.converter import data_converter
-from nukiflow.fleet import Fleet
-from nukiflow.models.access import GrantStatus, GrantTiming
-from nukiflow.models.action import ActionName, ActionStatus, lock_workflow_id
-from nukiflow.models.auth import AuthFields, AuthPatch, OutcomeStatus
-from nukiflow.models.entity import auth_workflow_id, create_workflow_id
-from nukiflow.models.rollout import (
+from nukiflow.contracts.access import GrantStatus, GrantTiming
+from nukiflow.contracts.action import ActionName, ActionStatus, lock_workflow_id
+from nukiflow.contracts.auth import AuthFields, AuthPatch, OutcomeStatus
+from nukiflow.contracts.entity import auth_workflow_id, create_workflow_id
+from nukiflow.contracts.rollout import (
     ItemStatus,
     RolloutItem,
     RolloutOp,
@@ -37,9 +35,11 @@ from nukiflow.models.rollout import (
     RolloutPlan,
     RolloutState,
 )
+from nukiflow.fleet import Fleet
 from nukiflow.plugin import nukiflow_workflows
 from nukiflow.simulator.control import SimulatorControl
 from nukiflow.simulator.settings import Faults
+from nukiflow.temporal.converter import data_converter
 from tests.conftest import CODEC_KEYS
 
 HISTORIES = Path(__file__).parent / "histories"

@@ -15,16 +15,11 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.worker import Replayer, Worker
 
-from activities.nuki_client import NukiClient
-from nukiflow import search_attributes as sa
+from nukiflow.activities.nuki_client import NukiClient
 from nukiflow.client import NukiFlow
-from nukiflow.fleet import (
-    Fleet,
-    FleetError,
-    RolloutConflictError,
-)
-from nukiflow.models.auth import AuthFields, AuthPatch
-from nukiflow.models.rollout import (
+from nukiflow.contracts import search_attributes as sa
+from nukiflow.contracts.auth import AuthFields, AuthPatch
+from nukiflow.contracts.rollout import (
     FailurePolicy,
     ItemStatus,
     ReportLimits,
@@ -35,11 +30,16 @@ from nukiflow.models.rollout import (
     RolloutReport,
     RolloutState,
 )
+from nukiflow.fleet import (
+    Fleet,
+    FleetError,
+    RolloutConflictError,
+)
 from nukiflow.simulator.control import SimulatorControl
 from nukiflow.simulator.server import SimulatorServer
 from nukiflow.simulator.settings import Faults
+from nukiflow.workflows.rollout import RolloutWorkflow
 from tests.conftest import TOKEN, StartWorker, sim_settings
-from workflows.rollout import RolloutWorkflow
 
 StartFleetWorker = StartWorker
 
@@ -415,10 +415,10 @@ from datetime import timedelta
 
 from temporalio.client import Client
 
-from activities.nuki_client import NukiClient
+from nukiflow.activities.nuki_client import NukiClient
 from nukiflow.client import NukiFlow
-from nukiflow.converter import data_converter
-from nukiflow.worker import build_worker
+from nukiflow.temporal.converter import data_converter
+from nukiflow.temporal.worker import build_worker
 from tests.conftest import CODEC_KEYS, FAST_TIMING
 
 

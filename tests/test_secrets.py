@@ -24,11 +24,11 @@ from temporalio.client import Client, WorkflowExecution, WorkflowExecutionStatus
 from temporalio.worker import Worker
 
 from nukiflow.client import NukiFlow
-from nukiflow.codec import EncryptionCodec, encrypted_key_id
-from nukiflow.models.auth import OutcomeStatus
-from nukiflow.models.entity import auth_workflow_id, create_workflow_id
+from nukiflow.contracts.auth import OutcomeStatus
+from nukiflow.contracts.entity import auth_workflow_id, create_workflow_id
 from nukiflow.simulator.control import SimulatorControl
 from nukiflow.simulator.settings import Faults
+from nukiflow.temporal.codec import EncryptionCodec, encrypted_key_id
 from tests.conftest import CODEC_KEYS
 
 INITIAL_CODE = 839415

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from nukiflow.models.wire import (
+from nukiflow.contracts.wire import (
     NukiErrorBody,
     NukiStatusBody,
     Smartlock,

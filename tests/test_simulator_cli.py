@@ -20,8 +20,8 @@ from typer.testing import CliRunner
 
 import nukiflow.simulator
 from nukiflow.cli import app
-from nukiflow.dev import DEV_NUKI_TOKEN
-from nukiflow.models.wire import Smartlock
+from nukiflow.contracts.wire import Smartlock
+from nukiflow.devtools.dev import DEV_NUKI_TOKEN
 from nukiflow.simulator.__main__ import build_parser
 from nukiflow.simulator.standalone import DEV_TOKEN, _token_hint
 

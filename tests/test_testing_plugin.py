@@ -21,7 +21,7 @@ async def test_code_change(sim, flow, worker):
 
 async def test_a_fault_is_provoked(sim, nuki):
     from nukiflow.simulator.settings import Faults
-    from activities.nuki_errors import NukiForbiddenError
+    from nukiflow.activities.nuki_errors import NukiForbiddenError
 
     lock = await sim.add_lock()
     await sim.set_faults(Faults(forbidden=True), lock.smartlock_id)

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
-from nukiflow.timezones import (
+from nukiflow.times.zones import (
     TimeZoneError,
     describe_window,
     nuki_window,

@@ -7,15 +7,15 @@ import uuid
 from temporalio.api.enums.v1 import VersioningBehavior
 from temporalio.client import Client
 
-from activities.nuki_client import NukiClient
+from nukiflow.activities.nuki_client import NukiClient
 from nukiflow.client import NukiFlow
-from nukiflow.models.auth import OutcomeStatus
-from nukiflow.models.entity import auth_workflow_id
+from nukiflow.contracts.auth import OutcomeStatus
+from nukiflow.contracts.entity import auth_workflow_id
 from nukiflow.settings import Settings
 from nukiflow.simulator.control import SimulatorControl
 from nukiflow.simulator.server import SimulatorServer
-from nukiflow.versioning import build_id, deployment_config, promote_first_version
-from nukiflow.worker import build_worker
+from nukiflow.temporal.versioning import build_id, deployment_config, promote_first_version
+from nukiflow.temporal.worker import build_worker
 from tests.conftest import FAST_TIMING, TOKEN
 
 

@@ -22,14 +22,12 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
 
-from activities.nuki_client import NukiClient
-from nukiflow import search_attributes as sa
+from nukiflow.activities.nuki_client import NukiClient
 from nukiflow.client import NukiFlow
-from nukiflow.converter import data_converter
-from nukiflow.dev import free_port
-from nukiflow.models.auth import OutcomeStatus
-from nukiflow.models.drift import DriftLedgerView, LedgerStatus
-from nukiflow.models.events import (
+from nukiflow.contracts import search_attributes as sa
+from nukiflow.contracts.auth import OutcomeStatus
+from nukiflow.contracts.drift import DriftLedgerView, LedgerStatus
+from nukiflow.contracts.events import (
     AUTH_EVENT_SIGNAL,
     LOCK_EVENT_SIGNAL,
     AuthEvent,
@@ -39,8 +37,10 @@ from nukiflow.models.events import (
     drift_ledger_workflow_id,
     lock_workflow_id,
 )
-from nukiflow.models.wire import SmartlockAuth, SmartlockLog
+from nukiflow.contracts.wire import SmartlockAuth, SmartlockLog
+from nukiflow.devtools.dev import free_port
 from nukiflow.simulator import Faults, SimulatorControl, webhooks
+from nukiflow.temporal.converter import data_converter
 from nukiflow.webhooks import (
     SIGNATURE_HEADER,
     ForwardingPolicy,

@@ -21,14 +21,15 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from typer.testing import CliRunner
 
-from activities.nuki_client import NukiClient
+from nukiflow.activities.nuki_client import NukiClient
 from nukiflow.cli import app
-from nukiflow.dev import free_port
-from nukiflow.models.drift import DriftLedgerView
-from nukiflow.models.events import AuthEvent, LockEvent, LockEventKind, drift_ledger_workflow_id
-from nukiflow.models.validation import InputError
+from nukiflow.contracts.drift import DriftLedgerView
+from nukiflow.contracts.events import AuthEvent, LockEvent, LockEventKind, drift_ledger_workflow_id
+from nukiflow.contracts.validation import InputError
+from nukiflow.devtools.dev import free_port
 from nukiflow.settings import Settings
 from nukiflow.simulator import SimulatorControl, SimulatorServer
+from nukiflow.temporal.worker import run_worker
 from nukiflow.webhooks import SIGNATURE_HEADER, sign, verify
 from nukiflow.webhooks.deliveries import (
     UnhandledFeature,
@@ -38,7 +39,6 @@ from nukiflow.webhooks.deliveries import (
 )
 from nukiflow.webhooks.registration import check_features, check_webhook_url
 from nukiflow.webhooks.server import run_receiver
-from nukiflow.worker import run_worker
 from tests.conftest import CODEC_KEYS, TOKEN
 from tests.webhook_receiver import eventually
 

@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from nukiflow.asgi import EmbeddedServer
+from nukiflow.temporal.asgi import EmbeddedServer
 
 SIGNATURE_HEADER = "X-Nuki-Signature-SHA256"
 

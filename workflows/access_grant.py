@@ -28,9 +28,9 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.fleet_activities import FleetActivities
-    from nukiflow import search_attributes as sa
-    from nukiflow.models.access import (
+    from nukiflow.activities.fleet_activities import FleetActivities
+    from nukiflow.contracts import search_attributes as sa
+    from nukiflow.contracts.access import (
         ExtendRequest,
         FindAuthInput,
         GrantInput,
@@ -40,10 +40,10 @@ with workflow.unsafe.imports_passed_through():
         RevokeRequest,
         WaitRequest,
     )
-    from nukiflow.models.auth import AuthOutcome, AuthPatch, OutcomeStatus
-    from nukiflow.models.rollout import ApplyItemInput, RolloutItem, RolloutOp, outcome_reason
-    from nukiflow.models.wire import AuthType
-    from workflows.failure_reasons import describe_activity_failure
+    from nukiflow.contracts.auth import AuthOutcome, AuthPatch, OutcomeStatus
+    from nukiflow.contracts.rollout import ApplyItemInput, RolloutItem, RolloutOp, outcome_reason
+    from nukiflow.contracts.wire import AuthType
+    from nukiflow.workflows.failure_reasons import describe_activity_failure
 
 ACTIVITY_MARGIN = timedelta(minutes=10)
 MAX_CHANGE_DEADLINE = timedelta(days=30)

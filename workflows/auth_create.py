@@ -20,24 +20,24 @@ from temporalio.exceptions import ActivityError, WorkflowAlreadyStartedError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities.auth_activities import (
+    from nukiflow.activities.auth_activities import (
         AuthActivities,
         AwaitAuthInput,
         CreateAuthInput,
         ListAuthIdsInput,
     )
-    from nukiflow import search_attributes as sa
-    from nukiflow.models.auth import AuthFields, AuthOutcome, ChangeKind, OutcomeStatus
-    from nukiflow.models.deadline import clock
-    from nukiflow.models.entity import (
+    from nukiflow.contracts import search_attributes as sa
+    from nukiflow.contracts.auth import AuthFields, AuthOutcome, ChangeKind, OutcomeStatus
+    from nukiflow.contracts.deadline import clock
+    from nukiflow.contracts.entity import (
         AuthCreateInput,
         AuthEntityInput,
         EntityMemory,
         EntityStatus,
         auth_workflow_id,
     )
-    from workflows.auth_entity import AuthEntityWorkflow
-    from workflows.failure_reasons import describe_activity_failure
+    from nukiflow.workflows.auth_entity import AuthEntityWorkflow
+    from nukiflow.workflows.failure_reasons import describe_activity_failure
 
 
 SNAPSHOT_PATCH = "create-lists-existing-auths-first"

@@ -18,14 +18,14 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.auth_activities import (
+    from nukiflow.activities.auth_activities import (
         AuthActivities,
         AwaitAuthInput,
         ReadAuthInput,
         WriteAuthInput,
     )
-    from nukiflow import search_attributes as sa
-    from nukiflow.models.auth import (
+    from nukiflow.contracts import search_attributes as sa
+    from nukiflow.contracts.auth import (
         MAX_KEYPAD_NAME,
         AuthChange,
         AuthFields,
@@ -35,8 +35,8 @@ with workflow.unsafe.imports_passed_through():
         OutcomeRequest,
         OutcomeStatus,
     )
-    from nukiflow.models.deadline import clock
-    from nukiflow.models.entity import (
+    from nukiflow.contracts.deadline import clock
+    from nukiflow.contracts.entity import (
         AuthEntityInput,
         AuthEntityResult,
         AuthEntityView,
@@ -44,9 +44,9 @@ with workflow.unsafe.imports_passed_through():
         EntityStatus,
         PendingChange,
     )
-    from nukiflow.models.messages import error_message
-    from nukiflow.models.wire import AuthType
-    from workflows.failure_reasons import describe_activity_failure
+    from nukiflow.contracts.messages import error_message
+    from nukiflow.contracts.wire import AuthType
+    from nukiflow.workflows.failure_reasons import describe_activity_failure
 
 # Outcomes kept for request-id idempotency across continue-as-new.
 REMEMBERED_OUTCOMES = 200

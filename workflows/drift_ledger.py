@@ -2,7 +2,7 @@
 
 The webhook receiver signals it (``nuki_unmanaged_auth``, signal-with-start) with every
 ``DEVICE_AUTHS`` delivery about an auth that no entity workflow manages. It keeps one entry per
-such auth (no keypad code, see :mod:`nukiflow.models.drift`) for a later reconciliation to
+such auth (no keypad code, see :mod:`nukiflow.contracts.drift`) for a later reconciliation to
 adopt, enforce or report, answers the ``state`` query, and shows in the Temporal UI through
 ``NukiSmartlockId``, ``NukiKind=unmanaged`` and ``NukiStatus`` (``unmanaged`` while one of the
 auths is on the lock as last reported, else ``clear``).
@@ -25,15 +25,15 @@ from datetime import UTC, datetime
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from nukiflow import search_attributes as sa
-    from nukiflow.models.drift import (
+    from nukiflow.contracts import search_attributes as sa
+    from nukiflow.contracts.drift import (
         REMEMBERED_DIGESTS,
         DriftLedgerInput,
         DriftLedgerView,
         LedgerStatus,
         UnmanagedAuth,
     )
-    from nukiflow.models.events import (
+    from nukiflow.contracts.events import (
         DRIFT_LEDGER_WORKFLOW,
         LEDGER_KIND,
         UNMANAGED_AUTH_SIGNAL,

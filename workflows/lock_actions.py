@@ -44,7 +44,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, RetryState
 from temporalio.exceptions import TimeoutError as ActivityTimeoutError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.action_activities import (
+    from nukiflow.activities.action_activities import (
         ACTION_NOT_SUPPORTED,
         ActionActivities,
         ConfirmActionInput,
@@ -59,9 +59,9 @@ with workflow.unsafe.imports_passed_through():
         Verdict,
         progress_from,
     )
-    from activities.failures import DEADLINE_PASSED
-    from nukiflow import search_attributes as sa
-    from nukiflow.models.action import (
+    from nukiflow.activities.failures import DEADLINE_PASSED
+    from nukiflow.contracts import search_attributes as sa
+    from nukiflow.contracts.action import (
         ActionOutcome,
         ActionRequest,
         ActionStatus,
@@ -74,9 +74,9 @@ with workflow.unsafe.imports_passed_through():
         state_name,
         supported,
     )
-    from nukiflow.models.deadline import clock
-    from nukiflow.models.wire import LogCompletion, SmartlockType
-    from workflows.failure_reasons import describe_activity_failure
+    from nukiflow.contracts.deadline import clock
+    from nukiflow.contracts.wire import LogCompletion, SmartlockType
+    from nukiflow.workflows.failure_reasons import describe_activity_failure
 
 # Outcomes kept for request-id idempotency across continue-as-new.
 REMEMBERED_OUTCOMES = 200

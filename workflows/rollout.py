@@ -32,11 +32,11 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.fleet_activities import FleetActivities
-    from nukiflow import search_attributes as sa
-    from nukiflow.models.auth import AuthOutcome, OutcomeStatus
-    from nukiflow.models.entity import auth_workflow_id, create_workflow_id
-    from nukiflow.models.rollout import (
+    from nukiflow.activities.fleet_activities import FleetActivities
+    from nukiflow.contracts import search_attributes as sa
+    from nukiflow.contracts.auth import AuthOutcome, OutcomeStatus
+    from nukiflow.contracts.entity import auth_workflow_id, create_workflow_id
+    from nukiflow.contracts.rollout import (
         ApplyItemInput,
         ControlRequest,
         FailurePolicy,
@@ -57,7 +57,7 @@ with workflow.unsafe.imports_passed_through():
         unpack_carry,
         unpack_items,
     )
-    from workflows.failure_reasons import describe_activity_failure
+    from nukiflow.workflows.failure_reasons import describe_activity_failure
 
 # An item's activities may run this much longer than the change's own deadline (its workflow
 # answers "failed: deadline" by then; the margin covers the calls around it).

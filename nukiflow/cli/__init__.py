@@ -38,7 +38,7 @@ from nukiflow.cli.rollouts import rollout_app
 from nukiflow.cli.run import codec_keygen, codec_server, demo, dev, simulator, worker
 from nukiflow.cli.status import status_command, status_query
 from nukiflow.cli.webhooks import webhook_app, webhook_receiver
-from nukiflow.models.action import ActionName
+from nukiflow.contracts.action import ActionName
 
 __all__ = [
     "DEADLINE_HELP",

@@ -24,7 +24,7 @@ from nukiflow.cli.common import (
     _ui_link,
     _warn_without_worker,
 )
-from nukiflow.cli_output import (
+from nukiflow.cli.output import (
     EXIT_FAILED,
     EXIT_OK,
     EXIT_REJECTED,
@@ -35,12 +35,12 @@ from nukiflow.cli_output import (
     stdout_console,
     waiting,
 )
-from nukiflow.cli_parsing import parse_datetime
 from nukiflow.settings import Settings
+from nukiflow.times.parsing import parse_datetime
 
 if TYPE_CHECKING:
+    from nukiflow.contracts.access import GrantView
     from nukiflow.fleet import GrantHandle
-    from nukiflow.models.access import GrantView
 
 
 access_app = typer.Typer(
@@ -71,8 +71,8 @@ def _moment(value: str, flag: str) -> str | datetime:
 
 def _grant_id(grant_id: str) -> str:
     """The grant's workflow id (``nuki-access-...``; the prefix may be left out), or exit 2."""
-    from nukiflow.models.access import check_grant_id
-    from nukiflow.models.validation import InputError
+    from nukiflow.contracts.access import check_grant_id
+    from nukiflow.contracts.validation import InputError
 
     try:
         return check_grant_id(grant_id)
@@ -114,9 +114,9 @@ def access_grant(
     the lock is offline). Prints the grant's id and when it will be revoked. Exit status 0 once
     the code is on the lock, 1 when it could not be created, 2 for rejected input.
     """
-    from nukiflow.models.access import GrantRequest
-    from nukiflow.models.messages import validation_message
-    from nukiflow.timezones import nuki_window
+    from nukiflow.contracts.access import GrantRequest
+    from nukiflow.contracts.messages import validation_message
+    from nukiflow.times.zones import nuki_window
 
     # Everything checked here first, before connecting: bad input never reaches Temporal.
     lock = _lock_id(smartlock_id)
@@ -177,7 +177,7 @@ async def _access_grant(
     json_output: bool,
 ) -> int:
     from nukiflow.fleet import Fleet, FleetError
-    from workflows.access_grant import AccessGrantWorkflow
+    from nukiflow.workflows.access_grant import AccessGrantWorkflow
 
     flow = await _connect(settings)
     await _warn_without_worker(flow.client, settings)
@@ -279,7 +279,7 @@ async def _grant_view(grant: GrantHandle, running: bool) -> GrantView:
     from temporalio.client import WorkflowQueryFailedError
     from temporalio.service import RPCError
 
-    from workflows.access_grant import AccessGrantWorkflow
+    from nukiflow.workflows.access_grant import AccessGrantWorkflow
 
     if not running:
         return await grant.result()
@@ -362,7 +362,7 @@ def access_extend(
     json_output: bool = JSON_OPTION,
 ) -> None:
     """Move a grant's end (earlier or later): written onto the lock first, then the timer."""
-    from nukiflow.timezones import to_utc
+    from nukiflow.times.zones import to_utc
 
     grant_id = _grant_id(grant_id)
     when = _moment(until, "--until")

@@ -23,16 +23,16 @@ from nukiflow.cli.common import (
     _ui_link,
     _warn_without_worker,
 )
-from nukiflow.cli_output import (
+from nukiflow.cli.output import (
     action_exit_code,
     print_json,
     render_action_outcome,
     stdout_console,
     waiting,
 )
-from nukiflow.models.action import ActionName, ActionOutcome, ActionRequest, ActionStatus
-from nukiflow.models.messages import validation_message
-from nukiflow.models.validation import MAX_ACTION_DEADLINE
+from nukiflow.contracts.action import ActionName, ActionOutcome, ActionRequest, ActionStatus
+from nukiflow.contracts.messages import validation_message
+from nukiflow.contracts.validation import MAX_ACTION_DEADLINE
 from nukiflow.settings import Settings
 
 ACTION_DEADLINE_HELP = (

@@ -33,7 +33,7 @@ from nukiflow.cli.common import (
     _ui_link,
     _warn_without_worker,
 )
-from nukiflow.cli_output import (
+from nukiflow.cli.output import (
     EXIT_FAILED,
     EXIT_OK,
     auth_exit_code,
@@ -45,16 +45,16 @@ from nukiflow.cli_output import (
     stdout_console,
     waiting,
 )
-from nukiflow.cli_parsing import is_none_word, parse_datetime, parse_time_window, parse_weekdays
-from nukiflow.models.auth import (
+from nukiflow.contracts.auth import (
     AuthOutcome,
     AuthPatch,
     ChangeKind,
     CreateAuthRequest,
     OutcomeStatus,
 )
-from nukiflow.models.messages import validation_message
+from nukiflow.contracts.messages import validation_message
 from nukiflow.settings import Settings
+from nukiflow.times.parsing import is_none_word, parse_datetime, parse_time_window, parse_weekdays
 
 auth_app = typer.Typer(
     help="Create, change, delete and inspect authorizations (keypad codes, app users, fobs).",
@@ -411,9 +411,9 @@ async def _auth_show(settings: Settings, smartlock_id: int, auth_id: str, json_o
     from temporalio.client import WorkflowExecutionStatus
     from temporalio.service import RPCError, RPCStatusCode
 
-    from nukiflow import search_attributes as sa
-    from nukiflow.models.entity import auth_workflow_id
-    from workflows.auth_entity import AuthEntityWorkflow
+    from nukiflow.contracts import search_attributes as sa
+    from nukiflow.contracts.entity import auth_workflow_id
+    from nukiflow.workflows.auth_entity import AuthEntityWorkflow
 
     flow = await _connect(settings)
     workflow_id = auth_workflow_id(smartlock_id, auth_id)
@@ -497,8 +497,8 @@ def _print_accepted(
     json_output: bool,
 ) -> int:
     """For --no-wait: the change's refusal, or that the auth's workflow accepted it."""
-    from nukiflow.models.auth import AuthOutcome
-    from nukiflow.models.entity import auth_workflow_id
+    from nukiflow.contracts.auth import AuthOutcome
+    from nukiflow.contracts.entity import auth_workflow_id
 
     if isinstance(started, AuthOutcome):
         return _print_auth_outcome(settings, started, None, json_output)

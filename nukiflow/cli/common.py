@@ -11,10 +11,9 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import typer
 from pydantic import ValidationError
 
-from nukiflow.cli_output import EXIT_FAILED, EXIT_REJECTED, error, stderr_console, ui_workflow_url
-from nukiflow.cli_parsing import parse_duration
-from nukiflow.models.messages import validation_message
-from nukiflow.models.validation import (
+from nukiflow.cli.output import EXIT_FAILED, EXIT_REJECTED, error, stderr_console, ui_workflow_url
+from nukiflow.contracts.messages import validation_message
+from nukiflow.contracts.validation import (
     MAX_CHANGE_DEADLINE,
     InputError,
     check_auth_id,
@@ -23,6 +22,7 @@ from nukiflow.models.validation import (
     parse_smartlock_id,
 )
 from nukiflow.settings import Settings
+from nukiflow.times.parsing import parse_duration
 
 if TYPE_CHECKING:
     from temporalio.client import Client
@@ -90,7 +90,7 @@ def _run(main: Coroutine[Any, Any, int], *, interrupted: str | None = None) -> N
 
 async def _connect(settings: Settings) -> NukiFlow:
     from nukiflow.client import NukiFlow
-    from nukiflow.codec import CodecError
+    from nukiflow.temporal.codec import CodecError
 
     _Process.used_temporal = True
     try:

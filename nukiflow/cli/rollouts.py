@@ -19,7 +19,7 @@ from nukiflow.cli.common import (
     _ui_link,
     _warn_without_worker,
 )
-from nukiflow.cli_output import (
+from nukiflow.cli.output import (
     EXIT_FAILED,
     EXIT_OK,
     EXIT_REJECTED,
@@ -35,12 +35,12 @@ from nukiflow.cli_output import (
     stdout_console,
     totals_line,
 )
-from nukiflow.models.rollout import FailurePolicy
+from nukiflow.contracts.rollout import FailurePolicy
 from nukiflow.settings import Settings
 
 if TYPE_CHECKING:
+    from nukiflow.contracts.rollout import RolloutPlan, RolloutReport
     from nukiflow.fleet import RolloutHandle
-    from nukiflow.models.rollout import RolloutPlan, RolloutReport
 
 
 rollout_app = typer.Typer(
@@ -97,7 +97,7 @@ def rollout_apply(
     The final report names every item that did not end applied, and why. Exit status 0 when
     every item was applied, 1 otherwise, 2 for a plan that cannot be used.
     """
-    from nukiflow.plan import PlanError, load_plan
+    from nukiflow.fleet.plan import PlanError, load_plan
 
     # The plan, its id and name are checked before connecting: a bad one exits 2 either way.
     if rollout_id is not None:
@@ -147,7 +147,7 @@ async def _rollout_apply(
     from temporalio.service import RPCError
 
     from nukiflow.fleet import Fleet, FleetError, RolloutConflictError
-    from nukiflow.plan import PlanError
+    from nukiflow.fleet.plan import PlanError
 
     flow = await _connect(settings)
     fleet = Fleet(flow)
@@ -245,8 +245,8 @@ def _print_link(settings: Settings, workflow_id: str) -> None:
 
 def _rollout_id(value: str, what: str = "ID") -> str:
     """A rollout's id (``nuki-rollout-...`` or the part after it), or exit 2."""
-    from nukiflow.models.rollout import check_rollout_id
-    from nukiflow.models.validation import InputError
+    from nukiflow.contracts.rollout import check_rollout_id
+    from nukiflow.contracts.validation import InputError
 
     try:
         check_rollout_id(value)

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from nukiflow.cli.common import _Process, _run, _settings
-from nukiflow.cli_output import EXIT_REJECTED, error
+from nukiflow.cli.output import EXIT_REJECTED, error
 from nukiflow.settings import Settings
 
 
@@ -46,7 +46,7 @@ def dev(
     everything. With NUKIFLOW_NUKI_URL (and a token) set, the worker talks to that Nuki API
     instead of the fake cloud.
     """
-    from nukiflow.dev import DevOptions, run_dev
+    from nukiflow.devtools.dev import DevOptions, run_dev
 
     settings = _settings()
     _quiet_logging(settings)
@@ -81,7 +81,7 @@ def demo(
     needs (Temporal in memory, the fake cloud, a worker) and stops it afterwards. Exit status 0
     only when nukiflow's verified final code is the last one sent.
     """
-    from nukiflow.demo import DemoOptions, run_demo
+    from nukiflow.devtools.demo import DemoOptions, run_demo
 
     settings = _settings()
     _quiet_logging(settings)
@@ -101,8 +101,8 @@ def worker() -> None:
     Settings come from NUKIFLOW_* variables. Runs until SIGINT/SIGTERM, then lets running
     activities finish.
     """
-    from nukiflow.logs import configure_logging
-    from nukiflow.worker import run_worker
+    from nukiflow.temporal.logs import configure_logging
+    from nukiflow.temporal.worker import run_worker
 
     settings = _settings()
     configure_logging(settings.log_format, secrets=settings.secret_values())
@@ -156,8 +156,8 @@ def codec_server(
     ),
 ) -> None:
     """Serve the codec server, so the Temporal UI and CLI can show encrypted payloads."""
-    from nukiflow.codec import CodecError
-    from nukiflow.codec_server import serve_from_settings
+    from nukiflow.temporal.codec import CodecError
+    from nukiflow.temporal.codec_server import serve_from_settings
 
     try:
         serve_from_settings(_settings(), host=host, port=port)
@@ -174,7 +174,7 @@ def codec_keygen(
     To rotate, put the new key first and keep the old ones after it: new payloads use the first,
     old histories stay readable.
     """
-    from nukiflow.codec import CodecKey
+    from nukiflow.temporal.codec import CodecKey
 
     typer.echo(CodecKey.generate(key_id).to_text())
 
@@ -184,7 +184,7 @@ def _quiet_logging(settings: Settings) -> None:
 
     Masked like the worker's log: the worker runs in this process and logs here.
     """
-    from nukiflow.logs import configure_logging
+    from nukiflow.temporal.logs import configure_logging
 
     configure_logging(
         "text",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import typer
 
 from nukiflow.cli.common import JSON_OPTION, _connect, _lock_id, _run, _settings
-from nukiflow.cli_output import (
+from nukiflow.cli.output import (
     EXIT_OK,
     StatusRow,
     print_json,
@@ -38,7 +38,7 @@ def status_query(task_queue: str, smartlock_id: int | None) -> str:
 
 
 async def _status(settings: Settings, smartlock_id: int | None, json_output: bool) -> int:
-    from nukiflow import search_attributes as sa
+    from nukiflow.contracts import search_attributes as sa
 
     flow = await _connect(settings)
     rows: list[StatusRow] = []

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from nukiflow.cli.common import JSON_OPTION, _Abort, _Process, _reject, _run, _settings
-from nukiflow.cli_output import (
+from nukiflow.cli.output import (
     EXIT_FAILED,
     EXIT_OK,
     EXIT_REJECTED,
@@ -22,12 +22,12 @@ from nukiflow.cli_output import (
     safe,
     stdout_console,
 )
-from nukiflow.models.validation import InputError
-from nukiflow.models.wire import DecentralWebhook
+from nukiflow.contracts.validation import InputError
+from nukiflow.contracts.wire import DecentralWebhook
 from nukiflow.settings import Settings
 
 if TYPE_CHECKING:
-    from activities.nuki_client import NukiClient
+    from nukiflow.activities.nuki_client import NukiClient
 
 webhook_app = typer.Typer(
     help="Nuki's webhooks for this account: register the receiver's public URL, list, delete.",
@@ -94,7 +94,7 @@ def register_command(
 async def _register(
     settings: Settings, url: str, features: list[str], secret_file: Path | None, json_output: bool
 ) -> int:
-    from activities.nuki_errors import NukiError
+    from nukiflow.activities.nuki_errors import NukiError
     from nukiflow.webhooks.registration import append_secret, register_receiver
 
     async with _nuki(settings) as nuki:
@@ -136,7 +136,7 @@ def list_command(json_output: bool = JSON_OPTION) -> None:
 
 
 async def _list(settings: Settings, json_output: bool) -> int:
-    from activities.nuki_errors import NukiError
+    from nukiflow.activities.nuki_errors import NukiError
 
     async with _nuki(settings) as nuki:
         try:
@@ -170,7 +170,7 @@ def delete_command(
 
 
 async def _delete(settings: Settings, webhook_id: int, json_output: bool) -> int:
-    from activities.nuki_errors import NukiError
+    from nukiflow.activities.nuki_errors import NukiError
 
     async with _nuki(settings) as nuki:
         try:
@@ -191,7 +191,7 @@ def _view(webhook: DecentralWebhook) -> dict[str, object]:
 @contextlib.asynccontextmanager
 async def _nuki(settings: Settings) -> AsyncIterator[NukiClient]:
     """The Nuki client of ``NUKIFLOW_NUKI_URL`` / ``_TOKEN``, or exit 2 saying what to set."""
-    from activities.nuki_client import NukiClient
+    from nukiflow.activities.nuki_client import NukiClient
 
     try:
         base_url, token = settings.require_nuki()
@@ -203,7 +203,7 @@ async def _nuki(settings: Settings) -> AsyncIterator[NukiClient]:
 
 
 def _nuki_failed(exc: Exception, what: str) -> int:
-    from activities.nuki_errors import NukiRequestRefused, NukiValidationError
+    from nukiflow.activities.nuki_errors import NukiRequestRefused, NukiValidationError
 
     error(f"could not {what}: {exc}")
     return (
@@ -224,8 +224,8 @@ def webhook_receiver(
     Verifies with NUKIFLOW_WEBHOOK_SECRETS / NUKIFLOW_WEBHOOK_SECRET_FILE and forwards through
     the configured Temporal; answers Nuki at once, also while Temporal is unreachable.
     """
-    from nukiflow.codec import CodecError
-    from nukiflow.logs import configure_logging
+    from nukiflow.temporal.codec import CodecError
+    from nukiflow.temporal.logs import configure_logging
     from nukiflow.webhooks.server import require_secrets, run_receiver
 
     settings = _settings()

@@ -1,6 +1,6 @@
 """The fake Nuki cloud: a real HTTP server that behaves like the Nuki Web API (see README.md)."""
 
-from nukiflow.models.wire import DecentralWebhook
+from nukiflow.contracts.wire import DecentralWebhook
 
 from .control import SimulatorControl
 from .control_models import DeviceView, ExecutedAction, RequestRecord

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from nukiflow.models.wire import (
+from nukiflow.contracts.wire import (
     LockAction,
     NukiModel,
     SmartlockAction,

@@ -8,7 +8,7 @@ from typing import Any, TypedDict, Unpack
 
 import httpx
 
-from nukiflow.models.wire import Smartlock, SmartlockAuth
+from nukiflow.contracts.wire import Smartlock, SmartlockAuth
 
 from .control_api import CONTROL_PREFIX
 from .control_models import AuthSpec, DeviceView, LockSpec, RequestRecord

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from nukiflow.models.wire import SmartlockAuth
+from nukiflow.contracts.wire import SmartlockAuth
 
 from .nuki_timezones import DEFAULT_TIMEZONE_ID, NUKI_TIMEZONES
 

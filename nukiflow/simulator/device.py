@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
-from nukiflow.models.wire import LockAction, LockState, OpenerAction, SmartlockType
+from nukiflow.contracts.wire import LockAction, LockState, OpenerAction, SmartlockType
 
 from .records import LockRecord, Operation, OpKind
 

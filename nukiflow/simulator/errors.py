@@ -7,7 +7,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from nukiflow.models.wire import NukiErrorBody, NukiStatusBody
+from nukiflow.contracts.wire import NukiErrorBody, NukiStatusBody
 
 REASON_PHRASES = {
     422: "Unprocessable Entity",

@@ -8,7 +8,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from nukiflow.models.wire import (
+from nukiflow.contracts.wire import (
     ServerState,
     Smartlock,
     SmartlockAction,

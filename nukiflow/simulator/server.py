@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from types import TracebackType
 
-from nukiflow.asgi import EmbeddedServer
+from nukiflow.temporal.asgi import EmbeddedServer
 
 from .app import build_app
 from .settings import SimSettings

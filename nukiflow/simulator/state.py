@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from nukiflow.models.wire import (
+from nukiflow.contracts.wire import (
     AuthType,
     LockAction,
     LockState,

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from starlette.requests import Request
 
-from nukiflow.models.wire import AuthRestrictions, AuthType
+from nukiflow.contracts.wire import AuthRestrictions, AuthType
 
 from .errors import bad_parameter, bad_request, unprocessable
 

@@ -7,7 +7,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from nukiflow.models.wire import DecentralWebhook
+from nukiflow.contracts.wire import DecentralWebhook
 
 from .control_api import CONTROL_PREFIX
 from .state import SimState

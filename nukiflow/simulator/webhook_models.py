@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from nukiflow.models.wire import WebhookFeature
+from nukiflow.contracts.wire import WebhookFeature
 
 from .control_models import ControlModel
 

@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from nukiflow.models.wire import (
+from nukiflow.contracts.wire import (
     DecentralWebhook,
     Smartlock,
     SmartlockAuth,

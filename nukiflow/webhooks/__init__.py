@@ -7,7 +7,7 @@
 - :mod:`~nukiflow.webhooks.server`: serving it in a worker, in ``nukiflow dev`` or alone;
 - :mod:`~nukiflow.webhooks.registration`: registering it with Nuki.
 
-The events and signal names are in :mod:`nukiflow.models.events`.
+The events and signal names are in :mod:`nukiflow.contracts.events`.
 """
 
 from nukiflow.webhooks.counters import Counters

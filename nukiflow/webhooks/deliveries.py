@@ -14,8 +14,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from nukiflow.models.events import AuthEvent, LockEvent, LockEventKind
-from nukiflow.models.wire import SmartlockAuth, SmartlockLog, SmartlockState
+from nukiflow.contracts.events import AuthEvent, LockEvent, LockEventKind
+from nukiflow.contracts.wire import SmartlockAuth, SmartlockLog, SmartlockState
 
 # The features nukiflow forwards; Nuki has others (DEVICE_CONFIG, ACCOUNT_USER, ...), which are
 # acknowledged and not forwarded.

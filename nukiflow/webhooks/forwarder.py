@@ -3,11 +3,11 @@
 The receiver answers Nuki before anything here runs: it puts the event on a bounded queue, and
 one task drains the queue in arrival order, sending one Temporal signal per event:
 
-- an :class:`~nukiflow.models.events.AuthEvent` to the auth's entity
+- an :class:`~nukiflow.contracts.events.AuthEvent` to the auth's entity
   (``nuki-auth-<smartlockId>-<authId>``). When no entity runs for it, the event (without the
   code) goes to the lock's drift ledger (``nuki-unmanaged-<smartlockId>``) by signal-with-start,
   unless the entity ended with this auth's deletion and the event reports that deletion;
-- a :class:`~nukiflow.models.events.LockEvent` to the lock workflow (``nuki-lock-<smartlockId>``)
+- a :class:`~nukiflow.contracts.events.LockEvent` to the lock workflow (``nuki-lock-<smartlockId>``)
   when it runs; otherwise there is nobody waiting for it, and it is counted as ignored.
 
 A signal never starts an entity or a lock workflow: only a change made through nukiflow does.
@@ -30,9 +30,9 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.service import RPCError, RPCStatusCode
 
-from nukiflow import search_attributes as sa
-from nukiflow.models.drift import DriftLedgerInput
-from nukiflow.models.events import (
+from nukiflow.contracts import search_attributes as sa
+from nukiflow.contracts.drift import DriftLedgerInput
+from nukiflow.contracts.events import (
     AUTH_EVENT_SIGNAL,
     DRIFT_LEDGER_WORKFLOW,
     LEDGER_KIND,

@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import get_args
 from urllib.parse import urlsplit
 
-from activities.nuki_client import NukiClient
-from nukiflow.codec import key_file_is_private
-from nukiflow.models.validation import InputError, unsafe_character
-from nukiflow.models.wire import DecentralWebhook, WebhookFeature
+from nukiflow.activities.nuki_client import NukiClient
+from nukiflow.contracts.validation import InputError, unsafe_character
+from nukiflow.contracts.wire import DecentralWebhook, WebhookFeature
 from nukiflow.settings import is_loopback
+from nukiflow.temporal.codec import key_file_is_private
 
 # What nukiflow forwards; registering others is allowed (they are acknowledged, not forwarded).
 DEFAULT_FEATURES: tuple[WebhookFeature, ...] = ("DEVICE_AUTHS", "DEVICE_STATUS", "DEVICE_LOGS")

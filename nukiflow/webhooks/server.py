@@ -16,9 +16,9 @@ from types import TracebackType
 
 from temporalio.client import Client
 
-from nukiflow.asgi import EmbeddedServer
-from nukiflow.converter import data_converter
 from nukiflow.settings import Settings
+from nukiflow.temporal.asgi import EmbeddedServer
+from nukiflow.temporal.converter import data_converter
 from nukiflow.webhooks.receiver import WebhookReceiver
 
 # `nukiflow webhook-receiver` without a port: next to the codec server's 8081.

@@ -45,11 +45,11 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from temporalio.api.common.v1 import Payloads
 
-from nukiflow.asgi import EmbeddedServer
-from nukiflow.codec import CodecConfigError, CodecError, EncryptionCodec, Keyring
 from nukiflow.settings import Settings
+from nukiflow.temporal.asgi import EmbeddedServer
+from nukiflow.temporal.codec import CodecConfigError, CodecError, EncryptionCodec, Keyring
 
-log = logging.getLogger("nukiflow.codec_server")
+log = logging.getLogger("nukiflow.temporal.codec_server")
 
 DEFAULT_PORT = 8081
 # The UI decodes a page of events at a time; a payload is at most 2 MB in Temporal.
@@ -134,7 +134,7 @@ def create_app(
             else:
                 result = codec.encrypt(payloads.payloads)
         except CodecError as exc:
-            # Messages name key ids only; see nukiflow.codec.
+            # Messages name key ids only; see nukiflow.temporal.codec.
             log.warning("%s failed: %s", operation, exc)
             return PlainTextResponse(str(exc), status_code=400)
         log.debug(

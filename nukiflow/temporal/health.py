@@ -18,7 +18,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from temporalio.client import Client
 
-from nukiflow.asgi import EmbeddedServer
+from nukiflow.temporal.asgi import EmbeddedServer
 
 CHECK_TIMEOUT = timedelta(seconds=3)
 

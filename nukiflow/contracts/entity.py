@@ -7,15 +7,15 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
-from nukiflow.models.auth import (
+from nukiflow.contracts.auth import (
     AuthChange,
     AuthFields,
     AuthOutcome,
     CreateAuthRequest,
     RedactedAuth,
 )
-from nukiflow.models.timing import WorkflowTiming
-from nukiflow.models.validation import AuthId, SmartlockId
+from nukiflow.contracts.timing import WorkflowTiming
+from nukiflow.contracts.validation import AuthId, SmartlockId
 
 
 class EntityStatus(StrEnum):

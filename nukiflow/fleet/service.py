@@ -12,7 +12,7 @@
 >>> await grant.revoke(wait=True)                         # early, verified
 
 The worker needs :func:`fleet_workflows` and :func:`fleet_activities` next to the auth
-workflows and activities (see :mod:`nukiflow.worker`).
+workflows and activities (see :mod:`nukiflow.temporal.worker`).
 
 Rollout identity: the workflow id is ``nuki-rollout-<sha256 prefix of the plan>`` unless the
 caller names the rollout. Keypad codes are left out of that hash (workflow ids are plain text
@@ -51,11 +51,11 @@ from temporalio.common import (
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.fleet_activities import FleetActivities
-from activities.nuki_client import NukiClient
-from nukiflow import search_attributes as sa
+from nukiflow.activities.fleet_activities import FleetActivities
+from nukiflow.activities.nuki_client import NukiClient
 from nukiflow.client import NukiFlow, validation_message
-from nukiflow.models.access import (
+from nukiflow.contracts import search_attributes as sa
+from nukiflow.contracts.access import (
     ExtendRequest,
     GrantInput,
     GrantRequest,
@@ -67,7 +67,7 @@ from nukiflow.models.access import (
     check_grant_id,
     grant_workflow_id,
 )
-from nukiflow.models.rollout import (
+from nukiflow.contracts.rollout import (
     MAX_PAGE_ITEMS,
     ControlRequest,
     ItemReport,
@@ -84,12 +84,12 @@ from nukiflow.models.rollout import (
     RolloutState,
     check_rollout_id,
 )
-from nukiflow.models.timing import WorkflowTiming
-from nukiflow.models.validation import InputError, check_text
-from nukiflow.plan import PlanError, load_plan, parse_plan
-from nukiflow.timezones import nuki_window, to_utc
-from workflows.access_grant import REFUSED, AccessGrantWorkflow
-from workflows.rollout import RolloutWorkflow
+from nukiflow.contracts.timing import WorkflowTiming
+from nukiflow.contracts.validation import InputError, check_text
+from nukiflow.fleet.plan import PlanError, load_plan, parse_plan
+from nukiflow.times.zones import nuki_window, to_utc
+from nukiflow.workflows.access_grant import REFUSED, AccessGrantWorkflow
+from nukiflow.workflows.rollout import RolloutWorkflow
 
 _MEMO_DIGEST = "plan_digest"
 _MEMO_SUBMISSION = "submission"
@@ -173,7 +173,7 @@ class Fleet:
         ``plan``: a :class:`RolloutPlan`, a list of items (models or mappings as in a plan
         file), or the path of a YAML/JSON plan. ``name`` replaces the plan's name; ``options``
         replaces its options (a mapping overrides only the options it names).
-        Raises :class:`~nukiflow.plan.PlanError` (a ``ValueError``) for a bad plan and
+        Raises :class:`~nukiflow.fleet.plan.PlanError` (a ``ValueError``) for a bad plan and
         :class:`RolloutConflictError` when another plan holds the rollout id.
         """
         plan = self._plan(plan, options=options, name=name)
@@ -219,7 +219,7 @@ class Fleet:
 
     def rollout(self, rollout_id: str) -> RolloutHandle:
         """The handle of a rollout by id (``nuki-rollout-...`` or the part after it); raises
-        :class:`~nukiflow.models.validation.InputError` for an id no rollout can have."""
+        :class:`~nukiflow.contracts.validation.InputError` for an id no rollout can have."""
         workflow_id = check_rollout_id(rollout_id)
         return RolloutHandle(self.client.get_workflow_handle_for(RolloutWorkflow.run, workflow_id))
 
@@ -285,8 +285,8 @@ class Fleet:
         (``08:00-12:00``) restrict it further, in the lock's local time (``lock_tz``, default
         ``tz``). Returns at once (the grant's workflow creates the code; ``await
         handle.created()`` waits for it). The same ``request_id`` attaches to the same grant.
-        Raises ``ValueError`` (:class:`~nukiflow.timezones.TimeZoneError`,
-        :class:`~nukiflow.plan.PlanError`, :class:`~nukiflow.models.validation.InputError`)
+        Raises ``ValueError`` (:class:`~nukiflow.times.zones.TimeZoneError`,
+        :class:`~nukiflow.fleet.plan.PlanError`, :class:`~nukiflow.contracts.validation.InputError`)
         for bad input, before anything reaches Temporal; also for a window that has ended,
         unless ``request_id`` names a grant made before (which it then attaches to).
         """
@@ -355,7 +355,7 @@ class Fleet:
 
     def grant(self, grant_id: str) -> GrantHandle:
         """The handle of a grant by its workflow id (``nuki-access-<smartlock>-<request>``);
-        raises :class:`~nukiflow.models.validation.InputError` for an id no grant can have."""
+        raises :class:`~nukiflow.contracts.validation.InputError` for an id no grant can have."""
         workflow_id = check_grant_id(grant_id)
         return GrantHandle(
             self.client.get_workflow_handle_for(AccessGrantWorkflow.run, workflow_id)
@@ -388,7 +388,7 @@ class RolloutHandle:
         """Totals and a page of items (optionally only those in ``statuses`` and of ``ops``).
 
         Needs a worker; an ended rollout still answers while Temporal retains its history.
-        ``limit`` is at most :data:`~nukiflow.models.rollout.MAX_PAGE_ITEMS`.
+        ``limit`` is at most :data:`~nukiflow.contracts.rollout.MAX_PAGE_ITEMS`.
         """
         query = ProgressQuery(
             offset=offset,

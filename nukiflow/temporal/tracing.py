@@ -25,7 +25,7 @@ from temporalio.client import Interceptor
 
 from nukiflow.settings import Settings
 
-log = logging.getLogger("nukiflow.tracing")
+log = logging.getLogger("nukiflow.temporal.tracing")
 
 SERVICE_NAME = "nukiflow-worker"
 OTLP_ENDPOINT_VARS = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")

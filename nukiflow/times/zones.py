@@ -26,9 +26,9 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from nukiflow.models.access import AccessWindow
-from nukiflow.models.auth import MINUTES_PER_DAY
-from nukiflow.models.validation import (
+from nukiflow.contracts.access import AccessWindow
+from nukiflow.contracts.auth import MINUTES_PER_DAY
+from nukiflow.contracts.validation import (
     EARLIEST_DATE,
     LATEST_DATE,
     InputError,
@@ -138,8 +138,8 @@ def to_utc(
 
     Raises :class:`TimeZoneError` for a naive value without a zone, and for local times that
     do not exist or exist twice in ``tz`` (clocks changing): give an offset to choose. A date
-    outside the supported range (see :mod:`nukiflow.models.validation`) raises
-    :class:`~nukiflow.models.validation.InputError`.
+    outside the supported range (see :mod:`nukiflow.contracts.validation`) raises
+    :class:`~nukiflow.contracts.validation.InputError`.
     """
     moment = parse_datetime(value)
     # Far outside the range, converting could leave the calendar (year 0 or 10000).

@@ -32,10 +32,10 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from nukiflow.models.action import lock_workflow_id
-from nukiflow.models.entity import auth_workflow_id
-from nukiflow.models.validation import AuthId, SmartlockId
-from nukiflow.models.wire import SmartlockAuth, SmartlockLog, SmartlockState
+from nukiflow.contracts.action import lock_workflow_id
+from nukiflow.contracts.entity import auth_workflow_id
+from nukiflow.contracts.validation import AuthId, SmartlockId
+from nukiflow.contracts.wire import SmartlockAuth, SmartlockLog, SmartlockState
 
 # Signal names: part of the contract with running workflows, never rename them.
 AUTH_EVENT_SIGNAL = "nuki_auth_event"

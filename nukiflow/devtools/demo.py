@@ -31,19 +31,19 @@ from typing import Any
 from pydantic import BaseModel
 from rich.console import Console
 
-from activities.nuki_client import NukiClient
-from activities.nuki_errors import NukiError, NukiHTTPError
-from nukiflow.cli_output import print_json, stderr_console, stdout_console, ui_workflow_url, waiting
+from nukiflow.activities.nuki_client import NukiClient
+from nukiflow.activities.nuki_errors import NukiError, NukiHTTPError
+from nukiflow.cli.output import print_json, stderr_console, stdout_console, ui_workflow_url, waiting
 from nukiflow.client import NukiFlow
-from nukiflow.codec import Keyring
-from nukiflow.dev import DevError, EmbeddedStack, StackOptions
-from nukiflow.models.auth import AuthOutcome, OutcomeStatus
-from nukiflow.models.entity import auth_workflow_id
-from nukiflow.models.timing import PollTiming, RetryTiming, WorkflowTiming
-from nukiflow.models.wire import SmartlockAuthUpdate
+from nukiflow.contracts.auth import AuthOutcome, OutcomeStatus
+from nukiflow.contracts.entity import auth_workflow_id
+from nukiflow.contracts.timing import PollTiming, RetryTiming, WorkflowTiming
+from nukiflow.contracts.wire import SmartlockAuthUpdate
+from nukiflow.devtools.dev import DevError, EmbeddedStack, StackOptions
 from nukiflow.settings import Settings
 from nukiflow.simulator.control import SimulatorControl
 from nukiflow.simulator.settings import Faults, SimSettings
+from nukiflow.temporal.codec import Keyring
 
 CODES = (555551, 555552, 555553, 555554, 555555)
 START_CODE = 545454

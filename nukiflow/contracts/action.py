@@ -30,10 +30,10 @@ from typing import NamedTuple, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from nukiflow.models.deadline import utc_instant
-from nukiflow.models.timing import WorkflowTiming
-from nukiflow.models.validation import SmartlockId
-from nukiflow.models.wire import ActionOption, LockAction, LockState, OpenerAction, SmartlockType
+from nukiflow.contracts.deadline import utc_instant
+from nukiflow.contracts.timing import WorkflowTiming
+from nukiflow.contracts.validation import SmartlockId
+from nukiflow.contracts.wire import ActionOption, LockAction, LockState, OpenerAction, SmartlockType
 
 DEFAULT_DEADLINE_SECONDS = 60.0
 # An action is immediate; a day is the longest one may wait for its turn or for its lock.

@@ -118,7 +118,7 @@ class CodecKey:
         if not sep or not key_id or not encoded:
             raise CodecConfigError(
                 "a key is written `id:base64-key` (32 random bytes in base64); "
-                "generate one with `python -m nukiflow.codec`"
+                "generate one with `python -m nukiflow.temporal.codec`"
             )
         if not _KEY_ID.fullmatch(key_id):
             cls(key_id, bytes(KEY_BYTES))  # raises the invalid-id error
@@ -333,7 +333,8 @@ def ensure_dev_keyring(state_dir: Path) -> Keyring:
 
 
 def main() -> None:
-    """``python -m nukiflow.codec``: print a new key as ``id:base64`` for NUKIFLOW_CODEC_KEYS."""
+    """``python -m nukiflow.temporal.codec``: print a new ``id:base64`` key for
+    NUKIFLOW_CODEC_KEYS."""
     import sys
 
     key_id = sys.argv[1] if len(sys.argv) > 1 else None

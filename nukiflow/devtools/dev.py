@@ -32,18 +32,18 @@ from rich.markup import escape
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from activities.nuki_client import NukiClient
-from nukiflow.codec import CodecError, Keyring
-from nukiflow.codec_server import CodecServer
-from nukiflow.connect import connect_temporal
-from nukiflow.models.wire import DecentralWebhook
-from nukiflow.search_attributes import dev_server_flags
+from nukiflow.activities.nuki_client import NukiClient
+from nukiflow.contracts.search_attributes import dev_server_flags
+from nukiflow.contracts.wire import DecentralWebhook
+from nukiflow.devtools.temporal_binary import TemporalBinaryNotFound, find_temporal_binary
 from nukiflow.settings import Settings
 from nukiflow.simulator.server import SimulatorServer
 from nukiflow.simulator.settings import SimSettings
-from nukiflow.temporal_cli import TemporalBinaryNotFound, find_temporal_binary
+from nukiflow.temporal.codec import CodecError, Keyring
+from nukiflow.temporal.codec_server import CodecServer
+from nukiflow.temporal.connect import connect_temporal
+from nukiflow.temporal.worker import build_worker
 from nukiflow.webhooks.server import WebhookServer
-from nukiflow.worker import build_worker
 
 DEFAULT_TEMPORAL_PORT = 7233
 DEFAULT_UI_PORT = 8233
@@ -484,7 +484,7 @@ class DevOptions:
 
 def dev_keyring(settings: Settings) -> Keyring:
     """The configured keys, or (against the fake cloud) the dev key kept in the state dir."""
-    from nukiflow.codec import ensure_dev_keyring
+    from nukiflow.temporal.codec import ensure_dev_keyring
 
     configured = settings.codec_keys is not None or settings.codec_key_file is not None
     if not configured and not settings.is_production:
@@ -523,7 +523,7 @@ def _install_stop_handlers(stop: asyncio.Event) -> None:
 
 async def run_dev(settings: Settings, options: DevOptions, *, out: Any = None) -> int:
     """Run the embedded stack until SIGINT/SIGTERM/SIGHUP. Returns the exit status."""
-    from nukiflow.cli_output import print_dev_banner, stderr_console, stdout_console
+    from nukiflow.cli.output import print_dev_banner, stderr_console, stdout_console
 
     console = out or stdout_console()
     stop = asyncio.Event()

@@ -32,7 +32,7 @@ from pydantic import (
     model_validator,
 )
 
-from nukiflow.models.auth import (
+from nukiflow.contracts.auth import (
     REDACTED_CODE,
     AuthFields,
     AuthOutcome,
@@ -40,7 +40,7 @@ from nukiflow.models.auth import (
     CreateAuthRequest,
     OutcomeStatus,
 )
-from nukiflow.models.validation import (
+from nukiflow.contracts.validation import (
     MAX_DURATION,
     STORED,
     AuthId,
@@ -194,7 +194,7 @@ class RolloutOptions(BaseModel):
 
 
 class RolloutPlan(BaseModel):
-    """What to roll out: items plus options. Load one from a file with :mod:`nukiflow.plan`."""
+    """What to roll out: items plus options (from a file: :mod:`nukiflow.fleet.plan`)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -254,7 +254,7 @@ _ROLLOUT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
 def check_rollout_id(rollout_id: object) -> str:
     """A rollout's id (``nuki-rollout-...`` or the part after it) as its workflow id, or
-    :class:`~nukiflow.models.validation.InputError`."""
+    :class:`~nukiflow.contracts.validation.InputError`."""
     if not isinstance(rollout_id, str) or not _ROLLOUT_ID.fullmatch(
         rollout_id.removeprefix(ROLLOUT_ID_PREFIX)
     ):

@@ -20,21 +20,26 @@ from pydantic import (
     model_validator,
 )
 
-from nukiflow.models.deadline import utc_instant
-from nukiflow.models.validation import (
+from nukiflow.contracts.deadline import utc_instant
+from nukiflow.contracts.validation import (
     MAX_KEYPAD_NAME as MAX_KEYPAD_NAME,
 )
-from nukiflow.models.validation import (
+from nukiflow.contracts.validation import (
     MAX_NAME as MAX_NAME,
 )
-from nukiflow.models.validation import (
+from nukiflow.contracts.validation import (
     AccountUserId,
     AuthName,
     SmartlockId,
     check_date,
     is_stored,
 )
-from nukiflow.models.wire import AuthType, SmartlockAuth, SmartlockAuthCreate, SmartlockAuthUpdate
+from nukiflow.contracts.wire import (
+    AuthType,
+    SmartlockAuth,
+    SmartlockAuthCreate,
+    SmartlockAuthUpdate,
+)
 
 REDACTED_CODE = "******"
 MINUTES_PER_DAY = 1440

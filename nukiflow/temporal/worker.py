@@ -13,17 +13,17 @@ from temporalio.client import Client, Interceptor
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
-from activities.nuki_client import NukiClient
+from nukiflow.activities.nuki_client import NukiClient
 from nukiflow.client import NukiFlow
-from nukiflow.connect import connect_temporal
-from nukiflow.health import health_server
 from nukiflow.plugin import NukiflowPlugin
 from nukiflow.settings import Settings
-from nukiflow.tracing import flush_traces, tracing_interceptor
-from nukiflow.versioning import deployment_config, promote_first_version
+from nukiflow.temporal.connect import connect_temporal
+from nukiflow.temporal.health import health_server
+from nukiflow.temporal.tracing import flush_traces, tracing_interceptor
+from nukiflow.temporal.versioning import deployment_config, promote_first_version
 from nukiflow.webhooks.server import WebhookServer, receiver_from_settings, require_secrets
 
-log = logging.getLogger("nukiflow.worker")
+log = logging.getLogger("nukiflow.temporal.worker")
 
 # How long running activities may finish after SIGTERM; deploy/ gives pods longer than this.
 DEFAULT_GRACEFUL_SHUTDOWN = timedelta(seconds=30)
@@ -74,7 +74,7 @@ def worker_runtime(settings: Settings) -> Runtime | None:
 
 def tracing_interceptors(settings: Settings) -> list[Interceptor]:
     """OpenTelemetry spans for every workflow, activity and client call, when enabled, with an
-    exporter for them (see :mod:`nukiflow.tracing`)."""
+    exporter for them (see :mod:`nukiflow.temporal.tracing`)."""
     if not settings.otel_tracing:
         return []
     return [tracing_interceptor(settings)]

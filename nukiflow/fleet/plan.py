@@ -53,23 +53,23 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from nukiflow.models.auth import AuthFields, AuthPatch
-from nukiflow.models.rollout import (
+from nukiflow.contracts.auth import AuthFields, AuthPatch
+from nukiflow.contracts.rollout import (
     MAX_PLAN_ITEMS,
     RolloutItem,
     RolloutOp,
     RolloutOptions,
     RolloutPlan,
 )
-from nukiflow.models.validation import (
+from nukiflow.contracts.validation import (
     MAX_DURATION,
     InputError,
     check_auth_id,
     check_seconds,
     check_smartlock_id,
 )
-from nukiflow.models.wire import AuthType
-from nukiflow.timezones import (
+from nukiflow.contracts.wire import AuthType
+from nukiflow.times.zones import (
     TimeZoneError,
     parse_times,
     parse_weekdays,

@@ -1,17 +1,19 @@
 """The one data converter every nukiflow client and worker uses.
 
 Pydantic models become JSON payloads, and every payload is then encrypted (AES-256-GCM,
-:mod:`nukiflow.codec`) before it reaches Temporal: workflow and activity inputs and results,
-update arguments and results, queries, memos, summaries and details. Failures are converted
-with their message and stack trace moved into an encrypted attribute, so an error message that
-quotes a value never lands in history in plain text (Temporal stores "Encoded failure").
+:mod:`nukiflow.temporal.codec`) before it reaches Temporal: workflow and activity inputs and
+results, update arguments and results, queries, memos, summaries and details. Failures are
+converted with their message and stack trace moved into an encrypted attribute, so an error
+message that quotes a value never lands in history in plain text (Temporal stores "Encoded
+failure").
 
 Search attributes are the exception Temporal makes: they are never encrypted (see
-:mod:`nukiflow.search_attributes`).
+:mod:`nukiflow.contracts.search_attributes`).
 
 Workers inherit their client's converter, so connecting through
-:func:`nukiflow.connect.connect_temporal` (or passing this converter to ``Client.connect``) is
-all it takes. There is deliberately no unencrypted variant: see ``require_encryption``.
+:func:`nukiflow.temporal.connect.connect_temporal` (or passing this converter to
+``Client.connect``) is all it takes. There is deliberately no unencrypted variant: see
+``require_encryption``.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import PydanticPayloadConverter
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
 
-from nukiflow.codec import CodecConfigError, CodecKey, EncryptionCodec, Keyring, as_keyring
+from nukiflow.temporal.codec import CodecConfigError, CodecKey, EncryptionCodec, Keyring, as_keyring
 
 
 def data_converter(
@@ -53,5 +55,6 @@ def require_encryption(client: Client) -> None:
     if not is_encrypting(client.data_converter):
         raise CodecConfigError(
             "this Temporal client does not encrypt payloads: connect with "
-            "nukiflow.connect.connect_temporal or nukiflow.converter.data_converter(keys)"
+            "nukiflow.temporal.connect.connect_temporal or "
+            "nukiflow.temporal.converter.data_converter(keys)"
         )

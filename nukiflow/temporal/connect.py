@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from temporalio.client import Client, Interceptor
 from temporalio.runtime import Runtime
 
-from nukiflow.codec import Keyring
-from nukiflow.converter import data_converter
 from nukiflow.settings import Settings
+from nukiflow.temporal.codec import Keyring
+from nukiflow.temporal.converter import data_converter
 
 
 async def connect_temporal(
@@ -22,7 +22,8 @@ async def connect_temporal(
     """A client whose every payload is encrypted; workers built on it inherit that.
 
     ``keys`` defaults to :meth:`Settings.keyring`, which refuses to go on without a key
-    (:class:`nukiflow.codec.CodecConfigError`, a ``RuntimeError``) before anything connects.
+    (:class:`nukiflow.temporal.codec.CodecConfigError`, a ``RuntimeError``) before anything
+    connects.
     """
     keyring = keys if keys is not None else settings.keyring()
     return await Client.connect(

@@ -2,7 +2,7 @@
 
 Nuki's window is a mix: ``allowedFromDate``/``allowedUntilDate`` are UTC date-times,
 ``allowedWeekDays`` a bit mask and ``allowedFromTime``/``allowedUntilTime`` minutes after
-midnight in the lock's local time. :mod:`nukiflow.timezones` builds an :class:`AccessWindow`
+midnight in the lock's local time. :mod:`nukiflow.times.zones` builds an :class:`AccessWindow`
 from local times.
 """
 
@@ -15,15 +15,15 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from nukiflow.models.auth import (
+from nukiflow.contracts.auth import (
     MAX_CHANGE_DEADLINE_SECONDS,
     MAX_KEYPAD_NAME,
     MINUTES_PER_DAY,
     AuthFields,
     check_keypad_code,
 )
-from nukiflow.models.timing import WorkflowTiming
-from nukiflow.models.validation import (
+from nukiflow.contracts.timing import WorkflowTiming
+from nukiflow.contracts.validation import (
     AuthId,
     InputError,
     KeypadName,

@@ -10,7 +10,7 @@ import re
 from datetime import datetime, timedelta
 from typing import Final
 
-from nukiflow.models.validation import MAX_DURATION, check_date, check_seconds
+from nukiflow.contracts.validation import MAX_DURATION, check_date, check_seconds
 
 # The furthest ahead ``+DURATION`` may point (the date itself must also be in range).
 MAX_AHEAD: Final = timedelta(days=36500)
@@ -106,7 +106,7 @@ def parse_datetime(text: str, *, now: datetime | None = None, what: str = "the d
     a local time that the clocks skip or repeat there is refused, naming both offsets. The
     date must lie in the supported range (2000-01-01 to 2099-12-31, UTC).
     """
-    from nukiflow.timezones import LOCAL, to_utc
+    from nukiflow.times.zones import LOCAL, to_utc
 
     raw = text.strip()
     current = (now or datetime.now().astimezone()).astimezone()

@@ -14,8 +14,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from nukiflow.models.events import UnmanagedAuthSighting
-from nukiflow.models.validation import SmartlockId
+from nukiflow.contracts.events import UnmanagedAuthSighting
+from nukiflow.contracts.validation import SmartlockId
 
 # A Nuki lock holds a few hundred auths at most; the ledger keeps room for churn beyond that.
 DEFAULT_MAX_ENTRIES = 500

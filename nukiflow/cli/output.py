@@ -29,11 +29,10 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from nukiflow.cli_parsing import format_minutes, format_weekdays
-from nukiflow.models.access import GrantStatus, GrantView
-from nukiflow.models.auth import AuthOutcome, ChangeKind, OutcomeStatus, RedactedAuth
-from nukiflow.models.entity import AuthEntityView, auth_workflow_id
-from nukiflow.models.rollout import (
+from nukiflow.contracts.access import GrantStatus, GrantView
+from nukiflow.contracts.auth import AuthOutcome, ChangeKind, OutcomeStatus, RedactedAuth
+from nukiflow.contracts.entity import AuthEntityView, auth_workflow_id
+from nukiflow.contracts.rollout import (
     ItemReport,
     ItemStatus,
     RolloutProgress,
@@ -41,12 +40,13 @@ from nukiflow.models.rollout import (
     RolloutState,
     RolloutTotals,
 )
-from nukiflow.models.validation import is_unsafe_character, unsafe_character
+from nukiflow.contracts.validation import is_unsafe_character, unsafe_character
 from nukiflow.settings import Settings
-from nukiflow.timezones import describe_window, zone
+from nukiflow.times.parsing import format_minutes, format_weekdays
+from nukiflow.times.zones import describe_window, zone
 
 if TYPE_CHECKING:
-    from nukiflow.dev import EmbeddedStack
+    from nukiflow.devtools.dev import EmbeddedStack
 
 EXIT_OK = 0
 EXIT_FAILED = 1

@@ -36,7 +36,7 @@ from temporalio.worker import WorkerDeploymentConfig
 
 from nukiflow.settings import Settings
 
-log = logging.getLogger("nukiflow.versioning")
+log = logging.getLogger("nukiflow.temporal.versioning")
 
 # The server learns of a version from its pollers; right after start it may not know it yet.
 _PROMOTE_ATTEMPTS = 20
