@@ -49,9 +49,7 @@ from nukiflow.simulator.server import SimulatorServer
 from nukiflow.simulator.settings import Faults
 from nukiflow.worker import build_worker
 from tests.conftest import FAST_TIMING, TOKEN, StartWorker
-from tests.test_cli import cli_env, run
-
-__all__ = ["cli_env"]  # the fixture, shared with the CLI tests
+from tests.test_cli import run
 from workflows.lock_actions import LockActionsWorkflow
 
 # -- helpers ----------------------------------------------------------------------------------

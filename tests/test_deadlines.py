@@ -41,9 +41,7 @@ from nukiflow.simulator.control import SimulatorControl
 from nukiflow.simulator.control_models import RequestRecord
 from nukiflow.simulator.settings import Faults
 from tests.conftest import StartWorker
-from tests.test_cli import cli_env, run
-
-__all__ = ["cli_env"]  # the fixture, shared with the CLI tests
+from tests.test_cli import run
 
 NOW = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 
@@ -375,11 +373,11 @@ async def test_the_cli_refuses_a_deadline_that_makes_no_sense_with_exit_2(
     assert zero.exit_code == 2, zero.output
     too_far = await run(cli_env, "unlock", "4245", "--deadline", "25h")
     assert too_far.exit_code == 2, too_far.output
-    assert "at most 24 h" in too_far.output
+    assert "--deadline" in too_far.output and "at most 1d" in too_far.output
     change = await run(
         cli_env, "auth", "update", "4245", "d" * 24, "--name", "x", "--deadline", "31d"
     )
     assert change.exit_code == 2, change.output
-    assert "at most 30 d" in change.output
+    assert "--deadline" in change.output and "at most 30d" in change.output
     with pytest.raises(Exception, match="not found"):
         await temporal_client.get_workflow_handle(lock_workflow_id(4245)).describe()
