@@ -48,10 +48,9 @@ from nukiflow.simulator.control_models import RequestRecord
 from nukiflow.simulator.server import SimulatorServer
 from nukiflow.simulator.settings import Faults
 from nukiflow.temporal.worker import build_worker
+from nukiflow.workflows.lock_actions import LockActionsWorkflow
 from tests.conftest import FAST_TIMING, TOKEN, StartWorker
 from tests.test_cli import run
-
-from nukiflow.workflows.lock_actions import LockActionsWorkflow
 
 # -- helpers ----------------------------------------------------------------------------------
 

@@ -43,7 +43,6 @@ from nukiflow.simulator.settings import Faults
 from tests.conftest import StartWorker
 from tests.test_cli import run
 
-
 NOW = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 
 
