@@ -34,17 +34,24 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from nukiflow.contracts.action import lock_workflow_id
 from nukiflow.contracts.entity import auth_workflow_id
+
+# Signal names and the drift ledger's workflow type (so the receiver can signal-with-start it
+# without importing workflow code) live with every other recorded name.
+from nukiflow.contracts.names import (
+    AUTH_EVENT_SIGNAL as AUTH_EVENT_SIGNAL,
+)
+from nukiflow.contracts.names import (
+    DRIFT_LEDGER_WORKFLOW as DRIFT_LEDGER_WORKFLOW,
+)
+from nukiflow.contracts.names import (
+    LOCK_EVENT_SIGNAL as LOCK_EVENT_SIGNAL,
+)
+from nukiflow.contracts.names import (
+    UNMANAGED_AUTH_SIGNAL as UNMANAGED_AUTH_SIGNAL,
+)
 from nukiflow.contracts.validation import AuthId, SmartlockId
 from nukiflow.contracts.wire import SmartlockAuth, SmartlockLog, SmartlockState
 
-# Signal names: part of the contract with running workflows, never rename them.
-AUTH_EVENT_SIGNAL = "nuki_auth_event"
-LOCK_EVENT_SIGNAL = "nuki_lock_event"
-UNMANAGED_AUTH_SIGNAL = "nuki_unmanaged_auth"
-
-# The drift ledger's workflow type, named here so the receiver can signal-with-start it
-# without importing workflow code.
-DRIFT_LEDGER_WORKFLOW = "NukiDriftLedger"
 UNMANAGED_PREFIX = "nuki-unmanaged-"
 # Its ``NukiKind`` search attribute.
 LEDGER_KIND = "unmanaged"

@@ -1,0 +1,58 @@
+"""Every name Temporal records for nukiflow: workflow types, updates, queries, signals, activities,
+and the error types that cross from one side to the other.
+
+Histories store these strings, so they never change: a renamed update or activity would make every
+running workflow fail on replay. Workflows, activities, the facade and the CLI all take them from
+here; nothing in this module imports anything of theirs.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# -- workflow types ----------------------------------------------------------------------------
+AUTH_ENTITY_WORKFLOW: Final = "NukiAuthEntity"
+AUTH_CREATE_WORKFLOW: Final = "NukiAuthCreate"
+LOCK_ACTIONS_WORKFLOW: Final = "NukiLockActions"
+ROLLOUT_WORKFLOW: Final = "NukiRollout"
+ACCESS_GRANT_WORKFLOW: Final = "NukiAccessGrant"
+DRIFT_LEDGER_WORKFLOW: Final = "NukiDriftLedger"
+
+# -- updates (the method names they were first defined with) -----------------------------------
+AUTH_CHANGE_UPDATE: Final = "change"
+AUTH_OUTCOME_UPDATE: Final = "outcome"
+LOCK_ACT_UPDATE: Final = "act"
+ROLLOUT_PAUSE_UPDATE: Final = "pause"
+ROLLOUT_RESUME_UPDATE: Final = "resume"
+ROLLOUT_CANCEL_UPDATE: Final = "cancel"
+GRANT_REVOKE_UPDATE: Final = "revoke"
+GRANT_EXTEND_UPDATE: Final = "extend"
+GRANT_CREATED_UPDATE: Final = "created"
+
+# -- queries -----------------------------------------------------------------------------------
+STATE_QUERY: Final = "state"  # entity, lock actions, grant, drift ledger
+ROLLOUT_PROGRESS_QUERY: Final = "progress"
+
+# -- signals -----------------------------------------------------------------------------------
+AUTH_EVENT_SIGNAL: Final = "nuki_auth_event"
+LOCK_EVENT_SIGNAL: Final = "nuki_lock_event"
+UNMANAGED_AUTH_SIGNAL: Final = "nuki_unmanaged_auth"
+
+# -- activities --------------------------------------------------------------------------------
+READ_AUTH_ACTIVITY: Final = "nuki.auth.read"
+LIST_AUTH_IDS_ACTIVITY: Final = "nuki.auth.list_ids"
+WRITE_AUTH_ACTIVITY: Final = "nuki.auth.write"
+AWAIT_AUTH_ACTIVITY: Final = "nuki.auth.await"
+CREATE_AUTH_ACTIVITY: Final = "nuki.auth.create"
+SEND_ACTION_ACTIVITY: Final = "nuki.action.send"
+CONFIRM_ACTION_ACTIVITY: Final = "nuki.action.confirm"
+LOOK_ACTION_ACTIVITY: Final = "nuki.action.look"
+APPLY_ITEM_ACTIVITY: Final = "nuki.fleet.apply_item"
+REVOKE_AUTH_ACTIVITY: Final = "nuki.fleet.revoke_auth"
+FIND_AUTH_ACTIVITY: Final = "nuki.fleet.find_auth"
+
+# -- error types of failures that workflows and callers tell apart ------------------------------
+ENTITY_ROLLING_OVER_ERROR: Final = "EntityRollingOver"
+AUTH_DELETED_ERROR: Final = "AuthDeleted"
+LOCK_ROLLING_OVER_ERROR: Final = "LockWorkflowRollingOver"
+GRANT_REFUSED_ERROR: Final = "GrantRefused"
