@@ -44,22 +44,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, RetryState
 from temporalio.exceptions import TimeoutError as ActivityTimeoutError
 
 with workflow.unsafe.imports_passed_through():
-    from nukiflow.activities.action_activities import (
-        ACTION_NOT_SUPPORTED,
-        ActionActivities,
-        ConfirmActionInput,
-        ConfirmActionResult,
-        ConfirmProgress,
-        LogMatch,
-        LookActionInput,
-        LookActionResult,
-        SendActionInput,
-        SendActionResult,
-        SendProgress,
-        Verdict,
-        progress_from,
-    )
-    from nukiflow.activities.failures import DEADLINE_PASSED
+    from nukiflow.activities.action_activities import ActionActivities
     from nukiflow.contracts import search_attributes as sa
     from nukiflow.contracts.action import (
         ActionOutcome,
@@ -74,7 +59,22 @@ with workflow.unsafe.imports_passed_through():
         state_name,
         supported,
     )
+    from nukiflow.contracts.action_io import (
+        ConfirmActionInput,
+        ConfirmActionResult,
+        ConfirmProgress,
+        LogMatch,
+        LookActionInput,
+        LookActionResult,
+        SendActionInput,
+        SendActionResult,
+        SendProgress,
+        Verdict,
+        progress_from,
+    )
     from nukiflow.contracts.deadline import clock
+    from nukiflow.contracts.names import ACTION_NOT_SUPPORTED_ERROR as ACTION_NOT_SUPPORTED
+    from nukiflow.contracts.names import DEADLINE_PASSED_ERROR as DEADLINE_PASSED
     from nukiflow.contracts.wire import LogCompletion, SmartlockType
     from nukiflow.workflows.failure_reasons import describe_activity_failure
 
