@@ -12,12 +12,13 @@ from datetime import timedelta
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from nukiflow.activities.nuki_errors import NukiError, NukiLockedError, NukiRateLimitedError
+from nukiflow.contracts.names import DEADLINE_PASSED_ERROR
 
 # Error types the workflows look at (ApplicationError.type).
 LOCKED = "NukiLockedError"
 NOT_FOUND = "NukiNotFoundError"
 CONFLICT = "NukiConflictError"
-DEADLINE_PASSED = "DeadlinePassed"
+DEADLINE_PASSED = DEADLINE_PASSED_ERROR  # workflows tell it apart: named in contracts
 LOCK_OFFLINE = "LockOffline"
 OPERATION_PENDING = "OperationPending"
 

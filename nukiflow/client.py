@@ -59,13 +59,13 @@ from nukiflow.contracts.entity import (
     create_workflow_id,
 )
 from nukiflow.contracts.messages import validation_message as validation_message
+from nukiflow.contracts.names import LOCK_ROLLING_OVER_ERROR as LOCK_ROLLING_OVER
 from nukiflow.contracts.timing import WorkflowTiming
 from nukiflow.contracts.validation import InputError, check_auth_target, check_target
 from nukiflow.settings import Settings
 from nukiflow.temporal.connect import connect_temporal
 from nukiflow.workflows.auth_create import AuthCreateWorkflow
 from nukiflow.workflows.auth_entity import DELETED, ROLLING_OVER, AuthEntityWorkflow
-from nukiflow.workflows.lock_actions import ROLLING_OVER as LOCK_ROLLING_OVER
 from nukiflow.workflows.lock_actions import LockActionsWorkflow
 
 # An entity that is continuing-as-new refuses changes until the changes it holds have ended

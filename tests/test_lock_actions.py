@@ -16,18 +16,9 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.testing import ActivityEnvironment
 from temporalio.worker import Replayer
 
-from nukiflow.activities.action_activities import (
-    ActionActivities,
-    Assessment,
-    ConfirmActionInput,
-    ConfirmProgress,
-    LockSnapshot,
-    SendActionInput,
-    SendProgress,
-    assess,
-    find_in_log,
-    poll_offsets,
-)
+from nukiflow.activities.action_activities import ActionActivities
+from nukiflow.activities.action_matching import Assessment, assess, find_in_log
+from nukiflow.activities.action_schedule import poll_offsets
 from nukiflow.activities.nuki_client import NukiClient
 from nukiflow.client import NukiFlow
 from nukiflow.contracts.action import (
@@ -39,6 +30,13 @@ from nukiflow.contracts.action import (
     LockStatus,
     lock_workflow_id,
     spec_of,
+)
+from nukiflow.contracts.action_io import (
+    ConfirmActionInput,
+    ConfirmProgress,
+    LockSnapshot,
+    SendActionInput,
+    SendProgress,
 )
 from nukiflow.contracts.timing import PollTiming
 from nukiflow.contracts.wire import LockAction, LockState, SmartlockAction, SmartlockLog

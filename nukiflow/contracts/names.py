@@ -56,3 +56,9 @@ ENTITY_ROLLING_OVER_ERROR: Final = "EntityRollingOver"
 AUTH_DELETED_ERROR: Final = "AuthDeleted"
 LOCK_ROLLING_OVER_ERROR: Final = "LockWorkflowRollingOver"
 GRANT_REFUSED_ERROR: Final = "GrantRefused"
+# The deadline of a change or action passed before it could be sent (the record shows it was not).
+DEADLINE_PASSED_ERROR: Final = "DeadlinePassed"
+# The lock cannot do the action (an Opener action on a lock): bad input, nothing was sent.
+ACTION_NOT_SUPPORTED_ERROR: Final = "ActionNotSupported"
+# Nuki refused the values (400, 422): failures are typed after the client's exception class.
+NUKI_VALIDATION_ERROR: Final = "NukiValidationError"
