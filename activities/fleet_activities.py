@@ -1,8 +1,9 @@
 """Activities of fleet rollouts and access grants: changes sent through the auth workflows.
 
 A workflow cannot do Update-with-Start itself, so a rollout item (and a grant's create, change
-and revocation) runs as an activity that calls the :class:`~nukiflow.client.NukiFlow` facade
-with a deterministic request id. A retried attempt (after a crash, a timeout, a worker restart)
+and revocation) runs as an activity that sends it through the facade
+(:class:`~nukiflow.contracts.ports.AuthChanges`, which the worker assembly provides) with a
+deterministic request id. A retried attempt (after a crash, a timeout, a worker restart)
 sends the same request id again and attaches to the change it already started: the entity
 remembers request ids, and a create's workflow id is derived from its request id.
 
@@ -17,7 +18,7 @@ import contextlib
 import time
 from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from temporalio import activity
@@ -44,10 +45,9 @@ from nukiflow.contracts.auth import (
 )
 from nukiflow.contracts.entity import AuthEntityResult, EntityStatus, auth_workflow_id
 from nukiflow.contracts.messages import validation_message
+from nukiflow.contracts.names import APPLY_ITEM_ACTIVITY, FIND_AUTH_ACTIVITY, REVOKE_AUTH_ACTIVITY
+from nukiflow.contracts.ports import AuthChanges
 from nukiflow.contracts.rollout import ApplyItemInput, RolloutOp
-
-if TYPE_CHECKING:  # the facade imports the workflows; keep activities importable without it
-    from nukiflow.client import NukiFlow
 
 T = TypeVar("T")
 
@@ -105,14 +105,14 @@ async def while_heartbeating(
 
 
 class FleetActivities:
-    """Owns the facade the activities call (its Temporal client and task queue) and a Nuki
-    client for read-only checks."""
+    """Owns the facade the activities send through (its Temporal client and task queue) and a
+    Nuki client for read-only checks."""
 
-    def __init__(self, nuki: NukiClient, flow: NukiFlow) -> None:
+    def __init__(self, nuki: NukiClient, flow: AuthChanges) -> None:
         self._nuki = nuki
         self._flow = flow
 
-    @activity.defn(name="nuki.fleet.apply_item")
+    @activity.defn(name=APPLY_ITEM_ACTIVITY)
     async def apply_item(self, input: ApplyItemInput) -> AuthOutcome:
         """Send one item through its auth's workflow and return the change's outcome.
 
@@ -203,7 +203,7 @@ class FleetActivities:
             ),
         )
 
-    @activity.defn(name="nuki.fleet.revoke_auth")
+    @activity.defn(name=REVOKE_AUTH_ACTIVITY)
     async def revoke_auth(self, input: RevokeAuthInput) -> RevokeAuthResult:
         """Delete the auth through its entity and verify it is gone; fail (to be retried by the
         retry policy's long back-off) while it is not."""
@@ -246,7 +246,7 @@ class FleetActivities:
             category=ApplicationErrorCategory.BENIGN,
         )
 
-    @activity.defn(name="nuki.fleet.find_auth")
+    @activity.defn(name=FIND_AUTH_ACTIVITY)
     async def find_auth(self, input: FindAuthInput) -> FindAuthResult:
         """The auth a create of (name, code, type) made, if any (matched as the create does),
         and whether the lock is online (listed first: an auth applied in between shows)."""

@@ -18,7 +18,7 @@ facade bound to the worker's own client and task queue.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import temporalio.client
 import temporalio.worker
@@ -28,16 +28,17 @@ from temporalio.worker import WorkerConfig
 from nukiflow.activities.action_activities import ActionActivities
 from nukiflow.activities.auth_activities import AuthActivities
 from nukiflow.activities.nuki_client import NukiClient
+from nukiflow.client import NukiFlow
+from nukiflow.contracts.ports import AuthChanges
+from nukiflow.fleet.assembly import fleet_activities, fleet_workflows
 from nukiflow.settings import Settings
 from nukiflow.temporal.codec import Keyring
 from nukiflow.temporal.converter import data_converter, require_encryption
+from nukiflow.temporal.tracing import tracing_interceptors
 from nukiflow.workflows.auth_create import AuthCreateWorkflow
 from nukiflow.workflows.auth_entity import AuthEntityWorkflow
 from nukiflow.workflows.drift_ledger import DriftLedgerWorkflow
 from nukiflow.workflows.lock_actions import LockActionsWorkflow
-
-if TYPE_CHECKING:
-    from nukiflow.client import NukiFlow
 
 PLUGIN_NAME = "nukiflow"
 
@@ -48,8 +49,6 @@ DEFAULT_MAX_CONCURRENT_ACTIVITIES = 1000
 
 def nukiflow_workflows() -> list[type]:
     """Every workflow a nukiflow worker runs."""
-    from nukiflow.fleet import fleet_workflows
-
     return [
         AuthEntityWorkflow,
         AuthCreateWorkflow,
@@ -59,11 +58,9 @@ def nukiflow_workflows() -> list[type]:
     ]
 
 
-def nukiflow_activities(nuki: NukiClient, flow: NukiFlow) -> list[Any]:
+def nukiflow_activities(nuki: NukiClient, flow: AuthChanges) -> list[Any]:
     """Every activity of a nukiflow worker, sending through ``nuki``; rollout items and grants
-    send their changes through ``flow``."""
-    from nukiflow.fleet import fleet_activities
-
+    send their changes through ``flow`` (a :class:`~nukiflow.client.NukiFlow`)."""
     auth = AuthActivities(nuki)
     actions = ActionActivities(nuki)
     return [
@@ -90,7 +87,7 @@ class NukiflowPlugin(SimplePlugin):
         keyring: Keyring | None = None,
         *,
         interceptors: Sequence[temporalio.client.Interceptor | temporalio.worker.Interceptor] = (),
-        facade: Callable[[temporalio.client.Client, str], NukiFlow] | None = None,
+        facade: Callable[[temporalio.client.Client, str], AuthChanges] | None = None,
     ) -> None:
         """``keyring`` sets nukiflow's encrypting converter on a client the plugin is given to;
         without one the client must already have it (workers refuse a client that would write
@@ -108,9 +105,6 @@ class NukiflowPlugin(SimplePlugin):
     @classmethod
     def from_settings(cls, settings: Settings, nuki: NukiClient) -> NukiflowPlugin:
         """The plugin with the keys, tracing and default deadlines that ``settings`` name."""
-        from nukiflow.client import NukiFlow
-        from nukiflow.temporal.worker import tracing_interceptors
-
         return cls(
             nuki,
             settings.keyring(),
@@ -119,8 +113,6 @@ class NukiflowPlugin(SimplePlugin):
         )
 
     def configure_worker(self, config: WorkerConfig) -> WorkerConfig:
-        from nukiflow.client import NukiFlow
-
         config = super().configure_worker(config)
         client = config["client"]
         require_encryption(client)

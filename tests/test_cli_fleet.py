@@ -33,7 +33,7 @@ from nukiflow.contracts.rollout import (
     RolloutTotals,
 )
 from nukiflow.fleet import Fleet
-from nukiflow.fleet import service as fleet_module
+from nukiflow.fleet import rollouts as fleet_rollouts
 from nukiflow.simulator.control import SimulatorControl
 from nukiflow.simulator.settings import Faults
 from tests.test_cli import as_json, run
@@ -162,7 +162,7 @@ async def test_rollout_reports_name_every_item_beyond_the_results_limits(
     """A rollout whose result lists only 2 of its 5 failures and 1 of its 2 new auths: the
     report of `rollout apply` (attached), `rollout report` and `rollout status --json` or
     `--all` still name every one, read 2 items a page."""
-    monkeypatch.setattr(fleet_module, "PAGE_ITEMS", 2)
+    monkeypatch.setattr(fleet_rollouts, "PAGE_ITEMS", 2)
     lock = (await sim.add_lock()).smartlock_id
     missing = [f"{n:024x}" for n in range(1, 6)]
     updates = "".join(

@@ -39,7 +39,7 @@ from nukiflow.contracts.events import (
 )
 from nukiflow.contracts.wire import SmartlockAuth, SmartlockLog
 from nukiflow.devtools.dev import free_port
-from nukiflow.simulator import Faults, SimulatorControl, webhooks
+from nukiflow.simulator import Faults, SimulatorControl, webhook_bodies
 from nukiflow.temporal.converter import data_converter
 from nukiflow.webhooks import (
     SIGNATURE_HEADER,
@@ -91,7 +91,7 @@ def encode(body: dict[str, Any]) -> bytes:
 
 
 def auth_delivery(auth: SmartlockAuth, *, deleted: bool = False, **changes: Any) -> bytes:
-    return encode(webhooks.auth_body(auth.model_copy(update=changes), deleted))
+    return encode(webhook_bodies.auth_body(auth.model_copy(update=changes), deleted))
 
 
 def status_delivery(smartlock_id: int, state: int) -> bytes:
@@ -110,7 +110,7 @@ def log_delivery(smartlock_id: int, date: datetime) -> bytes:
     entry = SmartlockLog(
         id="6" * 24, smartlock_id=smartlock_id, action=1, trigger=4, state=0, date=date
     )
-    return encode(webhooks.log_body(entry))
+    return encode(webhook_bodies.log_body(entry))
 
 
 async def post(

@@ -11,8 +11,10 @@
 >>> await grant.extend("2026-03-31T10:00", tz="Europe/Berlin")
 >>> await grant.revoke(wait=True)                         # early, verified
 
-The worker needs :func:`fleet_workflows` and :func:`fleet_activities` next to the auth
-workflows and activities (see :mod:`nukiflow.temporal.worker`).
+The worker needs :func:`~nukiflow.fleet.fleet_workflows` and
+:func:`~nukiflow.fleet.fleet_activities` next to the auth workflows and activities (see
+:mod:`nukiflow.fleet.assembly`). Handles: :mod:`nukiflow.fleet.rollouts`,
+:mod:`nukiflow.fleet.grants`.
 
 Rollout identity: the workflow id is ``nuki-rollout-<sha256 prefix of the plan>`` unless the
 caller names the rollout. Keypad codes are left out of that hash (workflow ids are plain text
@@ -25,107 +27,58 @@ started (same request ids).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hashlib
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, tzinfo
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-from pydantic import BaseModel, ValidationError
-from temporalio.client import (
-    Client,
-    WorkflowExecutionStatus,
-    WorkflowHandle,
-    WorkflowQueryFailedError,
-    WorkflowUpdateFailedError,
-)
+from pydantic import ValidationError
+from temporalio.client import Client
 from temporalio.common import (
     SearchAttributePair,
     TypedSearchAttributes,
     WorkflowIDConflictPolicy,
     WorkflowIDReusePolicy,
 )
-from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from nukiflow.activities.fleet_activities import FleetActivities
-from nukiflow.activities.nuki_client import NukiClient
-from nukiflow.client import NukiFlow, validation_message
+from nukiflow.client import NukiFlow
 from nukiflow.contracts import search_attributes as sa
 from nukiflow.contracts.access import (
-    ExtendRequest,
     GrantInput,
     GrantRequest,
     GrantStatus,
     GrantTiming,
     GrantView,
-    RevokeRequest,
-    WaitRequest,
     check_grant_id,
     grant_workflow_id,
 )
+from nukiflow.contracts.messages import validation_message
+from nukiflow.contracts.names import ACCESS_GRANT_WORKFLOW, ROLLOUT_WORKFLOW
 from nukiflow.contracts.rollout import (
-    MAX_PAGE_ITEMS,
-    ControlRequest,
-    ItemReport,
-    ItemStatus,
-    ProgressQuery,
     ReportLimits,
     RolloutInput,
     RolloutItem,
-    RolloutOp,
     RolloutOptions,
     RolloutPlan,
-    RolloutProgress,
     RolloutReport,
     RolloutState,
     check_rollout_id,
 )
 from nukiflow.contracts.timing import WorkflowTiming
 from nukiflow.contracts.validation import InputError, check_text
+from nukiflow.fleet.errors import FleetError, RolloutConflictError
+from nukiflow.fleet.grants import GrantHandle
 from nukiflow.fleet.plan import PlanError, load_plan, parse_plan
-from nukiflow.times.zones import nuki_window, to_utc
-from nukiflow.workflows.access_grant import REFUSED, AccessGrantWorkflow
-from nukiflow.workflows.rollout import RolloutWorkflow
+from nukiflow.fleet.rollouts import RolloutHandle
+from nukiflow.times.zones import nuki_window
 
 _MEMO_DIGEST = "plan_digest"
 _MEMO_SUBMISSION = "submission"
-# A query can miss a rollout for a moment while it continues as new: ask again this often.
-_QUERY_RETRIES = 20
-# Items per progress query when reading whole lists (at most MAX_PAGE_ITEMS).
-PAGE_ITEMS = MAX_PAGE_ITEMS
-_NOT_APPLIED = tuple(status for status in ItemStatus if status is not ItemStatus.APPLIED)
-
-
-class FleetError(RuntimeError):
-    """A rollout or grant refused a request; the message says why."""
-
-
-class FleetRefusedError(FleetError):
-    """The workflow refused the request as given (it has ended, the new end is past, ...)."""
-
-
-class RolloutConflictError(FleetError):
-    """A different plan already runs (or ran) under this rollout id."""
-
-
-def fleet_workflows() -> list[type]:
-    """The workflows a nukiflow worker runs for rollouts and grants."""
-    return [RolloutWorkflow, AccessGrantWorkflow]
-
-
-def fleet_activities(nuki: NukiClient, flow: NukiFlow) -> list[Callable[..., Any]]:
-    """The activities a nukiflow worker runs for rollouts and grants.
-
-    ``flow`` must use the worker's task queue: the items it sends start the auth workflows
-    there. ``nuki`` is the worker's Nuki client (read-only checks of revocations).
-    """
-    activities = FleetActivities(nuki, flow)
-    return [activities.apply_item, activities.revoke_auth, activities.find_auth]
-
 
 PlanSource = RolloutPlan | Sequence[RolloutItem | Mapping[str, Any]] | str | Path
 
@@ -187,7 +140,7 @@ class Fleet:
         submission = uuid.uuid4().hex
         with contextlib.suppress(WorkflowAlreadyStartedError):
             await self.client.start_workflow(
-                RolloutWorkflow.run,
+                ROLLOUT_WORKFLOW,
                 RolloutInput.of(plan, workflow_id, report_limits=self.report_limits),
                 id=workflow_id,
                 task_queue=self.task_queue,
@@ -221,7 +174,9 @@ class Fleet:
         """The handle of a rollout by id (``nuki-rollout-...`` or the part after it); raises
         :class:`~nukiflow.contracts.validation.InputError` for an id no rollout can have."""
         workflow_id = check_rollout_id(rollout_id)
-        return RolloutHandle(self.client.get_workflow_handle_for(RolloutWorkflow.run, workflow_id))
+        return RolloutHandle(
+            self.client.get_workflow_handle(workflow_id, result_type=RolloutReport)
+        )
 
     def _plan(
         self,
@@ -333,7 +288,7 @@ class Fleet:
         smartlock_id, window = request.smartlock_id, request.window
         with contextlib.suppress(WorkflowAlreadyStartedError):
             await self.client.start_workflow(
-                AccessGrantWorkflow.run,
+                ACCESS_GRANT_WORKFLOW,
                 GrantInput(request=request, timing=self.timing, grant_timing=self.grant_timing),
                 id=workflow_id,
                 task_queue=self.task_queue,
@@ -357,308 +312,4 @@ class Fleet:
         """The handle of a grant by its workflow id (``nuki-access-<smartlock>-<request>``);
         raises :class:`~nukiflow.contracts.validation.InputError` for an id no grant can have."""
         workflow_id = check_grant_id(grant_id)
-        return GrantHandle(
-            self.client.get_workflow_handle_for(AccessGrantWorkflow.run, workflow_id)
-        )
-
-
-class RolloutHandle:
-    """A running or finished rollout."""
-
-    def __init__(
-        self, handle: WorkflowHandle[RolloutWorkflow, RolloutReport], *, attached: bool = False
-    ) -> None:
-        self.handle = handle
-        # True when apply_rollout found this rollout already submitted (and attached to it).
-        self.attached = attached
-
-    @property
-    def id(self) -> str:
-        return self.handle.id
-
-    async def progress(
-        self,
-        *,
-        offset: int = 0,
-        limit: int = 50,
-        statuses: Sequence[ItemStatus] | None = None,
-        ops: Sequence[RolloutOp] | None = None,
-        after_index: int = -1,
-    ) -> RolloutProgress:
-        """Totals and a page of items (optionally only those in ``statuses`` and of ``ops``).
-
-        Needs a worker; an ended rollout still answers while Temporal retains its history.
-        ``limit`` is at most :data:`~nukiflow.contracts.rollout.MAX_PAGE_ITEMS`.
-        """
-        query = ProgressQuery(
-            offset=offset,
-            after_index=after_index,
-            limit=limit,
-            statuses=None if statuses is None else list(statuses),
-            ops=None if ops is None else list(ops),
-        )
-        for attempt in range(_QUERY_RETRIES):
-            try:
-                return await self.handle.query(RolloutWorkflow.progress, query)
-            except (RPCError, WorkflowQueryFailedError):
-                # The rollout may be between two runs (continue-as-new) for a moment.
-                if attempt == _QUERY_RETRIES - 1:
-                    raise
-                await asyncio.sleep(0.1 * (attempt + 1))
-        raise AssertionError("unreachable")
-
-    async def items(
-        self,
-        *,
-        statuses: Sequence[ItemStatus] | None = None,
-        ops: Sequence[RolloutOp] | None = None,
-        limit: int | None = None,
-        page_size: int | None = None,
-    ) -> AsyncIterator[ItemReport]:
-        """Every item (in ``statuses``, of ``ops``; at most ``limit``) in plan order, read a
-        page at a time. Each page is read when the one before is used up: of a running rollout
-        it is the state at that moment, of an ended one the final state."""
-        async for page in self._pages(statuses, ops, limit, page_size):
-            for item in page.items:
-                yield item
-
-    async def _pages(
-        self,
-        statuses: Sequence[ItemStatus] | None,
-        ops: Sequence[RolloutOp] | None,
-        limit: int | None,
-        page_size: int | None,
-    ) -> AsyncIterator[RolloutProgress]:
-        size = page_size or PAGE_ITEMS
-        if not 1 <= size <= MAX_PAGE_ITEMS:
-            raise ValueError(f"page_size is 1 to {MAX_PAGE_ITEMS}")
-        # Paged by plan index, not offset: on a running rollout an item that changes state
-        # between two pages must not shift the others out of the listing.
-        listed, after = 0, -1
-        while True:
-            want = size if limit is None else min(size, limit - listed)
-            page = await self.progress(after_index=after, limit=want, statuses=statuses, ops=ops)
-            yield page
-            listed += len(page.items)
-            if not page.items or len(page.items) >= page.matched:
-                return
-            if limit is not None and listed >= limit:
-                return
-            after = page.items[-1].index
-
-    async def status(
-        self, *, limit: int | None = 50, page_size: int | None = None
-    ) -> RolloutProgress:
-        """Running: live progress with the items that are not applied (yet). Ended: the
-        final report's totals and its items that did not end applied.
-
-        Lists at most ``limit`` items; ``None`` lists every one (read page by page; items the
-        final report left out come from the ended workflow's progress query, which needs a
-        worker)."""
-        description = await self.handle.describe()
-        if description.status is WorkflowExecutionStatus.RUNNING:
-            return await self._listing(_NOT_APPLIED, limit, page_size)
-        if description.status is not WorkflowExecutionStatus.COMPLETED:
-            name = description.status.name.lower() if description.status else "unknown"
-            raise FleetError(f"rollout {self.id} ended {name} without a report")
-        report = await self.result()
-        matched = report.totals.not_applied
-        wanted = matched if limit is None else min(limit, matched)
-        if wanted <= len(report.not_applied):
-            items = report.not_applied[:wanted]
-        else:
-            items = (await self._listing(_NOT_APPLIED, wanted, page_size)).items
-        return RolloutProgress(
-            rollout_id=report.rollout_id,
-            name=report.name,
-            state=report.state,
-            totals=report.totals,
-            items=items,
-            matched=matched,
-            runs=report.runs,
-            started_at=report.started_at,
-            stop_reason=report.stop_reason,
-        )
-
-    async def _listing(
-        self, statuses: Sequence[ItemStatus], limit: int | None, page_size: int | None
-    ) -> RolloutProgress:
-        """The first page's progress with the items of every page (up to ``limit``)."""
-        first: RolloutProgress | None = None
-        items: list[ItemReport] = []
-        async for page in self._pages(statuses, None, limit, page_size):
-            first = first or page
-            items.extend(page.items)
-        assert first is not None
-        update: dict[str, object] = {"items": items}
-        if limit is None:
-            # Every matching item was listed (a running rollout: as each page found them).
-            update["matched"] = len(items)
-        return first.model_copy(update=update)
-
-    async def report(self, *, page_size: int | None = None) -> RolloutReport:
-        """Wait for the end, then the complete final report: every item that did not end
-        applied (and why) and every new auth id.
-
-        The workflow's result lists a bounded number of both (it must stay well below
-        Temporal's payload limit); the rest are read from the ended workflow's progress query,
-        a page at a time, which needs a worker. Raises :class:`FleetError` if the pages do not
-        add up to the report's totals."""
-        return await self.complete(await self.result(), page_size=page_size)
-
-    async def complete(
-        self, report: RolloutReport, *, page_size: int | None = None
-    ) -> RolloutReport:
-        """``report`` (this rollout's result) with what it left out paged in."""
-        update: dict[str, Any] = {}
-        if report.not_applied_omitted:
-            not_applied = [
-                item async for item in self.items(statuses=_NOT_APPLIED, page_size=page_size)
-            ]
-            if len(not_applied) != report.totals.not_applied:
-                raise FleetError(
-                    f"rollout {self.id} listed {len(not_applied)} items not applied; its report "
-                    f"counts {report.totals.not_applied}"
-                )
-            update.update(not_applied=not_applied, not_applied_omitted=0)
-        if report.created_omitted:
-            created = {
-                item.index: item.auth_id
-                async for item in self.items(
-                    statuses=[ItemStatus.APPLIED], ops=[RolloutOp.CREATE], page_size=page_size
-                )
-                # Also filtered here: a worker from before the ops filter sends every op.
-                if item.op is RolloutOp.CREATE and item.auth_id is not None
-            }
-            expected = len(report.created) + report.created_omitted
-            if len(created) != expected:
-                raise FleetError(
-                    f"rollout {self.id} listed {len(created)} new auths; its report counts "
-                    f"{expected}"
-                )
-            update.update(created=created, created_omitted=0)
-        return report.model_copy(update=update) if update else report
-
-    async def watch(self, interval: float = 1.0) -> AsyncIterator[RolloutProgress]:
-        """Progress (totals only) every ``interval`` seconds until the rollout ends; the last
-        one yielded is the final state."""
-        while True:
-            description = await self.handle.describe()
-            if description.status is not WorkflowExecutionStatus.RUNNING:
-                yield await self.status(limit=0)
-                return
-            progress = await self.progress(limit=0)
-            yield progress
-            if progress.state.final:
-                return
-            await asyncio.sleep(interval)
-
-    async def pause(self, reason: str | None = None) -> RolloutProgress:
-        return await self._control(RolloutWorkflow.pause, reason)
-
-    async def resume(self, reason: str | None = None) -> RolloutProgress:
-        return await self._control(RolloutWorkflow.resume, reason)
-
-    async def cancel(self, reason: str | None = None) -> RolloutProgress:
-        """Start no more items; the rollout ends once those in flight are done (or the drain
-        time passed) with a report in which the rest are 'skipped'."""
-        return await self._control(RolloutWorkflow.cancel, reason)
-
-    async def result(self) -> RolloutReport:
-        """Wait for the workflow's result (follows continue-as-new): the final report, whose
-        lists may be cut short (see ``not_applied_omitted``); :meth:`report` completes them."""
-        return await self.handle.result()
-
-    async def _control(self, update: Any, reason: str | None) -> RolloutProgress:
-        try:
-            result: RolloutProgress = await self.handle.execute_update(
-                update, _checked(ControlRequest, reason=reason)
-            )
-        except WorkflowUpdateFailedError as exc:
-            raise _update_error(exc) from None
-        except RPCError as exc:
-            if exc.status is RPCStatusCode.NOT_FOUND:
-                raise FleetError(f"rollout {self.id} is not running ({exc.message})") from None
-            raise
-        return result
-
-
-class GrantHandle:
-    """A time-limited access grant."""
-
-    def __init__(self, handle: WorkflowHandle[AccessGrantWorkflow, GrantView]) -> None:
-        self.handle = handle
-
-    @property
-    def id(self) -> str:
-        return self.handle.id
-
-    async def state(self) -> GrantView:
-        """The grant now (needs a worker while it runs; its result once it ended)."""
-        description = await self.handle.describe()
-        if description.status is WorkflowExecutionStatus.RUNNING:
-            return await self.handle.query(AccessGrantWorkflow.state)
-        return await self.handle.result()
-
-    async def created(self) -> GrantView:
-        """Wait until the code is on the lock (verified) or its create failed."""
-        return await self._update(AccessGrantWorkflow.created, WaitRequest())
-
-    async def revoke(self, reason: str | None = None, *, wait: bool = False) -> GrantView:
-        """Revoke now; with ``wait``, return once the revocation is verified."""
-        view = await self._update(
-            AccessGrantWorkflow.revoke, _checked(RevokeRequest, reason=reason)
-        )
-        return await self.result() if wait else view
-
-    async def extend(
-        self,
-        until: str | datetime | date,
-        *,
-        tz: str | tzinfo | None = None,
-        request_id: str | None = None,
-    ) -> GrantView:
-        """Move the end (written onto the lock first); raises :class:`FleetError` if the lock
-        did not take it (the old end stays)."""
-        when = to_utc(until, tz, what="the new end")
-        request = _checked(ExtendRequest, request_id=request_id or uuid.uuid4().hex, until=when)
-        return await self._update(AccessGrantWorkflow.extend, request)
-
-    async def result(self) -> GrantView:
-        """Wait until the grant ended (revoked, or its create failed)."""
-        return await self.handle.result()
-
-    async def _update(self, update: Any, argument: Any) -> GrantView:
-        try:
-            view: GrantView = await self.handle.execute_update(update, argument)
-        except WorkflowUpdateFailedError as exc:
-            raise _update_error(exc) from None
-        except RPCError as exc:
-            if exc.status is RPCStatusCode.NOT_FOUND:
-                raise FleetError(f"grant {self.id} is not running ({exc.message})") from None
-            raise
-        return view
-
-
-M = TypeVar("M", bound=BaseModel)
-
-
-def _checked(model: type[M], **values: Any) -> M:
-    """``model`` built from ``values``, or :class:`InputError` saying what to fix."""
-    try:
-        return model(**values)
-    except ValidationError as exc:
-        raise InputError(validation_message(exc)) from None
-
-
-def _cause_message(exc: WorkflowUpdateFailedError) -> str:
-    cause = exc.cause
-    return getattr(cause, "message", None) or str(cause) or str(exc)
-
-
-def _update_error(exc: WorkflowUpdateFailedError) -> FleetError:
-    """A validator's refusal (or the handler's typed one) is :class:`FleetRefusedError`."""
-    cause = exc.cause
-    refused = isinstance(cause, ApplicationError) and cause.type in ("ValueError", REFUSED)
-    cls = FleetRefusedError if refused else FleetError
-    return cls(_cause_message(exc))
+        return GrantHandle(self.client.get_workflow_handle(workflow_id, result_type=GrantView))

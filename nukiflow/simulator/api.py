@@ -22,8 +22,9 @@ from nukiflow.contracts.wire import (
 
 from . import errors
 from .records import LockRecord
-from .state import PlannedWrite, SimState
+from .state import SimState
 from .validation import parse_model, parse_value, read_json
+from .writes import PlannedWrite
 
 MAX_LOG_LIMIT = 50
 DEFAULT_LOG_LIMIT = 20

@@ -18,7 +18,8 @@ from starlette.types import ASGIApp
 from . import errors
 from .api import build_routes
 from .control_api import CONTROL_PREFIX, build_control_routes
-from .state import RequestFaults, SimState
+from .state import SimState
+from .state_base import RequestFaults
 from .webhook_api import build_webhook_control_routes, build_webhook_routes
 
 WRITE_METHODS = {"PUT", "POST", "DELETE"}

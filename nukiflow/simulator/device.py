@@ -9,14 +9,12 @@ is offline, operations reaching the head of the queue are held (offline_mode "ho
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from nukiflow.contracts.wire import LockAction, LockState, OpenerAction, SmartlockType
 
 from .records import LockRecord, Operation, OpKind
-
-if TYPE_CHECKING:
-    from .state import SimState
+from .settings import OfflineMode
 
 # Opener states (spec, type=2): 1 online, 3 ring to open active, 5 open, 7 opening.
 OPENER_ONLINE, OPENER_RTO_ACTIVE, OPENER_OPEN, OPENER_OPENING = 1, 3, 5, 7
@@ -46,12 +44,33 @@ OPENER_MOTIONS: dict[int, tuple[tuple[int, ...], int]] = {
 }
 
 
+class DeviceCloud(Protocol):
+    """What a device worker asks of the cloud (the simulator's state): the lock's effective
+    timing and offline mode, and where the device's work lands."""
+
+    def device_delay(self, lock: LockRecord) -> float: ...
+
+    def action_time(self, lock: LockRecord) -> float: ...
+
+    def offline_mode(self, lock: LockRecord) -> OfflineMode: ...
+
+    def apply(self, lock: LockRecord, op: Operation) -> None: ...
+
+    def record_executed(self, lock: LockRecord, op: Operation) -> None: ...
+
+    def log_action(self, lock: LockRecord, op: Operation) -> None: ...
+
+    def finish(self, lock: LockRecord, op: Operation) -> None: ...
+
+    def status_changed(self, lock: LockRecord) -> None: ...
+
+
 def motion(lock_type: int, action: int) -> tuple[tuple[int, ...], int]:
     table = OPENER_MOTIONS if lock_type == SmartlockType.OPENER else LOCK_MOTIONS
     return table[action]
 
 
-async def perform_action(state: SimState, lock: LockRecord, op: Operation) -> None:
+async def perform_action(state: DeviceCloud, lock: LockRecord, op: Operation) -> None:
     assert op.action is not None
     transitional, final = motion(lock.type, op.action.action)
     state.record_executed(lock, op)
@@ -71,7 +90,7 @@ async def perform_action(state: SimState, lock: LockRecord, op: Operation) -> No
     state.log_action(lock, op)
 
 
-async def run_device(state: SimState, lock: LockRecord) -> None:
+async def run_device(state: DeviceCloud, lock: LockRecord) -> None:
     """Work through the lock's queue forever (cancelled when the simulator stops or resets)."""
     while True:
         op = lock.queue[0] if lock.queue else None

@@ -1,5 +1,5 @@
-"""Decentral webhooks of the fake cloud: registrations per account, signed deliveries sent in
-the background, delivery faults, retries, deactivation and the delivery log.
+"""Decentral webhooks of the fake cloud: registrations per account, and deliveries published
+with their faults drawn (sent by `webhook_sender.py`, as `webhook_bodies.py` builds them).
 
 Publishing never waits: the simulation (a request handler or a device worker) builds the body,
 draws the delivery's faults and puts it on the webhook's queue, all without awaiting. Each
@@ -15,49 +15,27 @@ receiving a delivery never shifts the ids and faults the rest of the fake cloud 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import ipaddress
 import json
-import logging
 import random
 import secrets
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
-from nukiflow.contracts.wire import (
-    DecentralWebhook,
-    Smartlock,
-    SmartlockAuth,
-    SmartlockLog,
-    WebhookFeature,
-)
+from nukiflow.contracts.wire import DecentralWebhook, WebhookFeature
 
 from . import errors
-from .webhook_models import (
-    DeliveryOutcome,
-    WebhookDelivery,
-    WebhookView,
-)
+from .webhook_models import WebhookDelivery
+from .webhook_records import Delivery, Webhook
+from .webhook_sender import DeliverySender
 from .webhook_settings import WebhookFaults, WebhookSettings
 
-SIGNATURE_HEADER = "X-Nuki-Signature-SHA256"
-CONTENT_TYPE = "application/json; charset=UTF-8"
 MAX_WEBHOOK_ID = 2**31 - 1  # DecentralWebhook.id is an int32
-
-log = logging.getLogger("nukiflow.simulator.webhooks")
-
-
-def sign(secret: str, body: bytes) -> str:
-    """Nuki's signature: lowercase hex HMAC-SHA256 of the raw body, keyed with the secret."""
-    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
 def _is_loopback(host: str) -> bool:
@@ -84,87 +62,7 @@ def check_webhook_url(url: str) -> None:
     raise errors.bad_parameter("webhookUrl", url)
 
 
-# ---- bodies: what Nuki sends, nothing more ---------------------------------------------------
-
-
-def auth_body(auth: SmartlockAuth, deleted: bool) -> dict[str, Any]:
-    return {"feature": "DEVICE_AUTHS", "deleted": deleted, "smartlockAuth": auth.to_wire()}
-
-
-def status_body(smartlock: Smartlock) -> dict[str, Any]:
-    # Nuki's example delivery carries the state without the operationId the listing has.
-    state = smartlock.state.to_wire() if smartlock.state is not None else {}
-    state.pop("operationId", None)
-    return {
-        "feature": "DEVICE_STATUS",
-        "smartlockId": smartlock.smartlock_id,
-        "state": state,
-        "serverState": smartlock.server_state,
-        "adminPinState": smartlock.admin_pin_state,
-    }
-
-
-def log_body(entry: SmartlockLog) -> dict[str, Any]:
-    return {
-        "feature": "DEVICE_LOGS",
-        "smartlockId": entry.smartlock_id,
-        "smartlockLog": entry.to_wire(),
-    }
-
-
-# ---- records ---------------------------------------------------------------------------------
-
-
-@dataclass
-class Delivery:
-    """One event on its way to one webhook, with its faults drawn."""
-
-    id: str
-    feature: WebhookFeature
-    smartlock_id: int
-    body: bytes
-    emitted: float
-    delayed: float = 0.0
-    duplicate: bool = False
-    reorder: bool = False
-    reorder_hold: float = 0.0
-    bad_signature: bool = False
-
-
-@dataclass
-class Webhook:
-    id: int
-    account_id: int
-    url: str
-    features: list[WebhookFeature]
-    secret: str = field(repr=False)
-    active: bool = True
-    consecutive_failures: int = 0
-    deactivated_at: datetime | None = None
-    # Deliveries per lock so far (the `*_nth` faults count these).
-    counts: dict[int, int] = field(default_factory=dict)
-    queue: asyncio.Queue[Delivery] = field(default_factory=asyncio.Queue)
-    sender: asyncio.Task[None] | None = None
-
-    def decentral_webhook(self) -> DecentralWebhook:
-        """As Nuki lists it."""
-        return DecentralWebhook(
-            id=self.id, secret=self.secret, webhook_url=self.url, webhook_features=self.features
-        )
-
-    def view(self) -> WebhookView:
-        return WebhookView(
-            id=self.id,
-            account_id=self.account_id,
-            url=self.url,
-            features=self.features,
-            active=self.active,
-            consecutive_failures=self.consecutive_failures,
-            deactivated_at=self.deactivated_at,
-        )
-
-
-class WebhookHub:
+class WebhookHub(DeliverySender):
     """Every account's decentral webhooks and their deliveries."""
 
     def __init__(self, settings: Callable[[], WebhookSettings], seed: int = 0) -> None:
@@ -217,9 +115,6 @@ class WebhookHub:
             hook.sender = asyncio.get_running_loop().create_task(
                 self._send_loop(hook), name=f"nuki-sim-webhook-{hook.id}"
             )
-
-    def _timeout(self) -> httpx.Timeout:
-        return httpx.Timeout(self._settings().webhook_timeout)
 
     # ---- registrations (the API) -------------------------------------------------------------
 
@@ -317,138 +212,3 @@ class WebhookHub:
 
         timer = asyncio.get_running_loop().call_later(delivery.delayed, arrive)
         self._timers.add(timer)
-
-    # ---- sending (background) ----------------------------------------------------------------
-
-    async def _send_loop(self, hook: Webhook) -> None:
-        """Post the webhook's deliveries one by one; a delivery to reorder is held back until
-        the next one has been sent (or `webhook_reorder_hold` passed)."""
-        held: Delivery | None = None
-        held_until = 0.0
-        while True:
-            try:
-                if held is None:
-                    delivery = await hook.queue.get()
-                else:
-                    async with asyncio.timeout(max(0.0, held_until - time.monotonic())):
-                        delivery = await hook.queue.get()
-            except TimeoutError:
-                assert held is not None
-                late, held = held, None
-                await self._deliver(hook, late, reordered=True)
-                continue
-            if held is None and delivery.reorder:
-                held, held_until = delivery, time.monotonic() + delivery.reorder_hold
-                continue
-            await self._deliver(hook, delivery)
-            if held is not None:
-                late, held = held, None
-                await self._deliver(hook, late, reordered=True)
-
-    async def _deliver(self, hook: Webhook, delivery: Delivery, reordered: bool = False) -> None:
-        """One delivery: its attempts (retries per the settings), the failure count that
-        deactivates the webhook, and the duplicate of a delivery that got through."""
-        settings = self._settings()
-        attempts = 1 + settings.webhook_retries
-        delivered = False
-        for attempt in range(1, attempts + 1):
-            if not hook.active:
-                self._record(
-                    hook,
-                    delivery,
-                    attempt=0,
-                    outcome="discarded",
-                    started=time.monotonic(),
-                    reordered=reordered,
-                )
-                return
-            delivered = await self._attempt(hook, delivery, attempt, reordered=reordered)
-            if delivered:
-                break
-            if attempt < attempts:
-                await asyncio.sleep(settings.webhook_retry_delay * 2 ** (attempt - 1))
-        if delivered:
-            hook.consecutive_failures = 0
-            if delivery.duplicate:
-                await self._attempt(hook, delivery, 1, reordered=reordered, duplicate=True)
-            return
-        hook.consecutive_failures += 1
-        if hook.consecutive_failures >= self._settings().webhook_deactivate_after:
-            hook.active = False
-            hook.deactivated_at = datetime.now(UTC)
-            log.info(
-                "webhook %s deactivated after %s failed deliveries in a row",
-                hook.id,
-                hook.consecutive_failures,
-            )
-
-    async def _attempt(
-        self,
-        hook: Webhook,
-        delivery: Delivery,
-        attempt: int,
-        *,
-        reordered: bool,
-        duplicate: bool = False,
-    ) -> bool:
-        assert self._http is not None
-        key = hook.secret if not delivery.bad_signature else "not-" + hook.secret
-        headers = {"Content-Type": CONTENT_TYPE, SIGNATURE_HEADER: sign(key, delivery.body)}
-        started = time.monotonic()
-        status: int | None = None
-        error: str | None = None
-        try:
-            response = await self._http.post(
-                hook.url, content=delivery.body, headers=headers, timeout=self._timeout()
-            )
-            status = response.status_code
-        except Exception as exc:  # any failure to get an answer is the receiver's failure
-            error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        delivered = status is not None and 200 <= status < 300
-        self._record(
-            hook,
-            delivery,
-            attempt=attempt,
-            outcome="delivered" if delivered else "failed",
-            started=started,
-            status=status,
-            error=error,
-            reordered=reordered,
-            duplicate=duplicate,
-        )
-        return delivered
-
-    def _record(
-        self,
-        hook: Webhook,
-        delivery: Delivery,
-        *,
-        attempt: int,
-        outcome: DeliveryOutcome,
-        started: float,
-        status: int | None = None,
-        error: str | None = None,
-        reordered: bool = False,
-        duplicate: bool = False,
-    ) -> None:
-        self.deliveries.append(
-            WebhookDelivery(
-                delivery_id=delivery.id,
-                webhook_id=hook.id,
-                url=hook.url,
-                feature=delivery.feature,
-                smartlock_id=delivery.smartlock_id,
-                attempt=attempt,
-                duplicate=duplicate,
-                outcome=outcome,
-                status=status,
-                error=error,
-                emitted=delivery.emitted,
-                time=started,
-                delayed=delivery.delayed,
-                reordered=reordered,
-                bad_signature=delivery.bad_signature and attempt > 0,
-            )
-        )
-        while len(self.deliveries) > self._settings().webhook_log_size:
-            self.deliveries.popleft()

@@ -62,6 +62,14 @@ def tracing_interceptor(
     return TracingInterceptor(always_create_workflow_spans=True)
 
 
+def tracing_interceptors(settings: Settings) -> list[Interceptor]:
+    """OpenTelemetry spans for every workflow, activity and client call, when enabled, with an
+    exporter for them."""
+    if not settings.otel_tracing:
+        return []
+    return [tracing_interceptor(settings)]
+
+
 def ensure_tracer_provider(settings: Settings, environ: Mapping[str, str]) -> bool:
     """Set up the OpenTelemetry SDK with the chosen exporter unless a tracer provider is set up
     already. True when this call set one up."""

@@ -9,7 +9,7 @@ import signal
 from datetime import timedelta
 from typing import Any
 
-from temporalio.client import Client, Interceptor
+from temporalio.client import Client
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
@@ -19,7 +19,7 @@ from nukiflow.plugin import NukiflowPlugin
 from nukiflow.settings import Settings
 from nukiflow.temporal.connect import connect_temporal
 from nukiflow.temporal.health import health_server
-from nukiflow.temporal.tracing import flush_traces, tracing_interceptor
+from nukiflow.temporal.tracing import flush_traces, tracing_interceptors
 from nukiflow.temporal.versioning import deployment_config, promote_first_version
 from nukiflow.webhooks.server import WebhookServer, receiver_from_settings, require_secrets
 
@@ -70,14 +70,6 @@ def worker_runtime(settings: Settings) -> Runtime | None:
         return None
     metrics = PrometheusConfig(bind_address=settings.metrics_bind)
     return Runtime(telemetry=TelemetryConfig(metrics=metrics))
-
-
-def tracing_interceptors(settings: Settings) -> list[Interceptor]:
-    """OpenTelemetry spans for every workflow, activity and client call, when enabled, with an
-    exporter for them (see :mod:`nukiflow.temporal.tracing`)."""
-    if not settings.otel_tracing:
-        return []
-    return [tracing_interceptor(settings)]
 
 
 def tuning_options(settings: Settings) -> dict[str, int]:

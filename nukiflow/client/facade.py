@@ -1,0 +1,37 @@
+"""The facade class: auth changes, creates and lock actions over one Temporal client."""
+
+from __future__ import annotations
+
+from temporalio.client import Client
+
+from nukiflow.client.actions import LockActionCalls
+from nukiflow.client.auths import AuthChangeCalls
+from nukiflow.client.creates import AuthCreateCalls
+from nukiflow.settings import Settings
+from nukiflow.temporal.connect import connect_temporal
+
+
+class NukiFlow(AuthChangeCalls, AuthCreateCalls, LockActionCalls):
+    """Client facade. Build it with :meth:`connect` or from an existing Temporal client.
+
+    ``NukiFlow(client, task_queue=..., timing=None, max_rewrites=3,
+    auth_deadline=timedelta(hours=24), action_deadline=timedelta(seconds=60))``: the task queue
+    of the nukiflow worker, the timing handed to the workflows it starts, and the deadlines of
+    calls that give none.
+    """
+
+    @classmethod
+    async def connect(cls, settings: Settings | None = None) -> NukiFlow:
+        """Connect to Temporal as the settings say (encrypted payloads)."""
+        settings = settings or Settings()
+        return cls.from_settings(await connect_temporal(settings), settings)
+
+    @classmethod
+    def from_settings(cls, client: Client, settings: Settings) -> NukiFlow:
+        return cls(
+            client,
+            task_queue=settings.task_queue,
+            max_rewrites=settings.max_rewrites,
+            auth_deadline=settings.auth_change_deadline,
+            action_deadline=settings.action_deadline,
+        )
