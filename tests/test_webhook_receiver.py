@@ -141,6 +141,21 @@ async def signals(
     ]
 
 
+async def recorded_signals(
+    client: Client, workflow_id: str, name: str, count: int
+) -> list[WorkflowExecutionSignaledEventAttributes]:
+    """The signals once ``count`` of them are in the history: a signal that arrives while a
+    workflow task is running is buffered by Temporal and written only when that task ends."""
+    found: list[WorkflowExecutionSignaledEventAttributes] = []
+
+    async def enough() -> bool:
+        found[:] = await signals(client, workflow_id, name)
+        return len(found) >= count
+
+    await eventually(enough)
+    return found
+
+
 async def decoded(
     client: Client, signal: WorkflowExecutionSignaledEventAttributes, kind: type
 ) -> Any:
@@ -310,7 +325,7 @@ async def test_a_duplicate_is_forwarded_once(
     assert again.status_code == 200
     await eventually(lambda: server.receiver.counters.forwarded == 1)
     entity = auth_workflow_id(lock, auth.id)
-    assert len(await signals(temporal_client, entity, AUTH_EVENT_SIGNAL)) == 1
+    assert len(await recorded_signals(temporal_client, entity, AUTH_EVENT_SIGNAL, 1)) == 1
     assert server.receiver.counters.duplicates == 1
 
 
@@ -407,7 +422,9 @@ async def test_an_auth_event_reaches_its_entity_as_an_encrypted_signal(
     assert response.json() == {"result": "queued"}
     await eventually(lambda: server.receiver.counters.forwarded == 1)
 
-    [signal] = await signals(temporal_client, auth_workflow_id(lock, auth.id), AUTH_EVENT_SIGNAL)
+    [signal] = await recorded_signals(
+        temporal_client, auth_workflow_id(lock, auth.id), AUTH_EVENT_SIGNAL, 1
+    )
     event = await decoded(temporal_client, signal, AuthEvent)
     assert (event.smartlock_id, event.auth_id, event.deleted) == (lock, auth.id, False)
     assert (event.auth.code, event.auth.enabled, event.auth.name) == (538383, False, "Guest 2")
@@ -508,7 +525,7 @@ async def test_lock_events_reach_a_running_lock_workflow_only(
     await post(http, server.url, status_delivery(lock, 3))
     await post(http, server.url, log_delivery(lock, now))
     await eventually(lambda: server.receiver.counters.forwarded == 2)
-    sent = await signals(temporal_client, lock_workflow_id(lock), LOCK_EVENT_SIGNAL)
+    sent = await recorded_signals(temporal_client, lock_workflow_id(lock), LOCK_EVENT_SIGNAL, 2)
     events = [await decoded(temporal_client, s, LockEvent) for s in sent]
     assert [e.kind for e in events] == [LockEventKind.STATUS, LockEventKind.LOG]
     assert events[0].state is not None and events[0].state.state == 3
