@@ -22,6 +22,7 @@ from nukiflow.contracts.auth import (
     AuthFields,
     check_keypad_code,
 )
+from nukiflow.contracts.recorded import RecordedModel
 from nukiflow.contracts.timing import WorkflowTiming
 from nukiflow.contracts.validation import (
     AuthId,
@@ -45,10 +46,10 @@ def _aware_utc(value: datetime, info: ValidationInfo) -> datetime:
     return value.replace(microsecond=(value.microsecond // 1000) * 1000)
 
 
-class AccessWindow(BaseModel):
+class AccessWindow(RecordedModel):
     """When a grant lets its holder in, in Nuki's terms (see the module docstring)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
     allowed_from_date: datetime
     allowed_until_date: datetime
@@ -99,10 +100,10 @@ class AccessWindow(BaseModel):
         return self.allowed_until_date
 
 
-class GrantRequest(BaseModel):
+class GrantRequest(RecordedModel):
     """A keypad code for ``name`` on one lock, valid within ``window``."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
     request_id: str = Field(min_length=1, max_length=120, pattern=r"^[A-Za-z0-9._:-]+$")
     smartlock_id: SmartlockId = Field(gt=0)

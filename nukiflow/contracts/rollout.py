@@ -40,6 +40,7 @@ from nukiflow.contracts.auth import (
     CreateAuthRequest,
     OutcomeStatus,
 )
+from nukiflow.contracts.recorded import RecordedModel
 from nukiflow.contracts.validation import (
     MAX_DURATION,
     STORED,
@@ -71,10 +72,10 @@ class RolloutOp(StrEnum):
     DELETE = "delete"
 
 
-class RolloutItem(BaseModel):
+class RolloutItem(RecordedModel):
     """One desired change: create an auth on a lock, or update/delete an existing auth."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
     op: RolloutOp
     smartlock_id: SmartlockId = Field(gt=0)
@@ -150,10 +151,10 @@ class FailurePolicy(StrEnum):
     STOP = "stop"  # stop starting items at the first failure
 
 
-class RolloutOptions(BaseModel):
+class RolloutOptions(RecordedModel):
     """How a rollout runs. The defaults suit the real Nuki cloud; tests shorten the timings."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
     # Items in flight at once, over all locks. Each holds a worker activity slot while it
     # waits (at most item_wait_seconds at a time): keep it well below the workers' slots.
