@@ -28,12 +28,6 @@ from temporalio.service import RPCError, RPCStatusCode
 from nukiflow.activities.failures import to_application_error
 from nukiflow.activities.nuki_client import NukiClient
 from nukiflow.activities.nuki_errors import NukiError, NukiNotFoundError
-from nukiflow.contracts.access import (
-    FindAuthInput,
-    FindAuthResult,
-    RevokeAuthInput,
-    RevokeAuthResult,
-)
 from nukiflow.contracts.auth import (
     DEFAULT_CHANGE_DEADLINE_SECONDS,
     AuthChange,
@@ -43,16 +37,27 @@ from nukiflow.contracts.auth import (
     OutcomeStatus,
 )
 from nukiflow.contracts.entity import AuthEntityResult, EntityStatus, auth_workflow_id
+from nukiflow.contracts.fleet_io import (
+    ITEM_PENDING,
+    REVOCATION_PENDING,
+    ApplyItemInput,
+    FindAuthInput,
+    FindAuthResult,
+    RevokeAuthInput,
+    RevokeAuthResult,
+)
 from nukiflow.contracts.messages import validation_message
-from nukiflow.contracts.rollout import ApplyItemInput, RolloutOp
+from nukiflow.contracts.names import (
+    APPLY_ITEM_ACTIVITY,
+    FIND_AUTH_ACTIVITY,
+    REVOKE_AUTH_ACTIVITY,
+)
+from nukiflow.contracts.rollout_plan import RolloutOp
 
 if TYPE_CHECKING:  # the facade imports the workflows; keep activities importable without it
     from nukiflow.client import NukiFlow
 
 T = TypeVar("T")
-
-REVOCATION_PENDING = "RevocationPending"
-ITEM_PENDING = "ItemPending"
 
 
 class RevokeProgress(BaseModel):
@@ -112,7 +117,7 @@ class FleetActivities:
         self._nuki = nuki
         self._flow = flow
 
-    @activity.defn(name="nuki.fleet.apply_item")
+    @activity.defn(name=APPLY_ITEM_ACTIVITY)
     async def apply_item(self, input: ApplyItemInput) -> AuthOutcome:
         """Send one item through its auth's workflow and return the change's outcome.
 
@@ -203,7 +208,7 @@ class FleetActivities:
             ),
         )
 
-    @activity.defn(name="nuki.fleet.revoke_auth")
+    @activity.defn(name=REVOKE_AUTH_ACTIVITY)
     async def revoke_auth(self, input: RevokeAuthInput) -> RevokeAuthResult:
         """Delete the auth through its entity and verify it is gone; fail (to be retried by the
         retry policy's long back-off) while it is not."""
@@ -246,7 +251,7 @@ class FleetActivities:
             category=ApplicationErrorCategory.BENIGN,
         )
 
-    @activity.defn(name="nuki.fleet.find_auth")
+    @activity.defn(name=FIND_AUTH_ACTIVITY)
     async def find_auth(self, input: FindAuthInput) -> FindAuthResult:
         """The auth a create of (name, code, type) made, if any (matched as the create does),
         and whether the lock is online (listed first: an auth applied in between shows)."""

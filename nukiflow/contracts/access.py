@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Self
+from typing import Final, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
@@ -25,7 +25,6 @@ from nukiflow.contracts.auth import (
 from nukiflow.contracts.recorded import RecordedModel
 from nukiflow.contracts.timing import WorkflowTiming
 from nukiflow.contracts.validation import (
-    AuthId,
     InputError,
     KeypadName,
     Label,
@@ -36,6 +35,8 @@ from nukiflow.contracts.validation import (
 )
 
 ACCESS_ID_PREFIX = "nuki-access-"
+# The type of the failure of an ``extend`` the lock did not take (the grant is unchanged).
+GRANT_NOT_TAKEN_ERROR: Final = "LockDidNotTake"
 
 
 def _aware_utc(value: datetime, info: ValidationInfo) -> datetime:
@@ -130,6 +131,20 @@ class GrantRequest(RecordedModel):
         )
 
 
+class GrantStatus(StrEnum):
+    """Kept in the ``NukiStatus`` search attribute."""
+
+    CREATING = "creating"
+    SCHEDULED = "scheduled"  # the code is on the lock, its window has not started
+    ACTIVE = "active"
+    REVOKING = "revoking"
+    REVOCATION_OVERDUE = "revocation_overdue"
+    REVOKED = "revoked"
+    # The code could not be created (the reason says why); nothing to revoke unless it
+    # shows up later, which the grant checks for at the window's end.
+    FAILED = "failed"
+
+
 class GrantTiming(BaseModel):
     """How a grant waits and retries. Defaults suit the real Nuki cloud; tests shorten them."""
 
@@ -151,24 +166,26 @@ class GrantTiming(BaseModel):
     poll_max_seconds: float = Field(default=120.0, gt=0)
 
 
+class GrantMemory(BaseModel):
+    """A grant's state, as its workflow keeps it."""
+
+    until: datetime
+    auth_id: str | None = None
+    status: GrantStatus
+    # The create failed: look for its auth at the end (it may still have landed).
+    sweep: bool = False
+    revoke_requested: bool = False
+    revoke_reason: str | None = None
+    revocation_due_at: datetime | None = None
+    revocation_attempts: int = 0
+    overdue_since: datetime | None = None
+    reason: str | None = None
+
+
 class GrantInput(BaseModel):
     request: GrantRequest
     timing: WorkflowTiming = Field(default_factory=WorkflowTiming)
     grant_timing: GrantTiming = Field(default_factory=GrantTiming)
-
-
-class GrantStatus(StrEnum):
-    """Kept in the ``NukiStatus`` search attribute."""
-
-    CREATING = "creating"
-    SCHEDULED = "scheduled"  # the code is on the lock, its window has not started
-    ACTIVE = "active"
-    REVOKING = "revoking"
-    REVOCATION_OVERDUE = "revocation_overdue"
-    REVOKED = "revoked"
-    # The code could not be created (the reason says why); nothing to revoke unless it
-    # shows up later, which the grant checks for at the window's end.
-    FAILED = "failed"
 
 
 class GrantView(BaseModel):
@@ -209,38 +226,6 @@ class ExtendRequest(BaseModel):
 
 class WaitRequest(BaseModel):
     """Input of the ``created`` update: wait until the code is on the lock (or failed)."""
-
-
-class RevokeAuthInput(BaseModel):
-    """Input of the revocation activity: delete through the entity, verify, or fail to retry."""
-
-    smartlock_id: SmartlockId
-    auth_id: AuthId
-    request_prefix: str
-    attempt_seconds: float
-    wait_seconds: float
-    heartbeat_seconds: float
-
-
-class RevokeAuthResult(BaseModel):
-    verified_by: str
-    attempts: int
-
-
-class FindAuthInput(BaseModel):
-    """Look for an auth a failed create may still have made (matched like the create does)."""
-
-    smartlock_id: SmartlockId
-    name: str
-    code: int = Field(repr=False)
-    auth_type: int
-
-
-class FindAuthResult(BaseModel):
-    auth_id: str | None
-    # Whether the lock was online when its auths were listed: an offline lock may still hold
-    # the create and apply it once it is back.
-    online: bool
 
 
 def grant_workflow_id(smartlock_id: int, request_id: str) -> str:
