@@ -20,6 +20,10 @@ of the new auth ids, to stay well below Temporal's payload limit. The final run 
 item's state (:mod:`nukiflow.workflows.rollout_book`), and a closed workflow still answers
 queries while its history is retained: the progress query pages through all of them, before and
 after the end.
+
+An input that holds no plan the workflow can run (built by hand, or damaged) fails the workflow
+at once with a non-retryable ``RolloutInputInvalid`` naming what is wrong, instead of failing
+its workflow task over and over.
 """
 
 from __future__ import annotations
@@ -28,13 +32,14 @@ import asyncio
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from nukiflow.contracts import fleet_policies as policy
     from nukiflow.contracts import search_attributes as sa
     from nukiflow.contracts.auth import AuthOutcome, OutcomeStatus
     from nukiflow.contracts.entity import auth_workflow_id, create_workflow_id
+    from nukiflow.contracts.messages import error_message
     from nukiflow.contracts.names import (
         ROLLOUT_CANCEL_UPDATE,
         ROLLOUT_PAUSE_UPDATE,
@@ -43,6 +48,7 @@ with workflow.unsafe.imports_passed_through():
         ROLLOUT_WORKFLOW,
     )
     from nukiflow.contracts.rollout import (
+        ROLLOUT_INPUT_INVALID,
         ControlRequest,
         FailurePolicy,
         ItemStatus,
@@ -76,7 +82,17 @@ class RolloutWorkflow:
     def __init__(self, input: RolloutInput) -> None:
         self._input = input
         self._options = input.options
-        self._book = RolloutBook.open(input, workflow.now())
+        # A bad input fails the workflow from ``run`` (an exception here would fail the
+        # workflow task instead, retried forever).
+        self._invalid: str | None = None
+        try:
+            self._book = RolloutBook.open(input, workflow.now())
+        except ValueError as exc:
+            self._invalid = (
+                f"the rollout's input holds no plan that can run: {error_message(exc)}; start "
+                "rollouts through nukiflow (Fleet.apply_rollout or `nukiflow rollout apply`)"
+            )
+            self._book = RolloutBook.empty(input, workflow.now(), self._invalid)
         self._scheduler = Scheduler(self._book.items, self._book.pending(), self._options.per_lock)
         self._in_flight: dict[int, asyncio.Task[None]] = {}
         # Items whose activity this run cancelled, and whether they go back to pending.
@@ -143,6 +159,8 @@ class RolloutWorkflow:
 
     @workflow.run
     async def run(self, input: RolloutInput) -> RolloutReport:
+        if self._invalid is not None:
+            raise ApplicationError(self._invalid, type=ROLLOUT_INPUT_INVALID, non_retryable=True)
         self._publish()
         self._show()
         rollover = False

@@ -18,6 +18,7 @@ from nukiflow.contracts.rollout import (
     RolloutOptions,
     RolloutProgress,
     RolloutReport,
+    RolloutState,
     RolloutTotals,
     status_of_letter,
     unpack_carry,
@@ -71,6 +72,14 @@ class RolloutBook:
             for letter in carry.statuses
         ]
         return cls(input, items, statuses, carry)
+
+    @classmethod
+    def empty(cls, input: RolloutInput, now: datetime, reason: str) -> RolloutBook:
+        """The book of a run whose input cannot be used: no items, stopped for ``reason``."""
+        carry = RolloutCarry(
+            statuses="", state=RolloutState.STOPPED, started_at=now, stop_reason=reason
+        )
+        return cls(input, [], [], carry)
 
     def pending(self) -> list[int]:
         return [i for i, status in enumerate(self.status) if status is ItemStatus.PENDING]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import zlib
 from datetime import datetime
+from typing import Final
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
@@ -52,6 +53,7 @@ __all__ = [
     "MAX_REPORTED_CREATES",
     "MAX_REPORTED_ITEMS",
     "ROLLOUT_ID_PREFIX",
+    "ROLLOUT_INPUT_INVALID",
     "ApplyItemInput",
     "ControlRequest",
     "FailurePolicy",
@@ -120,6 +122,11 @@ class ReportLimits(BaseModel):
 
     items: int = Field(default=MAX_REPORTED_ITEMS, ge=0, le=MAX_REPORTED_ITEMS)
     creates: int = Field(default=MAX_REPORTED_CREATES, ge=0, le=MAX_REPORTED_CREATES)
+
+
+# The type of the failure of a rollout whose input holds no plan it can run (a payload built by
+# hand, or damaged): the workflow fails at once, naming what is wrong.
+ROLLOUT_INPUT_INVALID: Final = "RolloutInputInvalid"
 
 
 class RolloutInput(BaseModel):
