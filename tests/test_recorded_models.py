@@ -23,6 +23,7 @@ from nukiflow.contracts.access import (
     AccessWindow,
     ExtendRequest,
     GrantInput,
+    GrantMemory,
     GrantRequest,
     GrantStatus,
     GrantTiming,
@@ -174,7 +175,13 @@ STORED: list[BaseModel] = [
     ApplyItemInput(
         request_id="spring:1", item=ITEMS[1], deadline_at=NOW, wait_seconds=60, heartbeat_seconds=30
     ),
-    GrantInput(request=GRANT, grant_timing=GrantTiming(overdue_after_seconds=60)),
+    GrantInput(request=GRANT, grant_timing=GrantTiming(max_history_events=500)),
+    GrantInput(
+        request=GRANT,
+        memory=GrantMemory(
+            until=NOW + timedelta(days=4), auth_id=AUTH, status=GrantStatus.ACTIVE, runs=3
+        ),
+    ),
     ExtendRequest(request_id="e1", until=NOW + timedelta(days=4)),
     RevokeRequest(reason="left early"),
     WaitRequest(),

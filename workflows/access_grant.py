@@ -15,6 +15,11 @@ the code is on the lock or its create failed). Query: ``state``.
 A create that failed without an auth id (deadline passed, lock offline) may still land later
 (Nuki holds or drops it): at the window's end the grant looks for an auth matching the create
 (name, code, type, as the create itself matches) and revokes it if it is there.
+
+History stays bounded: a grant extended again and again, or looking for a late code or revoking
+on a lock that stays offline for months, continues as new (once its create has ended) when its
+history reaches ``max_history_events`` or Temporal suggests it, after every update has been
+answered, carrying its state (:class:`~nukiflow.contracts.access.GrantMemory`).
 """
 
 from __future__ import annotations
@@ -55,6 +60,8 @@ with workflow.unsafe.imports_passed_through():
     from nukiflow.workflows.named_updates import async_update
 
 _REVOKING = (GrantStatus.REVOKING, GrantStatus.REVOCATION_OVERDUE, GrantStatus.REVOKED)
+# Marks runs that continue as new when their history grows (runs from before never do).
+ROLLOVER_PATCH = "grant-continues-as-new"
 
 # Error types of the ``extend`` update: a request the grant refuses, and one the lock did not
 # take (the facade imports REFUSED from here too).
@@ -154,9 +161,13 @@ class AccessGrantWorkflow(GrantBook):
 
     @workflow.run
     async def run(self, input: GrantInput) -> GrantView:
+        self._may_roll_over = workflow.patched(ROLLOVER_PATCH)
         self._publish()
         self._show()
-        await self._create()
+        if not self._create_done:
+            await self._create()
+        elif self._m.auth_id is not None:
+            workflow.upsert_search_attributes([sa.AUTH_ID.value_set(self._m.auth_id)])
         if self._m.status is GrantStatus.FAILED and not self._m.sweep:
             await workflow.wait_condition(workflow.all_handlers_finished)
             return self._view()
@@ -208,13 +219,18 @@ class AccessGrantWorkflow(GrantBook):
                     lambda: not self._extending or self._m.revoke_requested
                 )
                 continue
+            await self._roll_over_if_due()
             if self._m.auth_id is not None:
                 self._set_status(self._window_status())
             boundary = start if now < start else self._m.until
             self._until_seen = self._m.until
             with contextlib.suppress(TimeoutError):
                 await workflow.wait_condition(
-                    lambda: self._m.revoke_requested or self._m.until != self._until_seen,
+                    lambda: (
+                        self._m.revoke_requested
+                        or self._m.until != self._until_seen
+                        or self._rollover_due()
+                    ),
                     timeout=boundary - now,
                     timeout_summary="access window starts" if now < start else "access window ends",
                 )
@@ -225,8 +241,8 @@ class AccessGrantWorkflow(GrantBook):
         held create when it is back); the auth, if found, is revoked like any other."""
         request = self._request
         timing = self._input.grant_timing
-        backoff = timing.revoke_retry_initial_seconds
-        seen_online = False
+        backoff = self._m.look_backoff_seconds or timing.revoke_retry_initial_seconds
+        seen_online = self._m.look_seen_online
         while True:
             try:
                 found = await calls.find_auth(
@@ -259,10 +275,13 @@ class AccessGrantWorkflow(GrantBook):
                 pause = backoff
                 backoff = min(backoff * 2, timing.revoke_retry_max_seconds)
             await workflow.sleep(timedelta(seconds=pause), summary="look again for a late code")
+            self._m.look_backoff_seconds, self._m.look_seen_online = backoff, seen_online
+            await self._roll_over_if_due()
 
     async def _revoke(self, auth_id: str) -> None:
         timing = self._input.grant_timing
-        self._set_status(GrantStatus.REVOKING)
+        overdue = self._m.overdue_since is not None
+        self._set_status(GrantStatus.REVOCATION_OVERDUE if overdue else GrantStatus.REVOKING)
         assert self._m.revocation_due_at is not None
         overdue_at = self._m.revocation_due_at + timedelta(seconds=timing.overdue_after_seconds)
         while True:
@@ -298,6 +317,7 @@ class AccessGrantWorkflow(GrantBook):
                     timedelta(seconds=timing.revoke_retry_max_seconds),
                     summary="retry the revocation",
                 )
+                await self._roll_over_if_due()
                 continue
             self._m.revocation_attempts += result.attempts
             self._verified_by = result.verified_by

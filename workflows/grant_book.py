@@ -1,5 +1,6 @@
-"""An access grant's state and what it shows: its view (the ``state`` query and every update's
-answer), its search attributes and current details.
+"""An access grant's state and what it shows: the memory it carries across continue-as-new,
+its view (the ``state`` query and every update's answer), its search attributes and current
+details, and the continue-as-new itself.
 
 Workflow code (deterministic), split from :mod:`nukiflow.workflows.access_grant`, which holds
 the handlers and the grant's life and inherits this.
@@ -24,16 +25,18 @@ class GrantBook:
     def __init__(self, input: GrantInput) -> None:
         self._input = input
         self._request = input.request
-        self._m = GrantMemory(
+        # Everything a later run needs; a continued run starts from what the last one carried.
+        self._m = input.memory or GrantMemory(
             until=input.request.window.allowed_until_date, status=GrantStatus.CREATING
         )
-        self._create_done = False
+        self._create_done = input.memory is not None
         self._until_seen = self._m.until
         self._revoked_at: datetime | None = None
         self._verified_by: str | None = None
         self._extend_lock = asyncio.Lock()
         self._extending = False
         self._published: GrantStatus | None = None
+        self._may_roll_over = False
 
     def _took(self, outcome: AuthOutcome) -> None:
         if outcome.auth_id is not None:
@@ -47,6 +50,25 @@ class GrantBook:
             self._fail(outcome_reason(outcome))
         else:
             self._fail(outcome_reason(outcome), sweep=True)
+
+    def _rollover_due(self) -> bool:
+        if not self._may_roll_over:
+            return False
+        info = workflow.info()
+        return (
+            info.is_continue_as_new_suggested()
+            or info.get_current_history_length() >= self._input.grant_timing.max_history_events
+        )
+
+    async def _roll_over_if_due(self) -> None:
+        """Continue as new, carrying the grant's state, once every update has been answered
+        (an extension under way finishes first: its answer is part of the state)."""
+        if not self._rollover_due():
+            return
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        workflow.logger.info("continuing as new (run %d)", self._m.runs)
+        memory = self._m.model_copy(update={"runs": self._m.runs + 1})
+        workflow.continue_as_new(self._input.model_copy(update={"memory": memory}))
 
     # -- status and view ---------------------------------------------------------------------
 

@@ -164,10 +164,15 @@ class GrantTiming(BaseModel):
     wait_seconds: float = Field(default=60.0, gt=0)
     poll_initial_seconds: float = Field(default=5.0, gt=0)
     poll_max_seconds: float = Field(default=120.0, gt=0)
+    # Continue-as-new once a run's history is this long (or when Temporal suggests it): a grant
+    # extended again and again, or revoking a code on a lock offline for months, keeps a bounded
+    # history. Small values only make sense in tests.
+    max_history_events: int = Field(default=2000, ge=20)
 
 
 class GrantMemory(BaseModel):
-    """A grant's state, as its workflow keeps it."""
+    """What one run of a grant hands to the next across continue-as-new (the code exists or its
+    create failed: a grant never continues as new before its create has ended)."""
 
     until: datetime
     auth_id: str | None = None
@@ -180,12 +185,20 @@ class GrantMemory(BaseModel):
     revocation_attempts: int = 0
     overdue_since: datetime | None = None
     reason: str | None = None
+    # Where the look for a late auth stood: its next pause while the lock is offline, and
+    # whether the lock was seen online without the auth once already.
+    look_backoff_seconds: float | None = None
+    look_seen_online: bool = False
+    # Runs so far (1 + continue-as-new count).
+    runs: int = 1
 
 
 class GrantInput(BaseModel):
     request: GrantRequest
     timing: WorkflowTiming = Field(default_factory=WorkflowTiming)
     grant_timing: GrantTiming = Field(default_factory=GrantTiming)
+    # Absent from a grant's first run (and from runs started before grants continued as new).
+    memory: GrantMemory | None = None
 
 
 class GrantView(BaseModel):
