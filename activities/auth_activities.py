@@ -1,24 +1,22 @@
 """Activities that read and change authorizations through the Nuki Web API.
 
 They are methods of :class:`AuthActivities`, which owns the one shared :class:`NukiClient`.
-Each takes one typed input and returns one typed result; every Nuki failure is converted once,
-by :func:`activities.failures.to_application_error`, into a retryable or final failure.
+Each takes one typed input and returns one typed result (:mod:`nukiflow.contracts.auth_io`,
+registered under the names of :mod:`nukiflow.contracts.names`); every Nuki failure is converted
+once, by :func:`activities.failures.to_application_error`, into a retryable or final failure.
+The create, the one activity with a story of its own, lives in
+:mod:`activities.auth_create_attempt`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from datetime import UTC, datetime
 
-from pydantic import BaseModel
 from temporalio import activity
-from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
+from temporalio.exceptions import ApplicationError
 
+from nukiflow.activities.auth_create_attempt import create_once
 from nukiflow.activities.failures import (
-    CONFLICT,
     DEADLINE_PASSED,
     LOCK_OFFLINE,
     OPERATION_PENDING,
@@ -27,149 +25,35 @@ from nukiflow.activities.failures import (
     to_application_error,
 )
 from nukiflow.activities.nuki_client import NukiClient
-from nukiflow.activities.nuki_errors import (
-    NukiConflictError,
-    NukiError,
-    NukiLockedError,
-    NukiNotFoundError,
-    NukiRateLimitedError,
-)
+from nukiflow.activities.nuki_errors import NukiError, NukiNotFoundError
 from nukiflow.activities.polling import poll_until
-from nukiflow.contracts.auth import AuthFields
-from nukiflow.contracts.timing import PollTiming
+from nukiflow.contracts.auth_io import (
+    AwaitAuthInput,
+    AwaitAuthResult,
+    CreateAuthInput,
+    CreateAuthResult,
+    ListAuthIdsInput,
+    ListAuthIdsResult,
+    ReadAuthInput,
+    ReadAuthResult,
+    WriteAuthInput,
+    WriteAuthResult,
+)
+from nukiflow.contracts.names import (
+    AWAIT_AUTH_ACTIVITY,
+    CREATE_AUTH_ACTIVITY,
+    LIST_AUTH_IDS_ACTIVITY,
+    READ_AUTH_ACTIVITY,
+    WRITE_AUTH_ACTIVITY,
+)
 from nukiflow.contracts.wire import SmartlockAuth
-
-T = TypeVar("T")
-
-
-class ReadAuthInput(BaseModel):
-    smartlock_id: int
-    auth_id: str
-
-
-class ReadAuthResult(BaseModel):
-    """The auth as Nuki holds it, or ``None`` when it does not exist."""
-
-    auth: SmartlockAuth | None
-
-
-class WriteAuthInput(BaseModel):
-    smartlock_id: int
-    auth_id: str
-    # None means delete the auth.
-    desired: AuthFields | None
-    # No write is sent after this instant: a change must never land later than promised.
-    not_after: datetime
-    # Check that the lock is online before writing (set for rewrites after a lost update).
-    check_online: bool = False
-    # An earlier write of this change was accepted by Nuki (a rewrite after a ghost delete):
-    # a 404 on a delete then may be that earlier delete having landed.
-    after_accepted_write: bool = False
-
-
-class WriteAuthResult(BaseModel):
-    # API write attempts this activity made (accepted and refused with 423/5xx/...).
-    attempts: int
-
-
-class AwaitAuthInput(BaseModel):
-    smartlock_id: int
-    auth_id: str
-    timing: PollTiming
-
-
-class AwaitAuthResult(BaseModel):
-    """The auth read back once no operation is pending on it (``None``: it is gone)."""
-
-    auth: SmartlockAuth | None
-    reads: int
-
-
-class ListAuthIdsInput(BaseModel):
-    smartlock_id: int
-
-
-class ListAuthIdsResult(BaseModel):
-    ids: list[str]
-
-
-class CreateAuthInput(BaseModel):
-    smartlock_id: int
-    auth_type: int
-    desired: AuthFields
-    not_after: datetime
-    timing: PollTiming
-    # The lock's auths before the first attempt (recorded in history by the workflow): none
-    # of them can be the one this create makes, however well it matches. None (runs started
-    # before the snapshot existed): every match counts.
-    existing_ids: list[str] | None = None
-
-
-class CreateAuthResult(BaseModel):
-    auth_id: str
-    # True when the auth was already there (a retry after the create was accepted).
-    adopted: bool
-    writes: int
-    reads: int
-
-
-class CreateProgress(BaseModel):
-    """What a create's attempts have done, carried to the next attempt in heartbeat details.
-
-    ``in_flight``: a create request that Nuki may have taken (204, or a 5xx or lost answer),
-    not found and not yet given up as lost. ``window_from``: when its window started (epoch
-    seconds, the worker's clock; None: it starts once the lock is seen online). The next
-    attempt trusts these only from the previous attempt's last heartbeat (``final``); anything
-    older may miss a create sent after it.
-    """
-
-    attempt: int
-    final: bool = False
-    in_flight: bool = False
-    window_from: float | None = None
-    writes: int = 0
-    reads: int = 0
-    # An earlier attempt ended without its last word: it may have sent creates not counted.
-    unaccounted: bool = False
-
-    @property
-    def may_have_sent(self) -> bool:
-        return self.writes > 0 or self.unaccounted
-
-    @classmethod
-    def carried(cls, details: Any, attempt: int) -> CreateProgress | None:
-        """This attempt's starting point, or None when the previous one left no last word."""
-        if attempt == 1:
-            return cls(attempt=1)
-        try:
-            last = cls.model_validate(details[0]) if details else None
-        except (TypeError, ValueError):
-            last = None
-        if last is None or last.attempt != attempt - 1 or not last.final:
-            return None
-        return last.model_copy(update={"attempt": attempt, "final": False})
-
-    def window_passed(self, window: float) -> bool:
-        return self.window_from is not None and time.time() >= self.window_from + window
-
-    def result(self, auth: SmartlockAuth, *, adopted: bool) -> CreateAuthResult:
-        return CreateAuthResult(
-            auth_id=auth.id, adopted=adopted, writes=self.writes, reads=self.reads
-        )
-
-
-def matches(auth: SmartlockAuth, desired: AuthFields, auth_type: int) -> bool:
-    """Whether ``auth`` is the one a create of ``desired`` makes (Nuki returns no id)."""
-    if auth.type != auth_type or auth.name != desired.name:
-        return False
-    return desired.code is None or auth.code == desired.code
 
 
 class AuthActivities:
     def __init__(self, client: NukiClient) -> None:
         self._client = client
 
-    @activity.defn(name="nuki.auth.read")
+    @activity.defn(name=READ_AUTH_ACTIVITY)
     async def read_auth(self, input: ReadAuthInput) -> ReadAuthResult:
         try:
             return ReadAuthResult(
@@ -180,7 +64,7 @@ class AuthActivities:
         except NukiError as exc:
             raise to_application_error(exc) from None
 
-    @activity.defn(name="nuki.auth.list_ids")
+    @activity.defn(name=LIST_AUTH_IDS_ACTIVITY)
     async def list_auth_ids(self, input: ListAuthIdsInput) -> ListAuthIdsResult:
         """The ids of the lock's auths (the snapshot a create is told apart from)."""
         try:
@@ -189,7 +73,7 @@ class AuthActivities:
             raise to_application_error(exc) from None
         return ListAuthIdsResult(ids=[a.id for a in auths])
 
-    @activity.defn(name="nuki.auth.write")
+    @activity.defn(name=WRITE_AUTH_ACTIVITY)
     async def write_auth(self, input: WriteAuthInput) -> WriteAuthResult:
         """Send the full auth (or the delete). 423, 429, 5xx and transport errors are retried
         by the retry policy; validation, auth and not-found errors are final."""
@@ -231,7 +115,7 @@ class AuthActivities:
         auths = await self._client.list_auths(input.smartlock_id)
         return all(auth.id != input.auth_id for auth in auths)
 
-    @activity.defn(name="nuki.auth.await")
+    @activity.defn(name=AWAIT_AUTH_ACTIVITY)
     async def await_auth(self, input: AwaitAuthInput) -> AwaitAuthResult:
         """Wait until no operation is pending on the auth, then return it as read back."""
 
@@ -266,203 +150,8 @@ class AuthActivities:
             raise to_application_error(exc) from None
         return AwaitAuthResult(auth=auth, reads=reads)
 
-    @activity.defn(name="nuki.auth.create")
+    @activity.defn(name=CREATE_AUTH_ACTIVITY)
     async def create_auth(self, input: CreateAuthInput) -> CreateAuthResult:
-        """Create the auth exactly once, although Nuki's create returns no id.
-
-        One attempt: look for the auth (unless this is the first attempt with a fresh
-        snapshot); if a create of ours may still be on its way, keep looking until its window
-        (``timing.fast_window_seconds`` after it went out, counted while the lock is online)
-        has passed; send the create; look for the new auth for one window. Not listed by then,
-        the create counts as lost and the next attempt (at once) sends it again. An offline
-        lock is waited for through the retry policy, and a create that went out before gets a
-        fresh window once the lock is back (Nuki may hold it until then). Auths in
-        ``existing_ids`` were there before and are never taken for ours (an app auth matches
-        by type and name only). A 409 for a keypad code means the code is on the lock or on its
-        way: ours if a matching new auth shows up, someone else's otherwise (a final, clear
-        failure). What went out is carried across attempts in heartbeat details (see
-        :class:`CreateProgress`); when they cannot be trusted, the next attempt assumes a create
-        went out just before it was scheduled.
-        """
-        info = activity.info()
-        progress = CreateProgress.carried(info.heartbeat_details, info.attempt)
-        if progress is None:
-            # The previous attempt ended without its last word (a crash, a lost heartbeat): it
-            # may have sent a create at any time before this attempt was scheduled.
-            progress = CreateProgress(
-                attempt=info.attempt,
-                in_flight=True,
-                window_from=info.current_attempt_scheduled_time.timestamp(),
-                unaccounted=True,
-            )
-        try:
-            return await self._create_attempt(input, progress, info.attempt)
-        except BaseException:
-            # The attempt's last word: the next attempt trusts it (see CreateProgress.carried).
-            progress.final = True
-            activity.heartbeat(progress.model_dump())
-            raise
-
-    async def _create_attempt(
-        self, input: CreateAuthInput, progress: CreateProgress, attempt: int
-    ) -> CreateAuthResult:
-        window = input.timing.fast_window_seconds
-        try:
-            if attempt > 1 or input.existing_ids is None:
-                found = await self._look(input, progress)
-                if found is not None:
-                    return progress.result(found, adopted=True)
-            if progress.in_flight and not progress.window_passed(window):
-                # A create of ours may be on its way: give it its window, on a lock that is
-                # online (offline, Nuki holds or drops it; either way a second one could make
-                # two, so nothing is sent until the lock is back and a window has passed).
-                lock = await self._through_transient(
-                    lambda: self._client.get_smartlock(input.smartlock_id), input, progress
-                )
-                if not lock.online:
-                    progress.window_from = None
-                    raise pending(
-                        f"smartlock {input.smartlock_id} is offline (serverState "
-                        f"{lock.server_state}); a create sent to it may still arrive",
-                        LOCK_OFFLINE,
-                    )
-                if progress.window_from is None:
-                    progress.window_from = time.time()
-                found = await self._find(input, progress, until=progress.window_from + window)
-                if found is not None:
-                    return progress.result(found, adopted=True)
-            if datetime.now(UTC) >= input.not_after:
-                raise final("the create's deadline passed before it could be sent", DEADLINE_PASSED)
-            before = progress.model_copy()
-            progress.writes += 1
-            progress.in_flight, progress.window_from = True, time.time()
-            activity.heartbeat(progress.model_dump())
-            try:
-                await self._client.create_auth(
-                    input.smartlock_id, input.desired.to_create(input.auth_type)
-                )
-            except NukiConflictError as exc:
-                progress.writes = before.writes  # refused: counted writes are accepted ones
-                found = await self._find(input, progress, until=progress.window_from + window)
-                if found is not None:
-                    return progress.result(found, adopted=True)
-                if not before.may_have_sent or await self._code_listed(input, progress):
-                    raise final(
-                        f"{exc.message}: another authorization on smartlock "
-                        f"{input.smartlock_id} already uses this keypad code; choose another",
-                        CONFLICT,
-                    ) from None
-                # No listed auth holds the code: an earlier create of ours may (on its way,
-                # or held by a lock that was offline). Look again rather than call it someone
-                # else's.
-                raise pending(
-                    f"the keypad code is taken on smartlock {input.smartlock_id}, likely by this "
-                    "create's earlier request, which has not appeared yet"
-                ) from None
-            except (NukiLockedError, NukiRateLimitedError):
-                # Refused before any effect: nothing of this request is on its way.
-                progress.in_flight, progress.window_from = before.in_flight, before.window_from
-                progress.writes = before.writes
-                raise
-            except NukiError as exc:
-                if not exc.retryable:
-                    raise
-                # A 5xx or a lost answer: Nuki may have taken it. Look for it, never resend blind.
-            found = await self._find(input, progress, until=progress.window_from + window)
-            if found is not None:
-                return progress.result(found, adopted=False)
-            lock = await self._through_transient(
-                lambda: self._client.get_smartlock(input.smartlock_id), input, progress
-            )
-            if not lock.online:
-                # Offline, Nuki may hold it: a fresh window once the lock is back.
-                progress.window_from = None
-                raise pending(
-                    f"smartlock {input.smartlock_id} is offline (serverState "
-                    f"{lock.server_state}); the create sent to it may still arrive",
-                    LOCK_OFFLINE,
-                )
-            # Its window passed on an online lock without it: lost (the next attempt resends).
-            progress.in_flight, progress.window_from = False, None
-            raise ApplicationError(
-                f"the new auth did not appear on smartlock {input.smartlock_id} within "
-                f"{window:g} s; taken as lost, it is sent again",
-                type=OPERATION_PENDING,
-                category=ApplicationErrorCategory.BENIGN,
-                next_retry_delay=timedelta(seconds=input.timing.fast_first_interval_seconds),
-            )
-        except NukiError as exc:
-            raise to_application_error(exc) from None
-
-    async def _look(self, input: CreateAuthInput, progress: CreateProgress) -> SmartlockAuth | None:
-        """One listing of the lock's auths, for a new auth that matches."""
-        auths = await self._through_transient(
-            lambda: self._client.list_auths(input.smartlock_id), input, progress
-        )
-        return _new_match(auths, input)
-
-    async def _code_listed(self, input: CreateAuthInput, progress: CreateProgress) -> bool:
-        """Whether a listed auth holds the code (ours would have matched: someone else's)."""
-        auths = await self._through_transient(
-            lambda: self._client.list_auths(input.smartlock_id), input, progress
-        )
-        return any(auth.code == input.desired.code for auth in auths)
-
-    async def _find(
-        self, input: CreateAuthInput, progress: CreateProgress, *, until: float
-    ) -> SmartlockAuth | None:
-        """List the lock's auths for a match until ``until`` (epoch seconds): at once, then
-        after 0.25 s growing to 0.5 s (the fast polling of ``timing``). Transient errors cost
-        a read, not the attempt."""
-        interval = input.timing.fast_first_interval_seconds
-        while True:
-            progress.reads += 1
-            wait = interval
-            try:
-                found = _new_match(await self._client.list_auths(input.smartlock_id), input)
-            except NukiError as exc:
-                if not exc.retryable:
-                    raise
-                found = None
-                wait = max(wait, _advised_wait(exc))
-            if found is not None:
-                return found
-            activity.heartbeat(progress.model_dump())
-            if time.time() + wait > until:
-                return None
-            await asyncio.sleep(wait)
-            interval = min(interval * 1.5, input.timing.fast_max_interval_seconds)
-
-    async def _through_transient(
-        self, read: Callable[[], Awaitable[T]], input: CreateAuthInput, progress: CreateProgress
-    ) -> T:
-        """One read; 5xx, 429 (after its Retry-After) and transport errors are retried here for
-        up to one fast window, so a stray fault does not cost the attempt (and grow the retry
-        policy's back-off)."""
-        interval = input.timing.fast_first_interval_seconds
-        give_up = time.monotonic() + input.timing.fast_window_seconds
-        while True:
-            progress.reads += 1
-            try:
-                return await read()
-            except NukiError as exc:
-                wait = max(interval, _advised_wait(exc))
-                if not exc.retryable or time.monotonic() + wait > give_up:
-                    raise
-            activity.heartbeat(progress.model_dump())
-            await asyncio.sleep(wait)
-            interval = min(interval * 1.5, input.timing.fast_max_interval_seconds)
-
-
-def _new_match(auths: list[SmartlockAuth], input: CreateAuthInput) -> SmartlockAuth | None:
-    existing = frozenset(input.existing_ids or ())
-    for auth in auths:
-        if auth.id not in existing and matches(auth, input.desired, input.auth_type):
-            return auth
-    return None
-
-
-def _advised_wait(exc: NukiError) -> float:
-    if isinstance(exc, NukiRateLimitedError) and exc.retry_after is not None:
-        return exc.retry_after
-    return 0.0
+        """Create the auth exactly once, although Nuki's create returns no id (see
+        :mod:`activities.auth_create_attempt`)."""
+        return await create_once(self._client, input)

@@ -12,15 +12,29 @@ from datetime import timedelta
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from nukiflow.activities.nuki_errors import NukiError, NukiLockedError, NukiRateLimitedError
-from nukiflow.contracts.names import DEADLINE_PASSED_ERROR
 
-# Error types the workflows look at (ApplicationError.type).
-LOCKED = "NukiLockedError"
-NOT_FOUND = "NukiNotFoundError"
-CONFLICT = "NukiConflictError"
-DEADLINE_PASSED = DEADLINE_PASSED_ERROR  # workflows tell it apart: named in contracts
-LOCK_OFFLINE = "LockOffline"
-OPERATION_PENDING = "OperationPending"
+# The error types the workflows look at (ApplicationError.type) live in the contracts, so the
+# workflows read them without importing this side; named here too for the activities.
+from nukiflow.contracts.activity_errors import (
+    CONFLICT,
+    DEADLINE_PASSED,
+    LOCK_OFFLINE,
+    LOCKED,
+    NOT_FOUND,
+    OPERATION_PENDING,
+)
+
+__all__ = [
+    "CONFLICT",
+    "DEADLINE_PASSED",
+    "LOCKED",
+    "LOCK_OFFLINE",
+    "NOT_FOUND",
+    "OPERATION_PENDING",
+    "final",
+    "pending",
+    "to_application_error",
+]
 
 
 def to_application_error(exc: NukiError) -> ApplicationError:

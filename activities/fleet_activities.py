@@ -29,12 +29,6 @@ from temporalio.service import RPCError, RPCStatusCode
 from nukiflow.activities.failures import to_application_error
 from nukiflow.activities.nuki_client import NukiClient
 from nukiflow.activities.nuki_errors import NukiError, NukiNotFoundError
-from nukiflow.contracts.access import (
-    FindAuthInput,
-    FindAuthResult,
-    RevokeAuthInput,
-    RevokeAuthResult,
-)
 from nukiflow.contracts.auth import (
     DEFAULT_CHANGE_DEADLINE_SECONDS,
     AuthChange,
@@ -44,15 +38,25 @@ from nukiflow.contracts.auth import (
     OutcomeStatus,
 )
 from nukiflow.contracts.entity import AuthEntityResult, EntityStatus, auth_workflow_id
+from nukiflow.contracts.fleet_io import (
+    ITEM_PENDING,
+    REVOCATION_PENDING,
+    ApplyItemInput,
+    FindAuthInput,
+    FindAuthResult,
+    RevokeAuthInput,
+    RevokeAuthResult,
+)
 from nukiflow.contracts.messages import validation_message
-from nukiflow.contracts.names import APPLY_ITEM_ACTIVITY, FIND_AUTH_ACTIVITY, REVOKE_AUTH_ACTIVITY
+from nukiflow.contracts.names import (
+    APPLY_ITEM_ACTIVITY,
+    FIND_AUTH_ACTIVITY,
+    REVOKE_AUTH_ACTIVITY,
+)
 from nukiflow.contracts.ports import AuthChanges
-from nukiflow.contracts.rollout import ApplyItemInput, RolloutOp
+from nukiflow.contracts.rollout_plan import RolloutOp
 
 T = TypeVar("T")
-
-REVOCATION_PENDING = "RevocationPending"
-ITEM_PENDING = "ItemPending"
 
 
 class RevokeProgress(BaseModel):

@@ -7,12 +7,13 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.worker import Replayer, Worker
 
 from nukiflow.client import NukiFlow
 from nukiflow.contracts import search_attributes as sa
-from nukiflow.contracts.access import GrantStatus, GrantTiming
+from nukiflow.contracts.access import GrantInput, GrantStatus, GrantTiming
 from nukiflow.fleet import Fleet, FleetError, GrantHandle
 from nukiflow.fleet.plan import PlanError
 from nukiflow.simulator.control import SimulatorControl
@@ -278,3 +279,51 @@ async def test_a_create_that_lands_after_it_failed_is_still_revoked(
     assert "showed up on the lock later" in (result.reason or "")
     assert (await sim.device(lock)).auths == []
     assert sa.STATUS.name == "NukiStatus"
+
+
+# A grant's first run reaches about 18 events by the time its code is on the lock and 31 once
+# it has been extended: at 25 it continues as new exactly once, while the extension is answered.
+ROLLING_GRANT = FAST_GRANT.model_copy(update={"max_history_events": 25})
+
+
+async def test_a_grant_continues_as_new_and_still_revokes_at_its_end(
+    flow: NukiFlow, sim: SimulatorControl, fleet_worker: Worker, temporal_client: Client
+) -> None:
+    lock = (await sim.add_lock()).smartlock_id
+    fleet = Fleet(flow, grant_timing=ROLLING_GRANT)
+    grant = await fleet.grant_access(
+        lock,
+        name="long stay",
+        code=555133,
+        start=_now() - timedelta(minutes=1),
+        end=_now() + timedelta(seconds=4),
+    )
+    created = await grant.created()
+    assert created.status is GrantStatus.ACTIVE and created.auth_id is not None
+    new_end = _now() + timedelta(seconds=5)
+    assert (await grant.extend(new_end)).window.allowed_until_date == new_end
+
+    result = await asyncio.wait_for(grant.result(), timeout=30)
+    assert result.status is GrantStatus.REVOKED and result.verified_by == "entity"
+    assert result.auth_id == created.auth_id and result.window.allowed_until_date == new_end
+    assert result.revoked_at is not None and result.revoked_at >= new_end
+    assert (await sim.device(lock)).auths == []
+
+    # The run that revoked it was continued from the first, carrying the grant's state.
+    last = await grant.handle.fetch_history()
+    started = last.events[0].workflow_execution_started_event_attributes
+    assert started.continued_execution_run_id, "the grant continued as new"
+    (carried,) = await temporal_client.data_converter.decode(started.input.payloads, [GrantInput])
+    assert carried.memory is not None and carried.memory.runs == 2
+    assert carried.memory.auth_id == created.auth_id and carried.memory.until == new_end
+    attributes = await _attributes(grant)
+    assert attributes["NukiAuthId"] == created.auth_id and attributes["NukiStatus"] == "revoked"
+    first = await temporal_client.get_workflow_handle(
+        grant.id, run_id=started.continued_execution_run_id
+    ).fetch_history()
+    assert first.events[-1].event_type is EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW
+    replayer = Replayer(
+        workflows=[AccessGrantWorkflow], data_converter=temporal_client.data_converter
+    )
+    for history in (first, last):
+        await replayer.replay_workflow(history)

@@ -12,7 +12,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
 from temporalio.worker import Worker
 
-from nukiflow.activities.auth_activities import CreateProgress
+from nukiflow.activities.auth_create_attempt import CreateProgress
 from nukiflow.activities.nuki_client import NukiClient
 from nukiflow.client import NukiFlow
 from nukiflow.contracts.auth import AuthChange, AuthPatch, ChangeKind, OutcomeStatus

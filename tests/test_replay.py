@@ -47,9 +47,7 @@ HISTORIES = Path(__file__).parent / "histories"
 
 def _replayer() -> Replayer:
     # Every workflow a worker runs: a history whose workflow is left out here cannot replay.
-    return Replayer(
-        workflows=nukiflow_workflows(), data_converter=data_converter(CODEC_KEYS)
-    )
+    return Replayer(workflows=nukiflow_workflows(), data_converter=data_converter(CODEC_KEYS))
 
 
 def _recording() -> bool:
@@ -240,6 +238,39 @@ async def test_fresh_grant_histories_replay(
 
     await _check_and_record("access_grant_at_end", await at_end.handle.fetch_history())
     await _check_and_record("access_grant_revoked_early", await early.handle.fetch_history())
+
+
+async def test_fresh_continued_grant_histories_replay(
+    flow: NukiFlow, sim: SimulatorControl, worker: Worker, temporal_client: Client
+) -> None:
+    """A grant that continues as new while it is extended (its history passed a small
+    threshold) and is revoked at its end by the run it continued into: both runs replayed."""
+    lock = (await sim.add_lock()).smartlock_id
+    # About 18 events once the code is on the lock, 31 once extended: one continue-as-new.
+    timing = REPLAY_GRANT.model_copy(update={"max_history_events": 25})
+    fleet = Fleet(flow, grant_timing=timing)
+    grant = await fleet.grant_access(
+        lock,
+        name="continued",
+        code=555134,
+        start=_now() - timedelta(minutes=1),
+        end=_now() + timedelta(seconds=4),
+        request_id="replay-continued",
+    )
+    assert (await grant.created()).status is GrantStatus.ACTIVE
+    await grant.extend(_now() + timedelta(seconds=5))
+    ended = await asyncio.wait_for(grant.result(), timeout=30)
+    assert ended.status is GrantStatus.REVOKED
+    assert (await sim.device(lock)).auths == []
+
+    last = await grant.handle.fetch_history()
+    started = last.events[0].workflow_execution_started_event_attributes
+    assert started.continued_execution_run_id, "the grant continued as new"
+    first = await temporal_client.get_workflow_handle(
+        grant.id, run_id=started.continued_execution_run_id
+    ).fetch_history()
+    await _check_and_record("access_grant_continued_first_run", first)
+    await _check_and_record("access_grant_continued_run", last)
 
 
 async def test_fresh_lock_history_with_a_last_look_replays(

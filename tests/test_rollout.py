@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import sys
+import zlib
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
+from temporalio.exceptions import ApplicationError
 from temporalio.worker import Replayer, Worker
 
 from nukiflow.activities.nuki_client import NukiClient
@@ -20,15 +23,18 @@ from nukiflow.client import NukiFlow
 from nukiflow.contracts import search_attributes as sa
 from nukiflow.contracts.auth import AuthFields, AuthPatch
 from nukiflow.contracts.rollout import (
+    ROLLOUT_INPUT_INVALID,
     FailurePolicy,
     ItemStatus,
     ReportLimits,
+    RolloutInput,
     RolloutItem,
     RolloutOp,
     RolloutOptions,
     RolloutPlan,
     RolloutReport,
     RolloutState,
+    pack_items,
 )
 from nukiflow.fleet import (
     Fleet,
@@ -654,3 +660,39 @@ async def test_every_item_not_applied_is_reachable_beyond_the_reports_limits(
     assert [i.index for i in listed] == list(range(len(items)))
     creates = await rollout.progress(statuses=[ItemStatus.APPLIED], ops=[RolloutOp.CREATE])
     assert [i.index for i in creates.items] == [1, 4, 7, 10]
+
+
+BAD_INPUTS = {
+    # More items announced than packed.
+    "count": lambda lock: RolloutInput(
+        rollout_id="bad-count", count=3, items_packed=pack_items([_delete(lock, "a" * 24)])
+    ),
+    # Bytes that are no packed plan.
+    "bytes": lambda lock: RolloutInput(rollout_id="bad-bytes", count=1, items_packed=b"plan"),
+    # An item no version of nukiflow accepted: an update naming no auth.
+    "item": lambda lock: RolloutInput(
+        rollout_id="bad-item",
+        count=1,
+        items_packed=zlib.compress(json.dumps([{"op": "update", "smartlock_id": lock}]).encode()),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUTS))
+async def test_an_input_without_a_plan_that_can_run_fails_the_workflow(
+    case: str, temporal_client: Client, task_queue: str, fleet_worker: Worker
+) -> None:
+    """Not a workflow task failing over and over: the workflow fails, and says why."""
+    handle = await temporal_client.start_workflow(
+        RolloutWorkflow.run,
+        BAD_INPUTS[case](4242),
+        id=f"nuki-rollout-bad-{case}-{task_queue}",
+        task_queue=task_queue,
+    )
+    with pytest.raises(WorkflowFailureError) as failed:
+        await asyncio.wait_for(handle.result(), timeout=30)
+    cause = failed.value.cause
+    assert isinstance(cause, ApplicationError) and cause.type == ROLLOUT_INPUT_INVALID
+    assert cause.non_retryable and "holds no plan that can run" in cause.message
+    assert {"count": "announces", "bytes": "zlib", "item": "auth_id"}[case] in cause.message
+    assert (await handle.describe()).status is WorkflowExecutionStatus.FAILED

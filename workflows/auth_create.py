@@ -3,7 +3,7 @@
 Nuki's create answers 204 without an id, so a naive retry after a timeout can make two auths.
 The workflow id carries the caller's request id (a retried call attaches to the same run), and
 the create activity looks for the auth before and after creating it (see
-:meth:`activities.auth_activities.AuthActivities.create_auth` for the cadence: a lost create is
+:mod:`activities.auth_create_attempt` for the cadence: a lost create is
 sent again one fast window after it went out, an offline lock is waited for like a write).
 The lock's auths are listed once before the first attempt and that snapshot is kept in history:
 an auth that was there before is never taken for the new one, however well it matches.
@@ -12,38 +12,33 @@ an auth that was there before is never taken for the new one, however well it ma
 from __future__ import annotations
 
 import contextlib
-from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, WorkflowAlreadyStartedError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
-    from nukiflow.activities.auth_activities import (
-        AuthActivities,
-        AwaitAuthInput,
-        CreateAuthInput,
-        ListAuthIdsInput,
-    )
     from nukiflow.contracts import search_attributes as sa
     from nukiflow.contracts.auth import AuthFields, AuthOutcome, ChangeKind, OutcomeStatus
+    from nukiflow.contracts.auth_io import CreateAuthInput
     from nukiflow.contracts.deadline import clock
     from nukiflow.contracts.entity import (
         AuthCreateInput,
         AuthEntityInput,
+        AuthEntityResult,
         EntityMemory,
         EntityStatus,
         auth_workflow_id,
     )
-    from nukiflow.workflows.auth_entity import AuthEntityWorkflow
+    from nukiflow.contracts.names import AUTH_CREATE_WORKFLOW, AUTH_ENTITY_WORKFLOW
+    from nukiflow.workflows import auth_calls as calls
     from nukiflow.workflows.failure_reasons import describe_activity_failure
 
 
 SNAPSHOT_PATCH = "create-lists-existing-auths-first"
 
 
-@workflow.defn(name="NukiAuthCreate")
+@workflow.defn(name=AUTH_CREATE_WORKFLOW)
 class AuthCreateWorkflow:
     @workflow.run
     async def run(self, input: AuthCreateInput) -> AuthOutcome:
@@ -73,18 +68,7 @@ class AuthCreateWorkflow:
             # Runs started before the snapshot existed go on without it (replay-safe).
             if workflow.patched(SNAPSHOT_PATCH):
                 step = "listing the lock's auths before creating"
-                listed = await workflow.execute_activity_method(
-                    AuthActivities.list_auth_ids,
-                    ListAuthIdsInput(smartlock_id=request.smartlock_id),
-                    start_to_close_timeout=timedelta(seconds=timing.retry.call_timeout_seconds),
-                    schedule_to_close_timeout=deadline - workflow.now(),
-                    retry_policy=RetryPolicy(
-                        initial_interval=timedelta(seconds=timing.retry.initial_interval_seconds),
-                        backoff_coefficient=timing.retry.backoff,
-                        maximum_interval=timedelta(seconds=timing.retry.max_interval_seconds),
-                    ),
-                    summary=f"list the auths on smartlock {request.smartlock_id}",
-                )
+                listed = await calls.list_auth_ids(request.smartlock_id, timing, deadline=deadline)
                 existing_ids, snapshot_reads = listed.ids, 1
             step = "creating the auth"
             if deadline <= workflow.now():
@@ -95,8 +79,7 @@ class AuthCreateWorkflow:
                     "lock's auths; nothing was sent",
                     reads=snapshot_reads,
                 )
-            created = await workflow.execute_activity_method(
-                AuthActivities.create_auth,
+            created = await calls.create_auth(
                 CreateAuthInput(
                     smartlock_id=request.smartlock_id,
                     auth_type=request.effective_type,
@@ -105,42 +88,16 @@ class AuthCreateWorkflow:
                     timing=timing.poll,
                     existing_ids=existing_ids,
                 ),
-                # An attempt: a look, a lock check, the rest of an earlier create's window,
-                # the create and its own window, each read retried through transient faults.
-                start_to_close_timeout=timedelta(
-                    seconds=4 * timing.poll.fast_window_seconds + timing.retry.call_timeout_seconds
-                ),
-                schedule_to_close_timeout=deadline - workflow.now(),
-                heartbeat_timeout=timedelta(seconds=timing.poll.heartbeat_timeout_seconds),
-                # A lost create is sent again at once (the attempt sets its next retry delay);
-                # this back-off paces what else fails an attempt (an offline lock, a 429, a
-                # fault that outlasted the attempt's own retries) like a write's.
-                retry_policy=RetryPolicy(
-                    initial_interval=timedelta(seconds=timing.retry.initial_interval_seconds),
-                    backoff_coefficient=timing.retry.backoff,
-                    maximum_interval=timedelta(seconds=timing.retry.max_interval_seconds),
-                ),
+                timing,
                 summary=f"create auth {request.name!r} on smartlock {request.smartlock_id}",
             )
             workflow.upsert_search_attributes([sa.AUTH_ID.value_set(created.auth_id)])
             step = "waiting for the lock to apply the new auth"
-            settled = await workflow.execute_activity_method(
-                AuthActivities.await_auth,
-                AwaitAuthInput(
-                    smartlock_id=request.smartlock_id,
-                    auth_id=created.auth_id,
-                    timing=timing.poll,
-                ),
-                start_to_close_timeout=timedelta(
-                    seconds=timing.poll.fast_window_seconds + timing.retry.call_timeout_seconds
-                ),
-                schedule_to_close_timeout=max(deadline - workflow.now(), timedelta(seconds=1)),
-                heartbeat_timeout=timedelta(seconds=timing.poll.heartbeat_timeout_seconds),
-                retry_policy=RetryPolicy(
-                    initial_interval=timedelta(seconds=timing.poll.slow_initial_interval_seconds),
-                    backoff_coefficient=1.5,
-                    maximum_interval=timedelta(seconds=timing.poll.slow_max_interval_seconds),
-                ),
+            settled = await calls.await_auth(
+                request.smartlock_id,
+                created.auth_id,
+                timing,
+                deadline=deadline,
                 summary="wait for the new auth to be applied, then read it back",
             )
         except ActivityError as err:
@@ -166,7 +123,7 @@ class AuthCreateWorkflow:
         # A retried create may find its auth already managed: nothing to hand over then.
         with contextlib.suppress(WorkflowAlreadyStartedError):
             await workflow.start_child_workflow(
-                AuthEntityWorkflow.run,
+                AUTH_ENTITY_WORKFLOW,
                 AuthEntityInput(
                     smartlock_id=request.smartlock_id,
                     auth_id=created.auth_id,
@@ -180,6 +137,7 @@ class AuthCreateWorkflow:
                     ),
                 ),
                 id=entity_id,
+                result_type=AuthEntityResult,
                 parent_close_policy=ParentClosePolicy.ABANDON,
                 static_summary=f"auth {created.auth_id} on smartlock {request.smartlock_id}",
             )

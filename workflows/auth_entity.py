@@ -6,6 +6,10 @@ latest desired state is written next and the changes it replaced are told they w
 Every write sends the full auth (Nuki replaces, it does not merge), waits until the auth's
 ``operationId`` is gone, reads the auth back and compares every field; a mismatch (Nuki's lost
 update) is written again a bounded number of times.
+
+Its memory and answers live in :mod:`nukiflow.workflows.auth_entity_book`, the merging of
+changes and the judging of a read-back in :mod:`nukiflow.workflows.auth_merge`, its calls to the
+activities in :mod:`nukiflow.workflows.auth_calls`.
 """
 
 from __future__ import annotations
@@ -14,44 +18,51 @@ import contextlib
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from nukiflow.activities.auth_activities import (
-        AuthActivities,
-        AwaitAuthInput,
-        ReadAuthInput,
-        WriteAuthInput,
-    )
-    from nukiflow.contracts import search_attributes as sa
     from nukiflow.contracts.auth import (
-        MAX_KEYPAD_NAME,
         AuthChange,
         AuthFields,
         AuthOutcome,
-        AuthPatch,
         ChangeKind,
         OutcomeRequest,
         OutcomeStatus,
     )
-    from nukiflow.contracts.deadline import clock
+    from nukiflow.contracts.auth_io import WriteAuthInput
     from nukiflow.contracts.entity import (
+        AUTH_NOT_FOUND_ERROR,
         AuthEntityInput,
         AuthEntityResult,
         AuthEntityView,
-        EntityMemory,
         EntityStatus,
         PendingChange,
     )
-    from nukiflow.contracts.messages import error_message
-    from nukiflow.contracts.wire import AuthType
+    from nukiflow.contracts.names import (
+        AUTH_CHANGE_UPDATE,
+        AUTH_DELETED_ERROR,
+        AUTH_ENTITY_WORKFLOW,
+        AUTH_OUTCOME_UPDATE,
+        ENTITY_ROLLING_OVER_ERROR,
+        STATE_QUERY,
+    )
+    from nukiflow.workflows import auth_calls as calls
+    from nukiflow.workflows import auth_details as say
+    from nukiflow.workflows.auth_entity_book import REMEMBERED_OUTCOMES, EntityBook
+    from nukiflow.workflows.auth_merge import (
+        check_fits,
+        check_type_rules,
+        compare,
+        merge_segment,
+        next_segment,
+    )
     from nukiflow.workflows.failure_reasons import describe_activity_failure
+    from nukiflow.workflows.named_updates import async_update
 
-# Outcomes kept for request-id idempotency across continue-as-new.
-REMEMBERED_OUTCOMES = 200
-ROLLING_OVER = "EntityRollingOver"
-DELETED = "AuthDeleted"
+# The error types callers tell apart (the facade imports them from here too).
+ROLLING_OVER = ENTITY_ROLLING_OVER_ERROR
+DELETED = AUTH_DELETED_ERROR
+AUTH_NOT_FOUND = AUTH_NOT_FOUND_ERROR
 # Marks runs that write the last change still standing when the last one is rejected, and
 # check type rules while merging.
 SEGMENT_PATCH = "segment-writes-last-standing-change"
@@ -60,34 +71,26 @@ MISSING_PATCH = "entity-ends-when-auth-missing"
 # Marks runs where a change waiting in line is answered at its deadline (never written), and
 # where a change whose deadline passed before the auth's first read is not read for.
 LINE_PATCH = "change-answered-at-its-deadline-in-line"
-AUTH_NOT_FOUND = "AuthNotFound"
 WAITING_STEP = "waiting for the lock to apply the change"
-READ_TIMEOUT = timedelta(minutes=10)
+
+__all__ = [
+    "AUTH_NOT_FOUND",
+    "DELETED",
+    "REMEMBERED_OUTCOMES",
+    "ROLLING_OVER",
+    "AuthEntityWorkflow",
+]
 
 
-@workflow.defn(name="NukiAuthEntity")
-class AuthEntityWorkflow:
+@workflow.defn(name=AUTH_ENTITY_WORKFLOW)
+class AuthEntityWorkflow(EntityBook):
     @workflow.init
     def __init__(self, input: AuthEntityInput) -> None:
-        self._input = input
-        memory = input.memory
-        self._desired: AuthFields | None = memory.desired
-        self._verified: AuthFields | None = memory.verified
-        self._auth_type: int | None = memory.auth_type
-        self._counter = memory.counter
-        self._status = memory.status
-        self._outcomes: dict[str, AuthOutcome] = {o.request_id: o for o in memory.outcomes}
-        self._pending: list[PendingChange] = []
-        # The changes taken from ``_pending`` and being written now.
-        self._segment: list[PendingChange] = []
-        self._deleted_by: int | None = None
-        # The auth was not found when read: nothing to manage, the run ends.
-        self._missing = False
-        self._status_published: EntityStatus | None = None
+        super().__init__(input)
 
     # -- the caller's entry point -------------------------------------------------------
 
-    @workflow.update
+    @async_update(AUTH_CHANGE_UPDATE)
     async def change(self, change: AuthChange) -> AuthOutcome:
         """Apply one change; returns when it is applied (verified), superseded or failed."""
         known = self._outcomes.get(change.request_id)
@@ -130,15 +133,11 @@ class AuthEntityWorkflow:
             return
         self._pending.remove(waiting)
         if deadline <= waiting.accepted_at:
-            why = (
-                f"its deadline ({clock(deadline, date=True)}) had passed when the auth's "
-                f"workflow took it up at {clock(waiting.accepted_at)}"
-            )
+            reason = say.taken_up_late(deadline, waiting.accepted_at)
         else:
             writing = self._segment[-1].number if self._segment else None
-            behind = "" if writing is None else f" behind change #{writing}"
-            why = f"its deadline ({clock(deadline, date=True)}) passed while it waited{behind}"
-        self._resolve(waiting, OutcomeStatus.FAILED, reason=f"{why}; it was never written")
+            reason = say.expired_in_line(deadline, writing)
+        self._resolve(waiting, OutcomeStatus.FAILED, reason=reason)
         self._show_details()
 
     @change.validator
@@ -155,34 +154,11 @@ class AuthEntityWorkflow:
             )
         if change.patch is None:
             return
-        self._check_type_rules(change.patch)
-        projected = self._desired
-        if projected is not None:
-            try:
-                for pending in self._pending:
-                    if pending.change.patch is not None:
-                        projected = pending.change.patch.apply_to(projected)
-                change.patch.apply_to(projected)
-            except ValueError as exc:
-                raise ValueError(
-                    f"the change does not fit the auth: {error_message(exc)}"
-                ) from None
+        check_type_rules(self._auth_type, change.patch)
+        if self._desired is not None:
+            check_fits(self._desired, self._pending, change.patch)
 
-    def _check_type_rules(self, patch: AuthPatch) -> None:
-        """Rules that depend on the auth's type. Before the auth was first read the type is
-        unknown: the validator lets the change in and the merge, after the read, refuses it
-        (answered rejected; nothing is written)."""
-        auth_type = self._auth_type
-        if auth_type is not None and auth_type != AuthType.KEYPAD_CODE and patch.code:
-            raise ValueError("only keypad code auths (type 13) carry a code")
-        if (
-            auth_type == AuthType.KEYPAD_CODE
-            and patch.name is not None
-            and len(patch.name) > MAX_KEYPAD_NAME
-        ):
-            raise ValueError(f"a keypad code's name has at most {MAX_KEYPAD_NAME} characters")
-
-    @workflow.update
+    @async_update(AUTH_OUTCOME_UPDATE)
     async def outcome(self, request: OutcomeRequest) -> AuthOutcome:
         """Wait for the outcome of a change this workflow knows (answered or pending)."""
         await workflow.wait_condition(lambda: request.request_id in self._outcomes)
@@ -195,26 +171,13 @@ class AuthEntityWorkflow:
         if not self._knows(request.request_id):
             raise ValueError(
                 f"no change with request id {request.request_id!r} is known to this auth's "
-                "workflow (outcomes of earlier runs are kept for the last 200 changes)"
+                f"workflow (outcomes of earlier runs are kept for the last {REMEMBERED_OUTCOMES} "
+                "changes)"
             )
 
-    def _knows(self, request_id: str) -> bool:
-        """Whether a change with this request id is waiting or being written."""
-        return any(p.change.request_id == request_id for p in self._pending + self._segment)
-
-    @workflow.query
+    @workflow.query(name=STATE_QUERY)
     def state(self) -> AuthEntityView:
-        return AuthEntityView(
-            smartlock_id=self._input.smartlock_id,
-            auth_id=self._input.auth_id,
-            status=self._status,
-            desired=None if self._desired is None else self._desired.redacted(),
-            verified=None if self._verified is None else self._verified.redacted(),
-            pending_changes=len(self._pending),
-            change_counter=self._counter,
-            last_outcomes=list(self._outcomes.values())[-10:],
-            history_length=workflow.info().get_current_history_length(),
-        )
+        return self._view()
 
     # -- the main loop ------------------------------------------------------------------
 
@@ -238,58 +201,13 @@ class AuthEntityWorkflow:
             # again (a 404 can be passing, e.g. while account rights change).
             raise ApplicationError(self._end_reason(), type=AUTH_NOT_FOUND, non_retryable=True)
         if not self._ended():
-            workflow.continue_as_new(
-                AuthEntityInput(
-                    smartlock_id=input.smartlock_id,
-                    auth_id=input.auth_id,
-                    timing=input.timing,
-                    max_rewrites=input.max_rewrites,
-                    max_history_events=input.max_history_events,
-                    memory=EntityMemory(
-                        desired=self._desired,
-                        verified=self._verified,
-                        auth_type=self._auth_type,
-                        counter=self._counter,
-                        status=self._status,
-                        outcomes=list(self._outcomes.values())[-REMEMBERED_OUTCOMES:],
-                    ),
-                )
-            )
-        return AuthEntityResult(
-            smartlock_id=input.smartlock_id,
-            auth_id=input.auth_id,
-            status=self._status,
-            change_counter=self._counter,
-            ended_because=self._end_reason(),
-            # A caller retrying with a request id after the run ended gets its outcome here.
-            outcomes=list(self._outcomes.values())[-REMEMBERED_OUTCOMES:],
-        )
-
-    def _ended(self) -> bool:
-        return self._deleted_by is not None or self._missing
-
-    def _end_reason(self) -> str:
-        if self._deleted_by is not None:
-            return f"auth {self._input.auth_id} was deleted by change #{self._deleted_by}"
-        return (
-            f"auth {self._input.auth_id} was not found on smartlock {self._input.smartlock_id}; "
-            "check both ids"
-        )
-
-    def _rollover_due(self) -> bool:
-        info = workflow.info()
-        return (
-            info.is_continue_as_new_suggested()
-            or info.get_current_history_length() >= self._input.max_history_events
-        )
+            workflow.continue_as_new(self._next_input())
+        return self._result()
 
     async def _process_next(self) -> None:
         """Take the pending changes up to the first delete; write only the last of them."""
-        cut = next(
-            (i for i, p in enumerate(self._pending) if p.change.kind is ChangeKind.DELETE),
-            len(self._pending) - 1,
-        )
-        segment, self._pending = self._pending[: cut + 1], self._pending[cut + 1 :]
+        cut = next_segment(self._pending)
+        segment, self._pending = self._pending[:cut], self._pending[cut:]
         self._segment = segment
         try:
             await self._process_segment(segment)
@@ -305,24 +223,20 @@ class AuthEntityWorkflow:
             if self._desired is None and not await self._load(segment):
                 return
             assert self._desired is not None
-            merged = self._desired
             # Runs from before this patch kept the old walk, which left the changes before a
             # rejected last one without an outcome (replay-safe).
-            fixed = workflow.patched(SEGMENT_PATCH)
-            for pending in segment:
-                patch = pending.change.patch
-                if patch is None:
-                    continue
-                try:
-                    if fixed:
-                        self._check_type_rules(patch)
-                    merged = patch.apply_to(merged)
-                except ValueError as exc:
-                    self._resolve(pending, OutcomeStatus.REJECTED, reason=error_message(exc))
-                    if pending is last and not fixed:
-                        self._set_status(self._settled_status())
-                        return
-            self._desired = target = merged
+            merge = merge_segment(
+                self._desired,
+                segment,
+                self._auth_type,
+                check_types=workflow.patched(SEGMENT_PATCH),
+            )
+            for pending, reason in merge.rejected:
+                self._resolve(pending, OutcomeStatus.REJECTED, reason=reason)
+            if merge.stopped:
+                self._set_status(self._settled_status())
+                return
+            self._desired = target = merge.merged
             # The last change still standing is the one written; a rejected change is answered.
             standing = [p for p in segment if p.change.request_id not in self._outcomes]
             if not standing:
@@ -339,31 +253,22 @@ class AuthEntityWorkflow:
     async def _load(self, segment: list[PendingChange]) -> bool:
         """Read the auth as the base of the first change; fail the segment if it is gone.
 
-        The read is bounded by the segment's latest deadline (and READ_TIMEOUT): no caller
-        waits on it past the deadline of its change.
+        The read is bounded by the segment's latest deadline (and a ceiling of its own): no
+        caller waits on it past the deadline of its change.
         """
         deadline = max(p.change.deadline_from(p.accepted_at) for p in segment)
         remaining = deadline - workflow.now()
         if remaining <= timedelta(0) and workflow.patched(LINE_PATCH):
             for pending in segment:
                 self._resolve(
-                    pending,
-                    OutcomeStatus.FAILED,
-                    reason=f"its deadline ({clock(deadline, date=True)}) passed before the auth "
-                    "could be read; it was never written",
+                    pending, OutcomeStatus.FAILED, reason=say.expired_before_read(deadline)
                 )
             self._set_status(self._settled_status())
             return False
+        smartlock_id, auth_id = self._input.smartlock_id, self._input.auth_id
         try:
-            result = await workflow.execute_activity_method(
-                AuthActivities.read_auth,
-                ReadAuthInput(smartlock_id=self._input.smartlock_id, auth_id=self._input.auth_id),
-                start_to_close_timeout=self._call_timeout(),
-                schedule_to_close_timeout=(
-                    min(remaining, READ_TIMEOUT) if remaining > timedelta(0) else READ_TIMEOUT
-                ),
-                retry_policy=self._retry_policy(),
-                summary="read the auth as the base of the change",
+            result = await calls.read_auth(
+                smartlock_id, auth_id, self._input.timing, remaining=remaining
             )
         except ActivityError as err:
             reason = describe_activity_failure(err, "reading the auth")
@@ -372,12 +277,13 @@ class AuthEntityWorkflow:
             self._set_status(EntityStatus.FAILED)
             return False
         if result.auth is None:
-            reason = (
-                f"auth {self._input.auth_id} was not found on smartlock "
-                f"{self._input.smartlock_id}; check both ids"
-            )
             for pending in segment:
-                self._resolve(pending, OutcomeStatus.FAILED, reason=reason, reads=1)
+                self._resolve(
+                    pending,
+                    OutcomeStatus.FAILED,
+                    reason=say.not_found(smartlock_id, auth_id),
+                    reads=1,
+                )
             self._set_status(EntityStatus.FAILED)
             # Runs from before this patch stayed open for an auth that is not there.
             if workflow.patched(MISSING_PATCH):
@@ -391,57 +297,36 @@ class AuthEntityWorkflow:
         """Write ``target`` (None: delete), wait, read back, compare; rewrite a lost update."""
         deadline = pending.change.deadline_from(pending.accepted_at)
         timing = self._input.timing
+        smartlock_id, auth_id = self._input.smartlock_id, self._input.auth_id
         writes = reads = 0
         differences: list[str] = []
         for round_ in range(1 + self._input.max_rewrites):
             remaining = deadline - workflow.now()
             if remaining <= timedelta(0):
-                reason = "the change's deadline passed before it landed"
-                if writes == 0:
-                    reason = (
-                        f"its deadline ({clock(deadline, date=True)}) passed before it could be "
-                        "written; it was never written"
-                    )
-                self._fail(pending, reason, writes, reads)
+                self._fail(pending, say.expired_before_landing(deadline, writes), writes, reads)
                 return
             step = "writing the change"
             try:
-                await workflow.execute_activity_method(
-                    AuthActivities.write_auth,
+                await calls.write_auth(
                     WriteAuthInput(
-                        smartlock_id=self._input.smartlock_id,
-                        auth_id=self._input.auth_id,
+                        smartlock_id=smartlock_id,
+                        auth_id=auth_id,
                         desired=target,
                         not_after=deadline,
                         check_online=round_ > 0,
                         after_accepted_write=round_ > 0,
                     ),
-                    start_to_close_timeout=self._call_timeout(),
-                    schedule_to_close_timeout=remaining,
-                    retry_policy=self._retry_policy(),
+                    timing,
+                    remaining=remaining,
                     summary=f"{pending.change.kind.value} #{pending.number}, write {round_ + 1}",
                 )
                 writes += 1
                 step = WAITING_STEP
-                settled = await workflow.execute_activity_method(
-                    AuthActivities.await_auth,
-                    AwaitAuthInput(
-                        smartlock_id=self._input.smartlock_id,
-                        auth_id=self._input.auth_id,
-                        timing=timing.poll,
-                    ),
-                    start_to_close_timeout=timedelta(
-                        seconds=timing.poll.fast_window_seconds + timing.retry.call_timeout_seconds
-                    ),
-                    schedule_to_close_timeout=max(deadline - workflow.now(), timedelta(seconds=1)),
-                    heartbeat_timeout=timedelta(seconds=timing.poll.heartbeat_timeout_seconds),
-                    retry_policy=RetryPolicy(
-                        initial_interval=timedelta(
-                            seconds=timing.poll.slow_initial_interval_seconds
-                        ),
-                        backoff_coefficient=1.5,
-                        maximum_interval=timedelta(seconds=timing.poll.slow_max_interval_seconds),
-                    ),
+                settled = await calls.await_auth(
+                    smartlock_id,
+                    auth_id,
+                    timing,
+                    deadline=deadline,
                     summary=f"wait for #{pending.number} to be applied, then read it back",
                 )
                 reads += settled.reads
@@ -450,35 +335,25 @@ class AuthEntityWorkflow:
                 if step == WAITING_STEP:
                     # This round's write was accepted and is still pending: offline, Nuki may
                     # hold it and apply it when the lock is back.
-                    reason += (
-                        "; Nuki accepted the write, so the lock may still take it when it is "
-                        "online again (the next change starts from what the lock holds)"
-                    )
+                    reason += say.ACCEPTED_BUT_PENDING
                 self._fail(pending, reason, writes, reads)
                 return
 
-            if target is None:
-                if settled.auth is None:
+            back = compare(target, settled.auth)
+            if settled.auth is None:
+                if target is None:
                     self._deleted_by = pending.number
                     self._verified = None
                     self._resolve(pending, OutcomeStatus.APPLIED, writes=writes, reads=reads)
-                    return
-                differences = ["(the auth is still there)"]
-            else:
-                if settled.auth is None:
-                    self._fail(
-                        pending,
-                        f"auth {self._input.auth_id} disappeared from smartlock "
-                        f"{self._input.smartlock_id} (deleted outside nukiflow?)",
-                        writes,
-                        reads,
-                    )
-                    return
-                self._verified = AuthFields.from_wire(settled.auth)
-                differences = target.differences(self._verified)
-                if not differences:
+                else:
+                    self._fail(pending, say.disappeared(smartlock_id, auth_id), writes, reads)
+                return
+            if target is not None:
+                self._verified = back.verified
+                if back.landed:
                     self._resolve(pending, OutcomeStatus.APPLIED, writes=writes, reads=reads)
                     return
+            differences = back.differences
             workflow.logger.warning(
                 "change #%d did not land (differs in %s); %s",
                 pending.number,
@@ -490,127 +365,4 @@ class AuthEntityWorkflow:
                 # write that instead of repeating this one.
                 self._supersede(pending, by=self._pending[-1], writes=writes, reads=reads)
                 return
-        self._fail(
-            pending,
-            f"the change did not land after {writes} writes; the lock still differs in "
-            f"{', '.join(differences)}",
-            writes,
-            reads,
-        )
-
-    # -- outcomes -----------------------------------------------------------------------
-
-    def _resolve(
-        self,
-        pending: PendingChange,
-        status: OutcomeStatus,
-        *,
-        writes: int = 0,
-        reads: int = 0,
-        reason: str | None = None,
-        superseded_by: PendingChange | None = None,
-    ) -> None:
-        verified = None
-        if status is OutcomeStatus.APPLIED and self._verified is not None:
-            verified = self._verified.redacted()
-        self._outcomes[pending.change.request_id] = AuthOutcome(
-            status=status,
-            request_id=pending.change.request_id,
-            smartlock_id=self._input.smartlock_id,
-            auth_id=self._input.auth_id,
-            change_number=pending.number,
-            kind=pending.change.kind,
-            verified=verified,
-            writes=writes,
-            reads=reads,
-            superseded_by=None if superseded_by is None else superseded_by.change.request_id,
-            superseded_by_change=None if superseded_by is None else superseded_by.number,
-            reason=reason,
-            workflow_id=workflow.info().workflow_id,
-        )
-        workflow.logger.info("change #%d %s", pending.number, status.value)
-
-    def _supersede(
-        self, pending: PendingChange, *, by: PendingChange, writes: int = 0, reads: int = 0
-    ) -> None:
-        self._resolve(
-            pending,
-            OutcomeStatus.SUPERSEDED,
-            writes=writes,
-            reads=reads,
-            superseded_by=by,
-            reason=f"replaced by change #{by.number} before it landed; that change includes "
-            "this one's fields unless it overrides them",
-        )
-
-    def _fail(self, pending: PendingChange, reason: str, writes: int, reads: int) -> None:
-        # Forget the desired state: the next change starts from what the lock really holds.
-        self._desired = None
-        self._resolve(pending, OutcomeStatus.FAILED, writes=writes, reads=reads, reason=reason)
-        self._set_status(EntityStatus.FAILED)
-
-    def _fail_remaining(self) -> None:
-        for pending in self._pending:
-            self._resolve(
-                pending,
-                OutcomeStatus.FAILED,
-                reason=self._end_reason(),
-            )
-        self._pending = []
-
-    def _settled_status(self) -> EntityStatus:
-        if self._deleted_by is not None:
-            return EntityStatus.DELETED
-        if self._status is EntityStatus.FAILED:
-            return EntityStatus.FAILED
-        return EntityStatus.IN_SYNC if self._verified is not None else EntityStatus.IDLE
-
-    # -- what the Temporal UI shows -----------------------------------------------------
-
-    def _set_status(self, status: EntityStatus) -> None:
-        self._status = status
-        self._publish_status()
-        self._show_details()
-
-    def _publish_status(self) -> None:
-        if self._status_published is self._status:
-            return
-        workflow.upsert_search_attributes(
-            [
-                sa.SMARTLOCK_ID.value_set(self._input.smartlock_id),
-                sa.AUTH_ID.value_set(self._input.auth_id),
-                sa.KIND.value_set("auth"),
-                sa.STATUS.value_set(self._status.value),
-            ]
-        )
-        self._status_published = self._status
-
-    def _show_details(self) -> None:
-        lines = [
-            f"**Auth** `{self._input.auth_id}` on smartlock `{self._input.smartlock_id}`",
-            f"**Status:** {self._status.value} · changes: {self._counter} · "
-            f"pending: {len(self._pending)}",
-        ]
-        if self._verified is not None:
-            v = self._verified.redacted()
-            lines.append(
-                f"**Verified:** name={v.name!r} code={v.code or '-'} enabled={v.enabled} "
-                f"remote={v.remote_allowed}"
-            )
-        if self._outcomes:
-            last = list(self._outcomes.values())[-1]
-            lines.append(f"**Last outcome:** #{last.change_number} {last.status.value}")
-            if last.reason:
-                lines.append(f"> {last.reason}")
-        workflow.set_current_details("\n\n".join(lines))
-
-    def _call_timeout(self) -> timedelta:
-        return timedelta(seconds=self._input.timing.retry.call_timeout_seconds)
-
-    def _retry_policy(self) -> RetryPolicy:
-        retry = self._input.timing.retry
-        return RetryPolicy(
-            initial_interval=timedelta(seconds=retry.initial_interval_seconds),
-            backoff_coefficient=retry.backoff,
-            maximum_interval=timedelta(seconds=retry.max_interval_seconds),
-        )
+        self._fail(pending, say.did_not_land(writes, differences), writes, reads)

@@ -33,11 +33,11 @@ with workflow.unsafe.imports_passed_through():
         LedgerStatus,
         UnmanagedAuth,
     )
-    from nukiflow.contracts.events import (
+    from nukiflow.contracts.events import LEDGER_KIND, UnmanagedAuthSighting
+    from nukiflow.contracts.names import (
         DRIFT_LEDGER_WORKFLOW,
-        LEDGER_KIND,
+        STATE_QUERY,
         UNMANAGED_AUTH_SIGNAL,
-        UnmanagedAuthSighting,
     )
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -108,7 +108,7 @@ class DriftLedgerWorkflow:
         self._publish_status()
         self._show_details()
 
-    @workflow.query
+    @workflow.query(name=STATE_QUERY)
     def state(self) -> DriftLedgerView:
         entries = sorted(self._entries.values(), key=lambda e: (e.last_seen, e.auth_id))
         entries.reverse()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Self
+from typing import Final, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
@@ -22,9 +22,9 @@ from nukiflow.contracts.auth import (
     AuthFields,
     check_keypad_code,
 )
+from nukiflow.contracts.recorded import RecordedModel
 from nukiflow.contracts.timing import WorkflowTiming
 from nukiflow.contracts.validation import (
-    AuthId,
     InputError,
     KeypadName,
     Label,
@@ -35,6 +35,8 @@ from nukiflow.contracts.validation import (
 )
 
 ACCESS_ID_PREFIX = "nuki-access-"
+# The type of the failure of an ``extend`` the lock did not take (the grant is unchanged).
+GRANT_NOT_TAKEN_ERROR: Final = "LockDidNotTake"
 
 
 def _aware_utc(value: datetime, info: ValidationInfo) -> datetime:
@@ -45,10 +47,10 @@ def _aware_utc(value: datetime, info: ValidationInfo) -> datetime:
     return value.replace(microsecond=(value.microsecond // 1000) * 1000)
 
 
-class AccessWindow(BaseModel):
+class AccessWindow(RecordedModel):
     """When a grant lets its holder in, in Nuki's terms (see the module docstring)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
     allowed_from_date: datetime
     allowed_until_date: datetime
@@ -99,10 +101,10 @@ class AccessWindow(BaseModel):
         return self.allowed_until_date
 
 
-class GrantRequest(BaseModel):
+class GrantRequest(RecordedModel):
     """A keypad code for ``name`` on one lock, valid within ``window``."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
     request_id: str = Field(min_length=1, max_length=120, pattern=r"^[A-Za-z0-9._:-]+$")
     smartlock_id: SmartlockId = Field(gt=0)
@@ -129,6 +131,20 @@ class GrantRequest(BaseModel):
         )
 
 
+class GrantStatus(StrEnum):
+    """Kept in the ``NukiStatus`` search attribute."""
+
+    CREATING = "creating"
+    SCHEDULED = "scheduled"  # the code is on the lock, its window has not started
+    ACTIVE = "active"
+    REVOKING = "revoking"
+    REVOCATION_OVERDUE = "revocation_overdue"
+    REVOKED = "revoked"
+    # The code could not be created (the reason says why); nothing to revoke unless it
+    # shows up later, which the grant checks for at the window's end.
+    FAILED = "failed"
+
+
 class GrantTiming(BaseModel):
     """How a grant waits and retries. Defaults suit the real Nuki cloud; tests shorten them."""
 
@@ -148,26 +164,41 @@ class GrantTiming(BaseModel):
     wait_seconds: float = Field(default=60.0, gt=0)
     poll_initial_seconds: float = Field(default=5.0, gt=0)
     poll_max_seconds: float = Field(default=120.0, gt=0)
+    # Continue-as-new once a run's history is this long (or when Temporal suggests it): a grant
+    # extended again and again, or revoking a code on a lock offline for months, keeps a bounded
+    # history. Small values only make sense in tests.
+    max_history_events: int = Field(default=2000, ge=20)
+
+
+class GrantMemory(BaseModel):
+    """What one run of a grant hands to the next across continue-as-new (the code exists or its
+    create failed: a grant never continues as new before its create has ended)."""
+
+    until: datetime
+    auth_id: str | None = None
+    status: GrantStatus
+    # The create failed: look for its auth at the end (it may still have landed).
+    sweep: bool = False
+    revoke_requested: bool = False
+    revoke_reason: str | None = None
+    revocation_due_at: datetime | None = None
+    revocation_attempts: int = 0
+    overdue_since: datetime | None = None
+    reason: str | None = None
+    # Where the look for a late auth stood: its next pause while the lock is offline, and
+    # whether the lock was seen online without the auth once already.
+    look_backoff_seconds: float | None = None
+    look_seen_online: bool = False
+    # Runs so far (1 + continue-as-new count).
+    runs: int = 1
 
 
 class GrantInput(BaseModel):
     request: GrantRequest
     timing: WorkflowTiming = Field(default_factory=WorkflowTiming)
     grant_timing: GrantTiming = Field(default_factory=GrantTiming)
-
-
-class GrantStatus(StrEnum):
-    """Kept in the ``NukiStatus`` search attribute."""
-
-    CREATING = "creating"
-    SCHEDULED = "scheduled"  # the code is on the lock, its window has not started
-    ACTIVE = "active"
-    REVOKING = "revoking"
-    REVOCATION_OVERDUE = "revocation_overdue"
-    REVOKED = "revoked"
-    # The code could not be created (the reason says why); nothing to revoke unless it
-    # shows up later, which the grant checks for at the window's end.
-    FAILED = "failed"
+    # Absent from a grant's first run (and from runs started before grants continued as new).
+    memory: GrantMemory | None = None
 
 
 class GrantView(BaseModel):
@@ -208,38 +239,6 @@ class ExtendRequest(BaseModel):
 
 class WaitRequest(BaseModel):
     """Input of the ``created`` update: wait until the code is on the lock (or failed)."""
-
-
-class RevokeAuthInput(BaseModel):
-    """Input of the revocation activity: delete through the entity, verify, or fail to retry."""
-
-    smartlock_id: SmartlockId
-    auth_id: AuthId
-    request_prefix: str
-    attempt_seconds: float
-    wait_seconds: float
-    heartbeat_seconds: float
-
-
-class RevokeAuthResult(BaseModel):
-    verified_by: str
-    attempts: int
-
-
-class FindAuthInput(BaseModel):
-    """Look for an auth a failed create may still have made (matched like the create does)."""
-
-    smartlock_id: SmartlockId
-    name: str
-    code: int = Field(repr=False)
-    auth_type: int
-
-
-class FindAuthResult(BaseModel):
-    auth_id: str | None
-    # Whether the lock was online when its auths were listed: an offline lock may still hold
-    # the create and apply it once it is back.
-    online: bool
 
 
 def grant_workflow_id(smartlock_id: int, request_id: str) -> str:

@@ -194,7 +194,7 @@ def state_name(state: int | None, lock_type: int | None) -> str | None:
 class ActionRequest(BaseModel):
     """One caller's action: the input of the lock workflow's ``act`` update."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
     request_id: str = Field(min_length=1, max_length=200)
     action: ActionName

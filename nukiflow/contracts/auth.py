@@ -21,6 +21,7 @@ from pydantic import (
 )
 
 from nukiflow.contracts.deadline import utc_instant
+from nukiflow.contracts.recorded import RecordedModel
 from nukiflow.contracts.validation import (
     MAX_KEYPAD_NAME as MAX_KEYPAD_NAME,
 )
@@ -84,7 +85,7 @@ def _utc(value: datetime | None) -> datetime | None:
     return value.replace(microsecond=(value.microsecond // 1000) * 1000)
 
 
-class _Deadline(BaseModel):
+class _Deadline(RecordedModel):
     """A change's deadline as a model carries it: the caller's instant (``deadline_at``), or
     seconds the facade turns into that instant when it sends the change. Payloads recorded
     before ``deadline_at`` existed carry only the seconds, counted from when the workflow took
@@ -113,8 +114,8 @@ class _Deadline(BaseModel):
         return accepted_at + timedelta(seconds=seconds)
 
 
-class _Restrictions(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+class _Restrictions(RecordedModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
     allowed_from_date: datetime | None = None
     allowed_until_date: datetime | None = None
@@ -144,7 +145,7 @@ class _Restrictions(BaseModel):
             raise ValueError("allowed_from_time must be before allowed_until_time")
 
 
-class AuthFields(BaseModel):
+class AuthFields(RecordedModel):
     """The full state of one authorization: what nukiflow writes, reads back and compares.
 
     Deliberately free of nukiflow's input rules: it also holds what the lock already has (a code
@@ -153,7 +154,7 @@ class AuthFields(BaseModel):
     and to new auths (:class:`CreateAuthRequest`).
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
     name: str
     code: int | None = Field(default=None, repr=False)
@@ -287,7 +288,7 @@ class AuthChange(_Deadline):
     see :class:`_Deadline`), and the caller is answered by then.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
     request_id: str = Field(min_length=1, max_length=200)
     kind: ChangeKind = ChangeKind.UPDATE

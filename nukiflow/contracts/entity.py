@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Final
 
 from pydantic import BaseModel, Field
 
@@ -16,6 +17,10 @@ from nukiflow.contracts.auth import (
 )
 from nukiflow.contracts.timing import WorkflowTiming
 from nukiflow.contracts.validation import AuthId, SmartlockId
+
+# The type of the failure of an entity run whose auth was not found (a later change starts a
+# new run, which reads the auth again).
+AUTH_NOT_FOUND_ERROR: Final = "AuthNotFound"
 
 
 class EntityStatus(StrEnum):

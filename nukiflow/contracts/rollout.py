@@ -1,456 +1,86 @@
-"""Fleet rollouts: the plan (desired auths across many locks), its options, progress and report.
+"""Fleet rollouts: the rollout workflow's input and what it carries across continue-as-new, and
+the one place callers import every rollout model from.
 
-A plan is a list of items, each a create, an update or a delete of one auth on one lock. Every
-item goes through its auth's entity workflow (creates through the create workflow), with the
-request id ``<rollout id>:<item index>``: a retried or resumed item attaches to the change it
-already started instead of making a second one.
+The plan (items, options, ids, item packing) lives in :mod:`nukiflow.contracts.rollout_plan`,
+progress and report in :mod:`nukiflow.contracts.rollout_progress`; both are re-exported here.
 
-Plans of thousands of items travel packed (zlib-compressed JSON, inside the encrypted payload):
-20,000 items pack into about 230 KB instead of 5.5 MB of plain JSON, below Temporal's 2 MB
-payload limit, and every continue-as-new carries the same packed bytes again. Progress is
-carried as one letter per item plus the reasons of the items that did not end applied (20,000
-failed items with long reasons: about 160 KB packed).
+Progress is carried across continue-as-new as one letter per item plus the reasons of the items
+that did not end applied (20,000 failed items with long reasons: about 160 KB packed).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import re
 import zlib
 from datetime import datetime
-from enum import StrEnum
-from typing import Any, Self
+from typing import Final
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    TypeAdapter,
-    ValidationError,
-    ValidationInfo,
-    model_validator,
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from nukiflow.contracts.fleet_io import ApplyItemInput
+from nukiflow.contracts.rollout_plan import (
+    MAX_PLAN_ITEMS,
+    ROLLOUT_ID_PREFIX,
+    FailurePolicy,
+    RolloutItem,
+    RolloutOp,
+    RolloutOptions,
+    RolloutPlan,
+    check_rollout_id,
+    item_request_id,
+    pack_items,
+    rollout_workflow_id,
+    unpack_items,
+)
+from nukiflow.contracts.rollout_progress import (
+    MAX_PAGE_ITEMS,
+    MAX_REPORTED_CREATES,
+    MAX_REPORTED_ITEMS,
+    ControlRequest,
+    ItemReport,
+    ItemStatus,
+    ProgressQuery,
+    RolloutProgress,
+    RolloutReport,
+    RolloutState,
+    RolloutTotals,
+    outcome_reason,
+    status_of_letter,
 )
 
-from nukiflow.contracts.auth import (
-    REDACTED_CODE,
-    AuthFields,
-    AuthOutcome,
-    AuthPatch,
-    CreateAuthRequest,
-    OutcomeStatus,
-)
-from nukiflow.contracts.validation import (
-    MAX_DURATION,
-    STORED,
-    AuthId,
-    InputError,
-    Label,
-    SmartlockId,
-    check_seconds,
-    is_stored,
-)
-
-ROLLOUT_ID_PREFIX = "nuki-rollout-"
-# Plans up to this size keep every payload (packed plan, carried progress, final report) well
-# below Temporal's 2 MB payload limit.
-MAX_PLAN_ITEMS = 20_000
-# The final report (a workflow result) lists at most this many items that did not end applied,
-# and the new ids of at most this many creates; a page of the progress query holds at most
-# MAX_PAGE_ITEMS items. That keeps each answer well below Temporal's 2 MB payload limit (an item
-# with a long reason is a few hundred bytes). The complete lists are read page by page
-# (RolloutHandle.items and RolloutHandle.report).
-MAX_REPORTED_ITEMS = 1_000
-MAX_REPORTED_CREATES = 10_000
-MAX_PAGE_ITEMS = 1_000
-
-
-class RolloutOp(StrEnum):
-    CREATE = "create"
-    UPDATE = "update"
-    DELETE = "delete"
-
-
-class RolloutItem(BaseModel):
-    """One desired change: create an auth on a lock, or update/delete an existing auth."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    op: RolloutOp
-    smartlock_id: SmartlockId = Field(gt=0)
-    # The auth to update or delete (Nuki's 24-hex ``id``); none for a create.
-    auth_id: AuthId | None = Field(default=None, min_length=1, max_length=64)
-    # The full new auth of a create, and its type (default: keypad code if it has a code).
-    create: AuthFields | None = None
-    auth_type: int | None = None
-    # The fields an update changes.
-    patch: AuthPatch | None = None
-
-    @model_validator(mode="after")
-    def _shape(self, info: ValidationInfo) -> Self:
-        if self.op is RolloutOp.CREATE:
-            if self.create is None:
-                raise ValueError("a create needs the new auth's fields (at least a name)")
-            if self.auth_id is not None or self.patch is not None:
-                raise ValueError("a create takes no auth_id and no patch")
-            # The create workflow's own rules (keypad name length, type, code needs type 13);
-            # a stored plan is rebuilt under the rules it was accepted with.
-            try:
-                CreateAuthRequest.model_validate(
-                    {
-                        "request_id": "plan",
-                        "smartlock_id": self.smartlock_id,
-                        "auth_type": self.auth_type,
-                        **self.create.model_dump(),
-                    },
-                    context={STORED: is_stored(info)},
-                )
-            except ValidationError as exc:
-                # Re-raised without the input values: they hold the code.
-                raise ValueError(
-                    "; ".join(
-                        str(e["msg"]).removeprefix("Value error, ")
-                        for e in exc.errors(include_input=False, include_url=False)
-                    )
-                ) from None
-            return self
-        if self.auth_id is None:
-            raise ValueError(f"an {self.op.value} needs the auth_id of the auth it changes")
-        if self.create is not None or self.auth_type is not None:
-            raise ValueError(f"an {self.op.value} takes no create fields or auth_type")
-        if self.op is RolloutOp.UPDATE and (self.patch is None or self.patch.is_empty()):
-            raise ValueError("an update must change at least one field")
-        if self.op is RolloutOp.DELETE and self.patch is not None:
-            raise ValueError("a delete carries no fields")
-        return self
-
-    @property
-    def auth_key(self) -> str | None:
-        """The auth this item changes (None for a create): items on one auth never overlap."""
-        return None if self.auth_id is None else f"{self.smartlock_id}/{self.auth_id}"
-
-    def label(self) -> str:
-        """A short description safe to show anywhere (never the code)."""
-        if self.op is RolloutOp.CREATE:
-            assert self.create is not None
-            return f"create {self.create.name!r} on smartlock {self.smartlock_id}"
-        return f"{self.op.value} auth {self.auth_id} on smartlock {self.smartlock_id}"
-
-    def redacted_dump(self) -> dict[str, Any]:
-        """The item as JSON data with its keypad code replaced (for ids and digests)."""
-        data = self.model_dump(mode="json", exclude_none=True)
-        for part in ("create", "patch"):
-            if isinstance(data.get(part), dict) and data[part].get("code") is not None:
-                data[part]["code"] = REDACTED_CODE
-        return data
-
-
-class FailurePolicy(StrEnum):
-    CONTINUE = "continue"  # keep going and report every failure at the end (default)
-    STOP = "stop"  # stop starting items at the first failure
-
-
-class RolloutOptions(BaseModel):
-    """How a rollout runs. The defaults suit the real Nuki cloud; tests shorten the timings."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    # Items in flight at once, over all locks. Each holds a worker activity slot while it
-    # waits (at most item_wait_seconds at a time): keep it well below the workers' slots.
-    max_in_flight: int = Field(default=20, ge=1, le=1000)
-    # Items in flight at once on one lock: its device applies one operation at a time, so
-    # more than one in flight only queues on the device (or earns 423s).
-    per_lock: int = Field(default=1, ge=1, le=20)
-    on_failure: FailurePolicy = FailurePolicy.CONTINUE
-    # How long one item may take before it is given up (the change's deadline).
-    item_deadline_seconds: float = Field(default=24 * 3600, gt=0, le=30 * 24 * 3600)
-    # Heartbeat timeout of an item's activity: how fast a dead worker is noticed.
-    heartbeat_seconds: float = Field(default=30.0, ge=1, le=600)
-    # An item's activity waits this long for its change's outcome, then frees its worker
-    # slot (the auth workflows' activities need slots too) and asks again after a back-off
-    # from poll_initial to poll_max seconds; asking again attaches to the same change.
-    item_wait_seconds: float = Field(default=60.0, gt=0)
-    item_poll_initial_seconds: float = Field(default=5.0, gt=0)
-    item_poll_max_seconds: float = Field(default=120.0, gt=0)
-    # Continue-as-new after this many items finished in one run (or when Temporal suggests it
-    # or the history reaches max_history_events), carrying the progress.
-    max_items_per_run: int = Field(default=500, ge=1)
-    max_history_events: int = Field(default=10_000, ge=200)
-    # Before continuing-as-new, cancelling or stopping: how long to wait for the items in
-    # flight. Items still in flight after that are re-sent in the next run (they attach to the
-    # change they started) or, when cancelling, reported as abandoned.
-    drain_seconds: float = Field(default=60.0, ge=0)
-
-    @model_validator(mode="after")
-    def _finite_durations(self, info: ValidationInfo) -> Self:
-        """Every timing a person sets is finite and at most 30 days (a stored one as it was)."""
-        if is_stored(info):
-            return self
-        for name in type(self).model_fields:
-            value = getattr(self, name)
-            if name.endswith("_seconds") and not (name == "drain_seconds" and value == 0):
-                check_seconds(value, what=name, maximum=MAX_DURATION)
-        return self
-
-
-class RolloutPlan(BaseModel):
-    """What to roll out: items plus options (from a file: :mod:`nukiflow.fleet.plan`)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    name: Label | None = Field(default=None, min_length=1, max_length=200)
-    items: list[RolloutItem] = Field(min_length=1, max_length=MAX_PLAN_ITEMS)
-    options: RolloutOptions = Field(default_factory=RolloutOptions)
-
-    @model_validator(mode="after")
-    def _no_duplicate_codes(self) -> Self:
-        """Two creates of one keypad code on one lock: the second can only get 409."""
-        seen: dict[tuple[int, int], int] = {}
-        for index, item in enumerate(self.items):
-            if item.create is None or item.create.code is None:
-                continue
-            key = (item.smartlock_id, item.create.code)
-            if key in seen:
-                raise ValueError(
-                    f"items {seen[key]} and {index} create the same keypad code on smartlock "
-                    f"{item.smartlock_id}; a code exists at most once per lock"
-                )
-            seen[key] = index
-        return self
-
-    def digest(self, *, with_codes: bool = True) -> str:
-        """SHA-256 of the plan's content (items and options, in order).
-
-        ``with_codes=False`` replaces keypad codes by ``******``: that digest names the
-        rollout's workflow id, which Temporal stores in plain text, and a hash of a six-digit
-        code would be trivial to reverse. The full digest is kept encrypted (memo) to tell two
-        plans apart that differ only in codes.
-        """
-        if with_codes:
-            items: list[Any] = [i.model_dump(mode="json", exclude_none=True) for i in self.items]
-        else:
-            items = [i.redacted_dump() for i in self.items]
-        content = {
-            "name": self.name,
-            "items": items,
-            "options": self.options.model_dump(mode="json"),
-        }
-        text = json.dumps(content, sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(text.encode()).hexdigest()
-
-    def workflow_id(self, rollout_id: str | None = None) -> str:
-        return rollout_workflow_id(rollout_id or self.digest(with_codes=False)[:20])
-
-
-def rollout_workflow_id(rollout_id: str) -> str:
-    """``nuki-rollout-<id>``; an id that already carries the prefix is kept as it is."""
-    if rollout_id.startswith(ROLLOUT_ID_PREFIX):
-        return rollout_id
-    return ROLLOUT_ID_PREFIX + rollout_id
-
-
-_ROLLOUT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
-
-
-def check_rollout_id(rollout_id: object) -> str:
-    """A rollout's id (``nuki-rollout-...`` or the part after it) as its workflow id, or
-    :class:`~nukiflow.contracts.validation.InputError`."""
-    if not isinstance(rollout_id, str) or not _ROLLOUT_ID.fullmatch(
-        rollout_id.removeprefix(ROLLOUT_ID_PREFIX)
-    ):
-        raise InputError(
-            "a rollout id is 1-100 letters, digits, '.', '_' or '-', starting with a letter or "
-            "digit (`nukiflow rollout apply` prints it)"
-        )
-    return rollout_workflow_id(rollout_id)
-
-
-def item_request_id(rollout_id: str, index: int) -> str:
-    """The request id of item ``index``: the same on every retry, resume and re-submission."""
-    return f"{rollout_id}:{index}"
-
-
-# -- packing (compact payloads for plans of thousands of items) --------------------------------
-
-_ITEMS = TypeAdapter(list[RolloutItem])
-
-
-def pack_items(items: list[RolloutItem]) -> bytes:
-    return zlib.compress(_ITEMS.dump_json(items, exclude_none=True, exclude_defaults=True), 6)
-
-
-def unpack_items(blob: bytes) -> list[RolloutItem]:
-    return _ITEMS.validate_json(zlib.decompress(blob))
-
-
-# -- progress ----------------------------------------------------------------------------------
-
-
-class ItemStatus(StrEnum):
-    PENDING = "pending"
-    RUNNING = "running"
-    APPLIED = "applied"
-    SUPERSEDED = "superseded"
-    FAILED = "failed"
-    # Not started: the rollout was cancelled or stopped before this item's turn.
-    SKIPPED = "skipped"
-    # In flight when the rollout was cancelled and still unfinished after the drain time: its
-    # change was handed to its auth's workflow and may still land.
-    ABANDONED = "abandoned"
-
-    @property
-    def letter(self) -> str:
-        return _LETTERS[self]
-
-    @property
-    def settled(self) -> bool:
-        return self not in (ItemStatus.PENDING, ItemStatus.RUNNING)
-
-
-_LETTERS = {
-    ItemStatus.PENDING: "p",
-    ItemStatus.RUNNING: "r",
-    ItemStatus.APPLIED: "a",
-    ItemStatus.SUPERSEDED: "s",
-    ItemStatus.FAILED: "f",
-    ItemStatus.SKIPPED: "k",
-    ItemStatus.ABANDONED: "x",
-}
-_BY_LETTER = {letter: status for status, letter in _LETTERS.items()}
-
-
-def status_of_letter(letter: str) -> ItemStatus:
-    return _BY_LETTER[letter]
-
-
-class RolloutState(StrEnum):
-    """Kept in the ``NukiStatus`` search attribute."""
-
-    RUNNING = "running"
-    PAUSED = "paused"
-    CANCELLING = "cancelling"
-    STOPPING = "stopping"
-    COMPLETED = "completed"
-    COMPLETED_WITH_FAILURES = "completed_with_failures"
-    CANCELLED = "cancelled"
-    STOPPED = "stopped"
-
-    @property
-    def final(self) -> bool:
-        return self in (
-            RolloutState.COMPLETED,
-            RolloutState.COMPLETED_WITH_FAILURES,
-            RolloutState.CANCELLED,
-            RolloutState.STOPPED,
-        )
-
-
-class RolloutTotals(BaseModel):
-    total: int = 0
-    pending: int = 0
-    running: int = 0
-    applied: int = 0
-    superseded: int = 0
-    failed: int = 0
-    skipped: int = 0
-    abandoned: int = 0
-
-    @property
-    def settled(self) -> int:
-        return self.total - self.pending - self.running
-
-    @property
-    def not_applied(self) -> int:
-        return self.superseded + self.failed + self.skipped + self.abandoned
-
-    @classmethod
-    def of(cls, counts: dict[ItemStatus, int]) -> RolloutTotals:
-        return cls(
-            total=sum(counts.values()),
-            **{status.value: counts.get(status, 0) for status in ItemStatus},
-        )
-
-
-class ItemReport(BaseModel):
-    """One item's state: safe to show (no code)."""
-
-    index: int
-    op: RolloutOp
-    smartlock_id: int
-    # The auth changed; for an applied create, the new auth's id.
-    auth_id: str | None = None
-    label: str
-    status: ItemStatus
-    reason: str | None = None
-
-
-class ProgressQuery(BaseModel):
-    """Which items a progress query lists (totals are always complete): one page, in plan
-    order, of the items that pass both filters."""
-
-    offset: int = Field(default=0, ge=0)
-    # Only items after this plan index: a cursor that pages a running rollout without skipping
-    # items when others change state between pages (offset counts shift; indices do not).
-    after_index: int = Field(default=-1, ge=-1)
-    limit: int = Field(default=50, ge=0, le=MAX_PAGE_ITEMS)
-    # Only items in these states (None: every item).
-    statuses: list[ItemStatus] | None = None
-    # Only items of these operations (None: every item); with statuses=[applied] and
-    # ops=[create], the pages hold the new auth ids.
-    ops: list[RolloutOp] | None = None
-
-
-class RolloutProgress(BaseModel):
-    rollout_id: str
-    name: str | None = None
-    state: RolloutState
-    totals: RolloutTotals
-    # The page of items the query asked for, and how many items (after its cursor) matched.
-    items: list[ItemReport] = Field(default_factory=list)
-    matched: int = 0
-    # Runs so far (1 + continue-as-new count) and this run's history length.
-    runs: int = 1
-    history_length: int = 0
-    started_at: datetime | None = None
-    stop_reason: str | None = None
-
-
-class RolloutReport(BaseModel):
-    """How a rollout ended: every item that did not end applied, and why.
-
-    The workflow's result carries at most ReportLimits of both lists and counts the rest as
-    omitted; :meth:`nukiflow.fleet.RolloutHandle.report` pages them in, so a report from there
-    is complete (both omitted counts zero).
-    """
-
-    rollout_id: str
-    name: str | None = None
-    state: RolloutState
-    totals: RolloutTotals
-    # In plan order; beyond the report's limit the rest are counted in not_applied_omitted.
-    not_applied: list[ItemReport]
-    not_applied_omitted: int = 0
-    # The ids of the auths the plan's applied creates made, by item index (up to the report's
-    # limit; the rest are counted in created_omitted).
-    created: dict[int, str] = Field(default_factory=dict)
-    created_omitted: int = 0
-    runs: int = 1
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
-    stop_reason: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.state is RolloutState.COMPLETED
-
-
-class ControlRequest(BaseModel):
-    """Input of the pause, resume and cancel updates."""
-
-    reason: Label | None = Field(default=None, max_length=500)
-
-
-# -- workflow input and carried progress ------------------------------------------------------
+__all__ = [
+    "MAX_PAGE_ITEMS",
+    "MAX_PLAN_ITEMS",
+    "MAX_REPORTED_CREATES",
+    "MAX_REPORTED_ITEMS",
+    "ROLLOUT_ID_PREFIX",
+    "ROLLOUT_INPUT_INVALID",
+    "ApplyItemInput",
+    "ControlRequest",
+    "FailurePolicy",
+    "ItemReport",
+    "ItemStatus",
+    "ProgressQuery",
+    "ReportLimits",
+    "RolloutCarry",
+    "RolloutInput",
+    "RolloutItem",
+    "RolloutOp",
+    "RolloutOptions",
+    "RolloutPlan",
+    "RolloutProgress",
+    "RolloutReport",
+    "RolloutState",
+    "RolloutTotals",
+    "check_rollout_id",
+    "item_request_id",
+    "outcome_reason",
+    "pack_carry",
+    "pack_items",
+    "rollout_workflow_id",
+    "status_of_letter",
+    "unpack_carry",
+    "unpack_items",
+]
 
 
 class RolloutCarry(BaseModel):
@@ -473,7 +103,11 @@ def pack_carry(carry: RolloutCarry) -> bytes:
 
 
 def unpack_carry(blob: bytes) -> RolloutCarry:
-    return _CARRY.validate_json(zlib.decompress(blob))
+    try:
+        raw = zlib.decompress(blob)
+    except zlib.error:
+        raise ValueError("the carried progress is not zlib-compressed JSON") from None
+    return _CARRY.validate_json(raw)
 
 
 class ReportLimits(BaseModel):
@@ -488,6 +122,11 @@ class ReportLimits(BaseModel):
 
     items: int = Field(default=MAX_REPORTED_ITEMS, ge=0, le=MAX_REPORTED_ITEMS)
     creates: int = Field(default=MAX_REPORTED_CREATES, ge=0, le=MAX_REPORTED_CREATES)
+
+
+# The type of the failure of a rollout whose input holds no plan it can run (a payload built by
+# hand, or damaged): the workflow fails at once, naming what is wrong.
+ROLLOUT_INPUT_INVALID: Final = "RolloutInputInvalid"
 
 
 class RolloutInput(BaseModel):
@@ -516,28 +155,3 @@ class RolloutInput(BaseModel):
             options=plan.options,
             report_limits=report_limits or ReportLimits(),
         )
-
-
-class ApplyItemInput(BaseModel):
-    """Input of the activity that sends one item through its auth's workflow."""
-
-    request_id: str
-    item: RolloutItem
-    # The item's change is never written after this instant, fixed by the workflow when it
-    # started the item (every attempt of the activity sends the same one).
-    deadline_at: datetime | None = None
-    # Inputs recorded before deadline_at existed: seconds from when an attempt sends it.
-    deadline_seconds: float | None = None
-    wait_seconds: float
-    heartbeat_seconds: float
-
-
-def outcome_reason(outcome: AuthOutcome) -> str:
-    """Why an outcome is not 'applied', in one line."""
-    reason = outcome.reason
-    if outcome.status is OutcomeStatus.SUPERSEDED:
-        by = f"superseded by change {outcome.superseded_by!r}" if outcome.superseded_by else None
-        reason = ": ".join(part for part in (by or "superseded", reason) if part)
-    elif outcome.status is OutcomeStatus.REJECTED:
-        reason = f"rejected: {reason or 'invalid change'}"
-    return reason or outcome.status.value

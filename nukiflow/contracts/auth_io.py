@@ -1,0 +1,88 @@
+"""Inputs and results of the authorization activities (``nuki.auth.*``).
+
+The entity and create workflows call these activities by name
+(:mod:`nukiflow.contracts.names`) with these models; the activities
+(:mod:`nukiflow.activities.auth_activities`) take and return the same. Temporal records them,
+so they keep decoding what older and newer workers wrote (unknown fields are ignored).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel
+
+from nukiflow.contracts.auth import AuthFields
+from nukiflow.contracts.timing import PollTiming
+from nukiflow.contracts.wire import SmartlockAuth
+
+
+class ReadAuthInput(BaseModel):
+    smartlock_id: int
+    auth_id: str
+
+
+class ReadAuthResult(BaseModel):
+    """The auth as Nuki holds it, or ``None`` when it does not exist."""
+
+    auth: SmartlockAuth | None
+
+
+class WriteAuthInput(BaseModel):
+    smartlock_id: int
+    auth_id: str
+    # None means delete the auth.
+    desired: AuthFields | None
+    # No write is sent after this instant: a change must never land later than promised.
+    not_after: datetime
+    # Check that the lock is online before writing (set for rewrites after a lost update).
+    check_online: bool = False
+    # An earlier write of this change was accepted by Nuki (a rewrite after a ghost delete):
+    # a 404 on a delete then may be that earlier delete having landed.
+    after_accepted_write: bool = False
+
+
+class WriteAuthResult(BaseModel):
+    # API write attempts this activity made (accepted and refused with 423/5xx/...).
+    attempts: int
+
+
+class AwaitAuthInput(BaseModel):
+    smartlock_id: int
+    auth_id: str
+    timing: PollTiming
+
+
+class AwaitAuthResult(BaseModel):
+    """The auth read back once no operation is pending on it (``None``: it is gone)."""
+
+    auth: SmartlockAuth | None
+    reads: int
+
+
+class ListAuthIdsInput(BaseModel):
+    smartlock_id: int
+
+
+class ListAuthIdsResult(BaseModel):
+    ids: list[str]
+
+
+class CreateAuthInput(BaseModel):
+    smartlock_id: int
+    auth_type: int
+    desired: AuthFields
+    not_after: datetime
+    timing: PollTiming
+    # The lock's auths before the first attempt (recorded in history by the workflow): none
+    # of them can be the one this create makes, however well it matches. None (runs started
+    # before the snapshot existed): every match counts.
+    existing_ids: list[str] | None = None
+
+
+class CreateAuthResult(BaseModel):
+    auth_id: str
+    # True when the auth was already there (a retry after the create was accepted).
+    adopted: bool
+    writes: int
+    reads: int

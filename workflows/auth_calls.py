@@ -1,0 +1,124 @@
+"""The auth workflows' calls to the Nuki activities: by name, with the I/O models of
+:mod:`nukiflow.contracts.auth_io` and the timeouts and retry policies of
+:mod:`nukiflow.contracts.auth_policies`.
+
+Workflow code only (deterministic, no I/O): nothing here imports the activities, so a workflow
+worker's sandbox never loads the HTTP client. An activity failure surfaces as Temporal's
+``ActivityError``; :mod:`nukiflow.workflows.failure_reasons` says what it means.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from nukiflow.contracts import auth_policies as policy
+    from nukiflow.contracts.auth_io import (
+        AwaitAuthInput,
+        AwaitAuthResult,
+        CreateAuthInput,
+        CreateAuthResult,
+        ListAuthIdsInput,
+        ListAuthIdsResult,
+        ReadAuthInput,
+        ReadAuthResult,
+        WriteAuthInput,
+        WriteAuthResult,
+    )
+    from nukiflow.contracts.names import (
+        AWAIT_AUTH_ACTIVITY,
+        CREATE_AUTH_ACTIVITY,
+        LIST_AUTH_IDS_ACTIVITY,
+        READ_AUTH_ACTIVITY,
+        WRITE_AUTH_ACTIVITY,
+    )
+    from nukiflow.contracts.timing import WorkflowTiming
+
+
+async def read_auth(
+    smartlock_id: int, auth_id: str, timing: WorkflowTiming, *, remaining: timedelta
+) -> ReadAuthResult:
+    """The auth as Nuki holds it (``auth=None``: not found), read as the base of a change;
+    given up by the nearest deadline of the changes waiting for it (``remaining``)."""
+    result: ReadAuthResult = await workflow.execute_activity(
+        READ_AUTH_ACTIVITY,
+        ReadAuthInput(smartlock_id=smartlock_id, auth_id=auth_id),
+        result_type=ReadAuthResult,
+        start_to_close_timeout=policy.call_timeout(timing),
+        schedule_to_close_timeout=policy.read_window(remaining),
+        retry_policy=policy.call_retry_policy(timing.retry),
+        summary="read the auth as the base of the change",
+    )
+    return result
+
+
+async def write_auth(
+    write: WriteAuthInput, timing: WorkflowTiming, *, remaining: timedelta, summary: str
+) -> WriteAuthResult:
+    """Send the full auth (or the delete); retried until ``write.not_after``."""
+    result: WriteAuthResult = await workflow.execute_activity(
+        WRITE_AUTH_ACTIVITY,
+        write,
+        result_type=WriteAuthResult,
+        start_to_close_timeout=policy.call_timeout(timing),
+        schedule_to_close_timeout=remaining,
+        retry_policy=policy.call_retry_policy(timing.retry),
+        summary=summary,
+    )
+    return result
+
+
+async def await_auth(
+    smartlock_id: int, auth_id: str, timing: WorkflowTiming, *, deadline: datetime, summary: str
+) -> AwaitAuthResult:
+    """Wait until no operation is pending on the auth, then read it back (fast polling in the
+    first attempt, slow polling through the retry policy after it)."""
+    result: AwaitAuthResult = await workflow.execute_activity(
+        AWAIT_AUTH_ACTIVITY,
+        AwaitAuthInput(smartlock_id=smartlock_id, auth_id=auth_id, timing=timing.poll),
+        result_type=AwaitAuthResult,
+        start_to_close_timeout=policy.await_attempt_timeout(timing),
+        schedule_to_close_timeout=policy.await_window(deadline - workflow.now()),
+        heartbeat_timeout=policy.heartbeat_timeout(timing.poll),
+        retry_policy=policy.slow_poll_policy(timing.poll),
+        summary=summary,
+    )
+    return result
+
+
+async def list_auth_ids(
+    smartlock_id: int, timing: WorkflowTiming, *, deadline: datetime
+) -> ListAuthIdsResult:
+    """The ids of the lock's auths (the snapshot a create is told apart from)."""
+    result: ListAuthIdsResult = await workflow.execute_activity(
+        LIST_AUTH_IDS_ACTIVITY,
+        ListAuthIdsInput(smartlock_id=smartlock_id),
+        result_type=ListAuthIdsResult,
+        start_to_close_timeout=policy.call_timeout(timing),
+        schedule_to_close_timeout=deadline - workflow.now(),
+        retry_policy=policy.call_retry_policy(timing.retry),
+        summary=f"list the auths on smartlock {smartlock_id}",
+    )
+    return result
+
+
+async def create_auth(
+    create: CreateAuthInput, timing: WorkflowTiming, *, summary: str
+) -> CreateAuthResult:
+    """Create the auth exactly once (see :mod:`activities.auth_create_attempt`)."""
+    result: CreateAuthResult = await workflow.execute_activity(
+        CREATE_AUTH_ACTIVITY,
+        create,
+        result_type=CreateAuthResult,
+        start_to_close_timeout=policy.create_attempt_timeout(timing),
+        schedule_to_close_timeout=create.not_after - workflow.now(),
+        heartbeat_timeout=policy.heartbeat_timeout(timing.poll),
+        # A lost create is sent again at once (the attempt sets its next retry delay); this
+        # back-off paces what else fails an attempt (an offline lock, a 429, a fault that
+        # outlasted the attempt's own retries) like a write's.
+        retry_policy=policy.call_retry_policy(timing.retry),
+        summary=summary,
+    )
+    return result

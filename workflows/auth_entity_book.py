@@ -1,0 +1,205 @@
+"""The authorization entity's memory and its answers: desired and verified state, the changes
+waiting and being written, the outcomes given, and what the Temporal UI shows of them.
+
+Workflow code (deterministic; it reads the workflow's clock and info and sets its search
+attributes and details), split from :mod:`nukiflow.workflows.auth_entity`, which holds the
+handlers and the main loop and inherits this.
+"""
+
+from __future__ import annotations
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from nukiflow.contracts import search_attributes as sa
+    from nukiflow.contracts.auth import AuthFields, AuthOutcome, OutcomeStatus
+    from nukiflow.contracts.entity import (
+        AuthEntityInput,
+        AuthEntityResult,
+        AuthEntityView,
+        EntityMemory,
+        EntityStatus,
+        PendingChange,
+    )
+    from nukiflow.workflows import auth_details as say
+
+# Outcomes kept for request-id idempotency across continue-as-new.
+REMEMBERED_OUTCOMES = 200
+
+
+class EntityBook:
+    def __init__(self, input: AuthEntityInput) -> None:
+        self._input = input
+        memory = input.memory
+        self._desired: AuthFields | None = memory.desired
+        self._verified: AuthFields | None = memory.verified
+        self._auth_type: int | None = memory.auth_type
+        self._counter = memory.counter
+        self._status = memory.status
+        self._outcomes: dict[str, AuthOutcome] = {o.request_id: o for o in memory.outcomes}
+        self._pending: list[PendingChange] = []
+        # The changes taken from ``_pending`` and being written now.
+        self._segment: list[PendingChange] = []
+        self._deleted_by: int | None = None
+        # The auth was not found when read: nothing to manage, the run ends.
+        self._missing = False
+        self._status_published: EntityStatus | None = None
+
+    # -- what the entity knows ----------------------------------------------------------
+
+    def _knows(self, request_id: str) -> bool:
+        """Whether a change with this request id is waiting or being written."""
+        return any(p.change.request_id == request_id for p in self._pending + self._segment)
+
+    def _ended(self) -> bool:
+        return self._deleted_by is not None or self._missing
+
+    def _end_reason(self) -> str:
+        if self._deleted_by is not None:
+            return say.deleted_by(self._input.auth_id, self._deleted_by)
+        return say.not_found(self._input.smartlock_id, self._input.auth_id)
+
+    def _rollover_due(self) -> bool:
+        info = workflow.info()
+        return (
+            info.is_continue_as_new_suggested()
+            or info.get_current_history_length() >= self._input.max_history_events
+        )
+
+    def _recent_outcomes(self) -> list[AuthOutcome]:
+        return list(self._outcomes.values())[-REMEMBERED_OUTCOMES:]
+
+    def _next_input(self) -> AuthEntityInput:
+        """This run's input with its memory: what the next run starts from."""
+        return self._input.model_copy(
+            update={
+                "memory": EntityMemory(
+                    desired=self._desired,
+                    verified=self._verified,
+                    auth_type=self._auth_type,
+                    counter=self._counter,
+                    status=self._status,
+                    outcomes=self._recent_outcomes(),
+                )
+            }
+        )
+
+    def _result(self) -> AuthEntityResult:
+        return AuthEntityResult(
+            smartlock_id=self._input.smartlock_id,
+            auth_id=self._input.auth_id,
+            status=self._status,
+            change_counter=self._counter,
+            ended_because=self._end_reason(),
+            # A caller retrying with a request id after the run ended gets its outcome here.
+            outcomes=self._recent_outcomes(),
+        )
+
+    def _view(self) -> AuthEntityView:
+        return AuthEntityView(
+            smartlock_id=self._input.smartlock_id,
+            auth_id=self._input.auth_id,
+            status=self._status,
+            desired=None if self._desired is None else self._desired.redacted(),
+            verified=None if self._verified is None else self._verified.redacted(),
+            pending_changes=len(self._pending),
+            change_counter=self._counter,
+            last_outcomes=list(self._outcomes.values())[-10:],
+            history_length=workflow.info().get_current_history_length(),
+        )
+
+    # -- outcomes -----------------------------------------------------------------------
+
+    def _resolve(
+        self,
+        pending: PendingChange,
+        status: OutcomeStatus,
+        *,
+        writes: int = 0,
+        reads: int = 0,
+        reason: str | None = None,
+        superseded_by: PendingChange | None = None,
+    ) -> None:
+        verified = None
+        if status is OutcomeStatus.APPLIED and self._verified is not None:
+            verified = self._verified.redacted()
+        self._outcomes[pending.change.request_id] = AuthOutcome(
+            status=status,
+            request_id=pending.change.request_id,
+            smartlock_id=self._input.smartlock_id,
+            auth_id=self._input.auth_id,
+            change_number=pending.number,
+            kind=pending.change.kind,
+            verified=verified,
+            writes=writes,
+            reads=reads,
+            superseded_by=None if superseded_by is None else superseded_by.change.request_id,
+            superseded_by_change=None if superseded_by is None else superseded_by.number,
+            reason=reason,
+            workflow_id=workflow.info().workflow_id,
+        )
+        workflow.logger.info("change #%d %s", pending.number, status.value)
+
+    def _supersede(
+        self, pending: PendingChange, *, by: PendingChange, writes: int = 0, reads: int = 0
+    ) -> None:
+        self._resolve(
+            pending,
+            OutcomeStatus.SUPERSEDED,
+            writes=writes,
+            reads=reads,
+            superseded_by=by,
+            reason=say.superseded(by.number),
+        )
+
+    def _fail(self, pending: PendingChange, reason: str, writes: int, reads: int) -> None:
+        # Forget the desired state: the next change starts from what the lock really holds.
+        self._desired = None
+        self._resolve(pending, OutcomeStatus.FAILED, writes=writes, reads=reads, reason=reason)
+        self._set_status(EntityStatus.FAILED)
+
+    def _fail_remaining(self) -> None:
+        for pending in self._pending:
+            self._resolve(pending, OutcomeStatus.FAILED, reason=self._end_reason())
+        self._pending = []
+
+    def _settled_status(self) -> EntityStatus:
+        if self._deleted_by is not None:
+            return EntityStatus.DELETED
+        if self._status is EntityStatus.FAILED:
+            return EntityStatus.FAILED
+        return EntityStatus.IN_SYNC if self._verified is not None else EntityStatus.IDLE
+
+    # -- what the Temporal UI shows -----------------------------------------------------
+
+    def _set_status(self, status: EntityStatus) -> None:
+        self._status = status
+        self._publish_status()
+        self._show_details()
+
+    def _publish_status(self) -> None:
+        if self._status_published is self._status:
+            return
+        workflow.upsert_search_attributes(
+            [
+                sa.SMARTLOCK_ID.value_set(self._input.smartlock_id),
+                sa.AUTH_ID.value_set(self._input.auth_id),
+                sa.KIND.value_set("auth"),
+                sa.STATUS.value_set(self._status.value),
+            ]
+        )
+        self._status_published = self._status
+
+    def _show_details(self) -> None:
+        last = list(self._outcomes.values())[-1] if self._outcomes else None
+        workflow.set_current_details(
+            say.entity_details(
+                self._input.smartlock_id,
+                self._input.auth_id,
+                self._status,
+                changes=self._counter,
+                pending=len(self._pending),
+                verified=self._verified,
+                last=last,
+            )
+        )
