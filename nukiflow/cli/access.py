@@ -36,7 +36,6 @@ from nukiflow.cli.output import (
     waiting,
 )
 from nukiflow.settings import Settings
-from nukiflow.times.parsing import parse_datetime
 
 if TYPE_CHECKING:
     from nukiflow.contracts.access import GrantView
@@ -55,18 +54,8 @@ TZ_HELP = (
     "Time zone of --from/--until/--times/--weekdays without an offset (IANA, e.g. "
     "Europe/Berlin); also the lock's zone unless --lock-tz is given."
 )
-
-
-def _moment(value: str, flag: str) -> str | datetime:
-    """``now`` and ``+DURATION`` as aware date-times; anything else as typed (ISO 8601, read
-    in --tz by the facade)."""
-    raw = value.strip()
-    if raw.lower() == "now" or raw.startswith("+"):
-        try:
-            return parse_datetime(raw, what=flag)
-        except ValueError as exc:
-            _reject(f"{flag}: {exc}")
-    return raw
+# How the command line's messages say where a zone goes.
+ZONE_HINT = "--tz Europe/Berlin"
 
 
 def _grant_id(grant_id: str) -> str:
@@ -121,9 +110,17 @@ def access_grant(
     # Everything checked here first, before connecting: bad input never reaches Temporal.
     lock = _lock_id(smartlock_id)
     request_id = _request_id(request_id)
-    start, end = _moment(from_, "--from"), _moment(until, "--until")
     try:
-        window = nuki_window(start, end, tz=tz, lock_tz=lock_tz, weekdays=weekdays, times=times)
+        window = nuki_window(
+            from_,
+            until,
+            tz=tz,
+            lock_tz=lock_tz,
+            weekdays=weekdays,
+            times=times,
+            names=("--from", "--until"),
+            zone_hint=ZONE_HINT,
+        )
         if request_id is None:
             # With a request id it may name a grant made before (it attaches to that).
             window.check_not_over(datetime.now(UTC))
@@ -145,8 +142,9 @@ def access_grant(
             lock,
             name=name,
             code=code,
-            start=start,
-            end=end,
+            # The instants read here (`now` and `+2h` once), in UTC.
+            start=window.allowed_from_date,
+            end=window.allowed_until_date,
             tz=tz,
             lock_tz=lock_tz,
             weekdays=weekdays,
@@ -166,8 +164,8 @@ async def _access_grant(
     *,
     name: str,
     code: int,
-    start: str | datetime,
-    end: str | datetime,
+    start: datetime,
+    end: datetime,
     tz: str | None,
     lock_tz: str | None,
     weekdays: str | None,
@@ -362,12 +360,11 @@ def access_extend(
     json_output: bool = JSON_OPTION,
 ) -> None:
     """Move a grant's end (earlier or later): written onto the lock first, then the timer."""
-    from nukiflow.times.zones import to_utc
+    from nukiflow.times.dates import to_utc
 
     grant_id = _grant_id(grant_id)
-    when = _moment(until, "--until")
     try:
-        new_end = to_utc(when, tz, what="--until")
+        new_end = to_utc(until, tz, what="--until", zone_hint=ZONE_HINT)
     except ValueError as exc:
         _reject(str(exc))
     if new_end <= datetime.now(UTC):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any
+from typing import Any, Final
 
 import typer
 from pydantic import BaseModel, ValidationError
@@ -54,12 +54,21 @@ from nukiflow.contracts.auth import (
 )
 from nukiflow.contracts.messages import validation_message
 from nukiflow.settings import Settings
-from nukiflow.times.parsing import is_none_word, parse_datetime, parse_time_window, parse_weekdays
+from nukiflow.times.daily import parse_times
+from nukiflow.times.dates import LOCAL, to_utc
+from nukiflow.times.weekdays import parse_weekdays
+
+# Typed instead of a value: remove the restriction (`auth update`).
+NONE_WORDS: Final = frozenset({"none", "any", "clear", "-"})
 
 auth_app = typer.Typer(
     help="Create, change, delete and inspect authorizations (keypad codes, app users, fobs).",
     no_args_is_help=True,
 )
+
+
+def is_none_word(text: str) -> bool:
+    return text.strip().lower() in NONE_WORDS
 
 
 def _restrictions(
@@ -70,7 +79,10 @@ def _restrictions(
     times: str | None,
     allow_clear: bool,
 ) -> tuple[dict[str, Any], set[str]]:
-    """The time-restriction fields typed on the command line, and those to clear ("none")."""
+    """The time-restriction fields typed on the command line, and those to clear ("none").
+
+    Dates without a zone are this machine's local time; weekdays and daily times are the
+    lock's (:mod:`nukiflow.times`: the same rules as plan files and the Python API)."""
     fields: dict[str, Any] = {}
     clear: set[str] = set()
 
@@ -89,7 +101,7 @@ def _restrictions(
         if value is None or cleared(value, [name], flag):
             continue
         try:
-            fields[name] = parse_datetime(value, what=flag)
+            fields[name] = to_utc(value, LOCAL, what=flag)
         except ValueError as exc:
             _reject(f"{flag}: {exc}" if not str(exc).startswith(flag) else str(exc))
     if weekdays is not None and not cleared(weekdays, ["allowed_week_days"], "--weekdays"):
@@ -101,7 +113,7 @@ def _restrictions(
         times, ["allowed_from_time", "allowed_until_time"], "--times"
     ):
         try:
-            fields["allowed_from_time"], fields["allowed_until_time"] = parse_time_window(times)
+            fields["allowed_from_time"], fields["allowed_until_time"] = parse_times(times)
         except ValueError as exc:
             _reject(f"--times: {exc}")
     return fields, clear

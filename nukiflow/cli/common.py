@@ -22,7 +22,7 @@ from nukiflow.contracts.validation import (
     parse_smartlock_id,
 )
 from nukiflow.settings import Settings
-from nukiflow.times.parsing import parse_duration
+from nukiflow.times.durations import parse_duration
 
 if TYPE_CHECKING:
     from temporalio.client import Client

@@ -42,8 +42,10 @@ from nukiflow.contracts.rollout import (
 )
 from nukiflow.contracts.validation import is_unsafe_character, unsafe_character
 from nukiflow.settings import Settings
-from nukiflow.times.parsing import format_minutes, format_weekdays
-from nukiflow.times.zones import describe_window, zone
+from nukiflow.times.daily import format_minutes
+from nukiflow.times.dates import zone
+from nukiflow.times.weekdays import format_weekdays
+from nukiflow.times.zones import describe_window
 
 if TYPE_CHECKING:
     from nukiflow.devtools.dev import EmbeddedStack
