@@ -24,17 +24,17 @@ from nukiflow.cli.common import (
     _ui_link,
     _warn_without_worker,
 )
-from nukiflow.cli.output import (
+from nukiflow.cli.console import (
     EXIT_FAILED,
     EXIT_OK,
     EXIT_REJECTED,
     error,
     grant_exit_code,
     print_json,
-    render_grant,
     stdout_console,
     waiting,
 )
+from nukiflow.cli.render_fleet import render_grant
 from nukiflow.settings import Settings
 
 if TYPE_CHECKING:

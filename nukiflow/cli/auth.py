@@ -33,18 +33,17 @@ from nukiflow.cli.common import (
     _ui_link,
     _warn_without_worker,
 )
-from nukiflow.cli.output import (
+from nukiflow.cli.console import (
     EXIT_FAILED,
     EXIT_OK,
     auth_exit_code,
     error,
     print_json,
-    render_auth_outcome,
-    render_auth_view,
     safe,
     stdout_console,
     waiting,
 )
+from nukiflow.cli.render_auth import render_auth_outcome, render_auth_view
 from nukiflow.contracts.auth import (
     AuthOutcome,
     AuthPatch,

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import typer
 from pydantic import ValidationError
 
-from nukiflow.cli.output import EXIT_FAILED, EXIT_REJECTED, error, stderr_console, ui_workflow_url
+from nukiflow.cli.console import EXIT_FAILED, EXIT_REJECTED, error, stderr_console, ui_workflow_url
 from nukiflow.contracts.messages import validation_message
 from nukiflow.contracts.validation import (
     MAX_CHANGE_DEADLINE,

@@ -19,20 +19,22 @@ from nukiflow.cli.common import (
     _ui_link,
     _warn_without_worker,
 )
-from nukiflow.cli.output import (
+from nukiflow.cli.console import (
     EXIT_FAILED,
     EXIT_OK,
     EXIT_REJECTED,
     error,
     print_json,
-    render_rollout_omissions,
-    render_rollout_progress,
-    render_rollout_report,
-    rollout_bar,
     rollout_exit_code,
     safe,
     stderr_console,
     stdout_console,
+)
+from nukiflow.cli.render_fleet import (
+    render_rollout_omissions,
+    render_rollout_progress,
+    render_rollout_report,
+    rollout_bar,
     totals_line,
 )
 from nukiflow.contracts.rollout import FailurePolicy
