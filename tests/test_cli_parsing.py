@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from nukiflow.cli.auth import is_none_word
+from nukiflow.cli.auth_input import is_none_word
 from nukiflow.times.daily import parse_times
 from nukiflow.times.dates import LOCAL, parse_datetime, to_utc
 from nukiflow.times.durations import format_duration, parse_duration

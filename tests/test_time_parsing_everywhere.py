@@ -27,7 +27,7 @@ import pytest
 from typer.testing import CliRunner
 
 from nukiflow.cli import app
-from nukiflow.cli import auth as cli_auth
+from nukiflow.cli import auth_changes as cli_auth
 from nukiflow.contracts.access import GrantInput
 from nukiflow.fleet import Fleet
 from nukiflow.fleet.plan import PlanError, load_plan
