@@ -1,4 +1,4 @@
-"""``nukiflow access ...``: time-limited keypad codes (grant, show, revoke, extend).
+"""Internal: ``nukiflow access ...``: time-limited keypad codes (grant, show, revoke, extend).
 
 The commands live in :mod:`~nukiflow.cli.access_grant` and :mod:`~nukiflow.cli.access_manage`;
 they are registered here in the order ``nukiflow access --help`` lists them.

@@ -1,4 +1,4 @@
-"""Lock actions: ``nukiflow action ID ACTION`` and its short forms ``lock``, ``unlock``,
+"""Internal: lock actions: ``nukiflow action ID ACTION`` and its short forms ``lock``, ``unlock``,
 ``unlatch`` (registered in :mod:`nukiflow.cli`)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""``nukiflow auth ...``: create, update, delete and show authorizations.
+"""Internal: ``nukiflow auth ...``: create, update, delete and show authorizations.
 
 The commands live in :mod:`~nukiflow.cli.auth_changes` and :mod:`~nukiflow.cli.auth_show`;
 they are registered here in the order ``nukiflow auth --help`` lists them.

@@ -1,5 +1,6 @@
-"""Shared plumbing of the command line: settings, connecting, running a command's coroutine,
-exit statuses, the UI links, the no-worker warning and the options several commands share."""
+"""Internal: shared plumbing of the command line: settings, connecting, running a command's
+coroutine, exit statuses, the UI links, the no-worker warning and the options several commands
+share."""
 
 from __future__ import annotations
 

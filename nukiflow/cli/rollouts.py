@@ -1,4 +1,5 @@
-"""``nukiflow rollout ...``: apply a plan over many locks; status, report, pause, resume, cancel.
+"""Internal: ``nukiflow rollout ...``: apply a plan over many locks; status, report, pause, resume,
+cancel.
 
 The commands live in :mod:`~nukiflow.cli.rollout_apply` and :mod:`~nukiflow.cli.rollout_steer`;
 they are registered here in the order ``nukiflow rollout --help`` lists them.

@@ -1,4 +1,4 @@
-"""Running things: ``dev``, ``demo``, ``worker`` (production), ``simulator`` and the codec
+"""Internal: running things: ``dev``, ``demo``, ``worker`` (production), ``simulator`` and the codec
 server and key generator."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""``nukiflow status``: what is pending, failing and in sync, from the workflows' search
+"""Internal: ``nukiflow status``: what is pending, failing and in sync, from the workflows' search
 attributes."""
 
 from __future__ import annotations

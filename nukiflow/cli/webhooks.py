@@ -1,4 +1,4 @@
-"""``nukiflow webhook register|list|delete`` (against the Nuki Web API) and ``nukiflow
+"""Internal: ``nukiflow webhook register|list|delete`` (against the Nuki Web API) and ``nukiflow
 webhook-receiver`` (the receiver alone)."""
 
 from __future__ import annotations

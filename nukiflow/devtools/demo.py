@@ -1,4 +1,5 @@
-"""`nukiflow demo`: the forum case end to end, on an embedded stack started for the occasion.
+"""Internal: `nukiflow demo`: the forum case end to end, on an embedded stack started for the
+occasion.
 
 A user changed one keypad code five times in quick succession through the Nuki Web API. Four
 requests answered 204, the fifth 423 — and afterwards the lock held neither the last code that

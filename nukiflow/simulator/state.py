@@ -1,4 +1,5 @@
-"""The fake cloud's state and rules: accepting writes, the 423 race, faults, the device's results.
+"""Internal: the fake cloud's state and rules: accepting writes, the 423 race, faults, the device's
+results.
 
 Everything here runs on the event loop without awaiting, so each request's checks and effects
 are atomic with respect to the device workers (see `device.py`) and to other requests. Every

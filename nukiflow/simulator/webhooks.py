@@ -1,5 +1,5 @@
-"""Decentral webhooks of the fake cloud: registrations per account, signed deliveries sent in
-the background, delivery faults, retries, deactivation and the delivery log.
+"""Internal: decentral webhooks of the fake cloud: registrations per account, signed deliveries sent
+in the background, delivery faults, retries, deactivation and the delivery log.
 
 Publishing never waits: the simulation (a request handler or a device worker) builds the body,
 draws the delivery's faults and puts it on the webhook's queue, all without awaiting. Each
