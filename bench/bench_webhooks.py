@@ -34,7 +34,7 @@ from nukiflow.client import NukiFlow
 from nukiflow.contracts import search_attributes
 from nukiflow.contracts.action import ActionName
 from nukiflow.contracts.timing import WorkflowTiming
-from nukiflow.devtools.dev import free_port
+from nukiflow.devtools.ports import free_port
 from nukiflow.devtools.temporal_binary import find_temporal_binary
 from nukiflow.simulator import SimSettings, SimulatorControl, SimulatorServer
 from nukiflow.temporal.codec import Keyring

@@ -24,7 +24,8 @@ from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, Telemetr
 
 from bench.worker_process import kill_process, start_worker_process, stop_process
 from nukiflow.contracts.timing import PollTiming, RetryTiming, WorkflowTiming
-from nukiflow.devtools.dev import TemporalDevServer, free_port
+from nukiflow.devtools.ports import free_port
+from nukiflow.devtools.temporal_server import TemporalDevServer
 from nukiflow.simulator import Faults, SimSettings, SimulatorControl, SimulatorServer
 from nukiflow.simulator.control_models import RequestRecord
 from nukiflow.temporal.codec import Keyring

@@ -31,7 +31,7 @@ from temporalio.worker import (
 )
 
 from nukiflow.activities.nuki_client import NukiClient
-from nukiflow.cli.output import render_action_outcome
+from nukiflow.cli.render_actions import render_action_outcome
 from nukiflow.client import NukiFlow
 from nukiflow.contracts.action import (
     ActionName,

@@ -24,12 +24,12 @@ from temporalio.worker import Worker
 from typer.testing import CliRunner, Result
 
 from nukiflow.cli import app, status_query, ui_base_url
-from nukiflow.cli.output import echoed_code
+from nukiflow.cli.console import echoed_code
 from nukiflow.cli.run import _quiet_logging
 from nukiflow.client import NukiFlow
 from nukiflow.contracts.auth import AuthOutcome, OutcomeStatus
 from nukiflow.contracts.entity import auth_workflow_id
-from nukiflow.devtools.dev import free_port
+from nukiflow.devtools.ports import free_port
 from nukiflow.settings import Settings
 from nukiflow.simulator.control import SimulatorControl
 from nukiflow.simulator.settings import Faults

@@ -25,7 +25,7 @@ from nukiflow.cli import app
 from nukiflow.contracts.drift import DriftLedgerView
 from nukiflow.contracts.entity import auth_workflow_id
 from nukiflow.contracts.events import drift_ledger_workflow_id
-from nukiflow.devtools.dev import free_port
+from nukiflow.devtools.ports import free_port
 from nukiflow.simulator.control import SimulatorControl
 from nukiflow.temporal.codec import Keyring
 from nukiflow.temporal.converter import data_converter

@@ -34,7 +34,7 @@ from nukiflow.client import NukiFlow
 from nukiflow.contracts.action import ActionStatus
 from nukiflow.contracts.auth import AuthChange, ChangeKind, OutcomeStatus
 from nukiflow.contracts.validation import InputError
-from nukiflow.devtools.dev import free_port
+from nukiflow.devtools.ports import free_port
 from nukiflow.fleet import Fleet
 from nukiflow.fleet.plan import MAX_PLAN_BYTES, PlanError
 from nukiflow.settings import Settings

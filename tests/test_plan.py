@@ -18,7 +18,7 @@ from nukiflow.contracts.rollout import (
     pack_items,
     unpack_items,
 )
-from nukiflow.fleet.plan import PlanError, load_plan, parse_duration, parse_plan
+from nukiflow.fleet.plan import PlanError, load_plan, parse_plan
 
 PLAN_YAML = """\
 name: spring codes
@@ -184,14 +184,21 @@ def test_plan_level_errors(tmp_path: Path) -> None:
         load_plan(tmp_path / "missing.yaml")
 
 
-def test_durations() -> None:
-    assert parse_duration(90) == 90
-    assert parse_duration("90s") == 90
-    assert parse_duration("15m") == 900
-    assert parse_duration("1.5h") == 5400
-    assert parse_duration("1d") == 86400
-    with pytest.raises(PlanError, match="not a duration"):
-        parse_duration("soon")
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [(90, 90), ("90s", 90), ("15m", 900), ("1.5h", 5400), ("1h30m", 5400), ("1d", 86400)],
+)
+def test_durations(value: str | int, seconds: float) -> None:
+    plan = parse_plan({"options": {"item_deadline": value}, "items": [_DELETE]})
+    assert plan.options.item_deadline_seconds == seconds
+
+
+def test_bad_durations_name_the_option() -> None:
+    with pytest.raises(PlanError, match="options: 'soon' is not a duration"):
+        parse_plan({"options": {"item_deadline": "soon"}, "items": [_DELETE]})
+
+
+_DELETE = {"op": "delete", "smartlock_id": 1, "auth_id": "a" * 24}
 
 
 def _create(code: int, lock: int = 1) -> RolloutItem:

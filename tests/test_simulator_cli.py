@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 import nukiflow.simulator
 from nukiflow.cli import app
 from nukiflow.contracts.wire import Smartlock
-from nukiflow.devtools.dev import DEV_NUKI_TOKEN
+from nukiflow.devtools.stack import DEV_NUKI_TOKEN
 from nukiflow.simulator.__main__ import build_parser
 from nukiflow.simulator.standalone import DEV_TOKEN, _token_hint
 

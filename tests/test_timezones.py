@@ -6,16 +6,9 @@ from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
-from nukiflow.times.zones import (
-    TimeZoneError,
-    describe_window,
-    nuki_window,
-    parse_times,
-    parse_weekdays,
-    to_utc,
-    weekday_names,
-    zone,
-)
+from nukiflow.times.daily import parse_times
+from nukiflow.times.weekdays import format_weekdays, parse_weekdays
+from nukiflow.times.zones import TimeZoneError, describe_window, nuki_window, to_utc, zone
 
 BERLIN = "Europe/Berlin"
 
@@ -95,26 +88,33 @@ def test_weekdays(text: str | list[str] | int, mask: int) -> None:
 
 
 def test_weekday_errors_and_names() -> None:
-    assert parse_weekdays(None) is None and parse_weekdays("") is None
+    assert parse_weekdays(None) is None
+    # Empty is refused, not read as "every day": that would give more access than meant.
+    for empty in ("", " , ", []):
+        with pytest.raises(TimeZoneError, match="leave them out for every day"):
+            parse_weekdays(empty)
     with pytest.raises(TimeZoneError, match="unknown weekday"):
         parse_weekdays("mo")
     with pytest.raises(TimeZoneError, match=r"1\.\.127"):
         parse_weekdays(128)
-    assert weekday_names(64 + 1) == "Mon,Sun"
-    assert weekday_names(None) == "every day"
+    assert format_weekdays(64 + 1, capitalized=True) == "Mon,Sun"
+    assert format_weekdays(None, capitalized=True) == "every day"
 
 
 def test_daily_times() -> None:
     assert parse_times("08:00-12:30") == (480, 750)
     assert parse_times(" 7:05 - 9:00 ") == (425, 540)
     assert parse_times("18:00-24:00") == (1080, 1439)
+    assert parse_times("8-12") == (480, 720)
     assert parse_times(None) is None
     with pytest.raises(TimeZoneError, match="crosses midnight"):
         parse_times("22:00-06:00")
     with pytest.raises(TimeZoneError, match="HH:MM-HH:MM"):
-        parse_times("8-12")
-    with pytest.raises(TimeZoneError, match="hours 00-23"):
+        parse_times("8h-12h")
+    with pytest.raises(TimeZoneError, match="00:00 to 23:59"):
         parse_times("08:00-25:00")
+    with pytest.raises(TimeZoneError, match="leave it out for all day"):
+        parse_times(" ")
 
 
 def test_window_across_the_spring_change() -> None:

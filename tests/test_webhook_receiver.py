@@ -38,7 +38,7 @@ from nukiflow.contracts.events import (
     lock_workflow_id,
 )
 from nukiflow.contracts.wire import SmartlockAuth, SmartlockLog
-from nukiflow.devtools.dev import free_port
+from nukiflow.devtools.ports import free_port
 from nukiflow.simulator import Faults, SimulatorControl, webhook_bodies
 from nukiflow.temporal.converter import data_converter
 from nukiflow.webhooks import (

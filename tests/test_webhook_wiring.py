@@ -26,7 +26,7 @@ from nukiflow.cli import app
 from nukiflow.contracts.drift import DriftLedgerView
 from nukiflow.contracts.events import AuthEvent, LockEvent, LockEventKind, drift_ledger_workflow_id
 from nukiflow.contracts.validation import InputError
-from nukiflow.devtools.dev import free_port
+from nukiflow.devtools.ports import free_port
 from nukiflow.settings import Settings
 from nukiflow.simulator import SimulatorControl, SimulatorServer
 from nukiflow.temporal.worker import run_worker

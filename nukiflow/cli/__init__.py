@@ -11,6 +11,12 @@ Exit statuses: 0 applied, superseded or confirmed (a rollout: every item applied
 code is on the lock); 1 failed or expired (also: Temporal could not be reached); 2 rejected
 (a bad plan, time zone or code), or a usage error. Keypad codes are printed only where the user
 typed them (never from a plan file).
+
+Public: the ``nukiflow`` command (its commands, options, output and exit statuses, as the
+README describes them) and :func:`main`, its entry point. The Python modules of this package
+are internal and may change without notice: ``auth``, ``access`` and ``rollouts`` assemble
+their command groups from ``auth_*``, ``access_*`` and ``rollout_*``; ``console`` and
+``render_*`` print; ``common`` holds the shared options and plumbing.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Lock actions: ``nukiflow action ID ACTION`` and its short forms ``lock``, ``unlock``,
+"""Internal: lock actions: ``nukiflow action ID ACTION`` and its short forms ``lock``, ``unlock``,
 ``unlatch`` (registered in :mod:`nukiflow.cli`)."""
 
 from __future__ import annotations
@@ -23,13 +23,8 @@ from nukiflow.cli.common import (
     _ui_link,
     _warn_without_worker,
 )
-from nukiflow.cli.output import (
-    action_exit_code,
-    print_json,
-    render_action_outcome,
-    stdout_console,
-    waiting,
-)
+from nukiflow.cli.console import action_exit_code, print_json, stdout_console, waiting
+from nukiflow.cli.render_actions import render_action_outcome
 from nukiflow.contracts.action import ActionName, ActionOutcome, ActionRequest, ActionStatus
 from nukiflow.contracts.messages import validation_message
 from nukiflow.contracts.validation import MAX_ACTION_DEADLINE

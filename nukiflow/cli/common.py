@@ -1,5 +1,6 @@
-"""Shared plumbing of the command line: settings, connecting, running a command's coroutine,
-exit statuses, the UI links, the no-worker warning and the options several commands share."""
+"""Internal: shared plumbing of the command line: settings, connecting, running a command's
+coroutine, exit statuses, the UI links, the no-worker warning and the options several commands
+share."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import typer
 from pydantic import ValidationError
 
-from nukiflow.cli.output import EXIT_FAILED, EXIT_REJECTED, error, stderr_console, ui_workflow_url
+from nukiflow.cli.console import EXIT_FAILED, EXIT_REJECTED, error, stderr_console, ui_workflow_url
 from nukiflow.contracts.messages import validation_message
 from nukiflow.contracts.validation import (
     MAX_CHANGE_DEADLINE,
@@ -22,7 +23,7 @@ from nukiflow.contracts.validation import (
     parse_smartlock_id,
 )
 from nukiflow.settings import Settings
-from nukiflow.times.parsing import parse_duration
+from nukiflow.times.durations import parse_duration
 
 if TYPE_CHECKING:
     from temporalio.client import Client

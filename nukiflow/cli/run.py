@@ -1,4 +1,4 @@
-"""Running things: ``dev``, ``demo``, ``worker`` (production), ``simulator`` and the codec
+"""Internal: running things: ``dev``, ``demo``, ``worker`` (production), ``simulator`` and the codec
 server and key generator."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from nukiflow.cli.common import _Process, _run, _settings
-from nukiflow.cli.output import EXIT_REJECTED, error
+from nukiflow.cli.console import EXIT_REJECTED, error
 from nukiflow.settings import Settings
 
 

@@ -1,4 +1,4 @@
-"""``nukiflow status``: what is pending, failing and in sync, from the workflows' search
+"""Internal: ``nukiflow status``: what is pending, failing and in sync, from the workflows' search
 attributes."""
 
 from __future__ import annotations
@@ -6,14 +6,8 @@ from __future__ import annotations
 import typer
 
 from nukiflow.cli.common import JSON_OPTION, _connect, _lock_id, _run, _settings
-from nukiflow.cli.output import (
-    EXIT_OK,
-    StatusRow,
-    print_json,
-    render_status,
-    status_counts,
-    stdout_console,
-)
+from nukiflow.cli.console import EXIT_OK, print_json, stdout_console
+from nukiflow.cli.render_status import StatusRow, render_status, status_counts
 from nukiflow.settings import Settings
 
 

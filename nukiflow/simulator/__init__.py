@@ -1,4 +1,10 @@
-"""The fake Nuki cloud: a real HTTP server that behaves like the Nuki Web API (see README.md)."""
+"""The fake Nuki cloud: a real HTTP server that behaves like the Nuki Web API (see README.md).
+
+Public: the names exported below (the server, its control client, settings and faults, and the
+models of what the control surface answers) and ``python -m nukiflow.simulator``. The modules
+that implement the API, the device and the deliveries are internal and may change without
+notice; import from ``nukiflow.simulator``.
+"""
 
 from nukiflow.contracts.wire import DecentralWebhook
 

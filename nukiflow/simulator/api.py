@@ -1,4 +1,5 @@
-"""The Nuki Web API routes of the fake cloud (paths and bodies of Nuki's OpenAPI 3.9.0)."""
+"""Internal: the Nuki Web API routes of the fake cloud (paths and bodies of Nuki's OpenAPI
+3.9.0)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""The ASGI app of the fake cloud: bearer check, request log and request-level faults around
-the Nuki API routes, plus the control surface."""
+"""Internal: the ASGI app of the fake cloud: bearer check, request log and request-level faults
+around the Nuki API routes, plus the control surface."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The control surface under `/_sim` (a prefix the real API does not have): seed locks and
+"""Internal: the control surface under `/_sim` (a prefix the real API does not have): seed locks and
 auths, set faults and settings, read what the devices really hold, read the request log."""
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The simulated device: one worker per lock applies its FIFO of operations, one at a time.
+"""Internal: the simulated device: one worker per lock applies its FIFO of operations, one at a
+time.
 
 Auth operations take `device_delay` each. An action moves the lock through its transitional
 states and reaches its final state `action_time` after the device started it. While the lock

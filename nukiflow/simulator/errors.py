@@ -1,4 +1,5 @@
-"""Nuki's error answers, with the bodies the real API sends (see BEHAVIOUR.md section 3)."""
+"""Internal: Nuki's error answers, with the bodies the real API sends (see BEHAVIOUR.md
+section 3)."""
 
 from __future__ import annotations
 

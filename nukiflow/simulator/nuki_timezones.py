@@ -1,4 +1,4 @@
-"""Nuki's time zone ids (`Smartlock.config.timezoneId`, 0..45 per the spec).
+"""Internal: Nuki's time zone ids (`Smartlock.config.timezoneId`, 0..45 per the spec).
 
 Nuki numbers the zones a lock can be set to in a table of its developer documentation (the
 Bluetooth API's "timezone id", the same ids the Web API's `timezoneId` carries); 65535 there

@@ -1,4 +1,4 @@
-"""The simulator's in-memory records: locks, their devices, queued operations."""
+"""Internal: the simulator's in-memory records: locks, their devices, queued operations."""
 
 from __future__ import annotations
 

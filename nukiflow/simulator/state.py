@@ -1,5 +1,5 @@
-"""The fake cloud's state: locks, their devices, faults, settings and the request log, with
-its lifecycle, the control surface and the API's reads. Its rules live in its parts:
+"""Internal: the fake cloud's state: locks, their devices, faults, settings and the request
+log, with its lifecycle, the control surface and the API's reads. Its rules live in its parts:
 `state_base.py` (ids and randomness, effective faults and settings, webhook events),
 `writes.py` (accepting writes and actions: validation, the 423 race, fault fates) and
 `effects.py` (what the device's work does).

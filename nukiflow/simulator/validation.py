@@ -1,4 +1,4 @@
-"""Validation of request bodies, answering with Nuki's 400 and 422 bodies."""
+"""Internal: validation of request bodies, answering with Nuki's 400 and 422 bodies."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Routes of decentral webhooks: Nuki's `/api/decentralWebhook` (spec: AdvancedApi) and the
-control surface's view of webhooks and deliveries."""
+"""Internal: routes of decentral webhooks: Nuki's `/api/decentralWebhook` (spec: AdvancedApi) and
+the control surface's view of webhooks and deliveries."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Decentral webhooks of the fake cloud: registrations per account, and deliveries published
-with their faults drawn (sent by `webhook_sender.py`, as `webhook_bodies.py` builds them).
+"""Internal: decentral webhooks of the fake cloud: registrations per account, and deliveries
+published with their faults drawn (sent by `webhook_sender.py`, as `webhook_bodies.py` builds them).
 
 Publishing never waits: the simulation (a request handler or a device worker) builds the body,
 draws the delivery's faults and puts it on the webhook's queue, all without awaiting. Each

@@ -1,4 +1,4 @@
-"""Serving an ASGI app inside an event loop someone else owns.
+"""Internal: serving an ASGI app inside an event loop someone else owns.
 
 The fake Nuki cloud, the codec server and the worker's health endpoint all run this way: in the
 caller's loop (tests, `nukiflow dev`, the worker process), without signal handlers of their own,

@@ -1,4 +1,4 @@
-"""The codec server: lets the Temporal UI and CLI show nukiflow's encrypted payloads.
+"""Internal: the codec server: lets the Temporal UI and CLI show nukiflow's encrypted payloads.
 
 It speaks Temporal's codec server protocol: ``POST …/decode`` and ``POST …/encode`` take a
 ``Payloads`` message as protobuf JSON and answer the same; only the last path segment counts,

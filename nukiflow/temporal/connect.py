@@ -1,4 +1,5 @@
-"""Connecting to Temporal with nukiflow's data converter (pydantic payloads, encrypted)."""
+"""Internal: connecting to Temporal with nukiflow's data converter (pydantic payloads,
+encrypted)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Liveness and readiness endpoints of a worker process, for Kubernetes probes.
+"""Internal: liveness and readiness endpoints of a worker process, for Kubernetes probes.
 
 ``/healthz`` (liveness) answers as long as the event loop does: a wedged process stops
 answering and gets restarted. ``/readyz`` (readiness) answers 200 only while the worker is

@@ -1,4 +1,5 @@
-"""Process logging for the worker: plain or JSON lines, with secrets masked on the way out.
+"""Internal: process logging for the worker: plain or JSON lines, with secrets masked on the way
+out.
 
 Nothing in nukiflow logs a code or a token on purpose; the filter is the second line of defence
 for what third-party code might print (an exception that quotes a request, say). It masks the

@@ -1,4 +1,5 @@
-"""OpenTelemetry tracing for the worker: Temporal's interceptor, and somewhere for its spans to go.
+"""Internal: OpenTelemetry tracing for the worker: Temporal's interceptor, and somewhere for its
+spans to go.
 
 ``NUKIFLOW_OTEL_TRACING=true`` adds Temporal's :class:`TracingInterceptor`. The interceptor only
 creates spans; a tracer provider with an exporter sends them somewhere. Where one is set up

@@ -16,274 +16,145 @@ give times in a local zone ("until Sunday 10:00 in Berlin"), so:
   daily minutes cannot follow both) and the shifted window stays within one day; weekdays move
   with a shift across midnight.
 
-Zones come from :mod:`zoneinfo` (the system's zone database, or the ``tzdata`` package).
+:func:`local_window` is the one place that turns these local values into Nuki's fields: plan
+files (their items' ``from``/``until``/``weekdays``/``times``), access grants (the command line
+and ``Fleet.grant_access``, through :func:`nuki_window`) all build windows with it. Zones come
+from :mod:`zoneinfo` (the system's zone database, or the ``tzdata`` package).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
-from datetime import UTC, date, datetime, time, timedelta, tzinfo
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from typing import Any, Final
 
 from nukiflow.contracts.access import AccessWindow
-from nukiflow.contracts.auth import MINUTES_PER_DAY
-from nukiflow.contracts.validation import (
-    EARLIEST_DATE,
-    LATEST_DATE,
-    InputError,
-    check_date,
-    date_range,
-)
+from nukiflow.times.daily import clock, format_minutes, parse_times
+from nukiflow.times.dates import LOCAL, ZONE_HINT, read_zone, to_utc, zone, zone_name
+from nukiflow.times.errors import TimeZoneError
+from nukiflow.times.weekdays import ALL_DAYS, format_weekdays, parse_weekdays, rotate_weekdays
 
-# Nuki's allowedWeekDays bits, Monday first (Mon 64 ... Sun 1).
-WEEKDAY_BITS = (64, 32, 16, 8, 4, 2, 1)
-WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-ALL_DAYS = 127
-_DAY_GROUPS = {
-    "weekdays": (0, 1, 2, 3, 4),
-    "workdays": (0, 1, 2, 3, 4),
-    "weekend": (5, 6),
-    "daily": (0, 1, 2, 3, 4, 5, 6),
-    "all": (0, 1, 2, 3, 4, 5, 6),
-}
-_TIMES = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
+__all__ = [
+    "LOCAL",
+    "LocalWindow",
+    "TimeZoneError",
+    "describe_window",
+    "local_window",
+    "nuki_window",
+    "shift_daily_times",
+    "to_utc",
+    "zone",
+]
+
 # Checking a daily-time shift day by day over at most this many days (a longer window is
 # checked over its first ten years: every DST rule in the database repeats within that).
-_MAX_DAYS_CHECKED = 3700
+_MAX_DAYS_CHECKED: Final = 3700
 
 
-class TimeZoneError(ValueError):
-    """A time that cannot be converted without guessing; the message says what to give."""
+@dataclass(frozen=True)
+class LocalWindow:
+    """A window as Nuki holds it: UTC instants, and weekdays and daily minutes in the lock's
+    time (each None when not given). ``zone``: the name of the lock's zone, when known."""
+
+    start: datetime | None
+    end: datetime | None
+    weekdays: int | None
+    daily: tuple[int, int] | None
+    zone: str | None
+
+    def auth_fields(self) -> dict[str, Any]:
+        """The ``allowed_*`` fields of an auth for what was given."""
+        fields: dict[str, Any] = {}
+        if self.start is not None:
+            fields["allowed_from_date"] = self.start
+        if self.end is not None:
+            fields["allowed_until_date"] = self.end
+        if self.weekdays is not None:
+            fields["allowed_week_days"] = self.weekdays
+        if self.daily is not None:
+            fields["allowed_from_time"], fields["allowed_until_time"] = self.daily
+        return fields
 
 
-_ZONE_NAME = re.compile(r"[A-Za-z0-9_+-]{1,40}(?:/[A-Za-z0-9_+-]{1,40}){0,3}")
+def local_window(
+    start: str | datetime | date | None,
+    end: str | datetime | date | None,
+    *,
+    tz: tzinfo | str | None = None,
+    lock_tz: tzinfo | str | None = None,
+    weekdays: str | int | Iterable[str] | None = None,
+    times: str | tuple[int, int] | None = None,
+    names: tuple[str, str] = ("the start", "the end"),
+    relative: bool = True,
+    zone_hint: str = ZONE_HINT,
+) -> LocalWindow:
+    """Nuki's window from local values.
 
-
-def zone(name: str) -> ZoneInfo:
-    """The IANA zone ``name`` (e.g. ``Europe/Berlin``), or a clear error."""
-    shown = repr(name if len(name) <= 60 else name[:60] + "...")
-    try:
-        if not _ZONE_NAME.fullmatch(name):
-            raise ValueError(name)
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, OSError):
-        raise TimeZoneError(
-            f"unknown time zone {shown}: use an IANA name such as Europe/Berlin (a system "
-            "without a zone database needs the tzdata package)"
-        ) from None
-
-
-def _zone(value: tzinfo | str | None) -> tzinfo | None:
-    if value is None or isinstance(value, tzinfo):
-        return value
-    return zone(value)
-
-
-def _zone_name(value: tzinfo | str | None) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return value
-    return getattr(value, "key", None) or str(value)
-
-
-def parse_datetime(value: str | datetime | date) -> datetime:
-    """ISO 8601 (``2026-03-29T10:00``, ``2026-03-29 10:00``, with ``Z`` or an offset, or a
-    bare date meaning midnight); naive unless it carries a zone."""
-    if isinstance(value, datetime):
-        return value
-    if isinstance(value, date):
-        return datetime.combine(value, time())
-    if not isinstance(value, str):
-        raise TimeZoneError(
-            f"a date-time is ISO 8601 text or a datetime, not {type(value).__name__}"
-        )
-    text = value.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    try:
-        return datetime.fromisoformat(text)
-    except ValueError:
-        raise TimeZoneError(
-            f"{_shown(value)} is not a date-time: use ISO 8601, e.g. 2026-03-29T10:00 "
-            "(or 2026-03-29T10:00+02:00 with an offset)"
-        ) from None
-
-
-def _shown(text: str, limit: int = 40) -> str:
-    """``text`` quoted for a message, cut short."""
-    return repr(text if len(text) <= limit else text[:limit] + "...")
-
-
-def _offset(value: timedelta | None) -> str:
-    total = int((value or timedelta()).total_seconds() // 60)
-    sign = "+" if total >= 0 else "-"
-    hours, minutes = divmod(abs(total), 60)
-    return f"{sign}{hours:02d}:{minutes:02d}"
-
-
-class _LocalZone:
-    """Marks "the time zone of this machine" (with its own DST rules) for :func:`to_utc`."""
-
-
-LOCAL = _LocalZone()
-
-
-def to_utc(
-    value: str | datetime | date, tz: tzinfo | str | _LocalZone | None, *, what: str = "time"
-) -> datetime:
-    """``value`` as a UTC instant; a naive value is read in ``tz`` with that date's rules
-    (``LOCAL``: this machine's time zone).
-
-    Raises :class:`TimeZoneError` for a naive value without a zone, and for local times that
-    do not exist or exist twice in ``tz`` (clocks changing): give an offset to choose. A date
-    outside the supported range (see :mod:`nukiflow.contracts.validation`) raises
-    :class:`~nukiflow.contracts.validation.InputError`.
+    ``start``/``end``: read in ``tz`` when they carry no offset (:func:`to_utc`; ``names`` say
+    what they are called in messages). ``weekdays`` and ``times`` are read in ``tz`` too;
+    ``lock_tz`` is the lock's zone when it differs from ``tz`` (default: the lock is in ``tz``,
+    so daily times are kept as given).
     """
-    moment = parse_datetime(value)
-    # Far outside the range, converting could leave the calendar (year 0 or 10000).
-    if not EARLIEST_DATE.year - 1 <= moment.year <= LATEST_DATE.year + 1:
-        raise InputError(f"{what} must lie between {date_range()}")
-    if moment.tzinfo is not None:
-        return check_date(moment, what=what)
-    where = tz if isinstance(tz, _LocalZone) else _zone(tz)
-    shown = moment.strftime("%Y-%m-%d %H:%M")
-    if where is None:
-        raise TimeZoneError(
-            f"{what} {shown} has no time zone: give a zone (--tz Europe/Berlin) or an offset "
-            "(2026-03-29T10:00+02:00)"
-        )
-    first, second = _readings(moment, where)
-    if first.utcoffset() == second.utcoffset():
-        return check_date(first, what=what)
-    if isinstance(where, _LocalZone):
-        name = f"this machine's time zone ({first.tzname()})"
-    else:
-        name = _zone_name(where) or "its time zone"
+    source = read_zone(tz)
+    lock = read_zone(lock_tz) or source
+    start_utc = end_utc = None
+    if start is not None:
+        start_utc = to_utc(start, tz, what=names[0], relative=relative, zone_hint=zone_hint)
+    if end is not None:
+        end_utc = to_utc(end, tz, what=names[1], relative=relative, zone_hint=zone_hint)
+    if start_utc is not None and end_utc is not None and start_utc >= end_utc:
+        raise TimeZoneError("the window must start before it ends")
+    mask = parse_weekdays(weekdays)
+    daily = parse_times(times)
+    source_name, lock_name = zone_name(source), zone_name(lock)
+    if source is not None and lock is not None and source_name != lock_name:
+        if daily is not None:
+            if start_utc is None or end_utc is None:
+                raise TimeZoneError(
+                    "daily times in a zone other than the lock's need both the start and the "
+                    "end (the shift is checked on every day of the window)"
+                )
+            daily, mask = shift_daily_times(daily, mask, source, lock, start_utc, end_utc)
+        elif mask is not None and mask != ALL_DAYS:
+            raise TimeZoneError(
+                f"weekdays without daily times are whole days in the lock's zone ({lock_name}): "
+                "give them in that zone, or add daily times"
+            )
+    return LocalWindow(start_utc, end_utc, mask, daily, zone_name(lock_tz) or source_name)
 
-    def exists(candidate: datetime) -> bool:
-        return _wall_time(candidate, where) == moment
 
-    early, late = _offset(first.utcoffset()), _offset(second.utcoffset())
-    if exists(first) and exists(second):
-        raise TimeZoneError(
-            f"{what} {shown} happens twice in {name} (the clocks go back): give the offset, "
-            f"{moment:%Y-%m-%dT%H:%M}{early} for the first or "
-            f"{moment:%Y-%m-%dT%H:%M}{late} for the second"
-        )
-    raise TimeZoneError(
-        f"{what} {shown} does not exist in {name} (the clocks jump forward from {early} to "
-        f"{late} that night): give a time outside the skipped hour, or the offset you mean "
-        f"({moment:%Y-%m-%dT%H:%M}{early} or {moment:%Y-%m-%dT%H:%M}{late})"
+def nuki_window(
+    start: str | datetime | date,
+    end: str | datetime | date,
+    *,
+    tz: tzinfo | str | None = None,
+    lock_tz: tzinfo | str | None = None,
+    weekdays: str | int | Iterable[str] | None = None,
+    times: str | tuple[int, int] | None = None,
+    names: tuple[str, str] = ("the start", "the end"),
+    zone_hint: str = ZONE_HINT,
+) -> AccessWindow:
+    """An access grant's window (:func:`local_window` with both ends)."""
+    window = local_window(
+        start,
+        end,
+        tz=tz,
+        lock_tz=lock_tz,
+        weekdays=weekdays,
+        times=times,
+        names=names,
+        zone_hint=zone_hint,
     )
-
-
-def _readings(moment: datetime, where: tzinfo | _LocalZone) -> tuple[datetime, datetime]:
-    """The two readings of a naive local time (PEP 495 folds), as aware date-times."""
-    if isinstance(where, _LocalZone):
-        return moment.replace(fold=0).astimezone(), moment.replace(fold=1).astimezone()
-    return moment.replace(tzinfo=where, fold=0), moment.replace(tzinfo=where, fold=1)
-
-
-def _wall_time(instant: datetime, where: tzinfo | _LocalZone) -> datetime:
-    """The naive local time ``instant`` shows in ``where``."""
-    utc = instant.astimezone(UTC)
-    local = utc.astimezone() if isinstance(where, _LocalZone) else utc.astimezone(where)
-    return local.replace(tzinfo=None, fold=0)
-
-
-def parse_weekdays(value: str | int | Iterable[str] | None) -> int | None:
-    """Nuki's weekday mask from ``mon-fri``, ``mon,wed,sat``, ``weekdays``, ``weekend``,
-    ``daily``, full names, or the mask itself (1..127). None or empty: no restriction."""
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        raise TimeZoneError("weekdays must be names (mon-fri) or a mask 1..127")
-    if isinstance(value, int):
-        if not 1 <= value <= ALL_DAYS:
-            raise TimeZoneError("a weekday mask is 1..127 (Mon 64, Tue 32, ... Sun 1)")
-        return value
-    parts = [value] if isinstance(value, str) else list(value)
-    tokens = [t.strip().lower() for part in parts for t in part.split(",") if t.strip()]
-    if not tokens:
-        return None
-    days: set[int] = set()
-    for token in tokens:
-        if token in _DAY_GROUPS:
-            days.update(_DAY_GROUPS[token])
-            continue
-        if "-" in token:
-            first, _, last = token.partition("-")
-            start, end = _day(first), _day(last)
-            day = start
-            days.add(day)
-            while day != end:
-                day = (day + 1) % 7
-                days.add(day)
-            continue
-        days.add(_day(token))
-    return sum(WEEKDAY_BITS[d] for d in days)
-
-
-_FULL_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-
-
-def _day(token: str) -> int:
-    key = token.strip().lower()
-    if key in WEEKDAY_NAMES:
-        return WEEKDAY_NAMES.index(key)
-    if key in _FULL_NAMES:
-        return _FULL_NAMES.index(key)
-    raise TimeZoneError(
-        f"unknown weekday {token!r}: use mon, tue, wed, thu, fri, sat, sun, ranges such as "
-        "mon-fri, or weekdays/weekend/daily"
+    assert window.start is not None and window.end is not None
+    return AccessWindow(
+        allowed_from_date=window.start,
+        allowed_until_date=window.end,
+        allowed_week_days=window.weekdays,
+        allowed_from_time=None if window.daily is None else window.daily[0],
+        allowed_until_time=None if window.daily is None else window.daily[1],
+        tz=window.zone,
     )
-
-
-def weekday_names(mask: int | None) -> str:
-    """``Mon,Tue,...`` for a mask (``every day`` for none or 127)."""
-    if mask is None or mask == ALL_DAYS:
-        return "every day"
-    return ",".join(
-        WEEKDAY_NAMES[i].capitalize() for i, bit in enumerate(WEEKDAY_BITS) if mask & bit
-    )
-
-
-def parse_times(value: str | None) -> tuple[int, int] | None:
-    """``HH:MM-HH:MM`` to minutes after midnight; ``24:00`` as an end means 23:59, the last
-    minute Nuki can hold. The window must not cross midnight (Nuki cannot express that)."""
-    if value is None or not value.strip():
-        return None
-    match = _TIMES.match(value)
-    if not match:
-        raise TimeZoneError(f"{value!r} is not a daily window: use HH:MM-HH:MM, e.g. 08:00-18:30")
-    h1, m1, h2, m2 = (int(g) for g in match.groups())
-    if h2 == 24 and m2 == 0:
-        h2, m2 = 23, 59
-    if h1 > 23 or h2 > 23 or m1 > 59 or m2 > 59:
-        raise TimeZoneError(f"{value!r} is not a daily window: hours 00-23, minutes 00-59")
-    start, end = h1 * 60 + m1, h2 * 60 + m2
-    if start >= end:
-        raise TimeZoneError(
-            f"the daily window {value} crosses midnight or is empty: Nuki needs the start "
-            "before the end on the same day (use two grants for a night window)"
-        )
-    return start, end
-
-
-def _rotate(mask: int | None, days: int) -> int | None:
-    if mask is None or days == 0:
-        return mask
-    result = 0
-    for i, bit in enumerate(WEEKDAY_BITS):
-        if mask & bit:
-            result |= WEEKDAY_BITS[(i + days) % 7]
-    return result
-
-
-def _clock(minutes: int) -> time:
-    return time(minutes // 60, minutes % 60)
 
 
 def shift_daily_times(
@@ -302,8 +173,8 @@ def shift_daily_times(
     seen: dict[tuple[int, int, int, int], date] = {}
     for n in range(days):
         day = first_day + timedelta(days=n)
-        begin = datetime.combine(day, _clock(daily[0]), tzinfo=source).astimezone(lock)
-        finish = datetime.combine(day, _clock(daily[1]), tzinfo=source).astimezone(lock)
+        begin = datetime.combine(day, clock(daily[0]), tzinfo=source).astimezone(lock)
+        finish = datetime.combine(day, clock(daily[1]), tzinfo=source).astimezone(lock)
         key = (
             begin.hour * 60 + begin.minute,
             (begin.date() - day).days,
@@ -315,75 +186,32 @@ def shift_daily_times(
     if len(seen) > 1:
         (_, first), (_, changed) = list(seen.items())[:2]
         raise TimeZoneError(
-            f"the daily times cannot be converted to the lock's zone {_zone_name(lock)}: "
-            f"from {_zone_name(source)} they land at other lock-local times from {changed} "
+            f"the daily times cannot be converted to the lock's zone {zone_name(lock)}: "
+            f"from {zone_name(source)} they land at other lock-local times from {changed} "
             f"on than from {first} on (the zones change daylight saving on different dates); "
-            f"give --times in the lock's own zone"
+            "give the daily times in the lock's own zone"
         )
     ((begin_min, begin_shift, end_min, end_shift),) = seen
     if begin_shift != end_shift or begin_min >= end_min:
         raise TimeZoneError(
-            f"the daily window crosses midnight in the lock's zone {_zone_name(lock)}; "
-            "Nuki needs it within one day: give --times in the lock's own zone"
+            f"the daily window crosses midnight in the lock's zone {zone_name(lock)}; "
+            "Nuki needs it within one day: give the daily times in the lock's own zone"
         )
-    return (begin_min, end_min), _rotate(weekdays, begin_shift)
-
-
-def nuki_window(
-    start: str | datetime | date,
-    end: str | datetime | date,
-    *,
-    tz: tzinfo | str | None = None,
-    lock_tz: tzinfo | str | None = None,
-    weekdays: str | int | Iterable[str] | None = None,
-    times: str | tuple[int, int] | None = None,
-) -> AccessWindow:
-    """Build Nuki's window from local times.
-
-    ``start``/``end``: date-times, read in ``tz`` when they carry no offset. ``times`` (HH:MM-HH:MM)
-    and ``weekdays`` are read in ``tz`` too; ``lock_tz`` is the lock's zone when it differs
-    from ``tz`` (default: the lock is in ``tz``, so daily times are kept as given).
-    """
-    source = _zone(tz)
-    lock = _zone(lock_tz) or source
-    start_utc = to_utc(start, source, what="the start")
-    end_utc = to_utc(end, source, what="the end")
-    if start_utc >= end_utc:
-        raise TimeZoneError("the window must start before it ends")
-    mask = parse_weekdays(weekdays)
-    daily = parse_times(times) if isinstance(times, str) or times is None else times
-    if daily is not None and not (0 <= daily[0] < daily[1] < MINUTES_PER_DAY):
-        raise TimeZoneError("daily minutes must satisfy 0 <= from < until < 1440")
-    if source is not None and lock is not None and _zone_name(source) != _zone_name(lock):
-        if daily is not None:
-            daily, mask = shift_daily_times(daily, mask, source, lock, start_utc, end_utc)
-        elif mask is not None and mask != ALL_DAYS:
-            raise TimeZoneError(
-                "weekdays without daily times are whole days in the lock's zone: give them "
-                f"with --tz {_zone_name(lock)} (or add --times)"
-            )
-    return AccessWindow(
-        allowed_from_date=start_utc,
-        allowed_until_date=end_utc,
-        allowed_week_days=mask,
-        allowed_from_time=None if daily is None else daily[0],
-        allowed_until_time=None if daily is None else daily[1],
-        tz=_zone_name(lock_tz) or _zone_name(tz),
-    )
+    return (begin_min, end_min), rotate_weekdays(weekdays, begin_shift)
 
 
 def describe_window(window: AccessWindow, tz: tzinfo | str | None = None) -> str:
     """One line for people: the window in ``tz`` (default: the zone it was given in, else UTC)."""
-    where = _zone(tz) or (zone(window.tz) if window.tz else UTC)
+    where = read_zone(tz) or (zone(window.tz) if window.tz else UTC)
     start = window.allowed_from_date.astimezone(where)
     end = window.allowed_until_date.astimezone(where)
     text = f"{start:%Y-%m-%d %H:%M %Z} to {end:%Y-%m-%d %H:%M %Z}"
+    days = format_weekdays(window.allowed_week_days, capitalized=True)
     if window.allowed_from_time is not None and window.allowed_until_time is not None:
         text += (
-            f", {weekday_names(window.allowed_week_days)} "
-            f"{_clock(window.allowed_from_time):%H:%M}-{_clock(window.allowed_until_time):%H:%M}"
-            " lock time"
+            f", {days} {format_minutes(window.allowed_from_time)}-"
+            f"{format_minutes(window.allowed_until_time)} lock time"
         )
     elif window.allowed_week_days is not None:
-        text += f", {weekday_names(window.allowed_week_days)}"
+        text += f", {days}"
     return text

@@ -8,6 +8,10 @@
 - :mod:`~nukiflow.webhooks.registration`: registering it with Nuki.
 
 The events and signal names are in :mod:`nukiflow.contracts.events`.
+
+Public: the names exported below (:class:`WebhookReceiver` is the one the README documents).
+``deliveries`` and ``registration`` are internal (the ``nukiflow webhook`` commands are the
+public face of registration) and may change without notice.
 """
 
 from nukiflow.webhooks.counters import Counters

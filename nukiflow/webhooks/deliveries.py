@@ -1,4 +1,4 @@
-"""Reading a verified delivery's body into the event it reports.
+"""Internal: reading a verified delivery's body into the event it reports.
 
 Bodies are parsed from Python values (``json.loads``, then the models), so the shared
 validation layer checks the ids that become workflow ids (a smartlock id from 1 to 2^63-1, an

@@ -1,4 +1,4 @@
-"""Registering the receiver with Nuki (``nukiflow webhook register|list|delete``).
+"""Internal: registering the receiver with Nuki (``nukiflow webhook register|list|delete``).
 
 Nuki posts decentral webhooks to the URL registered for the account of the API token, and
 answers the registration with the secret that signs every delivery. That secret is what the
