@@ -27,6 +27,7 @@ from temporalio.envconfig import ClientConfig
 
 from nukiflow.contracts.action import DEFAULT_DEADLINE_SECONDS, MAX_DEADLINE_SECONDS
 from nukiflow.contracts.auth import DEFAULT_CHANGE_DEADLINE_SECONDS, MAX_CHANGE_DEADLINE_SECONDS
+from nukiflow.contracts.entity import DriftPolicy
 from nukiflow.temporal.codec import (
     CodecConfigError,
     Keyring,
@@ -131,6 +132,9 @@ class Settings(BaseSettings):
         default=DEFAULT_DEADLINE_SECONDS, gt=0, le=MAX_DEADLINE_SECONDS, allow_inf_nan=False
     )
     max_rewrites: int = Field(default=3, ge=0, le=20)
+    # What a new auth entity does when the lock reports a drift (see README, Drift): alert
+    # only shows it, so nothing is written to a lock on the word of a webhook unless asked.
+    drift_policy: DriftPolicy = DriftPolicy.ALERT
 
     # Payload encryption (see nukiflow.temporal.codec). Keys: `id:base64-key`, first = current.
     codec_keys: SecretStr | None = Field(

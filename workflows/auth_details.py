@@ -83,6 +83,8 @@ def entity_details(
     pending: int,
     verified: AuthFields | None,
     last: AuthOutcome | None,
+    drift: list[str] | None = None,
+    policy: str | None = None,
 ) -> str:
     """The current details of an entity (Markdown, code redacted)."""
     lines = [
@@ -95,6 +97,9 @@ def entity_details(
             f"**Verified:** name={v.name!r} code={v.code or '-'} enabled={v.enabled} "
             f"remote={v.remote_allowed}"
         )
+    if drift:
+        # Names only: a value may be a code.
+        lines.append(f"**Drift** (policy {policy}): lock differed in {', '.join(drift)}")
     if last is not None:
         lines.append(f"**Last outcome:** #{last.change_number} {last.status.value}")
         if last.reason:

@@ -35,19 +35,25 @@ with workflow.unsafe.imports_passed_through():
         AuthEntityInput,
         AuthEntityResult,
         AuthEntityView,
+        DriftPolicy,
+        DriftPolicyRequest,
         EntityStatus,
         PendingChange,
     )
+    from nukiflow.contracts.events import AuthEvent
     from nukiflow.contracts.names import (
         AUTH_CHANGE_UPDATE,
         AUTH_DELETED_ERROR,
+        AUTH_DRIFT_POLICY_UPDATE,
         AUTH_ENTITY_WORKFLOW,
+        AUTH_EVENT_SIGNAL,
         AUTH_OUTCOME_UPDATE,
         ENTITY_ROLLING_OVER_ERROR,
         STATE_QUERY,
     )
     from nukiflow.workflows import auth_calls as calls
     from nukiflow.workflows import auth_details as say
+    from nukiflow.workflows.auth_drift import EventJudgement, judge_event, remember
     from nukiflow.workflows.auth_entity_book import REMEMBERED_OUTCOMES, EntityBook
     from nukiflow.workflows.auth_merge import (
         check_fits,
@@ -71,6 +77,11 @@ MISSING_PATCH = "entity-ends-when-auth-missing"
 # Marks runs where a change waiting in line is answered at its deadline (never written), and
 # where a change whose deadline passed before the auth's first read is not read for.
 LINE_PATCH = "change-answered-at-its-deadline-in-line"
+# Marks runs that take ``nuki_auth_event`` signals (earlier runs left them unread; replaying
+# one, the handler ignores them so it decides as it did).
+EVENTS_PATCH = "auth-events"
+# The request ids of the writes that enforce the desired state after a drift.
+ENFORCE_PREFIX = "drift-enforce-"
 WAITING_STEP = "waiting for the lock to apply the change"
 
 __all__ = [
@@ -175,6 +186,28 @@ class AuthEntityWorkflow(EntityBook):
                 "changes)"
             )
 
+    @workflow.signal(name=AUTH_EVENT_SIGNAL)
+    def auth_event(self, event: AuthEvent) -> None:
+        """The lock reported this auth (webhook): judged now if the entity is idle, else by
+        the main loop once the write in flight is done (its read-back dates what is stale)."""
+        if not workflow.patched(EVENTS_PATCH):
+            return
+        self._events.append(event)
+        if not self._pending and not self._segment:
+            self._take_events()
+
+    @workflow.update(name=AUTH_DRIFT_POLICY_UPDATE)
+    def set_drift_policy(self, request: DriftPolicyRequest) -> AuthEntityView:
+        """Set what the entity does about the drifts reported from now on."""
+        self._drift_policy = request.policy
+        self._show_details()
+        return self._view()
+
+    @set_drift_policy.validator
+    def _validate_drift_policy(self, request: DriftPolicyRequest) -> None:
+        if self._ended():
+            raise ApplicationError(self._end_reason(), type=DELETED)
+
     @workflow.query(name=STATE_QUERY)
     def state(self) -> AuthEntityView:
         return self._view()
@@ -185,12 +218,17 @@ class AuthEntityWorkflow(EntityBook):
     async def run(self, input: AuthEntityInput) -> AuthEntityResult:
         self._publish_status()
         while True:
-            await workflow.wait_condition(lambda: bool(self._pending) or self._rollover_due())
+            await workflow.wait_condition(
+                lambda: bool(self._pending) or bool(self._events) or self._rollover_due()
+            )
             if self._pending:
                 await self._process_next()
                 if self._ended():
                     self._fail_remaining()
                     break
+                continue
+            if self._events:
+                self._take_events()
                 continue
             break
         # Let every handler hand back its outcome before the run ends. New changes are
@@ -203,6 +241,63 @@ class AuthEntityWorkflow(EntityBook):
         if not self._ended():
             workflow.continue_as_new(self._next_input())
         return self._result()
+
+    # -- what the lock reports ----------------------------------------------------------
+
+    def _take_events(self) -> None:
+        """Judge the events that came in; only an idle entity in sync (or drifted) judges."""
+        events, self._events = self._events, []
+        for event in events:
+            if self._status not in (EntityStatus.IN_SYNC, EntityStatus.DRIFTED):
+                workflow.logger.info("event ignored: the entity is %s", self._status.value)
+                continue
+            judged = judge_event(event, self._verified, self._lock_date, self._recent_digests)
+            self._recent_digests = remember(self._recent_digests, event.digest)
+            if not judged.taken:
+                workflow.logger.info("event ignored: %s", judged.ignored_because)
+                continue
+            self._took_read(event.auth.update_date)
+            if not judged.differences:
+                if self._status is EntityStatus.DRIFTED:
+                    # The lock is back at the verified state.
+                    self._set_status(EntityStatus.IN_SYNC)
+                continue
+            self._on_drift(event, judged)
+
+    def _on_drift(self, event: AuthEvent, judged: EventJudgement) -> None:
+        self._drift = judged.differences
+        policy = self._drift_policy
+        workflow.logger.warning(
+            "the lock drifted in %s (policy %s)", ", ".join(judged.differences), policy.value
+        )
+        # A deleted auth cannot be written again under its id, nor adopted while changes may
+        # come: it is shown, whatever the policy.
+        if judged.reported is None or policy is DriftPolicy.ALERT:
+            self._set_status(EntityStatus.DRIFTED)
+            return
+        if policy is DriftPolicy.ADOPT:
+            self._desired = self._verified = judged.reported
+            self._set_status(EntityStatus.IN_SYNC)
+            return
+        # Enforce: the desired state goes through the normal write path (write, wait, read
+        # back, compare) as a change of its own, answered and counted like any other.
+        self._set_status(EntityStatus.DRIFTED)
+        self._counter += 1
+        enforce = AuthChange.model_construct(
+            request_id=f"{ENFORCE_PREFIX}{event.digest[:16]}",
+            kind=ChangeKind.UPDATE,
+            # Bypasses the rule that an update sets a field: this one writes the desired state
+            # as it is. No deadline given: the default change deadline from now.
+            patch=None,
+        )
+        self._pending.append(
+            PendingChange.model_construct(
+                number=self._counter, change=enforce, accepted_at=workflow.now()
+            )
+        )
+        self._show_details()
+
+    # -- writing ------------------------------------------------------------------------
 
     async def _process_next(self) -> None:
         """Take the pending changes up to the first delete; write only the last of them."""
@@ -291,6 +386,7 @@ class AuthEntityWorkflow(EntityBook):
             return False
         self._auth_type = result.auth.type
         self._desired = self._verified = AuthFields.from_wire(result.auth)
+        self._took_read(result.auth.update_date)
         return True
 
     async def _apply(self, pending: PendingChange, target: AuthFields | None) -> None:
@@ -340,6 +436,8 @@ class AuthEntityWorkflow(EntityBook):
                 return
 
             back = compare(target, settled.auth)
+            if settled.auth is not None:
+                self._took_read(settled.auth.update_date)
             if settled.auth is None:
                 if target is None:
                     self._deleted_by = pending.number

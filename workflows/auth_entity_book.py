@@ -8,6 +8,8 @@ handlers and the main loop and inherits this.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
@@ -17,10 +19,12 @@ with workflow.unsafe.imports_passed_through():
         AuthEntityInput,
         AuthEntityResult,
         AuthEntityView,
+        DriftPolicy,
         EntityMemory,
         EntityStatus,
         PendingChange,
     )
+    from nukiflow.contracts.events import AuthEvent
     from nukiflow.workflows import auth_details as say
 
 # Outcomes kept for request-id idempotency across continue-as-new.
@@ -44,6 +48,12 @@ class EntityBook:
         # The auth was not found when read: nothing to manage, the run ends.
         self._missing = False
         self._status_published: EntityStatus | None = None
+        # Webhook events waiting to be judged (while the entity is idle).
+        self._events: list[AuthEvent] = []
+        self._drift: list[str] = list(memory.drift)
+        self._lock_date: datetime | None = memory.lock_date
+        self._recent_digests: list[str] = list(memory.recent_digests)
+        self._drift_policy: DriftPolicy = input.drift_policy
 
     # -- what the entity knows ----------------------------------------------------------
 
@@ -73,6 +83,7 @@ class EntityBook:
         """This run's input with its memory: what the next run starts from."""
         return self._input.model_copy(
             update={
+                "drift_policy": self._drift_policy,
                 "memory": EntityMemory(
                     desired=self._desired,
                     verified=self._verified,
@@ -80,7 +91,10 @@ class EntityBook:
                     counter=self._counter,
                     status=self._status,
                     outcomes=self._recent_outcomes(),
-                )
+                    drift=self._drift,
+                    lock_date=self._lock_date,
+                    recent_digests=self._recent_digests,
+                ),
             }
         )
 
@@ -106,6 +120,8 @@ class EntityBook:
             change_counter=self._counter,
             last_outcomes=list(self._outcomes.values())[-10:],
             history_length=workflow.info().get_current_history_length(),
+            drift_policy=self._drift_policy,
+            drift=list(self._drift),
         )
 
     # -- outcomes -----------------------------------------------------------------------
@@ -170,6 +186,11 @@ class EntityBook:
             return EntityStatus.FAILED
         return EntityStatus.IN_SYNC if self._verified is not None else EntityStatus.IDLE
 
+    def _took_read(self, date: datetime | None) -> None:
+        """The auth was read with this ``updateDate``: events about older states are stale."""
+        if date is not None and (self._lock_date is None or date > self._lock_date):
+            self._lock_date = date
+
     # -- what the Temporal UI shows -----------------------------------------------------
 
     def _set_status(self, status: EntityStatus) -> None:
@@ -201,5 +222,7 @@ class EntityBook:
                 pending=len(self._pending),
                 verified=self._verified,
                 last=last,
+                drift=self._drift,
+                policy=self._drift_policy.value,
             )
         )

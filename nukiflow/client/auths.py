@@ -34,11 +34,14 @@ from nukiflow.contracts.entity import (
     AuthEntityInput,
     AuthEntityResult,
     AuthEntityView,
+    DriftPolicy,
+    DriftPolicyRequest,
     auth_workflow_id,
 )
 from nukiflow.contracts.messages import validation_message
 from nukiflow.contracts.names import (
     AUTH_CHANGE_UPDATE,
+    AUTH_DRIFT_POLICY_UPDATE,
     AUTH_ENTITY_WORKFLOW,
     AUTH_OUTCOME_UPDATE,
     ENTITY_ROLLING_OVER_ERROR,
@@ -202,6 +205,7 @@ class AuthChangeCalls(FacadeBase):
                     auth_id=auth_id,
                     timing=self.timing,
                     max_rewrites=self.max_rewrites,
+                    drift_policy=self.drift_policy,
                 ),
                 id=auth_workflow_id(smartlock_id, auth_id),
                 task_queue=self.task_queue,
@@ -254,6 +258,21 @@ class AuthChangeCalls(FacadeBase):
         smartlock_id, auth_id = check_auth_target(smartlock_id, auth_id)
         handle = self.client.get_workflow_handle(auth_workflow_id(smartlock_id, auth_id))
         view: AuthEntityView = await handle.query(STATE_QUERY, result_type=AuthEntityView)
+        return view
+
+    async def set_drift_policy(
+        self, smartlock_id: int, auth_id: str, policy: DriftPolicy | str
+    ) -> AuthEntityView:
+        """Set what the auth's running entity does about the drifts reported from now on
+        (``enforce``, ``adopt`` or ``alert``); returns its state. Raises
+        :class:`~nukiflow.contracts.validation.InputError` for bad ids, ``ValueError`` for an
+        unknown policy."""
+        smartlock_id, auth_id = check_auth_target(smartlock_id, auth_id)
+        request = DriftPolicyRequest(policy=DriftPolicy(policy))
+        handle = self.client.get_workflow_handle(auth_workflow_id(smartlock_id, auth_id))
+        view: AuthEntityView = await handle.execute_update(
+            AUTH_DRIFT_POLICY_UPDATE, request, result_type=AuthEntityView
+        )
         return view
 
     async def _ended_entity(

@@ -10,6 +10,7 @@ from temporalio.client import Client
 from nukiflow.contracts.action import MAX_DEADLINE
 from nukiflow.contracts.auth import MAX_CHANGE_DEADLINE
 from nukiflow.contracts.deadline import Deadline, resolve_deadline
+from nukiflow.contracts.entity import DriftPolicy
 from nukiflow.contracts.timing import WorkflowTiming
 
 
@@ -25,6 +26,7 @@ class FacadeBase:
         max_rewrites: int = 3,
         auth_deadline: timedelta = timedelta(hours=24),
         action_deadline: timedelta = timedelta(seconds=60),
+        drift_policy: DriftPolicy = DriftPolicy.ALERT,
     ) -> None:
         self.client = client
         self.task_queue = task_queue
@@ -32,6 +34,8 @@ class FacadeBase:
         self.max_rewrites = max_rewrites
         self.auth_deadline = auth_deadline
         self.action_deadline = action_deadline
+        # The drift policy of the auth entities this facade starts (see README, Drift).
+        self.drift_policy = drift_policy
 
     def _auth_deadline_at(self, deadline: Deadline | None) -> datetime:
         """The instant of an auth change's or create's deadline, fixed now."""

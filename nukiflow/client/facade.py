@@ -15,9 +15,10 @@ class NukiFlow(AuthChangeCalls, AuthCreateCalls, LockActionCalls):
     """Client facade. Build it with :meth:`connect` or from an existing Temporal client.
 
     ``NukiFlow(client, task_queue=..., timing=None, max_rewrites=3,
-    auth_deadline=timedelta(hours=24), action_deadline=timedelta(seconds=60))``: the task queue
-    of the nukiflow worker, the timing handed to the workflows it starts, and the deadlines of
-    calls that give none.
+    auth_deadline=timedelta(hours=24), action_deadline=timedelta(seconds=60),
+    drift_policy=DriftPolicy.ALERT)``: the task queue of the nukiflow worker, the timing handed
+    to the workflows it starts, the deadlines of calls that give none, and the drift policy of
+    the auth entities it starts.
     """
 
     @classmethod
@@ -34,4 +35,5 @@ class NukiFlow(AuthChangeCalls, AuthCreateCalls, LockActionCalls):
             max_rewrites=settings.max_rewrites,
             auth_deadline=settings.auth_change_deadline,
             action_deadline=settings.action_deadline,
+            drift_policy=settings.drift_policy,
         )

@@ -31,6 +31,26 @@ class EntityStatus(StrEnum):
     IN_SYNC = "in_sync"
     FAILED = "failed"
     DELETED = "deleted"
+    # The lock reported (by webhook) a state that differs from the verified one; the names of
+    # the differing fields are in the state query.
+    DRIFTED = "drifted"
+
+
+class DriftPolicy(StrEnum):
+    """What the entity does when the lock reports a state that differs from the verified one."""
+
+    # Write the desired state again through the verified write path.
+    ENFORCE = "enforce"
+    # Take the lock's state as desired and verified.
+    ADOPT = "adopt"
+    # Only show it (status ``drifted``, the differing field names).
+    ALERT = "alert"
+
+
+class DriftPolicyRequest(BaseModel):
+    """The input of the entity's ``drift_policy`` update: the policy for the events to come."""
+
+    policy: DriftPolicy
 
 
 class PendingChange(BaseModel):
@@ -50,6 +70,13 @@ class EntityMemory(BaseModel):
     # Recent outcomes by request id: a caller retrying with the same request id gets the
     # first outcome back, also after continue-as-new.
     outcomes: list[AuthOutcome] = Field(default_factory=list)
+    # Names (never values) of the fields in which the lock last drifted from the verified state.
+    drift: list[str] = Field(default_factory=list)
+    # The newest ``updateDate`` of the auth the entity has taken (read back or by webhook): an
+    # event about an older state is ignored.
+    lock_date: datetime | None = None
+    # Digests of the last webhook deliveries taken (a delivery twice is ignored).
+    recent_digests: list[str] = Field(default_factory=list)
 
 
 class AuthEntityInput(BaseModel):
@@ -59,6 +86,8 @@ class AuthEntityInput(BaseModel):
     max_rewrites: int = Field(default=3, ge=0, le=20)
     # Continue-as-new once a run's history is this long (or when Temporal suggests it).
     max_history_events: int = Field(default=2000, ge=100)
+    # What to do when the lock drifts from the verified state (see DriftPolicy).
+    drift_policy: DriftPolicy = DriftPolicy.ALERT
     memory: EntityMemory = Field(default_factory=EntityMemory)
 
 
@@ -74,6 +103,9 @@ class AuthEntityView(BaseModel):
     change_counter: int
     last_outcomes: list[AuthOutcome]
     history_length: int
+    drift_policy: DriftPolicy = DriftPolicy.ALERT
+    # Names (never values) of the fields in which the lock last drifted.
+    drift: list[str] = Field(default_factory=list)
 
 
 class AuthEntityResult(BaseModel):

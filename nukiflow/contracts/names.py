@@ -21,6 +21,7 @@ DRIFT_LEDGER_WORKFLOW: Final = "NukiDriftLedger"
 # -- updates (the method names they were first defined with) -----------------------------------
 AUTH_CHANGE_UPDATE: Final = "change"
 AUTH_OUTCOME_UPDATE: Final = "outcome"
+AUTH_DRIFT_POLICY_UPDATE: Final = "drift_policy"
 LOCK_ACT_UPDATE: Final = "act"
 ROLLOUT_PAUSE_UPDATE: Final = "pause"
 ROLLOUT_RESUME_UPDATE: Final = "resume"
