@@ -26,7 +26,8 @@ from nukiflow.client import NukiFlow
 from nukiflow.contracts.access import GrantStatus, GrantTiming
 from nukiflow.contracts.action import ActionName, ActionStatus, lock_workflow_id
 from nukiflow.contracts.auth import AuthFields, AuthPatch, OutcomeStatus
-from nukiflow.contracts.entity import auth_workflow_id, create_workflow_id
+from nukiflow.contracts.entity import DriftPolicy, auth_workflow_id, create_workflow_id
+from nukiflow.contracts.events import AUTH_EVENT_SIGNAL, AuthEvent
 from nukiflow.contracts.rollout import (
     ItemStatus,
     RolloutItem,
@@ -35,6 +36,7 @@ from nukiflow.contracts.rollout import (
     RolloutPlan,
     RolloutState,
 )
+from nukiflow.contracts.wire import SmartlockAuth
 from nukiflow.fleet import Fleet
 from nukiflow.plugin import nukiflow_workflows
 from nukiflow.simulator.control import SimulatorControl
@@ -293,3 +295,55 @@ async def test_fresh_lock_history_with_a_last_look_replays(
     assert (await unknown).status is ActionStatus.UNKNOWN
     history = await temporal_client.get_workflow_handle(lock_workflow_id(lock)).fetch_history()
     await _check_and_record("lock_actions_last_look", history)
+
+
+def _device_event(auth: SmartlockAuth, digest: str) -> AuthEvent:
+    return AuthEvent(
+        smartlock_id=auth.smartlock_id,
+        auth_id=auth.id,
+        deleted=False,
+        auth=auth,
+        received_at=auth.update_date or datetime.now(UTC),
+        digest=digest,
+    )
+
+
+async def test_fresh_entity_history_with_an_event_then_a_change_replays(
+    flow: NukiFlow, sim: SimulatorControl, worker: Worker, temporal_client: Client
+) -> None:
+    """A webhook event between two changes (alert: shown as drift, then written over).
+    ``auth_entity_event_before_handler`` is this run recorded by a worker whose entity had no
+    handler for the signal yet: replayed now, the event is ignored as it was then."""
+    lock = await sim.add_lock()
+    auth = await sim.add_auth(lock.smartlock_id, name="evented", code=555571)
+    assert (await flow.update_auth(lock.smartlock_id, auth.id, {"code": 555572})).ok
+    handle = temporal_client.get_workflow_handle(auth_workflow_id(lock.smartlock_id, auth.id))
+    changed = await sim.update_device_auth(lock.smartlock_id, auth.id, name="elsewhere")
+    await handle.signal(AUTH_EVENT_SIGNAL, _device_event(changed, "d1" * 32))
+    assert (await flow.update_auth(lock.smartlock_id, auth.id, {"code": 555573})).ok
+    await _check_and_record("auth_entity_event_then_change", await handle.fetch_history())
+
+
+async def test_fresh_entity_history_with_an_enforced_drift_replays(
+    flow: NukiFlow, sim: SimulatorControl, worker: Worker, temporal_client: Client
+) -> None:
+    """Drift enforced by a write, then a stale and a duplicate report that change nothing."""
+    lock = await sim.add_lock()
+    auth = await sim.add_auth(lock.smartlock_id, name="enforced", code=555581)
+    assert (await flow.update_auth(lock.smartlock_id, auth.id, {"code": 555582})).ok
+    before = await flow.set_drift_policy(lock.smartlock_id, auth.id, DriftPolicy.ENFORCE)
+    handle = temporal_client.get_workflow_handle(auth_workflow_id(lock.smartlock_id, auth.id))
+    first = await sim.update_device_auth(lock.smartlock_id, auth.id, name="first")
+    second = await sim.update_device_auth(lock.smartlock_id, auth.id, enabled=False)
+    await handle.signal(AUTH_EVENT_SIGNAL, _device_event(second, "e2" * 32))
+    await handle.signal(AUTH_EVENT_SIGNAL, _device_event(first, "e1" * 32))
+    await handle.signal(AUTH_EVENT_SIGNAL, _device_event(second, "e2" * 32))
+
+    async def enforced() -> bool:
+        view = await flow.auth_state(lock.smartlock_id, auth.id)
+        return view.change_counter == before.change_counter + 1 and view.status.value == "in_sync"
+
+    await _wait_until(enforced, "the enforcing write")
+    view = await flow.set_drift_policy(lock.smartlock_id, auth.id, DriftPolicy.ALERT)
+    assert view.change_counter == before.change_counter + 1
+    await _check_and_record("auth_entity_drift_enforced", await handle.fetch_history())
