@@ -9,7 +9,8 @@ update) is written again a bounded number of times.
 
 Its memory and answers live in :mod:`nukiflow.workflows.auth_entity_book`, the merging of
 changes and the judging of a read-back in :mod:`nukiflow.workflows.auth_merge`, its calls to the
-activities in :mod:`nukiflow.workflows.auth_calls`.
+activities in :mod:`nukiflow.workflows.auth_calls`, what it does with the lock's reports (drift)
+in :mod:`nukiflow.workflows.auth_entity_events`.
 """
 
 from __future__ import annotations
@@ -35,7 +36,6 @@ with workflow.unsafe.imports_passed_through():
         AuthEntityInput,
         AuthEntityResult,
         AuthEntityView,
-        DriftPolicy,
         DriftPolicyRequest,
         EntityStatus,
         PendingChange,
@@ -53,8 +53,8 @@ with workflow.unsafe.imports_passed_through():
     )
     from nukiflow.workflows import auth_calls as calls
     from nukiflow.workflows import auth_details as say
-    from nukiflow.workflows.auth_drift import EventJudgement, judge_event, remember
-    from nukiflow.workflows.auth_entity_book import REMEMBERED_OUTCOMES, EntityBook
+    from nukiflow.workflows.auth_entity_book import REMEMBERED_OUTCOMES
+    from nukiflow.workflows.auth_entity_events import EntityEvents
     from nukiflow.workflows.auth_merge import (
         check_fits,
         check_type_rules,
@@ -80,8 +80,6 @@ LINE_PATCH = "change-answered-at-its-deadline-in-line"
 # Marks runs that take ``nuki_auth_event`` signals (earlier runs left them unread; replaying
 # one, the handler ignores them so it decides as it did).
 EVENTS_PATCH = "auth-events"
-# The request ids of the writes that enforce the desired state after a drift.
-ENFORCE_PREFIX = "drift-enforce-"
 WAITING_STEP = "waiting for the lock to apply the change"
 
 __all__ = [
@@ -94,7 +92,7 @@ __all__ = [
 
 
 @workflow.defn(name=AUTH_ENTITY_WORKFLOW)
-class AuthEntityWorkflow(EntityBook):
+class AuthEntityWorkflow(EntityEvents):
     @workflow.init
     def __init__(self, input: AuthEntityInput) -> None:
         super().__init__(input)
@@ -241,61 +239,6 @@ class AuthEntityWorkflow(EntityBook):
         if not self._ended():
             workflow.continue_as_new(self._next_input())
         return self._result()
-
-    # -- what the lock reports ----------------------------------------------------------
-
-    def _take_events(self) -> None:
-        """Judge the events that came in; only an idle entity in sync (or drifted) judges."""
-        events, self._events = self._events, []
-        for event in events:
-            if self._status not in (EntityStatus.IN_SYNC, EntityStatus.DRIFTED):
-                workflow.logger.info("event ignored: the entity is %s", self._status.value)
-                continue
-            judged = judge_event(event, self._verified, self._lock_date, self._recent_digests)
-            self._recent_digests = remember(self._recent_digests, event.digest)
-            if not judged.taken:
-                workflow.logger.info("event ignored: %s", judged.ignored_because)
-                continue
-            self._took_read(event.auth.update_date)
-            if not judged.differences:
-                if self._status is EntityStatus.DRIFTED:
-                    # The lock is back at the verified state.
-                    self._set_status(EntityStatus.IN_SYNC)
-                continue
-            self._on_drift(event, judged)
-
-    def _on_drift(self, event: AuthEvent, judged: EventJudgement) -> None:
-        self._drift = judged.differences
-        policy = self._drift_policy
-        workflow.logger.warning(
-            "the lock drifted in %s (policy %s)", ", ".join(judged.differences), policy.value
-        )
-        # A deleted auth cannot be written again under its id, nor adopted while changes may
-        # come: it is shown, whatever the policy.
-        if judged.reported is None or policy is DriftPolicy.ALERT:
-            self._set_status(EntityStatus.DRIFTED)
-            return
-        if policy is DriftPolicy.ADOPT:
-            self._desired = self._verified = judged.reported
-            self._set_status(EntityStatus.IN_SYNC)
-            return
-        # Enforce: the desired state goes through the normal write path (write, wait, read
-        # back, compare) as a change of its own, answered and counted like any other.
-        self._set_status(EntityStatus.DRIFTED)
-        self._counter += 1
-        enforce = AuthChange.model_construct(
-            request_id=f"{ENFORCE_PREFIX}{event.digest[:16]}",
-            kind=ChangeKind.UPDATE,
-            # Bypasses the rule that an update sets a field: this one writes the desired state
-            # as it is. No deadline given: the default change deadline from now.
-            patch=None,
-        )
-        self._pending.append(
-            PendingChange.model_construct(
-                number=self._counter, change=enforce, accepted_at=workflow.now()
-            )
-        )
-        self._show_details()
 
     # -- writing ------------------------------------------------------------------------
 
