@@ -11,14 +11,15 @@ from rich.table import Table
 
 from nukiflow.cli.console import safe
 
-# Auth workflows: applying, in_sync, failed, idle, deleted; lock workflows: acting, confirmed,
-# expired, failed, unknown, idle; rollouts: running, paused, cancelling, stopping (then their final
-# state); grants: creating, scheduled, active, revoking, revocation_overdue, failed, revoked.
-# Most urgent first.
+# Auth workflows: applying, in_sync, drifted, failed, idle, deleted; lock workflows: acting,
+# confirmed, expired, failed, unknown, idle; rollouts: running, paused, cancelling, stopping (then
+# their final state); grants: creating, scheduled, active, revoking, revocation_overdue, failed,
+# revoked. Most urgent first.
 STATUS_ORDER = (
     "revocation_overdue",
     "unknown",
     "failed",
+    "drifted",
     "expired",
     "stopping",
     "cancelling",
@@ -44,6 +45,7 @@ _STATUS_COLOUR = {
     "revocation_overdue": "bold red",
     "unknown": "bold yellow",
     "failed": "red",
+    "drifted": "bold magenta",
     "expired": "red",
     "stopping": "red",
     "cancelling": "yellow",
@@ -68,6 +70,7 @@ _STATUS_WORDS = {
     "revocation_overdue": "revocation overdue",
     "unknown": "outcome unknown",
     "failed": "failing",
+    "drifted": "drifted (the lock differs)",
     "expired": "expired",
     "stopping": "stopping (a failure)",
     "cancelling": "cancelling",
