@@ -36,6 +36,7 @@ _EXPORTS: dict[str, str] = {
     "RedactedAuth": "nukiflow.contracts.auth",
     "AuthEntityView": "nukiflow.contracts.entity",
     "EntityStatus": "nukiflow.contracts.entity",
+    "DriftPolicy": "nukiflow.contracts.entity",
     # Lock actions.
     "ActionName": "nukiflow.contracts.action",
     "ActionOutcome": "nukiflow.contracts.action",
@@ -80,6 +81,7 @@ __all__ = [
     "AuthOutcome",
     "AuthPatch",
     "ChangeKind",
+    "DriftPolicy",
     "EntityStatus",
     "FailurePolicy",
     "Fleet",
@@ -126,7 +128,7 @@ if TYPE_CHECKING:
         OutcomeStatus,
         RedactedAuth,
     )
-    from nukiflow.contracts.entity import AuthEntityView, EntityStatus
+    from nukiflow.contracts.entity import AuthEntityView, DriftPolicy, EntityStatus
     from nukiflow.contracts.rollout import (
         FailurePolicy,
         ItemReport,

@@ -16,6 +16,7 @@ EXPECTED = {
     "AuthOutcome",
     "AuthPatch",
     "ChangeKind",
+    "DriftPolicy",
     "EntityStatus",
     "FailurePolicy",
     "Fleet",
