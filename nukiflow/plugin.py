@@ -28,6 +28,7 @@ from temporalio.worker import WorkerConfig
 from nukiflow.activities.action_activities import ActionActivities
 from nukiflow.activities.auth_activities import AuthActivities
 from nukiflow.activities.nuki_client import NukiClient
+from nukiflow.activities.sweep_activities import SweepActivities
 from nukiflow.client import NukiFlow
 from nukiflow.contracts.ports import AuthChanges
 from nukiflow.fleet.assembly import fleet_activities, fleet_workflows
@@ -38,6 +39,7 @@ from nukiflow.temporal.tracing import tracing_interceptors
 from nukiflow.workflows.auth_create import AuthCreateWorkflow
 from nukiflow.workflows.auth_entity import AuthEntityWorkflow
 from nukiflow.workflows.drift_ledger import DriftLedgerWorkflow
+from nukiflow.workflows.drift_sweep import DriftSweepWorkflow
 from nukiflow.workflows.lock_actions import LockActionsWorkflow
 
 PLUGIN_NAME = "nukiflow"
@@ -54,6 +56,7 @@ def nukiflow_workflows() -> list[type]:
         AuthCreateWorkflow,
         LockActionsWorkflow,
         DriftLedgerWorkflow,
+        DriftSweepWorkflow,
         *fleet_workflows(),
     ]
 
@@ -72,6 +75,7 @@ def nukiflow_activities(nuki: NukiClient, flow: AuthChanges) -> list[Any]:
         actions.send_action,
         actions.confirm_action,
         actions.look_action,
+        SweepActivities(nuki).sweep_account,
         *fleet_activities(nuki, flow),
     ]
 

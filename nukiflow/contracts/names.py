@@ -17,6 +17,7 @@ LOCK_ACTIONS_WORKFLOW: Final = "NukiLockActions"
 ROLLOUT_WORKFLOW: Final = "NukiRollout"
 ACCESS_GRANT_WORKFLOW: Final = "NukiAccessGrant"
 DRIFT_LEDGER_WORKFLOW: Final = "NukiDriftLedger"
+DRIFT_SWEEP_WORKFLOW: Final = "NukiDriftSweep"
 
 # -- updates (the method names they were first defined with) -----------------------------------
 AUTH_CHANGE_UPDATE: Final = "change"
@@ -51,6 +52,7 @@ LOOK_ACTION_ACTIVITY: Final = "nuki.action.look"
 APPLY_ITEM_ACTIVITY: Final = "nuki.fleet.apply_item"
 REVOKE_AUTH_ACTIVITY: Final = "nuki.fleet.revoke_auth"
 FIND_AUTH_ACTIVITY: Final = "nuki.fleet.find_auth"
+SWEEP_ACCOUNT_ACTIVITY: Final = "nuki.sweep.account"
 
 # -- error types of failures that workflows and callers tell apart ------------------------------
 ENTITY_ROLLING_OVER_ERROR: Final = "EntityRollingOver"
