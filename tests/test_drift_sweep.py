@@ -162,3 +162,49 @@ def test_a_listed_digest_never_depends_on_the_code() -> None:
     assert one == listed_digest(auth.model_copy(update={"code": 646464}))
     assert one != listed_digest(auth)
     assert one != listed_digest(auth.model_copy(update={"code": 535353, "name": "y"}))
+
+
+async def test_the_sweep_commands(
+    sim: SimulatorControl,
+    worker: Worker,
+    temporal_client: Client,
+    cli_env: dict[str, str],
+    flow: NukiFlow,
+) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from nukiflow.cli import app
+    from nukiflow.contracts.sweep import SWEEP_SCHEDULE_ID
+
+    async def run(*args: str) -> tuple[int, str]:
+        result = await asyncio.to_thread(CliRunner().invoke, app, list(args), env=cli_env)
+        return result.exit_code, result.stdout
+
+    lock = await sim.add_lock()
+    auth_id = await managed(flow, sim, lock.smartlock_id, 565651)
+    assert (await run("sweep", "schedule", "--every", "1s"))[0] == 2
+    assert (await run("sweep", "schedule", "--every", "soon"))[0] == 2
+    try:
+        code, out = await run("sweep", "schedule", "--every", "1h", "--json")
+        assert code == 0 and json.loads(out)["created"] is True
+        code, out = await run("sweep", "schedule", "--json")
+        assert code == 0 and json.loads(out) == {
+            "schedule_id": SWEEP_SCHEDULE_ID,
+            "every_seconds": 900.0,
+            "created": False,
+            "task_queue": cli_env["NUKIFLOW_TASK_QUEUE"],
+        }
+    finally:
+        await temporal_client.get_schedule_handle(SWEEP_SCHEDULE_ID).delete()
+    await sim.update_device_auth(lock.smartlock_id, auth_id, enabled=False)
+    code, out = await run("sweep", "run", "--json")
+    assert code == 0, out
+    assert json.loads(out)["to_entities"] == 1
+    view = await until(
+        lambda: flow.auth_state(lock.smartlock_id, auth_id),
+        lambda v: v.status is EntityStatus.DRIFTED,
+        "the drift",
+    )
+    assert view.drift == ["enabled"]

@@ -43,6 +43,7 @@ from nukiflow.cli.common import (
 from nukiflow.cli.rollouts import rollout_app
 from nukiflow.cli.run import codec_keygen, codec_server, demo, dev, simulator, worker
 from nukiflow.cli.status import status_command, status_query
+from nukiflow.cli.sweep import sweep_app
 from nukiflow.cli.webhooks import webhook_app, webhook_receiver
 from nukiflow.contracts.action import ActionName
 
@@ -72,6 +73,7 @@ app = typer.Typer(
 app.add_typer(auth_app, name="auth", rich_help_panel=OPERATE)
 app.add_typer(rollout_app, name="rollout", rich_help_panel=OPERATE)
 app.add_typer(access_app, name="access", rich_help_panel=OPERATE)
+app.add_typer(sweep_app, name="sweep", rich_help_panel=OPERATE)
 app.add_typer(webhook_app, name="webhook", rich_help_panel="Nuki account")
 
 # The order of registration is the order of `nukiflow --help`.
