@@ -28,6 +28,7 @@ from temporalio.worker import WorkerConfig
 from nukiflow.activities.action_activities import ActionActivities
 from nukiflow.activities.auth_activities import AuthActivities
 from nukiflow.activities.nuki_client import NukiClient
+from nukiflow.activities.reconcile_activities import ReconcileActivities
 from nukiflow.activities.sweep_activities import SweepActivities
 from nukiflow.client import NukiFlow
 from nukiflow.contracts.ports import AuthChanges
@@ -41,6 +42,7 @@ from nukiflow.workflows.auth_entity import AuthEntityWorkflow
 from nukiflow.workflows.drift_ledger import DriftLedgerWorkflow
 from nukiflow.workflows.drift_sweep import DriftSweepWorkflow
 from nukiflow.workflows.lock_actions import LockActionsWorkflow
+from nukiflow.workflows.reconcile_plan import ReconcilePlanWorkflow
 
 PLUGIN_NAME = "nukiflow"
 
@@ -57,6 +59,7 @@ def nukiflow_workflows() -> list[type]:
         LockActionsWorkflow,
         DriftLedgerWorkflow,
         DriftSweepWorkflow,
+        ReconcilePlanWorkflow,
         *fleet_workflows(),
     ]
 
@@ -76,6 +79,7 @@ def nukiflow_activities(nuki: NukiClient, flow: AuthChanges) -> list[Any]:
         actions.confirm_action,
         actions.look_action,
         SweepActivities(nuki).sweep_account,
+        ReconcileActivities(nuki).plan,
         *fleet_activities(nuki, flow),
     ]
 

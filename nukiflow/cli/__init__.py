@@ -40,6 +40,7 @@ from nukiflow.cli.common import (
     _Process,
     ui_base_url,
 )
+from nukiflow.cli.reconcile import reconcile_app
 from nukiflow.cli.rollouts import rollout_app
 from nukiflow.cli.run import codec_keygen, codec_server, demo, dev, simulator, worker
 from nukiflow.cli.status import status_command, status_query
@@ -74,6 +75,7 @@ app.add_typer(auth_app, name="auth", rich_help_panel=OPERATE)
 app.add_typer(rollout_app, name="rollout", rich_help_panel=OPERATE)
 app.add_typer(access_app, name="access", rich_help_panel=OPERATE)
 app.add_typer(sweep_app, name="sweep", rich_help_panel=OPERATE)
+app.add_typer(reconcile_app, name="reconcile", rich_help_panel=OPERATE)
 app.add_typer(webhook_app, name="webhook", rich_help_panel="Nuki account")
 
 # The order of registration is the order of `nukiflow --help`.

@@ -18,6 +18,7 @@ ROLLOUT_WORKFLOW: Final = "NukiRollout"
 ACCESS_GRANT_WORKFLOW: Final = "NukiAccessGrant"
 DRIFT_LEDGER_WORKFLOW: Final = "NukiDriftLedger"
 DRIFT_SWEEP_WORKFLOW: Final = "NukiDriftSweep"
+RECONCILE_PLAN_WORKFLOW: Final = "NukiReconcilePlan"
 
 # -- updates (the method names they were first defined with) -----------------------------------
 AUTH_CHANGE_UPDATE: Final = "change"
@@ -53,6 +54,7 @@ APPLY_ITEM_ACTIVITY: Final = "nuki.fleet.apply_item"
 REVOKE_AUTH_ACTIVITY: Final = "nuki.fleet.revoke_auth"
 FIND_AUTH_ACTIVITY: Final = "nuki.fleet.find_auth"
 SWEEP_ACCOUNT_ACTIVITY: Final = "nuki.sweep.account"
+RECONCILE_PLAN_ACTIVITY: Final = "nuki.reconcile.plan"
 
 # -- error types of failures that workflows and callers tell apart ------------------------------
 ENTITY_ROLLING_OVER_ERROR: Final = "EntityRollingOver"
