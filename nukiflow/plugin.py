@@ -27,6 +27,7 @@ from temporalio.worker import WorkerConfig
 
 from nukiflow.activities.action_activities import ActionActivities
 from nukiflow.activities.auth_activities import AuthActivities
+from nukiflow.activities.lock_zone_activities import LockZoneActivities
 from nukiflow.activities.nuki_client import NukiClient
 from nukiflow.activities.reconcile_activities import ReconcileActivities
 from nukiflow.activities.sweep_activities import SweepActivities
@@ -42,6 +43,7 @@ from nukiflow.workflows.auth_entity import AuthEntityWorkflow
 from nukiflow.workflows.drift_ledger import DriftLedgerWorkflow
 from nukiflow.workflows.drift_sweep import DriftSweepWorkflow
 from nukiflow.workflows.lock_actions import LockActionsWorkflow
+from nukiflow.workflows.lock_zone import LockZoneWorkflow
 from nukiflow.workflows.reconcile_plan import ReconcilePlanWorkflow
 
 PLUGIN_NAME = "nukiflow"
@@ -60,6 +62,7 @@ def nukiflow_workflows() -> list[type]:
         DriftLedgerWorkflow,
         DriftSweepWorkflow,
         ReconcilePlanWorkflow,
+        LockZoneWorkflow,
         *fleet_workflows(),
     ]
 
@@ -80,6 +83,7 @@ def nukiflow_activities(nuki: NukiClient, flow: AuthChanges) -> list[Any]:
         actions.look_action,
         SweepActivities(nuki).sweep_account,
         ReconcileActivities(nuki).plan,
+        LockZoneActivities(nuki).lock_zone,
         *fleet_activities(nuki, flow),
     ]
 
