@@ -174,12 +174,16 @@ async def test_reconcile_plans_the_seeded_differences_and_applies_the_drift_fix(
     await sim.update_device_auth(smartlock_id, drifting, allowed_week_days=0b0011111)
     await sim.delete_device_auth(smartlock_id, vanishing)
     # Both reach their entities through the receiver before the plan reads them.
-    for auth_id, drift in ((drifting, ["allowed_week_days"]), (vanishing, ["deleted"])):
-        await until(
-            lambda a=auth_id: flow.auth_state(smartlock_id, a),  # type: ignore[misc]
-            lambda v, d=drift: v.drift == d,  # type: ignore[misc]
-            f"drift {drift}",
-        )
+    await until(
+        lambda: flow.auth_state(smartlock_id, drifting),
+        lambda v: v.drift == ["allowed_week_days"],
+        "the drift",
+    )
+    await until(
+        lambda: flow.auth_state(smartlock_id, vanishing),
+        lambda v: v.drift == ["deleted"],
+        "the deletion",
+    )
 
     plan = await plan_reconcile(flow.client, task_queue, [smartlock_id])
     assert [(d.auth_id, d.fields) for d in plan.drifted] == [(drifting, ["allowed_week_days"])]
