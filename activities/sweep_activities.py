@@ -7,7 +7,8 @@ a heartbeat between batches:
 
 - a listed auth goes to its entity (``nuki_auth_event``), or to the lock's drift ledger when no
   entity runs for it, exactly as the webhook receiver routes a ``DEVICE_AUTHS`` delivery (the
-  same :class:`~nukiflow.webhooks.forwarder.Forwarder` does it);
+  same :class:`~nukiflow.webhooks.forwarder.Forwarder` does it), except an unmanaged auth its
+  ledger already holds as listed (:mod:`~nukiflow.activities.sweep_ledgers`): nothing new;
 - an auth whose entity runs on a lock of this account but which the listing no longer holds is
   reported deleted to its entity.
 
@@ -27,6 +28,7 @@ from nukiflow.activities.failures import to_application_error
 from nukiflow.activities.managed_auths import managed_auths
 from nukiflow.activities.nuki_client import NukiClient
 from nukiflow.activities.nuki_errors import NukiError
+from nukiflow.activities.sweep_ledgers import held_as_listed, ledger_entries
 from nukiflow.contracts.names import SWEEP_ACCOUNT_ACTIVITY
 from nukiflow.contracts.sweep import SweepInput, SweepResult, gone_report, listed_report
 from nukiflow.webhooks.counters import Counters
@@ -52,7 +54,11 @@ class SweepActivities:
         listed_at = datetime.now(UTC)
         account_locks = {lock.smartlock_id for lock in locks}
         listed = {(auth.smartlock_id, auth.id.lower()) for auth in auths}
-        reports = [listed_report(auth, listed_at) for auth in auths]
+        managed_keys = {(m.smartlock_id, m.auth_id) for m in managed}
+        unmanaged = [a for a in auths if (a.smartlock_id, a.id.lower()) not in managed_keys]
+        known = await ledger_entries(client, (a.smartlock_id for a in unmanaged), input.concurrency)
+        unchanged = {id(a) for a in unmanaged if held_as_listed(known, a)}
+        reports = [listed_report(auth, listed_at) for auth in auths if id(auth) not in unchanged]
         # Only entities on this account's locks: another account's locks are another sweep's.
         gone = [
             gone_report(m.smartlock_id, m.auth_id, listed_at)
@@ -76,6 +82,7 @@ class SweepActivities:
             auths=len(auths),
             to_entities=listed_counts.forwarded,
             to_ledgers=listed_counts.unmanaged,
+            unchanged=len(unchanged),
             disappeared=gone_counts.forwarded,
             ignored=listed_counts.ignored + gone_counts.ignored + gone_counts.unmanaged,
             failed=listed_counts.failed + gone_counts.failed,

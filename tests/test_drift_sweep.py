@@ -145,6 +145,35 @@ async def test_one_listing_per_sweep_and_repeated_reports_are_no_news(
         assert view.status is EntityStatus.IN_SYNC and view.drift == []
 
 
+async def test_an_unmanaged_auth_goes_to_its_ledger_once_until_it_changes(
+    flow: NukiFlow, sim: SimulatorControl, worker: Worker, temporal_client: Client, task_queue: str
+) -> None:
+    lock = await sim.add_lock()
+    stranger = await sim.add_auth(lock.smartlock_id, name="app-made", code=646461)
+    ledger = temporal_client.get_workflow_handle(drift_ledger_workflow_id(lock.smartlock_id))
+
+    async def sweep(n: int) -> tuple[int, int]:
+        result = await run_sweep(temporal_client, task_queue, workflow_id=f"sweep-{task_queue}-{n}")
+        return result.to_ledgers, result.unchanged
+
+    async def entry_named(name: str) -> None:
+        await until(
+            lambda: ledger.query(STATE_QUERY, result_type=DriftLedgerView),
+            lambda v: [e.name for e in v.entries if e.auth_id == stranger.id] == [name],
+            f"the ledger holding {name}",
+        )
+
+    assert await sweep(1) == (1, 0)
+    await entry_named("app-made")
+    # Unchanged: the ledger holds it as listed, nothing is sent.
+    assert await sweep(2) == (0, 1)
+    await sim.update_device_auth(lock.smartlock_id, stranger.id, name="renamed")
+    assert await sweep(3) == (1, 0)
+    await entry_named("renamed")
+    view = await ledger.query(STATE_QUERY, result_type=DriftLedgerView)
+    assert view.sightings == 2
+
+
 def test_the_interval_is_bounded() -> None:
     assert check_interval(timedelta(minutes=15)) == timedelta(minutes=15)
     for bad in (timedelta(seconds=1), timedelta(days=8)):

@@ -63,6 +63,8 @@ class SweepResult(BaseModel):
     to_entities: int = 0
     # Reports of auths no entity manages, signalled to the lock's drift ledger.
     to_ledgers: int = 0
+    # Auths no entity manages that the ledger already holds as listed: not sent again.
+    unchanged: int = 0
     # Managed auths the listing no longer holds, reported deleted to their entities.
     disappeared: int = 0
     # Reports nobody needed (an ended entity's auth reported gone) or that failed to reach
