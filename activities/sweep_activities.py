@@ -52,12 +52,14 @@ class SweepActivities:
         except NukiError as exc:
             raise to_application_error(exc) from None
         listed_at = datetime.now(UTC)
+        activity.heartbeat(0)
         account_locks = {lock.smartlock_id for lock in locks}
         listed = {(auth.smartlock_id, auth.id.lower()) for auth in auths}
         managed_keys = {(m.smartlock_id, m.auth_id) for m in managed}
         unmanaged = [a for a in auths if (a.smartlock_id, a.id.lower()) not in managed_keys]
         known = await ledger_entries(client, (a.smartlock_id for a in unmanaged), input.concurrency)
         unchanged = {id(a) for a in unmanaged if held_as_listed(known, a)}
+        activity.heartbeat(0)
         reports = [listed_report(auth, listed_at) for auth in auths if id(auth) not in unchanged]
         # Only entities on this account's locks: another account's locks are another sweep's.
         gone = [

@@ -4,7 +4,7 @@ and reading a lock's own time zone for a grant's daily times."""
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
 from temporalio.client import (
@@ -89,6 +89,8 @@ class GrantHandle:
 
 
 LOCK_ZONE_PREFIX = "nuki-lock-zone-"
+# The reading may retry Nuki for a minute (workflows/lock_zone.py).
+LOCK_ZONE_TIMEOUT = timedelta(minutes=2)
 
 
 class LockZoneError(FleetError):
@@ -106,6 +108,8 @@ async def read_lock_zone(client: Client, task_queue: str, smartlock_id: int) -> 
             id=f"{LOCK_ZONE_PREFIX}{smartlock_id}-{uuid.uuid4().hex[:12]}",
             task_queue=task_queue,
             result_type=LockZone,
+            # Without a worker nothing reads it: the caller gets an answer, not a wait.
+            execution_timeout=LOCK_ZONE_TIMEOUT,
             static_summary=f"read the time zone of smartlock {smartlock_id}",
         )
     except WorkflowFailureError as exc:

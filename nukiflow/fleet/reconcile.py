@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from temporalio.client import Client
 
@@ -32,6 +32,8 @@ from nukiflow.fleet.service import Fleet
 
 RECONCILE_PLAN_PREFIX = "nuki-reconcile-plan-"
 ROLLOUT_NAME = "reconcile"
+# The plan's reading may retry Nuki for ten minutes (workflows/reconcile_plan.py).
+PLAN_TIMEOUT = timedelta(minutes=15)
 
 
 async def plan_reconcile(
@@ -45,6 +47,8 @@ async def plan_reconcile(
         id=RECONCILE_PLAN_PREFIX + uuid.uuid4().hex,
         task_queue=task_queue,
         result_type=ReconcilePlan,
+        # Without a worker the plan is not read: it ends instead of waiting for good.
+        execution_timeout=PLAN_TIMEOUT,
         static_summary="reconcile plan (read only)",
     )
     return plan
