@@ -28,7 +28,6 @@ log = logging.getLogger("nukiflow.temporal.worker")
 # How long running activities may finish after SIGTERM; deploy/ gives pods longer than this.
 DEFAULT_GRACEFUL_SHUTDOWN = timedelta(seconds=30)
 
-
 def build_worker(
     client: Client,
     nuki: NukiClient,
