@@ -3,14 +3,14 @@
 Two commands run things: ``nukiflow dev`` (Temporal dev server + fake Nuki cloud + worker on
 this machine) and ``nukiflow worker`` (a worker alone, the production path); ``nukiflow demo``
 plays the forum case end to end. The operator commands (``auth ...``, ``action``, ``lock``,
-``unlock``, ``unlatch``, ``rollout ...``, ``access ...``, ``status``) talk to the configured
-Temporal (``NUKIFLOW_*`` settings; by default the one ``nukiflow dev`` runs); ``webhook ...``
-talks to the Nuki Web API.
+``unlock``, ``unlatch``, ``rollout ...``, ``access ...``, ``sweep ...``, ``reconcile ...``,
+``status``) talk to the configured Temporal (``NUKIFLOW_*`` settings; by default the one
+``nukiflow dev`` runs); ``webhook ...`` talks to the Nuki Web API.
 
 Exit statuses: 0 applied, superseded or confirmed (a rollout: every item applied; a grant: its
 code is on the lock); 1 failed or expired (also: Temporal could not be reached); 2 rejected
-(a bad plan, time zone or code), or a usage error. Keypad codes are printed only where the user
-typed them (never from a plan file).
+(a bad plan, time zone or code), or a usage error; 4 ``reconcile plan`` found differences.
+Keypad codes are printed only where the user typed them (never from a plan file).
 
 Public: the ``nukiflow`` command (its commands, options, output and exit statuses, as the
 README describes them) and :func:`main`, its entry point. The Python modules of this package
