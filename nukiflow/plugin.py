@@ -27,7 +27,10 @@ from temporalio.worker import WorkerConfig
 
 from nukiflow.activities.action_activities import ActionActivities
 from nukiflow.activities.auth_activities import AuthActivities
+from nukiflow.activities.lock_zone_activities import LockZoneActivities
 from nukiflow.activities.nuki_client import NukiClient
+from nukiflow.activities.reconcile_activities import ReconcileActivities
+from nukiflow.activities.sweep_activities import SweepActivities
 from nukiflow.client import NukiFlow
 from nukiflow.contracts.ports import AuthChanges
 from nukiflow.fleet.assembly import fleet_activities, fleet_workflows
@@ -38,7 +41,10 @@ from nukiflow.temporal.tracing import tracing_interceptors
 from nukiflow.workflows.auth_create import AuthCreateWorkflow
 from nukiflow.workflows.auth_entity import AuthEntityWorkflow
 from nukiflow.workflows.drift_ledger import DriftLedgerWorkflow
+from nukiflow.workflows.drift_sweep import DriftSweepWorkflow
 from nukiflow.workflows.lock_actions import LockActionsWorkflow
+from nukiflow.workflows.lock_zone import LockZoneWorkflow
+from nukiflow.workflows.reconcile_plan import ReconcilePlanWorkflow
 
 PLUGIN_NAME = "nukiflow"
 
@@ -54,6 +60,9 @@ def nukiflow_workflows() -> list[type]:
         AuthCreateWorkflow,
         LockActionsWorkflow,
         DriftLedgerWorkflow,
+        DriftSweepWorkflow,
+        ReconcilePlanWorkflow,
+        LockZoneWorkflow,
         *fleet_workflows(),
     ]
 
@@ -72,6 +81,9 @@ def nukiflow_activities(nuki: NukiClient, flow: AuthChanges) -> list[Any]:
         actions.send_action,
         actions.confirm_action,
         actions.look_action,
+        SweepActivities(nuki).sweep_account,
+        ReconcileActivities(nuki).plan,
+        LockZoneActivities(nuki).lock_zone,
         *fleet_activities(nuki, flow),
     ]
 

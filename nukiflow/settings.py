@@ -135,6 +135,9 @@ class Settings(BaseSettings):
     # What a new auth entity does when the lock reports a drift (see README, Drift): alert
     # only shows it, so nothing is written to a lock on the word of a webhook unless asked.
     drift_policy: DriftPolicy = DriftPolicy.ALERT
+    # How often the drift sweep's schedule lists the account (`nukiflow sweep schedule` and
+    # `nukiflow dev` create it with this interval unless told otherwise).
+    sweep_every_seconds: float = Field(default=900.0, ge=10, le=7 * 24 * 3600, allow_inf_nan=False)
 
     # Payload encryption (see nukiflow.temporal.codec). Keys: `id:base64-key`, first = current.
     codec_keys: SecretStr | None = Field(

@@ -234,6 +234,12 @@ class _Client:
     async def start_workflow(self, workflow: Any, argument: Any, **options: Any) -> None:
         raise _Started(argument)
 
+    async def execute_workflow(self, workflow: Any, argument: Any, **options: Any) -> Any:
+        """The lock's own zone, read for daily times and weekdays: the zone the cases use."""
+        from nukiflow.contracts.lock_zone import LockZone
+
+        return LockZone(smartlock_id=argument.smartlock_id, timezone_id=37, zone=BERLIN)
+
 
 async def through_api(case: Case) -> Read:
     """``Fleet.grant_access``: the window it would start the grant with, or its refusal."""

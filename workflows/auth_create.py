@@ -26,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
         AuthCreateInput,
         AuthEntityInput,
         AuthEntityResult,
+        DriftPolicy,
         EntityMemory,
         EntityStatus,
         auth_workflow_id,
@@ -36,6 +37,8 @@ with workflow.unsafe.imports_passed_through():
 
 
 SNAPSHOT_PATCH = "create-lists-existing-auths-first"
+# Marks runs whose entity takes the creator's drift policy (earlier runs started it with alert).
+POLICY_PATCH = "create-hands-its-drift-policy-over"
 
 
 @workflow.defn(name=AUTH_CREATE_WORKFLOW)
@@ -129,6 +132,7 @@ class AuthCreateWorkflow:
                     auth_id=created.auth_id,
                     timing=timing,
                     max_rewrites=input.max_rewrites,
+                    drift_policy=self._drift_policy(input),
                     memory=EntityMemory(
                         desired=verified,
                         verified=verified,
@@ -160,6 +164,13 @@ class AuthCreateWorkflow:
             writes=created.writes,
             reads=snapshot_reads + created.reads + settled.reads,
         )
+
+    @staticmethod
+    def _drift_policy(input: AuthCreateInput) -> DriftPolicy:
+        """The creator's policy; alert for inputs (and runs) from before creates passed one."""
+        if input.drift_policy is None or not workflow.patched(POLICY_PATCH):
+            return DriftPolicy.ALERT
+        return input.drift_policy
 
     def _finish(
         self,

@@ -3,14 +3,14 @@
 Two commands run things: ``nukiflow dev`` (Temporal dev server + fake Nuki cloud + worker on
 this machine) and ``nukiflow worker`` (a worker alone, the production path); ``nukiflow demo``
 plays the forum case end to end. The operator commands (``auth ...``, ``action``, ``lock``,
-``unlock``, ``unlatch``, ``rollout ...``, ``access ...``, ``status``) talk to the configured
-Temporal (``NUKIFLOW_*`` settings; by default the one ``nukiflow dev`` runs); ``webhook ...``
-talks to the Nuki Web API.
+``unlock``, ``unlatch``, ``rollout ...``, ``access ...``, ``sweep ...``, ``reconcile ...``,
+``status``) talk to the configured Temporal (``NUKIFLOW_*`` settings; by default the one
+``nukiflow dev`` runs); ``webhook ...`` talks to the Nuki Web API.
 
 Exit statuses: 0 applied, superseded or confirmed (a rollout: every item applied; a grant: its
 code is on the lock); 1 failed or expired (also: Temporal could not be reached); 2 rejected
-(a bad plan, time zone or code), or a usage error. Keypad codes are printed only where the user
-typed them (never from a plan file).
+(a bad plan, time zone or code), or a usage error; 4 ``reconcile plan`` found differences.
+Keypad codes are printed only where the user typed them (never from a plan file).
 
 Public: the ``nukiflow`` command (its commands, options, output and exit statuses, as the
 README describes them) and :func:`main`, its entry point. The Python modules of this package
@@ -40,9 +40,11 @@ from nukiflow.cli.common import (
     _Process,
     ui_base_url,
 )
+from nukiflow.cli.reconcile import reconcile_app
 from nukiflow.cli.rollouts import rollout_app
 from nukiflow.cli.run import codec_keygen, codec_server, demo, dev, simulator, worker
 from nukiflow.cli.status import status_command, status_query
+from nukiflow.cli.sweep import sweep_app
 from nukiflow.cli.webhooks import webhook_app, webhook_receiver
 from nukiflow.contracts.action import ActionName
 
@@ -72,6 +74,8 @@ app = typer.Typer(
 app.add_typer(auth_app, name="auth", rich_help_panel=OPERATE)
 app.add_typer(rollout_app, name="rollout", rich_help_panel=OPERATE)
 app.add_typer(access_app, name="access", rich_help_panel=OPERATE)
+app.add_typer(sweep_app, name="sweep", rich_help_panel=OPERATE)
+app.add_typer(reconcile_app, name="reconcile", rich_help_panel=OPERATE)
 app.add_typer(webhook_app, name="webhook", rich_help_panel="Nuki account")
 
 # The order of registration is the order of `nukiflow --help`.

@@ -38,7 +38,8 @@ if TYPE_CHECKING:
 
 TZ_HELP = (
     "Time zone of --from/--until/--times/--weekdays without an offset (IANA, e.g. "
-    "Europe/Berlin); also the lock's zone unless --lock-tz is given."
+    "Europe/Berlin). --times/--weekdays are moved into the lock's own zone (read from the "
+    "lock, or --lock-tz)."
 )
 # How the command line's messages say where a zone goes.
 ZONE_HINT = "--tz Europe/Berlin"
@@ -59,7 +60,11 @@ def access_grant(
     ),
     tz: str | None = typer.Option(None, "--tz", metavar="ZONE", help=TZ_HELP),
     lock_tz: str | None = typer.Option(
-        None, "--lock-tz", metavar="ZONE", help="The lock's zone, when it differs from --tz."
+        None,
+        "--lock-tz",
+        metavar="ZONE",
+        help="The lock's zone (default: the one the lock is set to, its config.timezoneId; "
+        "else --tz).",
     ),
     weekdays: str | None = typer.Option(None, "--weekdays", help=NEW_WEEKDAYS_HELP),
     times: str | None = typer.Option(
@@ -149,6 +154,7 @@ async def _access_grant(
     json_output: bool,
 ) -> int:
     from nukiflow.fleet import Fleet, FleetError
+    from nukiflow.fleet.grants import LockZoneError
     from nukiflow.workflows.access_grant import AccessGrantWorkflow
 
     flow = await _connect(settings)
@@ -167,6 +173,9 @@ async def _access_grant(
             times=times,
             request_id=request_id,
         )
+    except LockZoneError as exc:
+        error(str(exc), "nothing was sent; run it again with --lock-tz ZONE")
+        return EXIT_FAILED
     except FleetError as exc:
         error(str(exc), "leave --request-id out (or give a new one) for a new grant")
         return EXIT_REJECTED

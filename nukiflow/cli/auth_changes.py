@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
@@ -34,7 +34,7 @@ from nukiflow.cli.common import (
 from nukiflow.cli.console import EXIT_OK, auth_exit_code, print_json, safe, stdout_console, waiting
 from nukiflow.cli.render_auth import render_auth_outcome
 from nukiflow.contracts.auth import AuthOutcome, AuthPatch, ChangeKind, CreateAuthRequest
-from nukiflow.contracts.entity import auth_workflow_id
+from nukiflow.contracts.entity import DriftPolicy, auth_workflow_id
 from nukiflow.settings import Settings
 
 
@@ -155,6 +155,15 @@ def auth_create(
     weekdays: str | None = typer.Option(None, "--weekdays", metavar="DAYS", help=NEW_WEEKDAYS_HELP),
     times: str | None = typer.Option(None, "--times", metavar="HH:MM-HH:MM", help=NEW_TIMES_HELP),
     deadline: str | None = DEADLINE_OPTION,
+    drift_policy: Annotated[
+        DriftPolicy | None,
+        typer.Option(
+            "--drift-policy",
+            case_sensitive=False,
+            help="What nukiflow does when the lock drifts from it: alert, enforce or adopt "
+            "(default: NUKIFLOW_DRIFT_POLICY, alert).",
+        ),
+    ] = None,
     no_wait: bool = typer.Option(
         False, "--no-wait", help="Return once the create workflow started; do not wait."
     ),
@@ -192,6 +201,7 @@ def auth_create(
             fields,
             typed_code=code,
             deadline=until_deadline,
+            drift_policy=drift_policy,
             request_id=request_id,
             no_wait=no_wait,
             json_output=json_output,
@@ -208,6 +218,7 @@ async def _auth_create(
     *,
     typed_code: int | None,
     deadline: timedelta | None,
+    drift_policy: DriftPolicy | None,
     request_id: str,
     no_wait: bool,
     json_output: bool,
@@ -217,7 +228,12 @@ async def _auth_create(
         await _warn_without_worker(flow.client, settings)
     async with waiting(f"Creating {name!r} on smartlock {smartlock_id}", quiet=json_output):
         started = await flow.start_create_auth(
-            smartlock_id, name=name, request_id=request_id, deadline=deadline, **fields
+            smartlock_id,
+            name=name,
+            request_id=request_id,
+            deadline=deadline,
+            drift_policy=drift_policy,
+            **fields,
         )
         if isinstance(started, AuthOutcome):  # rejected before anything was started
             rejected = started.model_copy(update={"kind": ChangeKind.CREATE})

@@ -16,7 +16,7 @@ from nukiflow.client.base import FacadeBase
 from nukiflow.client.outcomes import rejected_change
 from nukiflow.contracts.auth import AuthOutcome, ChangeKind, CreateAuthRequest
 from nukiflow.contracts.deadline import Deadline, DeadlineError
-from nukiflow.contracts.entity import AuthCreateInput, create_workflow_id
+from nukiflow.contracts.entity import AuthCreateInput, DriftPolicy, create_workflow_id
 from nukiflow.contracts.messages import validation_message
 from nukiflow.contracts.names import AUTH_CREATE_WORKFLOW
 from nukiflow.contracts.validation import InputError, check_target
@@ -32,12 +32,19 @@ class AuthCreateCalls(FacadeBase):
         name: str,
         request_id: str | None = None,
         deadline: Deadline | None = None,
+        drift_policy: DriftPolicy | str | None = None,
         **fields: Any,
     ) -> AuthOutcome:
         """Create an auth exactly once (retry with the same ``request_id`` to attach);
-        ``deadline`` as for :meth:`update_auth`."""
+        ``deadline`` as for :meth:`update_auth`; ``drift_policy`` is the new auth's (default:
+        this facade's, ``NUKIFLOW_DRIFT_POLICY``)."""
         handle = await self.start_create_auth(
-            smartlock_id, name=name, request_id=request_id, deadline=deadline, **fields
+            smartlock_id,
+            name=name,
+            request_id=request_id,
+            deadline=deadline,
+            drift_policy=drift_policy,
+            **fields,
         )
         if isinstance(handle, AuthOutcome):
             return handle
@@ -50,6 +57,7 @@ class AuthCreateCalls(FacadeBase):
         name: str,
         request_id: str | None = None,
         deadline: Deadline | None = None,
+        drift_policy: DriftPolicy | str | None = None,
         **fields: Any,
     ) -> WorkflowHandle[Any, AuthOutcome] | AuthOutcome:
         """Start a create; returns its handle, or the rejected outcome for bad input."""
@@ -58,6 +66,12 @@ class AuthCreateCalls(FacadeBase):
             smartlock_id = check_target(smartlock_id, request_id=request_id)
         except InputError as exc:
             return rejected_change(smartlock_id, None, request_id, str(exc), ChangeKind.CREATE)
+        try:
+            policy = None if drift_policy is None else DriftPolicy(drift_policy)
+        except ValueError:
+            choices = ", ".join(p.value for p in DriftPolicy)
+            reason = f"drift_policy: {drift_policy!r} is not one of {choices}"
+            return rejected_change(smartlock_id, None, request_id, reason, ChangeKind.CREATE)
         try:
             request = CreateAuthRequest(
                 request_id=request_id,
@@ -70,21 +84,24 @@ class AuthCreateCalls(FacadeBase):
             return rejected_change(smartlock_id, None, request_id, validation_message(exc))
         except DeadlineError as exc:
             return rejected_change(smartlock_id, None, request_id, str(exc))
-        return await self.start_create(request)
+        return await self.start_create(request, drift_policy=policy)
 
-    async def create(self, request: CreateAuthRequest) -> AuthOutcome:
+    async def create(
+        self, request: CreateAuthRequest, *, drift_policy: DriftPolicy | None = None
+    ) -> AuthOutcome:
         """Create the auth a validated request describes (see :meth:`start_create`)."""
-        handle = await self.start_create(request)
+        handle = await self.start_create(request, drift_policy=drift_policy)
         if isinstance(handle, AuthOutcome):
             return handle
         return await handle.result()
 
     async def start_create(
-        self, request: CreateAuthRequest
+        self, request: CreateAuthRequest, *, drift_policy: DriftPolicy | None = None
     ) -> WorkflowHandle[Any, AuthOutcome] | AuthOutcome:
         """Start the create a validated request describes, or attach to the one its request
-        id started. A request without ``deadline_at`` gets one now; one it carries is kept,
-        also when it has passed (the create then fails without sending anything)."""
+        id started. The new auth's entity takes ``drift_policy`` (default: this facade's). A
+        request without ``deadline_at`` gets one now; one it carries is kept, also when it has
+        passed (the create then fails without sending anything)."""
         smartlock_id, request_id = request.smartlock_id, request.request_id
         if request.deadline_at is None:
             seconds = request.deadline_seconds
@@ -104,7 +121,10 @@ class AuthCreateCalls(FacadeBase):
             return await self.client.start_workflow(
                 AUTH_CREATE_WORKFLOW,
                 AuthCreateInput(
-                    request=request, timing=self.timing, max_rewrites=self.max_rewrites
+                    request=request,
+                    timing=self.timing,
+                    max_rewrites=self.max_rewrites,
+                    drift_policy=drift_policy or self.drift_policy,
                 ),
                 id=workflow_id,
                 task_queue=self.task_queue,

@@ -135,3 +135,6 @@ class AuthCreateInput(BaseModel):
     request: CreateAuthRequest
     timing: WorkflowTiming = Field(default_factory=WorkflowTiming)
     max_rewrites: int = Field(default=3, ge=0, le=20)
+    # The drift policy of the entity the create starts; None (inputs recorded before creates
+    # passed one): alert.
+    drift_policy: DriftPolicy | None = None

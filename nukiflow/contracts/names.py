@@ -17,6 +17,9 @@ LOCK_ACTIONS_WORKFLOW: Final = "NukiLockActions"
 ROLLOUT_WORKFLOW: Final = "NukiRollout"
 ACCESS_GRANT_WORKFLOW: Final = "NukiAccessGrant"
 DRIFT_LEDGER_WORKFLOW: Final = "NukiDriftLedger"
+DRIFT_SWEEP_WORKFLOW: Final = "NukiDriftSweep"
+RECONCILE_PLAN_WORKFLOW: Final = "NukiReconcilePlan"
+LOCK_ZONE_WORKFLOW: Final = "NukiLockZone"
 
 # -- updates (the method names they were first defined with) -----------------------------------
 AUTH_CHANGE_UPDATE: Final = "change"
@@ -51,6 +54,9 @@ LOOK_ACTION_ACTIVITY: Final = "nuki.action.look"
 APPLY_ITEM_ACTIVITY: Final = "nuki.fleet.apply_item"
 REVOKE_AUTH_ACTIVITY: Final = "nuki.fleet.revoke_auth"
 FIND_AUTH_ACTIVITY: Final = "nuki.fleet.find_auth"
+SWEEP_ACCOUNT_ACTIVITY: Final = "nuki.sweep.account"
+RECONCILE_PLAN_ACTIVITY: Final = "nuki.reconcile.plan"
+LOCK_ZONE_ACTIVITY: Final = "nuki.lock.zone"
 
 # -- error types of failures that workflows and callers tell apart ------------------------------
 ENTITY_ROLLING_OVER_ERROR: Final = "EntityRollingOver"

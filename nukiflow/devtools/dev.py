@@ -111,6 +111,18 @@ def dev_banner(stack: EmbeddedStack, settings: Settings) -> DevBanner:
     )
 
 
+async def _ensure_sweep(stack: EmbeddedStack, settings: Settings, console: Any) -> None:
+    """The drift sweep's schedule, created (or updated) every time dev starts."""
+    from datetime import timedelta
+
+    from nukiflow.fleet.sweep import ensure_sweep_schedule
+
+    assert stack.client is not None
+    every = timedelta(seconds=settings.sweep_every_seconds)
+    await ensure_sweep_schedule(stack.client, settings.task_queue, every)
+    console.print(f"[dim]Drift sweep: every {every} (`nukiflow sweep run` sweeps now).[/]")
+
+
 def _install_stop_handlers(stop: asyncio.Event) -> None:
     loop = asyncio.get_running_loop()
     for name in ("SIGINT", "SIGTERM", "SIGHUP"):
@@ -148,6 +160,7 @@ async def run_dev(settings: Settings, options: DevOptions, *, out: Any = None) -
             )
             console.print("[dim]Starting the Temporal dev server, the Nuki side and a worker…[/]")
             async with stack:
+                await _ensure_sweep(stack, settings, console)
                 print_dev_banner(console, dev_banner(stack, settings))
                 sys.stdout.flush()
                 await stop.wait()

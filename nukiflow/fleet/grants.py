@@ -1,19 +1,29 @@
-"""The handle of a time-limited access grant: look at it, wait for its code, extend or revoke."""
+"""The handle of a time-limited access grant (look at it, wait for its code, extend or revoke it),
+and reading a lock's own time zone for a grant's daily times."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
-from temporalio.client import WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowFailureError,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
+from temporalio.exceptions import TemporalError
 from temporalio.service import RPCError, RPCStatusCode
 
 from nukiflow.contracts.access import ExtendRequest, GrantView, RevokeRequest, WaitRequest
+from nukiflow.contracts.lock_zone import LockZone, LockZoneInput
 from nukiflow.contracts.names import (
     GRANT_CREATED_UPDATE,
     GRANT_EXTEND_UPDATE,
     GRANT_REVOKE_UPDATE,
+    LOCK_ZONE_WORKFLOW,
     STATE_QUERY,
 )
 from nukiflow.fleet.errors import FleetError, checked, update_error
@@ -76,3 +86,39 @@ class GrantHandle:
                 raise FleetError(f"grant {self.id} is not running ({exc.message})") from None
             raise
         return view
+
+
+LOCK_ZONE_PREFIX = "nuki-lock-zone-"
+# The reading may retry Nuki for a minute (workflows/lock_zone.py).
+LOCK_ZONE_TIMEOUT = timedelta(minutes=2)
+
+
+class LockZoneError(FleetError):
+    """The lock's own time zone could not be read (give it instead: ``lock_tz=``)."""
+
+
+async def read_lock_zone(client: Client, task_queue: str, smartlock_id: int) -> str | None:
+    """The lock's own time zone (IANA name) from its ``config.timezoneId``, read by a worker;
+    None when the lock sets none (or an id nukiflow's table does not know). Raises
+    :class:`LockZoneError` when the lock cannot be read (give the zone instead)."""
+    try:
+        zone: LockZone = await client.execute_workflow(
+            LOCK_ZONE_WORKFLOW,
+            LockZoneInput(smartlock_id=smartlock_id),
+            id=f"{LOCK_ZONE_PREFIX}{smartlock_id}-{uuid.uuid4().hex[:12]}",
+            task_queue=task_queue,
+            result_type=LockZone,
+            # Without a worker nothing reads it: the caller gets an answer, not a wait.
+            execution_timeout=LOCK_ZONE_TIMEOUT,
+            static_summary=f"read the time zone of smartlock {smartlock_id}",
+        )
+    except WorkflowFailureError as exc:
+        # The activity's failure (Nuki's answer) under the workflow's.
+        cause: BaseException = exc
+        while isinstance(cause, TemporalError) and cause.cause is not None:
+            cause = cause.cause
+        raise LockZoneError(
+            f"the time zone of smartlock {smartlock_id} could not be read ({cause}); "
+            "give the lock's zone (lock_tz=, --lock-tz)"
+        ) from None
+    return zone.zone

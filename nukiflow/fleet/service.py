@@ -72,7 +72,7 @@ from nukiflow.contracts.rollout import (
 from nukiflow.contracts.timing import WorkflowTiming
 from nukiflow.contracts.validation import InputError, check_text
 from nukiflow.fleet.errors import FleetError, RolloutConflictError
-from nukiflow.fleet.grants import GrantHandle
+from nukiflow.fleet.grants import GrantHandle, read_lock_zone
 from nukiflow.fleet.plan import PlanError, load_plan, parse_plan
 from nukiflow.fleet.rollouts import RolloutHandle
 from nukiflow.times.zones import nuki_window
@@ -237,9 +237,11 @@ class Fleet:
         """Create a keypad code valid from ``start`` to ``end`` and revoke it at the end.
 
         Times without an offset are read in ``tz``; ``weekdays`` (``mon-fri``) and ``times``
-        (``08:00-12:00``) restrict it further, in the lock's local time (``lock_tz``, default
-        ``tz``). Returns at once (the grant's workflow creates the code; ``await
-        handle.created()`` waits for it). The same ``request_id`` attaches to the same grant.
+        (``08:00-12:00``) restrict it further, in the lock's local time: ``lock_tz``, else the
+        lock's own zone (its ``config.timezoneId``, read by a worker when ``tz`` is given with
+        weekdays or times), else ``tz``. Returns at once (the grant's workflow creates the
+        code; ``await handle.created()`` waits for it). The same ``request_id`` attaches to
+        the same grant.
         Raises ``ValueError`` (:class:`~nukiflow.times.zones.TimeZoneError`,
         :class:`~nukiflow.fleet.plan.PlanError`, :class:`~nukiflow.contracts.validation.InputError`)
         for bad input, before anything reaches Temporal; also for a window that has ended,
@@ -258,6 +260,21 @@ class Fleet:
             )
         except ValidationError as exc:
             raise PlanError(validation_message(exc)) from None
+        if lock_tz is None and tz is not None and (weekdays is not None or times is not None):
+            # Daily times and weekdays are the lock's local time: read its own zone (the
+            # window above, read as if the lock were in ``tz``, checked the input first).
+            lock_zone = await read_lock_zone(self.client, self.task_queue, smartlock_id)
+            if lock_zone is not None:
+                window = nuki_window(
+                    start, end, tz=tz, lock_tz=lock_zone, weekdays=weekdays, times=times
+                )
+                request = GrantRequest(
+                    request_id=request.request_id,
+                    smartlock_id=smartlock_id,
+                    name=name,
+                    code=code,
+                    window=window,
+                )
         workflow_id = grant_workflow_id(smartlock_id, request.request_id)
         digest = hashlib.sha256(request.model_dump_json().encode()).hexdigest()
         if window.allowed_until_date <= datetime.now(UTC):
