@@ -31,6 +31,9 @@ from nukiflow.activities.nuki_client import NukiClient
 from nukiflow.client import NukiFlow
 from nukiflow.contracts.ports import AuthChanges
 from nukiflow.fleet.assembly import fleet_activities, fleet_workflows
+from nukiflow.nexus.activities import NexusActivities
+from nukiflow.nexus.handler import NukiflowNexusHandler
+from nukiflow.nexus.workflows import nexus_workflows
 from nukiflow.settings import Settings
 from nukiflow.temporal.codec import Keyring
 from nukiflow.temporal.converter import data_converter, require_encryption
@@ -55,6 +58,7 @@ def nukiflow_workflows() -> list[type]:
         LockActionsWorkflow,
         DriftLedgerWorkflow,
         *fleet_workflows(),
+        *nexus_workflows(),
     ]
 
 
@@ -97,6 +101,8 @@ class NukiflowPlugin(SimplePlugin):
             PLUGIN_NAME,
             data_converter=data_converter(keyring) if keyring is not None else None,
             workflows=nukiflow_workflows(),
+            # Callers in other namespaces reach nukiflow through its Nexus service.
+            nexus_service_handlers=[NukiflowNexusHandler()],
             interceptors=list(interceptors) or None,
         )
         self.nuki = nuki
@@ -123,6 +129,9 @@ class NukiflowPlugin(SimplePlugin):
         else:
             flow = NukiFlow(client, task_queue=task_queue)
         ours = nukiflow_activities(self.nuki, flow)
+        # Nexus requests go through the whole facade (lock actions too).
+        nexus_flow = flow if isinstance(flow, NukiFlow) else NukiFlow(client, task_queue=task_queue)
+        ours.extend(NexusActivities(nexus_flow).activities())
         config["activities"] = [*config.get("activities", []), *ours]
         if config.get("max_concurrent_activities") is None:
             config["max_concurrent_activities"] = DEFAULT_MAX_CONCURRENT_ACTIVITIES

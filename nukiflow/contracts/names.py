@@ -63,3 +63,17 @@ DEADLINE_PASSED_ERROR: Final = "DeadlinePassed"
 ACTION_NOT_SUPPORTED_ERROR: Final = "ActionNotSupported"
 # Nuki refused the values (400, 422): failures are typed after the client's exception class.
 NUKI_VALIDATION_ERROR: Final = "NukiValidationError"
+
+# -- Nexus (nukiflow.nexus): one small workflow per request of a caller in another namespace ----
+NEXUS_AUTH_WORKFLOW: Final = "NukiNexusAuth"
+NEXUS_ACTION_WORKFLOW: Final = "NukiNexusAction"
+NEXUS_GENERATED_CODE_WORKFLOW: Final = "NukiNexusGeneratedCode"
+CODE_VAULT_WORKFLOW: Final = "NukiCodeVault"
+CODE_REDEEM_UPDATE: Final = "redeem"
+CODE_DISCARD_SIGNAL: Final = "discard"
+RESERVED_CODE_QUERY: Final = "reserved_code"
+NEXUS_AUTH_ACTIVITY: Final = "nuki.nexus.auth"
+NEXUS_ACTION_ACTIVITY: Final = "nuki.nexus.action"
+RESERVE_CODE_ACTIVITY: Final = "nuki.nexus.reserve_code"
+# A code handle that was redeemed already, discarded, expired or never existed.
+CODE_NOT_REDEEMABLE_ERROR: Final = "CodeNotRedeemable"
