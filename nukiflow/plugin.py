@@ -32,6 +32,8 @@ from nukiflow.client import NukiFlow
 from nukiflow.contracts.ports import AuthChanges
 from nukiflow.fleet.assembly import fleet_activities, fleet_workflows
 from nukiflow.nexus.activities import NexusActivities
+from nukiflow.nexus.fleet_activities import NexusFleetActivities
+from nukiflow.nexus.fleet_workflows import nexus_fleet_workflows
 from nukiflow.nexus.handler import NukiflowNexusHandler
 from nukiflow.nexus.workflows import nexus_workflows
 from nukiflow.settings import Settings
@@ -59,6 +61,7 @@ def nukiflow_workflows() -> list[type]:
         DriftLedgerWorkflow,
         *fleet_workflows(),
         *nexus_workflows(),
+        *nexus_fleet_workflows(),
     ]
 
 
@@ -132,6 +135,7 @@ class NukiflowPlugin(SimplePlugin):
         # Nexus requests go through the whole facade (lock actions too).
         nexus_flow = flow if isinstance(flow, NukiFlow) else NukiFlow(client, task_queue=task_queue)
         ours.extend(NexusActivities(nexus_flow).activities())
+        ours.extend(NexusFleetActivities(nexus_flow).activities())
         config["activities"] = [*config.get("activities", []), *ours]
         if config.get("max_concurrent_activities") is None:
             config["max_concurrent_activities"] = DEFAULT_MAX_CONCURRENT_ACTIVITIES

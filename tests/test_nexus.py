@@ -1,20 +1,15 @@
+# ruff: noqa: F811  (the fixtures imported from tests.nexus_support are parameters here)
 """nukiflow through Nexus: workflows in another namespace change access as one durable step and
 get the facade's outcomes; request ids stay idempotent; cancelling stops waiting but never
 un-sends; a generated code never enters the caller's history."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import timedelta
 
 import pytest
-import pytest_asyncio
 from temporalio.client import Client, WorkflowExecutionStatus
-from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
 from nukiflow.client import NukiFlow
 from nukiflow.contracts.action import ActionName, ActionOutcome, ActionStatus
@@ -25,12 +20,9 @@ from nukiflow.nexus.caller import (
     CheckInResult,
     CheckInWorkflow,
     OperationCall,
-    OperationCallResult,
     OperationCallWorkflow,
-    caller_workflows,
 )
 from nukiflow.nexus.codes import CodeNotRedeemable, redeem_code
-from nukiflow.nexus.endpoints import delete_endpoint, ensure_endpoint
 from nukiflow.nexus.models import (
     MASKED_CODE,
     CreateAuthInput,
@@ -38,68 +30,17 @@ from nukiflow.nexus.models import (
     LockActionInput,
     UpdateAuthInput,
 )
-from nukiflow.nexus.service import CALLER_NAMESPACE
 from nukiflow.nexus.workflows import call_workflow_id
 from nukiflow.simulator.control import SimulatorControl
-from nukiflow.temporal.converter import data_converter
-from tests.conftest import CODEC_KEYS
-
-Endpoint = str
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def caller_client(temporal_env: WorkflowEnvironment) -> Client:
-    """A client of the callers' namespace, encrypting with a key nukiflow's workers hold."""
-    return await Client.connect(
-        temporal_env.client.service_client.config.target_host,
-        namespace=CALLER_NAMESPACE,
-        data_converter=data_converter(CODEC_KEYS),
-    )
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def endpoint(temporal_client: Client, task_queue: str) -> AsyncIterator[Endpoint]:
-    """An endpoint of this test's own, routing to nukiflow's namespace and the test's queue."""
-    name = f"nukiflow-{task_queue}"
-    await ensure_endpoint(
-        temporal_client, name, target_namespace="default", target_task_queue=task_queue
-    )
-    yield name
-    await delete_endpoint(temporal_client, name)
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def caller_queue(caller_client: Client, worker: Worker) -> AsyncIterator[str]:
-    """A caller's worker (its own task queue, in the callers' namespace) beside nukiflow's."""
-    queue = "caller-" + uuid.uuid4().hex[:12]
-    async with Worker(caller_client, task_queue=queue, workflows=caller_workflows()):
-        yield queue
-
-
-def _soon(seconds: float = 60) -> datetime:
-    return datetime.now(UTC) + timedelta(seconds=seconds)
-
-
-async def _call(
-    caller_client: Client, queue: str, endpoint: str, operation: str, input: Any
-) -> OperationCallResult:
-    result: OperationCallResult = await caller_client.execute_workflow(
-        OperationCallWorkflow.run,
-        OperationCall(endpoint=endpoint, operation=operation, input=input.model_dump(mode="json")),
-        id=f"caller-{operation}-{uuid.uuid4().hex[:8]}",
-        task_queue=queue,
-        execution_timeout=timedelta(seconds=60),
-    )
-    return result
-
-
-async def _wait_for(check: Callable[[], Awaitable[bool]], what: str, within: float = 20) -> None:
-    loop = asyncio.get_running_loop()
-    give_up = loop.time() + within
-    while not await check():
-        if loop.time() > give_up:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
+from tests.nexus_support import (  # noqa: F401 (fixtures)
+    call,
+    caller_client,
+    caller_queue,
+    endpoint,
+    payloads,
+    soon,
+    wait_for,
+)
 
 
 async def test_a_caller_changes_an_auth_and_unlocks_through_nexus(
@@ -108,7 +49,7 @@ async def test_a_caller_changes_an_auth_and_unlocks_through_nexus(
     lock = (await sim.add_lock()).smartlock_id
     auth = await sim.add_auth(lock, name="Guest", code=535353)
 
-    changed = await _call(
+    changed = await call(
         caller_client,
         caller_queue,
         endpoint,
@@ -118,7 +59,7 @@ async def test_a_caller_changes_an_auth_and_unlocks_through_nexus(
             smartlock_id=lock,
             auth_id=auth.id,
             patch=AuthPatch(code=565656),
-            deadline_at=_soon(),
+            deadline_at=soon(),
         ),
     )
     assert changed.output is not None, changed.error
@@ -130,7 +71,7 @@ async def test_a_caller_changes_an_auth_and_unlocks_through_nexus(
     device = await sim.device(lock)
     assert [a.code for a in device.auths if a.id == auth.id] == [565656]
 
-    unlocked = await _call(
+    unlocked = await call(
         caller_client,
         caller_queue,
         endpoint,
@@ -139,7 +80,7 @@ async def test_a_caller_changes_an_auth_and_unlocks_through_nexus(
             request_id="tenant-7-unlock",
             smartlock_id=lock,
             action=ActionName.UNLOCK,
-            deadline_at=_soon(),
+            deadline_at=soon(),
         ),
     )
     assert unlocked.output is not None, unlocked.error
@@ -152,7 +93,7 @@ async def test_a_create_and_a_delete_through_nexus(
     caller_client: Client, caller_queue: str, endpoint: str, sim: SimulatorControl
 ) -> None:
     lock = (await sim.add_lock()).smartlock_id
-    created = await _call(
+    created = await call(
         caller_client,
         caller_queue,
         endpoint,
@@ -162,7 +103,7 @@ async def test_a_create_and_a_delete_through_nexus(
             smartlock_id=lock,
             name="Cleaner",
             code=555123,
-            deadline_at=_soon(),
+            deadline_at=soon(),
         ),
     )
     assert created.output is not None, created.error
@@ -172,7 +113,7 @@ async def test_a_create_and_a_delete_through_nexus(
     device = await sim.device(lock)
     assert [a.code for a in device.auths if a.id == outcome.auth_id] == [555123]
 
-    deleted = await _call(
+    deleted = await call(
         caller_client,
         caller_queue,
         endpoint,
@@ -181,7 +122,7 @@ async def test_a_create_and_a_delete_through_nexus(
             request_id="offboard-42",
             smartlock_id=lock,
             auth_id=outcome.auth_id,
-            deadline_at=_soon(),
+            deadline_at=soon(),
         ),
     )
     assert deleted.output is not None, deleted.error
@@ -194,7 +135,7 @@ async def test_bad_input_is_answered_rejected_and_reaches_no_entity(
 ) -> None:
     lock = (await sim.add_lock()).smartlock_id
     await sim.clear_requests()
-    refused = await _call(
+    refused = await call(
         caller_client,
         caller_queue,
         endpoint,
@@ -204,14 +145,14 @@ async def test_bad_input_is_answered_rejected_and_reaches_no_entity(
             smartlock_id=lock,
             name="Guest",
             code=123456,
-            deadline_at=_soon(),
+            deadline_at=soon(),
         ),
     )
     assert refused.output is not None, refused.error
     outcome = AuthOutcome.model_validate(refused.output)
     assert outcome.status is OutcomeStatus.REJECTED
     assert outcome.reason is not None and "123456" not in outcome.reason
-    far = await _call(
+    far = await call(
         caller_client,
         caller_queue,
         endpoint,
@@ -220,7 +161,7 @@ async def test_bad_input_is_answered_rejected_and_reaches_no_entity(
             request_id="too-far",
             smartlock_id=lock,
             action=ActionName.UNLOCK,
-            deadline_at=_soon(3 * 86400),
+            deadline_at=soon(3 * 86400),
         ),
     )
     assert far.output is not None
@@ -237,11 +178,11 @@ async def test_a_repeated_request_id_gets_the_first_outcome_and_writes_once(
         smartlock_id=lock,
         name="Tenant",
         code=565758,
-        deadline_at=_soon(),
+        deadline_at=soon(),
     )
-    first = await _call(caller_client, caller_queue, endpoint, "create_auth", request)
+    first = await call(caller_client, caller_queue, endpoint, "create_auth", request)
     # Asked again (a caller's retry, a second workflow) after the first request completed.
-    again = await _call(caller_client, caller_queue, endpoint, "create_auth", request)
+    again = await call(caller_client, caller_queue, endpoint, "create_auth", request)
     assert first.output is not None and again.output is not None
     assert AuthOutcome.model_validate(again.output) == AuthOutcome.model_validate(first.output)
     creates = [r for r in await sim.requests() if r.method == "PUT"]
@@ -266,7 +207,7 @@ async def test_cancelling_stops_waiting_and_never_unsends(
         smartlock_id=lock,
         auth_id=auth.id,
         patch=AuthPatch(enabled=False),
-        deadline_at=_soon(),
+        deadline_at=soon(),
     )
     caller = await caller_client.start_workflow(
         OperationCallWorkflow.run,
@@ -284,7 +225,7 @@ async def test_cancelling_stops_waiting_and_never_unsends(
         except Exception:
             return False
 
-    await _wait_for(accepted, "the entity to accept the change")
+    await wait_for(accepted, "the entity to accept the change")
     await caller.signal(CANCEL_SIGNAL)
     result = await caller.result()
     assert result.cancelled and result.output is None, result
@@ -294,7 +235,7 @@ async def test_cancelling_stops_waiting_and_never_unsends(
     # The change it handed over goes on to its verdict; asking again with the same request
     # id learns it (and sends nothing twice).
     await sim.set_online(lock, True)
-    verdict = await _call(caller_client, caller_queue, endpoint, "update_auth", request)
+    verdict = await call(caller_client, caller_queue, endpoint, "update_auth", request)
     assert verdict.output is not None, verdict.error
     assert AuthOutcome.model_validate(verdict.output).status is OutcomeStatus.APPLIED
     assert [a.enabled for a in (await sim.device(lock)).auths if a.id == auth.id] == [False]
@@ -329,7 +270,7 @@ async def test_a_generated_code_never_enters_the_callers_history(
     assert code not in raw
     decoded = []
     for event in history.events:
-        for payload in _payloads(event):
+        for payload in payloads(event):
             decoded.append(
                 (await caller_client.data_converter.payload_codec.decode([payload]))[0].data
                 if caller_client.data_converter.payload_codec
@@ -358,7 +299,7 @@ async def test_a_code_given_by_the_caller_is_in_its_history_so_the_scan_can_fail
                 smartlock_id=lock,
                 name="Bob",
                 code=575859,
-                deadline_at=_soon(),
+                deadline_at=soon(),
             ).model_dump(mode="json"),
         ),
         id=f"caller-plain-{uuid.uuid4().hex[:8]}",
@@ -373,34 +314,7 @@ async def test_a_code_given_by_the_caller_is_in_its_history_so_the_scan_can_fail
     assert "575859" not in history.to_json()
     found = False
     for event in history.events:
-        for payload in _payloads(event):
+        for payload in payloads(event):
             if b"575859" in (await codec.decode([payload]))[0].data:
                 found = True
     assert found
-
-
-def _payloads(event: Any) -> list[Any]:
-    """Every payload an event carries (inputs, results, Nexus operation inputs and results)."""
-    from google.protobuf.message import Message
-    from temporalio.api.common.v1 import Payload
-
-    found: list[Payload] = []
-
-    def walk(message: Message) -> None:
-        for _field, value in message.ListFields():
-            if hasattr(value, "values") and callable(value.values):
-                items = list(value.values())  # a map field (headers, memo)
-            elif isinstance(value, Message):
-                items = [value]
-            elif hasattr(value, "__iter__") and not isinstance(value, (str, bytes)):
-                items = list(value)
-            else:
-                items = []
-            for item in items:
-                if isinstance(item, Payload):
-                    found.append(item)
-                elif isinstance(item, Message):
-                    walk(item)
-
-    walk(event)
-    return found

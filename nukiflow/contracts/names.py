@@ -77,3 +77,11 @@ NEXUS_ACTION_ACTIVITY: Final = "nuki.nexus.action"
 RESERVE_CODE_ACTIVITY: Final = "nuki.nexus.reserve_code"
 # A code handle that was redeemed already, discarded, expired or never existed.
 CODE_NOT_REDEEMABLE_ERROR: Final = "CodeNotRedeemable"
+NEXUS_GRANT_WORKFLOW: Final = "NukiNexusGrant"
+NEXUS_REVOKE_WORKFLOW: Final = "NukiNexusRevoke"
+NEXUS_ROLLOUT_WORKFLOW: Final = "NukiNexusRollout"
+NEXUS_GRANT_ACTIVITY: Final = "nuki.nexus.grant"
+NEXUS_REVOKE_ACTIVITY: Final = "nuki.nexus.revoke"
+NEXUS_ROLLOUT_ACTIVITY: Final = "nuki.nexus.rollout"
+# A grant, revocation or rollout the facade refused (bad input): the message says why.
+NEXUS_REFUSED_ERROR: Final = "NexusRequestRefused"

@@ -76,7 +76,7 @@ def generate_keypad_code() -> int:
             continue
 
 
-async def _waited(call: Awaitable[T], request_id: str) -> T:
+async def waited(call: Awaitable[T], request_id: str) -> T:
     try:
         return await while_heartbeating(
             call, HEARTBEAT_EVERY, give_up_after=WAIT_ROUND.total_seconds()
@@ -121,7 +121,7 @@ class NexusActivities:
             return rejected_change(
                 target.smartlock_id, target.auth_id, target.request_id, reason, kind
             )
-        return await _waited(
+        return await waited(
             self._flow.change_auth(target.smartlock_id, target.auth_id, change), target.request_id
         )
 
@@ -143,7 +143,7 @@ class NexusActivities:
                 validation_message(exc),
                 ChangeKind.CREATE,
             )
-        return await _waited(self._flow.create(request), create.request_id)
+        return await waited(self._flow.create(request), create.request_id)
 
     async def _earlier_create(self, smartlock_id: int, request_id: str) -> AuthOutcome:
         handle = self._flow.client.get_workflow_handle(
@@ -163,7 +163,7 @@ class NexusActivities:
                 "discarded or expired) and no create used it: nothing was sent; ask with a "
                 "new request id",
             )
-        return await _waited(handle.result(), request_id)
+        return await waited(handle.result(), request_id)
 
     @activity.defn(name=NEXUS_ACTION_ACTIVITY)
     async def apply_action(self, request: LockActionInput) -> ActionOutcome:
@@ -174,9 +174,7 @@ class NexusActivities:
             return rejected_action(
                 request.smartlock_id, request.action, request.request_id, validation_message(exc)
             )
-        return await _waited(
-            self._flow.run_action(request.smartlock_id, action), request.request_id
-        )
+        return await waited(self._flow.run_action(request.smartlock_id, action), request.request_id)
 
     @activity.defn(name=RESERVE_CODE_ACTIVITY)
     async def reserve_code(self, reserve: ReserveCodeInput) -> ReservedCode:

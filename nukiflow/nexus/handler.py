@@ -17,15 +17,26 @@ import nexusrpc
 from temporalio import nexus
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 
+from nukiflow.contracts.access import GrantView
 from nukiflow.contracts.action import ActionOutcome
 from nukiflow.contracts.auth import AuthOutcome
+from nukiflow.contracts.rollout_progress import RolloutReport
+from nukiflow.nexus.fleet_workflows import (
+    NexusGrantWorkflow,
+    NexusRevokeWorkflow,
+    NexusRolloutWorkflow,
+)
 from nukiflow.nexus.models import (
     AuthCall,
     CreateAuthInput,
     CreateWithGeneratedCodeInput,
     DeleteAuthInput,
     GeneratedCodeOutcome,
+    GrantAccessInput,
+    GrantOutcome,
     LockActionInput,
+    RevokeAccessInput,
+    RolloutInput,
     UpdateAuthInput,
 )
 from nukiflow.nexus.service import NukiflowService
@@ -108,4 +119,43 @@ class NukiflowNexusHandler:
             id_conflict_policy=_ATTACH,
             id_reuse_policy=_AGAIN,
             static_summary=f"{input.action.value} on smartlock {input.smartlock_id}",
+        )
+
+    @nexus.workflow_run_operation
+    async def grant_access(
+        self, ctx: nexus.WorkflowRunOperationContext, input: GrantAccessInput
+    ) -> nexus.WorkflowHandle[GrantOutcome]:
+        return await ctx.start_workflow(
+            NexusGrantWorkflow.run,
+            input,
+            id=call_workflow_id("grant", f"{input.smartlock_id}-{input.request_id}"),
+            id_conflict_policy=_ATTACH,
+            id_reuse_policy=_AGAIN,
+            static_summary=f"access {input.request_id} on smartlock {input.smartlock_id}",
+        )
+
+    @nexus.workflow_run_operation
+    async def revoke_access(
+        self, ctx: nexus.WorkflowRunOperationContext, input: RevokeAccessInput
+    ) -> nexus.WorkflowHandle[GrantView]:
+        return await ctx.start_workflow(
+            NexusRevokeWorkflow.run,
+            input,
+            id=call_workflow_id("revoke", input.grant_id),
+            id_conflict_policy=_ATTACH,
+            id_reuse_policy=_AGAIN,
+            static_summary=f"revoke {input.grant_id}",
+        )
+
+    @nexus.workflow_run_operation
+    async def apply_rollout(
+        self, ctx: nexus.WorkflowRunOperationContext, input: RolloutInput
+    ) -> nexus.WorkflowHandle[RolloutReport]:
+        return await ctx.start_workflow(
+            NexusRolloutWorkflow.run,
+            input,
+            id=call_workflow_id("rollout", input.request_id),
+            id_conflict_policy=_ATTACH,
+            id_reuse_policy=_AGAIN,
+            static_summary=f"rollout of {len(input.items)} items",
         )

@@ -18,9 +18,11 @@ This module imports only the contracts: workflow code loads it.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from nukiflow.contracts.access import GrantView
 from nukiflow.contracts.action import ActionName
 from nukiflow.contracts.auth import AuthOutcome, AuthPatch
 from nukiflow.contracts.recorded import RecordedModel
@@ -169,3 +171,61 @@ class RedeemedCode(BaseModel):
     code: int = Field(repr=False)
     smartlock_id: int
     request_id: str
+
+
+class GrantAccessInput(_Closed):
+    """A keypad code valid within a window and revoked at its end (the window's end is the
+    instant that bounds everything, fixed by the caller). Without ``code`` nukiflow generates
+    it: the outcome then carries a handle instead, and the code stays out of the caller's
+    history."""
+
+    request_id: str = Field(min_length=1, max_length=120, pattern=r"^[A-Za-z0-9._:-]+$")
+    smartlock_id: int = Field(gt=0)
+    name: str
+    code: int | None = Field(default=None, repr=False)
+    start: AwareDatetime
+    end: AwareDatetime
+    lock_tz: str | None = Field(
+        default=None, description="The lock's time zone for weekdays and times (IANA name)"
+    )
+    weekdays: str | None = Field(default=None, examples=["mon-fri"])
+    times: str | None = Field(default=None, examples=["08:00-18:00"])
+    redeemable_hours: float = Field(
+        default=DEFAULT_CODE_REDEEMABLE_HOURS, gt=0, le=MAX_CODE_REDEEMABLE_HOURS
+    )
+
+
+class GrantCall(RecordedModel):
+    """Input of the grant activity: the caller's grant and the code to use."""
+
+    grant: GrantAccessInput
+    code: int | None = Field(default=None, repr=False)
+
+
+class GrantOutcome(BaseModel):
+    """The grant once its code is on the lock (or its create failed); with a generated code,
+    the mask and the handle that redeems it once."""
+
+    grant: GrantView
+    masked_code: str | None = None
+    code_handle: str | None = None
+    redeemable_until: datetime | None = None
+
+
+class RevokeAccessInput(_Closed):
+    """End a grant now; answered once the revocation is verified."""
+
+    grant_id: str = Field(min_length=1, max_length=300)
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class RolloutInput(_Closed):
+    """A rollout: items as in a plan file (``op``, ``smartlock_id``, ...), answered with its
+    report once it ended. Cancelling the operation cancels the rollout (items not started yet
+    are never started)."""
+
+    request_id: str = _REQUEST_ID
+    items: list[dict[str, Any]] = Field(min_length=1)
+    rollout_id: str | None = None
+    name: str | None = None
+    options: dict[str, Any] | None = None

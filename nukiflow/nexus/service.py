@@ -14,14 +14,20 @@ from typing import Final
 
 import nexusrpc
 
+from nukiflow.contracts.access import GrantView
 from nukiflow.contracts.action import ActionOutcome
 from nukiflow.contracts.auth import AuthOutcome
+from nukiflow.contracts.rollout_progress import RolloutReport
 from nukiflow.nexus.models import (
     CreateAuthInput,
     CreateWithGeneratedCodeInput,
     DeleteAuthInput,
     GeneratedCodeOutcome,
+    GrantAccessInput,
+    GrantOutcome,
     LockActionInput,
+    RevokeAccessInput,
+    RolloutInput,
     UpdateAuthInput,
 )
 
@@ -34,7 +40,8 @@ CALLER_NAMESPACE: Final = "nukiflow-callers"
 
 @nexusrpc.service(name=SERVICE_NAME)
 class NukiflowService:
-    """Auth changes and lock actions, each answered with the facade's typed outcome."""
+    """Auth changes, lock actions, access grants and rollouts, each answered with the typed
+    outcome the facade (or :class:`~nukiflow.fleet.Fleet`) gives."""
 
     update_auth: nexusrpc.Operation[UpdateAuthInput, AuthOutcome]
     create_auth: nexusrpc.Operation[CreateAuthInput, AuthOutcome]
@@ -43,3 +50,6 @@ class NukiflowService:
     ]
     delete_auth: nexusrpc.Operation[DeleteAuthInput, AuthOutcome]
     lock_action: nexusrpc.Operation[LockActionInput, ActionOutcome]
+    grant_access: nexusrpc.Operation[GrantAccessInput, GrantOutcome]
+    revoke_access: nexusrpc.Operation[RevokeAccessInput, GrantView]
+    apply_rollout: nexusrpc.Operation[RolloutInput, RolloutReport]
