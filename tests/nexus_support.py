@@ -88,30 +88,3 @@ async def wait_for(check: Callable[[], Awaitable[bool]], what: str, within: floa
         if loop.time() > give_up:
             raise AssertionError(f"timed out waiting for {what}")
         await asyncio.sleep(0.05)
-
-
-def payloads(event: Any) -> list[Any]:
-    """Every payload an event carries (inputs, results, Nexus operation inputs and results)."""
-    from google.protobuf.message import Message
-    from temporalio.api.common.v1 import Payload
-
-    found: list[Payload] = []
-
-    def walk(message: Message) -> None:
-        for _field, value in message.ListFields():
-            if hasattr(value, "values") and callable(value.values):
-                items = list(value.values())  # a map field (headers, memo)
-            elif isinstance(value, Message):
-                items = [value]
-            elif hasattr(value, "__iter__") and not isinstance(value, (str, bytes)):
-                items = list(value)
-            else:
-                items = []
-            for item in items:
-                if isinstance(item, Payload):
-                    found.append(item)
-                elif isinstance(item, Message):
-                    walk(item)
-
-    walk(event)
-    return found
