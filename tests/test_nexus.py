@@ -42,6 +42,9 @@ from tests.nexus_support import (  # noqa: F401 (fixtures)
     wait_for,
 )
 
+# Request ids of this session's own (the dev server is shared).
+RUN = uuid.uuid4().hex[:8]
+
 
 async def test_a_caller_changes_an_auth_and_unlocks_through_nexus(
     caller_client: Client, caller_queue: str, endpoint: str, sim: SimulatorControl
@@ -55,7 +58,7 @@ async def test_a_caller_changes_an_auth_and_unlocks_through_nexus(
         endpoint,
         "update_auth",
         UpdateAuthInput(
-            request_id="tenant-7-code",
+            request_id=f"tenant-7-code-{RUN}",
             smartlock_id=lock,
             auth_id=auth.id,
             patch=AuthPatch(code=565656),
@@ -77,7 +80,7 @@ async def test_a_caller_changes_an_auth_and_unlocks_through_nexus(
         endpoint,
         "lock_action",
         LockActionInput(
-            request_id="tenant-7-unlock",
+            request_id=f"tenant-7-unlock-{RUN}",
             smartlock_id=lock,
             action=ActionName.UNLOCK,
             deadline_at=soon(),
@@ -99,7 +102,7 @@ async def test_a_create_and_a_delete_through_nexus(
         endpoint,
         "create_auth",
         CreateAuthInput(
-            request_id="onboard-42",
+            request_id=f"onboard-42-{RUN}",
             smartlock_id=lock,
             name="Cleaner",
             code=555123,
@@ -119,7 +122,7 @@ async def test_a_create_and_a_delete_through_nexus(
         endpoint,
         "delete_auth",
         DeleteAuthInput(
-            request_id="offboard-42",
+            request_id=f"offboard-42-{RUN}",
             smartlock_id=lock,
             auth_id=outcome.auth_id,
             deadline_at=soon(),
@@ -141,7 +144,7 @@ async def test_bad_input_is_answered_rejected_and_reaches_no_entity(
         endpoint,
         "create_auth",
         CreateAuthInput(
-            request_id="bad-code",
+            request_id=f"bad-code-{RUN}",
             smartlock_id=lock,
             name="Guest",
             code=123456,
@@ -158,7 +161,7 @@ async def test_bad_input_is_answered_rejected_and_reaches_no_entity(
         endpoint,
         "lock_action",
         LockActionInput(
-            request_id="too-far",
+            request_id=f"too-far-{RUN}",
             smartlock_id=lock,
             action=ActionName.UNLOCK,
             deadline_at=soon(3 * 86400),
@@ -170,11 +173,15 @@ async def test_bad_input_is_answered_rejected_and_reaches_no_entity(
 
 
 async def test_a_repeated_request_id_gets_the_first_outcome_and_writes_once(
-    caller_client: Client, caller_queue: str, endpoint: str, sim: SimulatorControl
+    caller_client: Client,
+    caller_queue: str,
+    endpoint: str,
+    sim: SimulatorControl,
+    temporal_client: Client,
 ) -> None:
     lock = (await sim.add_lock()).smartlock_id
     request = CreateAuthInput(
-        request_id="onboard-once",
+        request_id=f"onboard-once-{RUN}",
         smartlock_id=lock,
         name="Tenant",
         code=565758,
@@ -188,6 +195,22 @@ async def test_a_repeated_request_id_gets_the_first_outcome_and_writes_once(
     creates = [r for r in await sim.requests() if r.method == "PUT"]
     assert len(creates) == 1
     assert len((await sim.device(lock)).auths) == 1
+    # Answered from the request's completed workflow: no second run.
+    request_workflow = call_workflow_id("create", request.request_id)
+    runs = [w async for w in temporal_client.list_workflows(f'WorkflowId = "{request_workflow}"')]
+    assert len(runs) == 1
+
+    unlock = LockActionInput(
+        request_id=f"unlock-once-{RUN}",
+        smartlock_id=lock,
+        action=ActionName.UNLOCK,
+        deadline_at=soon(),
+    )
+    acted = [await call(caller_client, caller_queue, endpoint, "lock_action", unlock)]
+    acted.append(await call(caller_client, caller_queue, endpoint, "lock_action", unlock))
+    assert acted[0].output is not None and acted[0].output == acted[1].output
+    assert ActionOutcome.model_validate(acted[0].output).status is ActionStatus.CONFIRMED
+    assert len((await sim.device(lock)).actions) == 1
 
 
 async def test_cancelling_stops_waiting_and_never_unsends(
@@ -203,7 +226,7 @@ async def test_cancelling_stops_waiting_and_never_unsends(
     # Accepted by the entity, but the lock is offline: the change cannot land yet.
     await sim.set_online(lock, False)
     request = UpdateAuthInput(
-        request_id="checkout-9",
+        request_id=f"checkout-9-{RUN}",
         smartlock_id=lock,
         auth_id=auth.id,
         patch=AuthPatch(enabled=False),
@@ -229,7 +252,9 @@ async def test_cancelling_stops_waiting_and_never_unsends(
     await caller.signal(CANCEL_SIGNAL)
     result = await caller.result()
     assert result.cancelled and result.output is None, result
-    request_workflow = temporal_client.get_workflow_handle(call_workflow_id("update", "checkout-9"))
+    request_workflow = temporal_client.get_workflow_handle(
+        call_workflow_id("update", f"checkout-9-{RUN}")
+    )
     assert (await request_workflow.describe()).status is WorkflowExecutionStatus.CANCELED
 
     # The change it handed over goes on to its verdict; asking again with the same request
@@ -286,7 +311,7 @@ async def test_a_code_given_by_the_caller_is_in_its_history_so_the_scan_can_fail
             endpoint=endpoint,
             operation="create_auth",
             input=CreateAuthInput(
-                request_id="plain-code",
+                request_id=f"plain-code-{RUN}",
                 smartlock_id=lock,
                 name="Bob",
                 code=575859,

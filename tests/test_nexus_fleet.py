@@ -28,6 +28,9 @@ from tests.nexus_support import (  # noqa: F401 (fixtures)
     endpoint,
 )
 
+# Request ids of this session's own (the dev server is shared).
+RUN = uuid.uuid4().hex[:8]
+
 
 async def test_a_grant_with_a_generated_code_then_its_revocation(
     caller_client: Client,
@@ -45,7 +48,7 @@ async def test_a_grant_with_a_generated_code_then_its_revocation(
         endpoint,
         "grant_access",
         GrantAccessInput(
-            request_id="stay-77",
+            request_id=f"stay-77-{RUN}",
             smartlock_id=lock,
             name="Guest 77",
             start=now - timedelta(minutes=1),
@@ -89,7 +92,7 @@ async def test_a_rollout_through_nexus_answers_with_its_report(
         endpoint,
         "apply_rollout",
         RolloutInput(
-            request_id="spring-cleaners",
+            request_id=f"spring-cleaners-{RUN}",
             items=[
                 {"op": "create", "smartlock_id": lock, "name": "cleaner", "code": 545454}
                 for lock in locks
@@ -114,7 +117,7 @@ async def test_a_plan_the_fleet_refuses_fails_the_operation_with_its_reason(
         endpoint,
         "apply_rollout",
         RolloutInput(
-            request_id="bad-plan",
+            request_id=f"bad-plan-{RUN}",
             items=[{"op": "create", "smartlock_id": lock, "name": "x", "code": 120000}],
         ),
     )
