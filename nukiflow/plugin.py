@@ -95,17 +95,19 @@ class NukiflowPlugin(SimplePlugin):
         *,
         interceptors: Sequence[temporalio.client.Interceptor | temporalio.worker.Interceptor] = (),
         facade: Callable[[temporalio.client.Client, str], AuthChanges] | None = None,
+        nexus: bool = True,
     ) -> None:
         """``keyring`` sets nukiflow's encrypting converter on a client the plugin is given to;
         without one the client must already have it (workers refuse a client that would write
         plain text). ``facade(client, task_queue)`` builds the facade rollouts and grants send
-        through (default: one with the default deadlines)."""
+        through (default: one with the default deadlines). ``nexus`` serves nukiflow's Nexus
+        service (:mod:`nukiflow.nexus`) from the worker."""
         super().__init__(
             PLUGIN_NAME,
             data_converter=data_converter(keyring) if keyring is not None else None,
             workflows=nukiflow_workflows(),
             # Callers in other namespaces reach nukiflow through its Nexus service.
-            nexus_service_handlers=[NukiflowNexusHandler()],
+            nexus_service_handlers=[NukiflowNexusHandler()] if nexus else None,
             interceptors=list(interceptors) or None,
         )
         self.nuki = nuki
@@ -119,6 +121,7 @@ class NukiflowPlugin(SimplePlugin):
             settings.keyring(),
             interceptors=tracing_interceptors(settings),
             facade=lambda client, _queue: NukiFlow.from_settings(client, settings),
+            nexus=settings.nexus_service,
         )
 
     def configure_worker(self, config: WorkerConfig) -> WorkerConfig:

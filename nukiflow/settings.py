@@ -135,6 +135,11 @@ class Settings(BaseSettings):
     # What a new auth entity does when the lock reports a drift (see README, Drift): alert
     # only shows it, so nothing is written to a lock on the word of a webhook unless asked.
     drift_policy: DriftPolicy = DriftPolicy.ALERT
+    # Workers serve nukiflow's Nexus service (nukiflow.nexus) to callers in other namespaces;
+    # off for a Temporal server without Nexus.
+    nexus_service: bool = Field(
+        default=True, description="Workers serve the Nexus service (see README, Nexus)"
+    )
 
     # Payload encryption (see nukiflow.temporal.codec). Keys: `id:base64-key`, first = current.
     codec_keys: SecretStr | None = Field(
