@@ -4,15 +4,17 @@ and reading payloads out of a history."""
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest_asyncio
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
+from temporalio.worker import Replayer, Worker
 
 from nukiflow.nexus.caller import (
     OperationCall,
@@ -22,6 +24,7 @@ from nukiflow.nexus.caller import (
 )
 from nukiflow.nexus.endpoints import delete_endpoint, ensure_endpoint
 from nukiflow.nexus.service import CALLER_NAMESPACE
+from nukiflow.plugin import nukiflow_workflows
 from nukiflow.temporal.converter import data_converter
 from tests.conftest import CODEC_KEYS
 
@@ -88,3 +91,16 @@ async def wait_for(check: Callable[[], Awaitable[bool]], what: str, within: floa
         if loop.time() > give_up:
             raise AssertionError(f"timed out waiting for {what}")
         await asyncio.sleep(0.05)
+
+
+HISTORIES = Path(__file__).parent / "histories"
+
+
+async def replays(name: str, history: WorkflowHistory) -> None:
+    """A fresh history of a request's workflow replays; ``NUKIFLOW_RECORD_HISTORIES=1`` keeps
+    it under tests/histories (which tests/test_replay.py replays from then on)."""
+    replayer = Replayer(workflows=nukiflow_workflows(), data_converter=data_converter(CODEC_KEYS))
+    result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+    assert result.replay_failure is None, f"{name}: {result.replay_failure}"
+    if os.environ.get("NUKIFLOW_RECORD_HISTORIES") == "1":
+        (HISTORIES / f"{name}.json").write_text(history.to_json(), encoding="utf-8")

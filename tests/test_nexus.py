@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from typing import Any
 
 import pytest
-from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 
 from nukiflow.client import NukiFlow
 from nukiflow.contracts.action import ActionName, ActionOutcome, ActionStatus
@@ -38,6 +39,7 @@ from tests.nexus_support import (  # noqa: F401 (fixtures)
     caller_client,
     caller_queue,
     endpoint,
+    replays,
     soon,
     wait_for,
 )
@@ -47,7 +49,11 @@ RUN = uuid.uuid4().hex[:8]
 
 
 async def test_a_caller_changes_an_auth_and_unlocks_through_nexus(
-    caller_client: Client, caller_queue: str, endpoint: str, sim: SimulatorControl
+    caller_client: Client,
+    caller_queue: str,
+    endpoint: str,
+    sim: SimulatorControl,
+    temporal_client: Client,
 ) -> None:
     lock = (await sim.add_lock()).smartlock_id
     auth = await sim.add_auth(lock, name="Guest", code=535353)
@@ -90,6 +96,13 @@ async def test_a_caller_changes_an_auth_and_unlocks_through_nexus(
     action = ActionOutcome.model_validate(unlocked.output)
     assert action.status is ActionStatus.CONFIRMED
     assert action.workflow_id == f"nuki-lock-{lock}"
+
+    for name, workflow_id in (
+        ("nexus_auth_update", call_workflow_id("update", outcome.request_id)),
+        ("nexus_lock_action", call_workflow_id("action", action.request_id)),
+    ):
+        handle = temporal_client.get_workflow_handle(workflow_id)
+        await replays(name, await handle.fetch_history())
 
 
 async def test_a_create_and_a_delete_through_nexus(
@@ -274,9 +287,10 @@ async def test_a_generated_code_never_enters_the_callers_history(
     temporal_client: Client,
 ) -> None:
     lock = (await sim.add_lock()).smartlock_id
+    booking = f"b-{RUN}"
     checkin = await caller_client.start_workflow(
         CheckInWorkflow.run,
-        CheckInInput(endpoint=endpoint, booking_id="b-1001", smartlock_id=lock, guest_name="Ada"),
+        CheckInInput(endpoint=endpoint, booking_id=booking, smartlock_id=lock, guest_name="Ada"),
         id=f"checkin-{uuid.uuid4().hex[:8]}",
         task_queue=caller_queue,
         execution_timeout=timedelta(seconds=60),
@@ -299,6 +313,15 @@ async def test_a_generated_code_never_enters_the_callers_history(
     assert redeemed.code == auth.code and redeemed.smartlock_id == lock
     with pytest.raises(CodeNotRedeemable):
         await redeem_code(temporal_client, result.code.code_handle)
+
+    # The request's workflows replay (and are kept for later replays when recording).
+    request = temporal_client.get_workflow_handle(
+        call_workflow_id("create-generated", f"checkin-{booking}")
+    )
+    vault = temporal_client.get_workflow_handle(result.code.code_handle)
+    await wait_for(lambda: _ended(vault), "the vault to end after its redemption")
+    await replays("nexus_generated_code", await request.fetch_history())
+    await replays("nexus_code_vault", await vault.fetch_history())
 
 
 async def test_a_code_given_by_the_caller_is_in_its_history_so_the_scan_can_fail(
@@ -327,3 +350,8 @@ async def test_a_code_given_by_the_caller_is_in_its_history_so_the_scan_can_fail
     # Encrypted at rest (raw bytes), but the caller's key reads it back: the scan finds it.
     assert "575859" not in history.to_json()
     assert await history_holds(history, b"575859", caller_client.data_converter.payload_codec)
+
+
+async def _ended(handle: WorkflowHandle[Any, Any]) -> bool:
+    description = await handle.describe()
+    return description.status is not WorkflowExecutionStatus.RUNNING
