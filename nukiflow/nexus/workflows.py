@@ -46,7 +46,6 @@ with workflow.unsafe.imports_passed_through():
         NEXUS_AUTH_WORKFLOW,
         NEXUS_GENERATED_CODE_WORKFLOW,
         RESERVE_CODE_ACTIVITY,
-        RESERVED_CODE_QUERY,
     )
     from nukiflow.nexus.models import (
         MASKED_CODE,
@@ -235,11 +234,6 @@ class CodeVaultWorkflow:
         self._done = True
         self._code = None
         await workflow.wait_condition(workflow.all_handlers_finished)
-
-    @workflow.query(name=RESERVED_CODE_QUERY)
-    def reserved_code(self) -> int | None:
-        """The code while it may still be redeemed (for the create that uses it)."""
-        return None if self._done else self._code
 
     @workflow.signal(name=CODE_DISCARD_SIGNAL)
     def discard(self) -> None:
