@@ -15,6 +15,8 @@ from pathlib import Path
 import jsonschema
 import nexusrpc
 import pytest
+from temporalio.client import Client
+from temporalio.worker import Worker
 from typer.testing import CliRunner
 
 from nukiflow.cli import app
@@ -22,8 +24,9 @@ from nukiflow.contracts.action import ActionName
 from nukiflow.contracts.auth import AuthPatch
 from nukiflow.nexus.contract import contract_files
 from nukiflow.nexus.handler import NukiflowNexusHandler
-from nukiflow.nexus.models import LockActionInput, UpdateAuthInput
+from nukiflow.nexus.models import LockActionInput, UpdateAuthInput, VaultInput
 from nukiflow.nexus.service import NukiflowService
+from nukiflow.nexus.workflows import CodeVaultWorkflow, code_vault_id
 
 ROOT = Path(__file__).parents[1]
 CHECKED_IN = ROOT / "contract"
@@ -145,3 +148,27 @@ def test_what_callers_and_workflows_import_loads_no_worker_code(module: str) -> 
         [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True
     )
     assert done.stdout.strip() == "[]"
+
+
+async def test_redeem_code_prints_a_kept_code_once(
+    temporal_client: Client, task_queue: str, worker: Worker, cli_env: dict[str, str]
+) -> None:
+    handle = code_vault_id(17, f"cli-{task_queue}")
+    await temporal_client.start_workflow(
+        CodeVaultWorkflow.run,
+        VaultInput(
+            smartlock_id=17,
+            request_id=f"cli-{task_queue}",
+            code=535353,
+            redeemable_until=datetime.now(UTC) + timedelta(minutes=5),
+        ),
+        id=handle,
+        task_queue=task_queue,
+    )
+    args = ["redeem-code", handle, "--to-pipe"]
+    first = await asyncio.to_thread(CliRunner().invoke, app, args, env=cli_env)
+    assert first.exit_code == 0, first.output
+    assert first.stdout.strip() == "535353"
+    again = await asyncio.to_thread(CliRunner().invoke, app, args, env=cli_env)
+    assert again.exit_code == 2
+    assert "535353" not in again.output
