@@ -34,6 +34,11 @@ from nukiflow.activities.sweep_activities import SweepActivities
 from nukiflow.client import NukiFlow
 from nukiflow.contracts.ports import AuthChanges
 from nukiflow.fleet.assembly import fleet_activities, fleet_workflows
+from nukiflow.nexus.activities import NexusActivities
+from nukiflow.nexus.fleet_activities import NexusFleetActivities
+from nukiflow.nexus.fleet_workflows import nexus_fleet_workflows
+from nukiflow.nexus.handler import NukiflowNexusHandler
+from nukiflow.nexus.workflows import nexus_workflows
 from nukiflow.settings import Settings
 from nukiflow.temporal.codec import Keyring
 from nukiflow.temporal.converter import data_converter, require_encryption
@@ -64,6 +69,8 @@ def nukiflow_workflows() -> list[type]:
         ReconcilePlanWorkflow,
         LockZoneWorkflow,
         *fleet_workflows(),
+        *nexus_workflows(),
+        *nexus_fleet_workflows(),
     ]
 
 
@@ -100,15 +107,19 @@ class NukiflowPlugin(SimplePlugin):
         *,
         interceptors: Sequence[temporalio.client.Interceptor | temporalio.worker.Interceptor] = (),
         facade: Callable[[temporalio.client.Client, str], AuthChanges] | None = None,
+        nexus: bool = True,
     ) -> None:
         """``keyring`` sets nukiflow's encrypting converter on a client the plugin is given to;
         without one the client must already have it (workers refuse a client that would write
         plain text). ``facade(client, task_queue)`` builds the facade rollouts and grants send
-        through (default: one with the default deadlines)."""
+        through (default: one with the default deadlines). ``nexus`` serves nukiflow's Nexus
+        service (:mod:`nukiflow.nexus`) from the worker."""
         super().__init__(
             PLUGIN_NAME,
             data_converter=data_converter(keyring) if keyring is not None else None,
             workflows=nukiflow_workflows(),
+            # Callers in other namespaces reach nukiflow through its Nexus service.
+            nexus_service_handlers=[NukiflowNexusHandler()] if nexus else None,
             interceptors=list(interceptors) or None,
         )
         self.nuki = nuki
@@ -122,6 +133,7 @@ class NukiflowPlugin(SimplePlugin):
             settings.keyring(),
             interceptors=tracing_interceptors(settings),
             facade=lambda client, _queue: NukiFlow.from_settings(client, settings),
+            nexus=settings.nexus_service,
         )
 
     def configure_worker(self, config: WorkerConfig) -> WorkerConfig:
@@ -135,6 +147,10 @@ class NukiflowPlugin(SimplePlugin):
         else:
             flow = NukiFlow(client, task_queue=task_queue)
         ours = nukiflow_activities(self.nuki, flow)
+        # Nexus requests go through the whole facade (lock actions too).
+        nexus_flow = flow if isinstance(flow, NukiFlow) else NukiFlow(client, task_queue=task_queue)
+        ours.extend(NexusActivities(nexus_flow).activities())
+        ours.extend(NexusFleetActivities(nexus_flow).activities())
         config["activities"] = [*config.get("activities", []), *ours]
         if config.get("max_concurrent_activities") is None:
             config["max_concurrent_activities"] = DEFAULT_MAX_CONCURRENT_ACTIVITIES

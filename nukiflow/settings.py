@@ -138,6 +138,11 @@ class Settings(BaseSettings):
     # How often the drift sweep's schedule lists the account (`nukiflow sweep schedule` and
     # `nukiflow dev` create it with this interval unless told otherwise).
     sweep_every_seconds: float = Field(default=900.0, ge=10, le=7 * 24 * 3600, allow_inf_nan=False)
+    # Workers serve nukiflow's Nexus service (nukiflow.nexus) to callers in other namespaces;
+    # off for a Temporal server without Nexus.
+    nexus_service: bool = Field(
+        default=True, description="Workers serve the Nexus service (see README, Nexus)"
+    )
 
     # Payload encryption (see nukiflow.temporal.codec). Keys: `id:base64-key`, first = current.
     codec_keys: SecretStr | None = Field(

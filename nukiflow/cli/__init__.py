@@ -40,6 +40,7 @@ from nukiflow.cli.common import (
     _Process,
     ui_base_url,
 )
+from nukiflow.cli.contract import contract_app, nexus_demo, redeem_code_command
 from nukiflow.cli.reconcile import reconcile_app
 from nukiflow.cli.rollouts import rollout_app
 from nukiflow.cli.run import codec_keygen, codec_server, demo, dev, simulator, worker
@@ -77,6 +78,7 @@ app.add_typer(access_app, name="access", rich_help_panel=OPERATE)
 app.add_typer(sweep_app, name="sweep", rich_help_panel=OPERATE)
 app.add_typer(reconcile_app, name="reconcile", rich_help_panel=OPERATE)
 app.add_typer(webhook_app, name="webhook", rich_help_panel="Nuki account")
+app.add_typer(contract_app, name="contract", rich_help_panel="Nexus")
 
 # The order of registration is the order of `nukiflow --help`.
 app.command(rich_help_panel=RUN)(dev)
@@ -94,6 +96,8 @@ for _action_name, _summary in (
 ):
     app.command(_action_name.value, rich_help_panel=OPERATE)(_short_action(_action_name, _summary))
 app.command("status", rich_help_panel=OPERATE)(status_command)
+app.command("nexus-demo", rich_help_panel="Nexus")(nexus_demo)
+app.command("redeem-code", rich_help_panel="Nexus")(redeem_code_command)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -69,3 +69,24 @@ DEADLINE_PASSED_ERROR: Final = "DeadlinePassed"
 ACTION_NOT_SUPPORTED_ERROR: Final = "ActionNotSupported"
 # Nuki refused the values (400, 422): failures are typed after the client's exception class.
 NUKI_VALIDATION_ERROR: Final = "NukiValidationError"
+
+# -- Nexus (nukiflow.nexus): one small workflow per request of a caller in another namespace ----
+NEXUS_AUTH_WORKFLOW: Final = "NukiNexusAuth"
+NEXUS_ACTION_WORKFLOW: Final = "NukiNexusAction"
+NEXUS_GENERATED_CODE_WORKFLOW: Final = "NukiNexusGeneratedCode"
+CODE_VAULT_WORKFLOW: Final = "NukiCodeVault"
+CODE_REDEEM_UPDATE: Final = "redeem"
+CODE_DISCARD_SIGNAL: Final = "discard"
+NEXUS_AUTH_ACTIVITY: Final = "nuki.nexus.auth"
+NEXUS_ACTION_ACTIVITY: Final = "nuki.nexus.action"
+RESERVE_CODE_ACTIVITY: Final = "nuki.nexus.reserve_code"
+# A code handle that was redeemed already, discarded, expired or never existed.
+CODE_NOT_REDEEMABLE_ERROR: Final = "CodeNotRedeemable"
+NEXUS_GRANT_WORKFLOW: Final = "NukiNexusGrant"
+NEXUS_REVOKE_WORKFLOW: Final = "NukiNexusRevoke"
+NEXUS_ROLLOUT_WORKFLOW: Final = "NukiNexusRollout"
+NEXUS_GRANT_ACTIVITY: Final = "nuki.nexus.grant"
+NEXUS_REVOKE_ACTIVITY: Final = "nuki.nexus.revoke"
+NEXUS_ROLLOUT_ACTIVITY: Final = "nuki.nexus.rollout"
+# A grant, revocation or rollout the facade refused (bad input): the message says why.
+NEXUS_REFUSED_ERROR: Final = "NexusRequestRefused"

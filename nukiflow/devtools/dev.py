@@ -28,6 +28,7 @@ from nukiflow.devtools.stack import (
     StackOptions,
 )
 from nukiflow.devtools.temporal_server import DEFAULT_TEMPORAL_PORT, DEFAULT_UI_PORT, DevError
+from nukiflow.nexus.service import CALLER_NAMESPACE, ENDPOINT_NAME
 from nukiflow.settings import Settings
 from nukiflow.temporal.codec import CodecError, Keyring
 
@@ -162,6 +163,12 @@ async def run_dev(settings: Settings, options: DevOptions, *, out: Any = None) -
             async with stack:
                 await _ensure_sweep(stack, settings, console)
                 print_dev_banner(console, dev_banner(stack, settings))
+                console.print(
+                    f"Nexus: endpoint [bold]{ENDPOINT_NAME}[/] → namespace "
+                    f"{settings.temporal_namespace}, task queue {settings.task_queue}; callers' "
+                    f"namespace [bold]{CALLER_NAMESPACE}[/]",
+                    highlight=False,
+                )
                 sys.stdout.flush()
                 await stop.wait()
                 console.print("[dim]Stopping: worker, Nuki side, Temporal…[/]")

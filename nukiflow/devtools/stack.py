@@ -30,6 +30,8 @@ from nukiflow.devtools.temporal_server import (
     TemporalDevServer,
     connect_when_ready,
 )
+from nukiflow.nexus.endpoints import ensure_endpoint
+from nukiflow.nexus.service import CALLER_NAMESPACE, ENDPOINT_NAME
 from nukiflow.settings import Settings
 from nukiflow.simulator.server import SimulatorServer
 from nukiflow.simulator.settings import SimSettings
@@ -77,6 +79,10 @@ class StackOptions:
     webhook_port: int | None = None
     graceful_shutdown: timedelta = timedelta(seconds=5)
     worker_options: dict[str, Any] = field(default_factory=dict)
+    # The Nexus endpoint routing callers' workflows to the worker (None: none), and the
+    # namespace the dev server creates for those callers.
+    nexus_endpoint: str | None = ENDPOINT_NAME
+    caller_namespace: str = CALLER_NAMESPACE
 
 
 class EmbeddedStack:
@@ -105,6 +111,8 @@ class EmbeddedStack:
             log_file=log_dir / TEMPORAL_LOG,
             namespace=settings.temporal_namespace,
         )
+        if options.caller_namespace != settings.temporal_namespace:
+            self.temporal.extra_args += ["--namespace", options.caller_namespace]
         self.settings = settings.model_copy(update={"temporal_address": self.temporal.address})
         self.simulator: SimulatorServer | None = None
         self.codec_server: CodecServer | None = None
@@ -181,6 +189,13 @@ class EmbeddedStack:
                 **options.worker_options,
             )
             await self.worker.__aenter__()
+            if options.nexus_endpoint is not None:
+                await ensure_endpoint(
+                    self.client,
+                    options.nexus_endpoint,
+                    target_namespace=self.settings.temporal_namespace,
+                    target_task_queue=self.settings.task_queue,
+                )
             if options.webhook_port is not None:
                 await self._start_webhooks(options.webhook_port)
         except BaseException:

@@ -35,6 +35,7 @@ def build_worker(
     *,
     flow: NukiFlow | None = None,
     graceful_shutdown: timedelta = DEFAULT_GRACEFUL_SHUTDOWN,
+    nexus: bool = True,
     **options: Any,
 ) -> Worker:
     """A worker for every nukiflow workflow and activity on ``task_queue`` (through
@@ -42,14 +43,15 @@ def build_worker(
 
     ``flow`` is the facade rollout items and grants send their changes through (default: one on
     this client and task queue). ``graceful_shutdown`` is how long running activities may finish
-    after shutdown begins; ``options`` go to :class:`temporalio.worker.Worker` (``workflows``
-    there run beside nukiflow's own, e.g. a benchmark's yardstick).
+    after shutdown begins; ``nexus`` serves the Nexus service (:mod:`nukiflow.nexus`);
+    ``options`` go to :class:`temporalio.worker.Worker` (``workflows`` there run beside
+    nukiflow's own, e.g. a benchmark's yardstick).
     """
     facade = (lambda _client, _queue: flow) if flow is not None else None
     return Worker(
         client,
         task_queue=task_queue,
-        plugins=[NukiflowPlugin(nuki, facade=facade)],
+        plugins=[NukiflowPlugin(nuki, facade=facade, nexus=nexus)],
         graceful_shutdown_timeout=graceful_shutdown,
         **options,
     )
@@ -110,6 +112,7 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -
             settings.task_queue,
             flow=NukiFlow.from_settings(client, settings),
             graceful_shutdown=timedelta(seconds=settings.graceful_shutdown_seconds),
+            nexus=settings.nexus_service,
             deployment_config=deployment_config(settings),
             **tuning_options(settings),
         )
