@@ -52,6 +52,7 @@ class AuthCreateWorkflow:
                 sa.SMARTLOCK_ID.value_set(request.smartlock_id),
                 sa.KIND.value_set("auth-create"),
                 sa.STATUS.value_set(EntityStatus.APPLYING.value),
+                *sa.account_updates(input.account),
             ]
         )
         if deadline <= workflow.now():
@@ -68,7 +69,9 @@ class AuthCreateWorkflow:
             # Runs started before the snapshot existed go on without it (replay-safe).
             if workflow.patched(SNAPSHOT_PATCH):
                 step = "listing the lock's auths before creating"
-                listed = await calls.list_auth_ids(request.smartlock_id, timing, deadline=deadline)
+                listed = await calls.list_auth_ids(
+                    request.smartlock_id, timing, deadline=deadline, account=input.account
+                )
                 existing_ids, snapshot_reads = listed.ids, 1
             step = "creating the auth"
             if deadline <= workflow.now():
@@ -90,6 +93,7 @@ class AuthCreateWorkflow:
                 ),
                 timing,
                 summary=f"create auth {request.name!r} on smartlock {request.smartlock_id}",
+                account=input.account,
             )
             workflow.upsert_search_attributes([sa.AUTH_ID.value_set(created.auth_id)])
             step = "waiting for the lock to apply the new auth"
@@ -99,6 +103,7 @@ class AuthCreateWorkflow:
                 timing,
                 deadline=deadline,
                 summary="wait for the new auth to be applied, then read it back",
+                account=input.account,
             )
         except ActivityError as err:
             return self._finish(
@@ -129,6 +134,7 @@ class AuthCreateWorkflow:
                     auth_id=created.auth_id,
                     timing=timing,
                     max_rewrites=input.max_rewrites,
+                    account=input.account,
                     memory=EntityMemory(
                         desired=verified,
                         verified=verified,

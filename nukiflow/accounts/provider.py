@@ -160,11 +160,12 @@ class FileCredentialProvider:
         accounts: Mapping[str, tuple[AccountSpec, Credentials]] | None = None,
         *,
         default_token: str | None = None,
-        default_activities_per_second: float | None = None,
+        default_rate: float | None = None,
     ) -> None:
         self._accounts = dict(accounts or {})
         self._default = None if not default_token else ApiToken(token=SecretStr(default_token))
-        self._default_rate = default_activities_per_second
+        # A named account's rate when the file gives none (NUKIFLOW_ACCOUNT_ACTIVITIES_PER_SECOND).
+        self.default_rate = default_rate
 
     @classmethod
     def from_file(
@@ -175,9 +176,15 @@ class FileCredentialProvider:
         )
 
     async def accounts(self) -> Sequence[AccountSpec]:
-        specs = [spec for spec, _ in self._accounts.values()]
+        specs = [
+            spec
+            if spec.activities_per_second is not None
+            else AccountSpec(spec.name, self.default_rate)
+            for spec, _ in self._accounts.values()
+        ]
         if self._default is not None:
-            specs.insert(0, AccountSpec(None, self._default_rate))
+            # The default account's queue is the workflows' own: never rate limited.
+            specs.insert(0, AccountSpec(None))
         return specs
 
     async def credentials(self, account: str | None) -> Credentials:

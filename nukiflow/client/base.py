@@ -4,14 +4,24 @@ timing handed to new workflows, and the default deadlines, fixed as instants whe
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from temporalio.client import Client
 
+from nukiflow.contracts.accounts import check_account_name
 from nukiflow.contracts.action import MAX_DEADLINE
 from nukiflow.contracts.auth import MAX_CHANGE_DEADLINE
 from nukiflow.contracts.deadline import Deadline, resolve_deadline
 from nukiflow.contracts.entity import DriftPolicy
 from nukiflow.contracts.timing import WorkflowTiming
+
+
+class AccountLookup(Protocol):
+    """Which account holds a lock (:class:`nukiflow.accounts.AccountResolver`)."""
+
+    async def account_of(self, smartlock_id: int) -> str | None: ...
+
+    def forget(self, smartlock_id: int) -> None: ...
 
 
 class FacadeBase:
@@ -27,6 +37,7 @@ class FacadeBase:
         auth_deadline: timedelta = timedelta(hours=24),
         action_deadline: timedelta = timedelta(seconds=60),
         drift_policy: DriftPolicy = DriftPolicy.ALERT,
+        accounts: AccountLookup | None = None,
     ) -> None:
         self.client = client
         self.task_queue = task_queue
@@ -36,6 +47,22 @@ class FacadeBase:
         self.action_deadline = action_deadline
         # The drift policy of the auth entities this facade starts (see README, Drift).
         self.drift_policy = drift_policy
+        # Which account holds a lock the caller names no account for (None: the default).
+        self.accounts = accounts
+
+    async def _account_for(self, smartlock_id: int, account: str | None) -> str | None:
+        """The account of a new workflow on ``smartlock_id``: the caller's (checked), else the
+        resolver's answer, else the default account (``None``). Raises ``InputError``."""
+        if account is not None:
+            return check_account_name(account)
+        if self.accounts is None:
+            return None
+        return await self.accounts.account_of(smartlock_id)
+
+    def _forget_account(self, smartlock_id: int) -> None:
+        """The lock's account refused it (a failed outcome): ask again next time."""
+        if self.accounts is not None:
+            self.accounts.forget(smartlock_id)
 
     def _auth_deadline_at(self, deadline: Deadline | None) -> datetime:
         """The instant of an auth change's or create's deadline, fixed now."""

@@ -32,12 +32,18 @@ class AuthCreateCalls(FacadeBase):
         name: str,
         request_id: str | None = None,
         deadline: Deadline | None = None,
+        account: str | None = None,
         **fields: Any,
     ) -> AuthOutcome:
         """Create an auth exactly once (retry with the same ``request_id`` to attach);
         ``deadline`` as for :meth:`update_auth`."""
         handle = await self.start_create_auth(
-            smartlock_id, name=name, request_id=request_id, deadline=deadline, **fields
+            smartlock_id,
+            name=name,
+            request_id=request_id,
+            deadline=deadline,
+            account=account,
+            **fields,
         )
         if isinstance(handle, AuthOutcome):
             return handle
@@ -50,6 +56,7 @@ class AuthCreateCalls(FacadeBase):
         name: str,
         request_id: str | None = None,
         deadline: Deadline | None = None,
+        account: str | None = None,
         **fields: Any,
     ) -> WorkflowHandle[Any, AuthOutcome] | AuthOutcome:
         """Start a create; returns its handle, or the rejected outcome for bad input."""
@@ -70,22 +77,28 @@ class AuthCreateCalls(FacadeBase):
             return rejected_change(smartlock_id, None, request_id, validation_message(exc))
         except DeadlineError as exc:
             return rejected_change(smartlock_id, None, request_id, str(exc))
-        return await self.start_create(request)
+        return await self.start_create(request, account=account)
 
-    async def create(self, request: CreateAuthRequest) -> AuthOutcome:
+    async def create(
+        self, request: CreateAuthRequest, *, account: str | None = None
+    ) -> AuthOutcome:
         """Create the auth a validated request describes (see :meth:`start_create`)."""
-        handle = await self.start_create(request)
+        handle = await self.start_create(request, account=account)
         if isinstance(handle, AuthOutcome):
             return handle
         return await handle.result()
 
     async def start_create(
-        self, request: CreateAuthRequest
+        self, request: CreateAuthRequest, *, account: str | None = None
     ) -> WorkflowHandle[Any, AuthOutcome] | AuthOutcome:
         """Start the create a validated request describes, or attach to the one its request
         id started. A request without ``deadline_at`` gets one now; one it carries is kept,
         also when it has passed (the create then fails without sending anything)."""
         smartlock_id, request_id = request.smartlock_id, request.request_id
+        try:
+            account = await self._account_for(smartlock_id, account)
+        except InputError as exc:
+            return rejected_change(smartlock_id, None, request_id, str(exc), ChangeKind.CREATE)
         if request.deadline_at is None:
             seconds = request.deadline_seconds
             try:
@@ -104,7 +117,10 @@ class AuthCreateCalls(FacadeBase):
             return await self.client.start_workflow(
                 AUTH_CREATE_WORKFLOW,
                 AuthCreateInput(
-                    request=request, timing=self.timing, max_rewrites=self.max_rewrites
+                    request=request,
+                    timing=self.timing,
+                    max_rewrites=self.max_rewrites,
+                    account=account,
                 ),
                 id=workflow_id,
                 task_queue=self.task_queue,
