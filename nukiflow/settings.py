@@ -21,11 +21,12 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, PrivateAttr, SecretStr, model_validator
+from pydantic import Field, PrivateAttr, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from temporalio.envconfig import ClientConfig
 
 from nukiflow.accounts.provider import FileCredentialProvider
+from nukiflow.contracts.accounts import check_account_name
 from nukiflow.contracts.action import DEFAULT_DEADLINE_SECONDS, MAX_DEADLINE_SECONDS
 from nukiflow.contracts.auth import DEFAULT_CHANGE_DEADLINE_SECONDS, MAX_CHANGE_DEADLINE_SECONDS
 from nukiflow.contracts.entity import DriftPolicy
@@ -75,6 +76,11 @@ class Settings(BaseSettings):
         le=10_000,
         description="Nuki activities per second per named account, across all workers "
         "(unset: no limit; the accounts file may set one per account)",
+    )
+    account: str | None = Field(
+        default=None,
+        description="Account of the locks a caller (CLI, NukiFlow.connect) acts on when a call "
+        "names none; unset: the resolver's answer or the default account",
     )
     account_cache_seconds: float = Field(
         default=300.0, gt=0, description="How long the account of a lock is remembered"
@@ -202,6 +208,11 @@ class Settings(BaseSettings):
     webhook_queue_size: int = Field(
         default=10000, ge=1, le=1_000_000, description="Events waiting to be forwarded, at most"
     )
+
+    @field_validator("account")
+    @classmethod
+    def _account_name(cls, value: str | None) -> str | None:
+        return None if value is None else check_account_name(value)
 
     @model_validator(mode="after")
     def _temporal_client_config(self) -> Settings:

@@ -38,6 +38,7 @@ class FacadeBase:
         action_deadline: timedelta = timedelta(seconds=60),
         drift_policy: DriftPolicy = DriftPolicy.ALERT,
         accounts: AccountLookup | None = None,
+        account: str | None = None,
     ) -> None:
         self.client = client
         self.task_queue = task_queue
@@ -49,12 +50,17 @@ class FacadeBase:
         self.drift_policy = drift_policy
         # Which account holds a lock the caller names no account for (None: the default).
         self.accounts = accounts
+        # The account of calls that name none, before the resolver is asked.
+        self.account = None if account is None else check_account_name(account)
 
     async def _account_for(self, smartlock_id: int, account: str | None) -> str | None:
-        """The account of a new workflow on ``smartlock_id``: the caller's (checked), else the
-        resolver's answer, else the default account (``None``). Raises ``InputError``."""
+        """The account of a new workflow on ``smartlock_id``: the call's (checked), else the
+        facade's, else the resolver's answer, else the default account (``None``). Raises
+        ``InputError``."""
         if account is not None:
             return check_account_name(account)
+        if self.account is not None:
+            return self.account
         if self.accounts is None:
             return None
         return await self.accounts.account_of(smartlock_id)

@@ -172,7 +172,10 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -
     clients = await AccountClients.open(provider, base_url)
     async with clients, contextlib.AsyncExitStack() as stack:
         resolver = clients.resolver(settings.account_cache_seconds) if clients.named else None
-        flow = NukiFlow.from_settings(client, settings, accounts=resolver)
+        # Rollout items and grants name their account or have it resolved, never a fixed one.
+        flow = NukiFlow.from_settings(
+            client, settings.model_copy(update={"account": None}), accounts=resolver
+        )
         shutdown = timedelta(seconds=settings.graceful_shutdown_seconds)
         worker = build_worker(
             client,
