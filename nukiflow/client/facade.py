@@ -19,9 +19,9 @@ class NukiFlow(AuthChangeCalls, AuthCreateCalls, LockActionCalls):
     auth_deadline=timedelta(hours=24), action_deadline=timedelta(seconds=60),
     drift_policy=DriftPolicy.ALERT, accounts=None, account=None)``: the task queue of the
     nukiflow worker, the timing handed to the workflows it starts, the deadlines of calls that
-    give none, the drift policy of the auth entities it starts, and what finds the account of a lock a call names
-    none for (an :class:`~nukiflow.accounts.AccountResolver`; without one such a call goes to
-    the default account), or the account of every call that names none.
+    give none, the drift policy of the auth entities it starts, what finds the account of a
+    lock a call names none for (an :class:`~nukiflow.accounts.AccountResolver`; without one
+    such a call goes to the default account), and the account of every call that names none.
     """
 
     @classmethod
