@@ -75,9 +75,12 @@ class AuthChangeCalls(FacadeBase):
         started = await self.start_update_auth(
             smartlock_id, auth_id, patch, request_id=request_id, deadline=deadline, account=account
         )
-        return await result_of(
+        outcome = await result_of(
             started, lambda exc: refused_change(exc, smartlock_id, auth_id, request_id)
         )
+        if outcome.status is OutcomeStatus.FAILED:
+            self._forget_account(smartlock_id)
+        return outcome
 
     async def start_update_auth(
         self,
@@ -130,10 +133,13 @@ class AuthChangeCalls(FacadeBase):
         started = await self.start_delete_auth(
             smartlock_id, auth_id, request_id=request_id, deadline=deadline, account=account
         )
-        return await result_of(
+        outcome = await result_of(
             started,
             lambda exc: refused_change(exc, smartlock_id, auth_id, request_id, ChangeKind.DELETE),
         )
+        if outcome.status is OutcomeStatus.FAILED:
+            self._forget_account(smartlock_id)
+        return outcome
 
     async def start_delete_auth(
         self,
