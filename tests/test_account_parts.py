@@ -293,3 +293,22 @@ def test_the_command_line_refuses_a_bad_account(args: list[str]) -> None:
     result = CliRunner().invoke(app, args, env={"NUKIFLOW_TEMPORAL_ADDRESS": "127.0.0.1:1"})
     assert result.exit_code == 2, result.output
     assert "--account" in result.output and "account name" in result.output
+
+
+def test_a_plan_item_may_name_its_account() -> None:
+    from nukiflow.fleet.plan import PlanError, parse_plan
+
+    auth = "5f2a0c8e4b1d9a7c3e6f0b12"
+    plan = parse_plan(
+        {
+            "items": [
+                {"op": "delete", "smartlock_id": 1, "auth_id": auth, "account": "acme"},
+                {"op": "update", "smartlock_id": 2, "auth_id": auth, "name": "X"},
+            ]
+        }
+    )
+    assert [item.account for item in plan.items] == ["acme", None]
+    with pytest.raises(PlanError, match="account name"):
+        parse_plan(
+            {"items": [{"op": "delete", "smartlock_id": 1, "auth_id": auth, "account": "A"}]}
+        )
