@@ -202,3 +202,49 @@ async def test_a_lock_of_no_configured_account_is_rejected_before_anything_start
     )
     assert outcome.status is OutcomeStatus.REJECTED
     assert "in none of the configured Nuki accounts" in (outcome.reason or "")
+
+
+async def test_the_command_line_acts_on_and_lists_by_account(
+    accounts: Accounts, sim: SimulatorControl, cli_env: dict[str, str]
+) -> None:
+    import asyncio
+    import json
+
+    from typer.testing import CliRunner, Result
+
+    from nukiflow.cli import app
+
+    lock, auth = await _keypad(sim, accounts.acme)
+    other, _ = await _keypad(sim, accounts.beta)
+
+    def run(*args: str) -> Result:
+        return CliRunner().invoke(app, list(args), env=cli_env)
+
+    updated = await asyncio.to_thread(
+        run,
+        "auth",
+        "update",
+        str(lock),
+        auth,
+        "--code",
+        "565656",
+        "--account",
+        accounts.acme,
+        "--json",
+    )
+    assert updated.exit_code == 0, updated.output
+    assert json.loads(updated.stdout)["status"] == "applied"
+    unlocked = await asyncio.to_thread(
+        run, "unlock", str(other), "--account", accounts.beta, "--json"
+    )
+    assert unlocked.exit_code == 0, unlocked.output
+
+    # Visibility may lag a moment behind the workflows' search attributes.
+    for _ in range(50):
+        listed = await asyncio.to_thread(run, "status", "--account", accounts.acme, "--json")
+        report = json.loads(listed.stdout)
+        if report["workflows"]:
+            break
+        await asyncio.sleep(0.2)
+    assert report["account"] == accounts.acme
+    assert {row["smartlock_id"] for row in report["workflows"]} == {lock}

@@ -16,7 +16,7 @@ from temporalio.client import (
 )
 from temporalio.common import WorkflowIDConflictPolicy
 
-from nukiflow.client.base import FacadeBase
+from nukiflow.client.base import FacadeBase, account_priority
 from nukiflow.client.outcomes import refused_action, rejected_action, result_of
 from nukiflow.client.rollover import RolloverTimeout, send_update_with_start
 from nukiflow.contracts.action import (
@@ -134,6 +134,7 @@ class LockActionCalls(FacadeBase):
                 LockActionsInput(smartlock_id=smartlock_id, timing=self.timing, account=account),
                 id=workflow_id,
                 task_queue=self.task_queue,
+                priority=account_priority(account),
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
                 static_summary=f"actions on smartlock {smartlock_id}",
             )

@@ -18,7 +18,7 @@ from temporalio.client import (
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from nukiflow.client.base import FacadeBase
+from nukiflow.client.base import FacadeBase, account_priority
 from nukiflow.client.outcomes import entity_answer, refused_change, rejected_change, result_of
 from nukiflow.client.rollover import RolloverTimeout, send_update_with_start
 from nukiflow.contracts.auth import (
@@ -230,6 +230,7 @@ class AuthChangeCalls(FacadeBase):
                 ),
                 id=auth_workflow_id(smartlock_id, auth_id),
                 task_queue=self.task_queue,
+                priority=account_priority(account),
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
                 # An entity that completed (verified delete, auth not found) is not started
                 # again: its result answers (see _ended_entity). One that failed or was

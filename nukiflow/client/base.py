@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from temporalio.client import Client
+from temporalio.common import Priority
 
 from nukiflow.contracts.accounts import check_account_name
 from nukiflow.contracts.action import MAX_DEADLINE
@@ -14,6 +15,14 @@ from nukiflow.contracts.auth import MAX_CHANGE_DEADLINE
 from nukiflow.contracts.deadline import Deadline, resolve_deadline
 from nukiflow.contracts.entity import DriftPolicy
 from nukiflow.contracts.timing import WorkflowTiming
+
+
+def account_priority(account: str | None) -> Priority:
+    """The priority of a new workflow of ``account``: the account as its fairness key, so a
+    server with task queue fairness (``matching.enableFairness``) hands out the tasks of every
+    account in turn, on the workflows' queue as on the account's own (activities inherit it);
+    a burst of one account then waits behind itself. Ignored by a server without it."""
+    return Priority(fairness_key=account) if account is not None else Priority.default
 
 
 class AccountLookup(Protocol):
@@ -64,6 +73,10 @@ class FacadeBase:
         if self.accounts is None:
             return None
         return await self.accounts.account_of(smartlock_id)
+
+    async def account_for(self, smartlock_id: int, account: str | None = None) -> str | None:
+        """The account calls on ``smartlock_id`` go to (see :meth:`_account_for`)."""
+        return await self._account_for(smartlock_id, account)
 
     def _forget_account(self, smartlock_id: int) -> None:
         """The lock's account refused it (a failed outcome): ask again next time."""

@@ -12,7 +12,7 @@ from temporalio.client import WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from nukiflow.client.base import FacadeBase
+from nukiflow.client.base import FacadeBase, account_priority
 from nukiflow.client.outcomes import rejected_change
 from nukiflow.contracts.auth import AuthOutcome, ChangeKind, CreateAuthRequest
 from nukiflow.contracts.deadline import Deadline, DeadlineError
@@ -124,6 +124,7 @@ class AuthCreateCalls(FacadeBase):
                 ),
                 id=workflow_id,
                 task_queue=self.task_queue,
+                priority=account_priority(account),
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 static_summary=f"create auth {request.name!r} on smartlock {smartlock_id}",
