@@ -4,9 +4,11 @@ One worker (a process of its own, reading an accounts file) serves two accounts 
 cloud on their own activity task queues: ``burst`` (an API token, its queue limited to
 ``--rate`` activities per second across all workers) and ``quiet`` (OAuth). Workflows carry
 their account as their fairness key; the dev server runs with task queue fairness on
-(``--no-fairness``: off). It measures ``quiet``'s single auth change (call to verified outcome) alone,
-then again while ``burst`` runs ``--changes`` changes across ``--locks`` locks, and prints the
-ratio (target: at most 1.5x), the burst's wall time and the rate its Nuki requests reached.
+(``--no-fairness``: off). It measures ``quiet``'s single auth change (call to verified
+outcome) alone, then one after the other while ``burst`` sends ``--changes`` changes across
+``--locks`` locks at once, and prints the ratios (target: at most 1.5x) while the burst's
+changes are accepted and during its rate-limited run, the burst's wall time and the rate its
+Nuki requests reached.
 Prints figures (``--json``: one object); asserts nothing about time.
 """
 
