@@ -51,13 +51,13 @@ def ratio(samples: list[float], alone: list[float], *, worst: bool = False) -> f
     return round(value / statistics.median(alone), 2)
 
 
-def keypad_code(index: int) -> int:
-    """A distinct valid keypad code per index (digits 1-9, starting with 7)."""
+def keypad_code(index: int, first: int = 7) -> int:
+    """A distinct valid keypad code per index (digits 1-9, starting with ``first``)."""
     digits = []
     for _ in range(5):
         index, digit = divmod(index, 9)
         digits.append(str(digit + 1))
-    return int("7" + "".join(reversed(digits)))
+    return int(str(first) + "".join(reversed(digits)))
 
 
 # Seconds from the call until Temporal accepted each quiet change (the entity's update
@@ -75,10 +75,8 @@ async def timed_change(flow: NukiFlow, lock: int, auth: str, code: int) -> float
     return time.monotonic() - started
 
 
-async def quiet_samples(
-    flow: NukiFlow, lock: int, auth: str, count: int, first_code: int
-) -> list[float]:
-    return [await timed_change(flow, lock, auth, first_code + i) for i in range(count)]
+async def quiet_samples(flow: NukiFlow, lock: int, auth: str, count: int) -> list[float]:
+    return [await timed_change(flow, lock, auth, keypad_code(i, first=5)) for i in range(count)]
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -148,7 +146,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
             # Warm up (the entity's first read, the first OAuth token), then unloaded.
             await timed_change(flow, quiet_lock, quiet_auth, 545454)
-            alone = await quiet_samples(flow, quiet_lock, quiet_auth, args.samples, 555551)
+            alone = await quiet_samples(flow, quiet_lock, quiet_auth, args.samples)
 
             burst_started = time.monotonic()
             since = len(await sim.requests())
@@ -175,13 +173,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             storm: list[float] = []
             steady: list[float] = []
             storm_accept: list[float] = []
-            code = 565651
+            index = 0
             while not burst.done():
                 phase = steady if accepted == len(targets) else storm
+                code = keypad_code(index, first=6)
+                index += 1
                 phase.append(await timed_change(flow, quiet_lock, quiet_auth, code))
                 if phase is storm:
                     storm_accept.append(ACCEPTED[-1])
-                code = code + 1 if code % 10 != 9 else code + 2
             outcomes = await burst
             burst_wall = time.monotonic() - burst_started
             records = (await sim.requests())[since:]
