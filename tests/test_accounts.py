@@ -248,3 +248,31 @@ async def test_the_command_line_acts_on_and_lists_by_account(
         await asyncio.sleep(0.2)
     assert report["account"] == accounts.acme
     assert {row["smartlock_id"] for row in report["workflows"]} == {lock}
+
+
+async def test_fresh_histories_of_an_account_replay(
+    accounts: Accounts, sim: SimulatorControl, temporal_client: Client
+) -> None:
+    """An entity, a create and a lock workflow of an OAuth account (its token renewed on the
+    way), replayed; recorded as ``*_account`` (see tests/test_replay.py)."""
+    from tests.test_replay import _check_and_record
+
+    flow = accounts.flow
+    lock, auth = await _keypad(sim, accounts.beta)
+    assert (await flow.update_auth(lock, auth, {"code": 565656}, account=accounts.beta)).ok
+    await sim.expire_tokens(accounts.beta)
+    created = await flow.create_auth(
+        lock, name="temp", code=575757, request_id="acct1", account=accounts.beta
+    )
+    assert created.status is OutcomeStatus.APPLIED, created.reason
+    assert (await flow.action(lock, ActionName.UNLOCK, account=accounts.beta)).ok
+    from nukiflow.contracts.entity import create_workflow_id
+
+    ids = {
+        "auth_entity_account": auth_workflow_id(lock, auth),
+        "auth_create_account": create_workflow_id(lock, "acct1"),
+        "lock_actions_account": lock_workflow_id(lock),
+    }
+    for name, workflow_id in ids.items():
+        history = await temporal_client.get_workflow_handle(workflow_id).fetch_history()
+        await _check_and_record(name, history)
