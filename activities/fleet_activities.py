@@ -145,7 +145,8 @@ class FleetActivities:
                         name=item.create.name,
                         deadline_at=deadline_at,
                         **fields,
-                    )
+                    ),
+                    account=item.account,
                 )
             elif item.op is RolloutOp.UPDATE:
                 assert item.auth_id is not None and item.patch is not None
@@ -158,6 +159,7 @@ class FleetActivities:
                         patch=item.patch,
                         deadline_at=deadline_at,
                     ),
+                    account=item.account,
                 )
             else:
                 call = self._delete_item(input, deadline_at)
@@ -205,6 +207,7 @@ class FleetActivities:
             AuthChange(
                 request_id=input.request_id, kind=ChangeKind.DELETE, deadline_at=deadline_at
             ),
+            account=item.account,
         )
 
     @activity.defn(name=REVOKE_AUTH_ACTIVITY)
@@ -225,6 +228,8 @@ class FleetActivities:
                     input.auth_id,
                     request_id=f"{input.request_prefix}:{progress.round}",
                     deadline=timedelta(seconds=input.attempt_seconds),
+                    # This activity runs on the queue of the lock's account.
+                    account=self._nuki.account,
                 ),
                 max(input.heartbeat_seconds / 3, 0.2),
                 give_up_after=input.wait_seconds,

@@ -4,6 +4,10 @@ One instance owns one ``httpx.AsyncClient`` (connection pool, explicit timeouts)
 ``transport=`` to put a test transport underneath. Every failure surfaces as one of the
 exceptions in :mod:`activities.nuki_errors`. The API token never appears in ``repr``, logs or
 error messages.
+
+The bearer token comes from a :class:`~nukiflow.accounts.tokens.TokenSource` (a plain string is
+an API token): an OAuth account's request answered 401 gets a renewed access token and is sent
+once more; a second 401, or a 401 to an API token, stands.
 """
 
 from __future__ import annotations
@@ -17,10 +21,12 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, TypeAdapter
 
+from nukiflow.accounts.tokens import StaticToken, TokenSource
 from nukiflow.activities.nuki_errors import (
     NukiError,
     NukiRequestRefused,
     NukiTransportError,
+    NukiUnauthorizedError,
     error_from_response,
     redact,
 )
@@ -130,14 +136,17 @@ class NukiClient:
 
     def __init__(
         self,
-        token: str,
+        token: str | TokenSource,
         base_url: str = DEFAULT_BASE_URL,
         *,
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         transport: httpx.AsyncBaseTransport | None = None,
         user_agent: str = "nukiflow",
+        account: str | None = None,
     ) -> None:
-        self._token = token
+        self._tokens: TokenSource = StaticToken(token) if isinstance(token, str) else token
+        # The account this client serves (None: the default one), named in 401 messages.
+        self.account = account
         # Further values never to show in an error message (webhook secrets it was given).
         self._secrets: list[str] = []
         self.base_url = base_url.rstrip("/")
@@ -145,15 +154,11 @@ class NukiClient:
             base_url=self.base_url,
             timeout=timeout,
             transport=transport,
-            headers={
-                "Authorization": f"Bearer {token}",
-                "Accept": "application/json",
-                "User-Agent": user_agent,
-            },
+            headers={"Accept": "application/json", "User-Agent": user_agent},
         )
 
     def __repr__(self) -> str:
-        return f"NukiClient(base_url={self.base_url!r})"
+        return f"NukiClient(base_url={self.base_url!r}, account={self.account!r})"
 
     async def __aenter__(self) -> NukiClient:
         return self
@@ -339,21 +344,55 @@ class NukiClient:
         json_body: Any = None,
         secrets: Iterable[str] = (),
     ) -> httpx.Response:
-        secrets = [self._token, *self._secrets, *secrets]
+        token = await self._tokens.token()
+        response = await self._send_once(method, path, token, params, json_body, secrets)
+        if response.status_code == 401:
+            # An OAuth access token that expired (or was revoked): renew once and send again.
+            renewed = await self._tokens.renew(token)
+            if renewed is not None:
+                token = renewed
+                response = await self._send_once(method, path, token, params, json_body, secrets)
+        if response.is_success:
+            return response
+        error = error_from_response(response, secrets=[*self._all_secrets(), *secrets])
+        if isinstance(error, NukiUnauthorizedError) and self.account is not None:
+            who = f"account {self.account}"
+            error = NukiUnauthorizedError(
+                error.message.replace("(NUKIFLOW_NUKI_TOKEN)", f"of {who} (its credentials)")
+                + f", and that the lock belongs to {who}",
+                status=error.status,
+                method=error.method,
+                path=error.path,
+                detail=error.detail,
+            )
+        raise error
+
+    def _all_secrets(self) -> list[str]:
+        return [*self._tokens.secret_values(), *self._secrets]
+
+    async def _send_once(
+        self,
+        method: str,
+        path: ApiPath,
+        token: str,
+        params: dict[str, str] | None,
+        json_body: Any,
+        secrets: Iterable[str],
+    ) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {token}"}
         try:
-            response = await self._http.request(method, path, params=params, json=json_body)
+            return await self._http.request(
+                method, path, params=params, json=json_body, headers=headers
+            )
         except httpx.TimeoutException as exc:
             raise NukiTransportError(
                 f"Nuki did not answer {method} {path} in time ({type(exc).__name__})"
             ) from None
         except httpx.TransportError as exc:
-            reason = redact(str(exc) or type(exc).__name__, secrets)
+            reason = redact(str(exc) or type(exc).__name__, [*self._all_secrets(), *secrets])
             raise NukiTransportError(
                 f"could not reach Nuki at {self.base_url} for {method} {path}: {reason}"
             ) from None
-        if response.is_success:
-            return response
-        raise error_from_response(response, secrets=secrets)
 
 
 __all__ = [

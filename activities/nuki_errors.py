@@ -12,6 +12,8 @@ non-retryable errors without looking at status codes again.
     └── NukiHTTPError             an HTTP answer Nuki gave
         ├── NukiValidationError   400, 422 (carries Nuki's detailMessage)          not retryable
         ├── NukiUnauthorizedError 401 (token missing, wrong or expired)            not retryable
+        │   └── NukiCredentialsRefused  Nuki refused to issue an OAuth access token   not retryable
+        │                             (revoked refresh token, wrong client secret)
         ├── NukiForbiddenError    403 (token lacks the scope)                      not retryable
         ├── NukiNotFoundError     404 (unknown smartlock or auth)                  not retryable
         ├── NukiConflictError     409 (e.g. keypad code already on the lock)       not retryable
@@ -78,6 +80,12 @@ class NukiValidationError(NukiHTTPError):
 
 class NukiUnauthorizedError(NukiHTTPError):
     """401: the API token is missing, wrong or expired."""
+
+
+class NukiCredentialsRefused(NukiUnauthorizedError):
+    """Nuki's token endpoint refused to issue an access token for an OAuth account: its refresh
+    token was revoked or expired (``invalid_grant``), or the client id or secret is wrong
+    (``invalid_client``). A person must authorize the account again; retrying cannot help."""
 
 
 class NukiForbiddenError(NukiHTTPError):

@@ -10,7 +10,9 @@ Environment: ``BENCH_TEMPORAL`` (address), ``BENCH_KEYS`` (codec keys), ``BENCH_
 ``BENCH_TOKEN`` and ``BENCH_SIM_URL`` (the fake cloud), optional ``BENCH_ACTIVITY_SLOTS``,
 ``BENCH_TIMING`` (a :class:`~nukiflow.contracts.timing.WorkflowTiming` as JSON: the timing of the
 changes rollout items send; default: the production defaults), ``BENCH_STICKY_SECONDS`` (how
-soon a dead worker's cached workflows move to another; default: Temporal's).
+soon a dead worker's cached workflows move to another; default: Temporal's),
+``BENCH_ACCOUNTS_FILE`` (an accounts file: the worker serves each account's activity queue
+too, ``BENCH_TOKEN`` being the default account).
 """
 
 from __future__ import annotations
@@ -27,7 +29,6 @@ from typing import IO, Any
 
 from temporalio.client import Client
 
-from nukiflow.activities.nuki_client import NukiClient
 from nukiflow.contracts.timing import WorkflowTiming
 from nukiflow.temporal.codec import Keyring
 from nukiflow.temporal.converter import data_converter
@@ -38,8 +39,10 @@ STARTUP_TIMEOUT = 60.0
 
 async def serve_worker(extra_workflows: Sequence[type] = ()) -> None:
     """Run a worker with every nukiflow workflow (fleet ones included) until SIGTERM."""
+    from nukiflow.accounts import FileCredentialProvider
+    from nukiflow.accounts.clients import AccountClients
     from nukiflow.client import NukiFlow
-    from nukiflow.temporal.worker import build_worker
+    from nukiflow.temporal.worker import account_workers, build_worker
 
     env = os.environ
     client = await Client.connect(
@@ -58,21 +61,31 @@ async def serve_worker(extra_workflows: Sequence[type] = ()) -> None:
         options["sticky_queue_schedule_to_start_timeout"] = sticky
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-    async with NukiClient(env["BENCH_TOKEN"], env["BENCH_SIM_URL"]) as nuki:
+    accounts_file = env.get("BENCH_ACCOUNTS_FILE")
+    provider = FileCredentialProvider.from_file(
+        Path(accounts_file) if accounts_file else None, default_token=env["BENCH_TOKEN"]
+    )
+    async with (
+        await AccountClients.open(provider, env["BENCH_SIM_URL"]) as clients,
+        contextlib.AsyncExitStack() as stack,
+    ):
+        flow = NukiFlow(client, task_queue=task_queue, timing=timing)
+        shutdown = timedelta(seconds=5)
         worker = build_worker(
             client,
-            nuki,
+            clients[None],
             task_queue,
-            flow=NukiFlow(client, task_queue=task_queue, timing=timing),
-            graceful_shutdown=timedelta(seconds=5),
+            flow=flow,
+            graceful_shutdown=shutdown,
             # Beside nukiflow's own (the plugin adds those).
             workflows=list(extra_workflows),
             **options,
         )
-        async with worker:
-            sys.stdout.buffer.write(READY + b"\n")
-            sys.stdout.flush()
-            await stop.wait()
+        for each in [worker, *account_workers(client, clients, flow, graceful_shutdown=shutdown)]:
+            await stack.enter_async_context(each)
+        sys.stdout.buffer.write(READY + b"\n")
+        sys.stdout.flush()
+        await stop.wait()
 
 
 async def start_worker_process(

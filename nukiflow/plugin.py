@@ -77,6 +77,13 @@ def nukiflow_workflows() -> list[type]:
 def nukiflow_activities(nuki: NukiClient, flow: AuthChanges) -> list[Any]:
     """Every activity of a nukiflow worker, sending through ``nuki``; rollout items and grants
     send their changes through ``flow`` (a :class:`~nukiflow.client.NukiFlow`)."""
+    return [*fleet_activities(nuki, flow)[:1], *nuki_activities(nuki, flow)]
+
+
+def nuki_activities(nuki: NukiClient, flow: AuthChanges) -> list[Any]:
+    """The activities that call Nuki, all through ``nuki``: what the task queue of one account
+    (``nukiflow-nuki-<account>``) serves (every activity but a rollout item's, which only
+    talks to Temporal)."""
     auth = AuthActivities(nuki)
     actions = ActionActivities(nuki)
     return [
@@ -91,7 +98,7 @@ def nukiflow_activities(nuki: NukiClient, flow: AuthChanges) -> list[Any]:
         SweepActivities(nuki).sweep_account,
         ReconcileActivities(nuki).plan,
         LockZoneActivities(nuki).lock_zone,
-        *fleet_activities(nuki, flow),
+        *fleet_activities(nuki, flow)[1:],
     ]
 
 

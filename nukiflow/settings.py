@@ -21,10 +21,12 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, PrivateAttr, SecretStr, model_validator
+from pydantic import Field, PrivateAttr, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from temporalio.envconfig import ClientConfig
 
+from nukiflow.accounts.provider import FileCredentialProvider
+from nukiflow.contracts.accounts import check_account_name
 from nukiflow.contracts.action import DEFAULT_DEADLINE_SECONDS, MAX_DEADLINE_SECONDS
 from nukiflow.contracts.auth import DEFAULT_CHANGE_DEADLINE_SECONDS, MAX_CHANGE_DEADLINE_SECONDS
 from nukiflow.contracts.entity import DriftPolicy
@@ -63,6 +65,26 @@ class Settings(BaseSettings):
     nuki_token: SecretStr | None = Field(default=None, description="Nuki API token")
     nuki_token_file: Path | None = Field(default=None, description="File holding the token")
     nuki_timeout_seconds: float = Field(default=15.0, gt=0, description="HTTP read timeout")
+    # Many accounts (see README, Many accounts): their credentials, rate limits and the cache of
+    # which account holds which lock. NUKIFLOW_NUKI_TOKEN stays the default account.
+    accounts_file: Path | None = Field(
+        default=None, description="TOML/JSON file of the accounts' credentials (mode 600)"
+    )
+    account_activities_per_second: float | None = Field(
+        default=None,
+        gt=0,
+        le=10_000,
+        description="Nuki activities per second per named account, across all workers "
+        "(unset: no limit; the accounts file may set one per account)",
+    )
+    account: str | None = Field(
+        default=None,
+        description="Account of the locks a caller (CLI, NukiFlow.connect) acts on when a call "
+        "names none; unset: the resolver's answer or the default account",
+    )
+    account_cache_seconds: float = Field(
+        default=300.0, gt=0, description="How long the account of a lock is remembered"
+    )
     # The token travels in every request: plain http is refused unless it stays on this machine
     # (the fake cloud) or this says the network in between is trusted.
     nuki_allow_http: bool = Field(
@@ -195,6 +217,11 @@ class Settings(BaseSettings):
         default=10000, ge=1, le=1_000_000, description="Events waiting to be forwarded, at most"
     )
 
+    @field_validator("account")
+    @classmethod
+    def _account_name(cls, value: str | None) -> str | None:
+        return None if value is None else check_account_name(value)
+
     @model_validator(mode="after")
     def _temporal_client_config(self) -> Settings:
         """Take address and namespace from Temporal's client configuration unless set here."""
@@ -291,6 +318,9 @@ class Settings(BaseSettings):
         values = [self.codec_token() or ""]
         if self.nuki_token is not None:
             values.append(self.nuki_token.get_secret_value())
+        # An accounts file that is refused is reported where it is used, not here.
+        with contextlib.suppress(RuntimeError):
+            values += self.credential_provider().secret_values()
         if self.codec_keys is not None:
             values += [
                 part.split(":", 1)[-1] for part in self.codec_keys.get_secret_value().split(",")
@@ -337,6 +367,24 @@ class Settings(BaseSettings):
                 "NUKIFLOW_WEBHOOK_SECRET_FILE)"
             )
         return list(dict.fromkeys(cleaned))
+
+    def credential_provider(self) -> FileCredentialProvider:
+        """The accounts of ``NUKIFLOW_ACCOUNTS_FILE`` and the default account of
+        ``NUKIFLOW_NUKI_TOKEN``; :class:`~nukiflow.accounts.AccountsFileError` (a
+        ``RuntimeError``) says what to fix in the file."""
+        provider = FileCredentialProvider.from_file(
+            self.accounts_file,
+            default_token=None if self.nuki_token is None else self.nuki_token.get_secret_value(),
+        )
+        provider.default_rate = self.account_activities_per_second
+        return provider
+
+    def require_nuki_url(self) -> str:
+        """The Nuki base URL (checked as in :meth:`require_nuki`), or a clear error."""
+        if not self.nuki_url:
+            raise RuntimeError("NUKIFLOW_NUKI_URL is not set: point it at the Nuki Web API")
+        check_nuki_url(self.nuki_url, allow_http=self.nuki_allow_http)
+        return self.nuki_url
 
     def require_nuki(self) -> tuple[str, str]:
         """The Nuki base URL and token, or a clear error saying what to set.

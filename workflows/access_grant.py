@@ -115,6 +115,7 @@ class AccessGrantWorkflow(GrantBook):
                         smartlock_id=self._request.smartlock_id,
                         auth_id=self._m.auth_id,
                         patch=AuthPatch(allowed_until_date=request.until),
+                        account=self._request.account,
                     ),
                     timedelta(seconds=self._input.grant_timing.change_deadline_seconds),
                     "write the new end onto the lock",
@@ -196,6 +197,7 @@ class AccessGrantWorkflow(GrantBook):
                     smartlock_id=request.smartlock_id,
                     create=request.fields(),
                     auth_type=AuthType.KEYPAD_CODE,
+                    account=request.account,
                 ),
                 policy.create_deadline(remaining),
                 f"create access code {request.name!r} on smartlock {request.smartlock_id}",
@@ -253,6 +255,7 @@ class AccessGrantWorkflow(GrantBook):
                         auth_type=AuthType.KEYPAD_CODE,
                     ),
                     timing,
+                    request.account,
                 )
             except ActivityError as err:
                 self._m.reason = f"{self._m.reason}; " + describe_activity_failure(
@@ -295,6 +298,7 @@ class AccessGrantWorkflow(GrantBook):
                     heartbeat_seconds=timing.heartbeat_seconds,
                 ),
                 timing,
+                self._request.account,
             )
             if self._m.overdue_since is None:
                 remaining = overdue_at - workflow.now()

@@ -13,6 +13,7 @@ from datetime import datetime
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
+from nukiflow.contracts.accounts import activity_queue
 from nukiflow.contracts.action import LockActionsInput, QueuedAction
 from nukiflow.contracts.action_io import (
     ConfirmActionInput,
@@ -50,6 +51,7 @@ async def send(
             log_since=log_since,
         ),
         result_type=SendActionResult,
+        task_queue=activity_queue(input.account),
         start_to_close_timeout=options.start_to_close,
         schedule_to_close_timeout=options.schedule_to_close,
         retry_policy=options.retry_policy,
@@ -88,6 +90,7 @@ async def confirm(
             timing=poll,
         ),
         result_type=ConfirmActionResult,
+        task_queue=activity_queue(input.account),
         start_to_close_timeout=options.start_to_close,
         schedule_to_close_timeout=options.schedule_to_close,
         heartbeat_timeout=options.heartbeat,
@@ -115,6 +118,7 @@ async def look(
                 timing=poll,
             ),
             result_type=LookActionResult,
+            task_queue=activity_queue(input.account),
             start_to_close_timeout=options.start_to_close,
             schedule_to_close_timeout=options.schedule_to_close,
             heartbeat_timeout=options.heartbeat,

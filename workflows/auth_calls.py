@@ -4,7 +4,9 @@
 
 Workflow code only (deterministic, no I/O): nothing here imports the activities, so a workflow
 worker's sandbox never loads the HTTP client. An activity failure surfaces as Temporal's
-``ActivityError``; :mod:`nukiflow.workflows.failure_reasons` says what it means.
+``ActivityError``; :mod:`nukiflow.workflows.failure_reasons` says what it means. Each goes
+to the task queue of the lock's account (``activity_queue``: the workflow's own for the default
+account).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from nukiflow.contracts import auth_policies as policy
+    from nukiflow.contracts.accounts import activity_queue
     from nukiflow.contracts.auth_io import (
         AwaitAuthInput,
         AwaitAuthResult,
@@ -38,7 +41,12 @@ with workflow.unsafe.imports_passed_through():
 
 
 async def read_auth(
-    smartlock_id: int, auth_id: str, timing: WorkflowTiming, *, remaining: timedelta
+    smartlock_id: int,
+    auth_id: str,
+    timing: WorkflowTiming,
+    *,
+    remaining: timedelta,
+    account: str | None = None,
 ) -> ReadAuthResult:
     """The auth as Nuki holds it (``auth=None``: not found), read as the base of a change;
     given up by the nearest deadline of the changes waiting for it (``remaining``)."""
@@ -46,6 +54,7 @@ async def read_auth(
         READ_AUTH_ACTIVITY,
         ReadAuthInput(smartlock_id=smartlock_id, auth_id=auth_id),
         result_type=ReadAuthResult,
+        task_queue=activity_queue(account),
         start_to_close_timeout=policy.call_timeout(timing),
         schedule_to_close_timeout=policy.read_window(remaining),
         retry_policy=policy.call_retry_policy(timing.retry),
@@ -55,13 +64,19 @@ async def read_auth(
 
 
 async def write_auth(
-    write: WriteAuthInput, timing: WorkflowTiming, *, remaining: timedelta, summary: str
+    write: WriteAuthInput,
+    timing: WorkflowTiming,
+    *,
+    remaining: timedelta,
+    summary: str,
+    account: str | None = None,
 ) -> WriteAuthResult:
     """Send the full auth (or the delete); retried until ``write.not_after``."""
     result: WriteAuthResult = await workflow.execute_activity(
         WRITE_AUTH_ACTIVITY,
         write,
         result_type=WriteAuthResult,
+        task_queue=activity_queue(account),
         start_to_close_timeout=policy.call_timeout(timing),
         schedule_to_close_timeout=remaining,
         retry_policy=policy.call_retry_policy(timing.retry),
@@ -71,7 +86,13 @@ async def write_auth(
 
 
 async def await_auth(
-    smartlock_id: int, auth_id: str, timing: WorkflowTiming, *, deadline: datetime, summary: str
+    smartlock_id: int,
+    auth_id: str,
+    timing: WorkflowTiming,
+    *,
+    deadline: datetime,
+    summary: str,
+    account: str | None = None,
 ) -> AwaitAuthResult:
     """Wait until no operation is pending on the auth, then read it back (fast polling in the
     first attempt, slow polling through the retry policy after it)."""
@@ -79,6 +100,7 @@ async def await_auth(
         AWAIT_AUTH_ACTIVITY,
         AwaitAuthInput(smartlock_id=smartlock_id, auth_id=auth_id, timing=timing.poll),
         result_type=AwaitAuthResult,
+        task_queue=activity_queue(account),
         start_to_close_timeout=policy.await_attempt_timeout(timing),
         schedule_to_close_timeout=policy.await_window(deadline - workflow.now()),
         heartbeat_timeout=policy.heartbeat_timeout(timing.poll),
@@ -89,13 +111,14 @@ async def await_auth(
 
 
 async def list_auth_ids(
-    smartlock_id: int, timing: WorkflowTiming, *, deadline: datetime
+    smartlock_id: int, timing: WorkflowTiming, *, deadline: datetime, account: str | None = None
 ) -> ListAuthIdsResult:
     """The ids of the lock's auths (the snapshot a create is told apart from)."""
     result: ListAuthIdsResult = await workflow.execute_activity(
         LIST_AUTH_IDS_ACTIVITY,
         ListAuthIdsInput(smartlock_id=smartlock_id),
         result_type=ListAuthIdsResult,
+        task_queue=activity_queue(account),
         start_to_close_timeout=policy.call_timeout(timing),
         schedule_to_close_timeout=deadline - workflow.now(),
         retry_policy=policy.call_retry_policy(timing.retry),
@@ -105,13 +128,14 @@ async def list_auth_ids(
 
 
 async def create_auth(
-    create: CreateAuthInput, timing: WorkflowTiming, *, summary: str
+    create: CreateAuthInput, timing: WorkflowTiming, *, summary: str, account: str | None = None
 ) -> CreateAuthResult:
     """Create the auth exactly once (see :mod:`activities.auth_create_attempt`)."""
     result: CreateAuthResult = await workflow.execute_activity(
         CREATE_AUTH_ACTIVITY,
         create,
         result_type=CreateAuthResult,
+        task_queue=activity_queue(account),
         start_to_close_timeout=policy.create_attempt_timeout(timing),
         schedule_to_close_timeout=create.not_after - workflow.now(),
         heartbeat_timeout=policy.heartbeat_timeout(timing.poll),

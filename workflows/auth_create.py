@@ -55,6 +55,7 @@ class AuthCreateWorkflow:
                 sa.SMARTLOCK_ID.value_set(request.smartlock_id),
                 sa.KIND.value_set("auth-create"),
                 sa.STATUS.value_set(EntityStatus.APPLYING.value),
+                *sa.account_updates(input.account),
             ]
         )
         if deadline <= workflow.now():
@@ -71,7 +72,9 @@ class AuthCreateWorkflow:
             # Runs started before the snapshot existed go on without it (replay-safe).
             if workflow.patched(SNAPSHOT_PATCH):
                 step = "listing the lock's auths before creating"
-                listed = await calls.list_auth_ids(request.smartlock_id, timing, deadline=deadline)
+                listed = await calls.list_auth_ids(
+                    request.smartlock_id, timing, deadline=deadline, account=input.account
+                )
                 existing_ids, snapshot_reads = listed.ids, 1
             step = "creating the auth"
             if deadline <= workflow.now():
@@ -93,6 +96,7 @@ class AuthCreateWorkflow:
                 ),
                 timing,
                 summary=f"create auth {request.name!r} on smartlock {request.smartlock_id}",
+                account=input.account,
             )
             workflow.upsert_search_attributes([sa.AUTH_ID.value_set(created.auth_id)])
             step = "waiting for the lock to apply the new auth"
@@ -102,6 +106,7 @@ class AuthCreateWorkflow:
                 timing,
                 deadline=deadline,
                 summary="wait for the new auth to be applied, then read it back",
+                account=input.account,
             )
         except ActivityError as err:
             return self._finish(
@@ -133,6 +138,7 @@ class AuthCreateWorkflow:
                     timing=timing,
                     max_rewrites=input.max_rewrites,
                     drift_policy=self._drift_policy(input),
+                    account=input.account,
                     memory=EntityMemory(
                         desired=verified,
                         verified=verified,

@@ -306,7 +306,11 @@ class AuthEntityWorkflow(EntityEvents):
         smartlock_id, auth_id = self._input.smartlock_id, self._input.auth_id
         try:
             result = await calls.read_auth(
-                smartlock_id, auth_id, self._input.timing, remaining=remaining
+                smartlock_id,
+                auth_id,
+                self._input.timing,
+                remaining=remaining,
+                account=self._input.account,
             )
         except ActivityError as err:
             reason = describe_activity_failure(err, "reading the auth")
@@ -358,6 +362,7 @@ class AuthEntityWorkflow(EntityEvents):
                     timing,
                     remaining=remaining,
                     summary=f"{pending.change.kind.value} #{pending.number}, write {round_ + 1}",
+                    account=self._input.account,
                 )
                 writes += 1
                 step = WAITING_STEP
@@ -367,6 +372,7 @@ class AuthEntityWorkflow(EntityEvents):
                     timing,
                     deadline=deadline,
                     summary=f"wait for #{pending.number} to be applied, then read it back",
+                    account=self._input.account,
                 )
                 reads += settled.reads
             except ActivityError as err:

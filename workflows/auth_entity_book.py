@@ -207,6 +207,7 @@ class EntityBook:
                 sa.AUTH_ID.value_set(self._input.auth_id),
                 sa.KIND.value_set("auth"),
                 sa.STATUS.value_set(self._status.value),
+                *sa.account_updates(self._input.account),
             ]
         )
         self._status_published = self._status

@@ -13,6 +13,7 @@ from temporalio.common import RetryPolicy
 with workflow.unsafe.imports_passed_through():
     from nukiflow.contracts import fleet_policies as policy
     from nukiflow.contracts.access import GrantTiming
+    from nukiflow.contracts.accounts import activity_queue
     from nukiflow.contracts.auth import AuthOutcome
     from nukiflow.contracts.fleet_io import (
         ApplyItemInput,
@@ -60,12 +61,15 @@ async def apply_item(
     return result
 
 
-async def find_auth(look: FindAuthInput, timing: GrantTiming) -> FindAuthResult:
+async def find_auth(
+    look: FindAuthInput, timing: GrantTiming, account: str | None = None
+) -> FindAuthResult:
     """Whether a code a failed create may still have made is on the lock."""
     result: FindAuthResult = await workflow.execute_activity(
         FIND_AUTH_ACTIVITY,
         look,
         result_type=FindAuthResult,
+        task_queue=activity_queue(account),
         start_to_close_timeout=policy.FIND_AUTH_ATTEMPT,
         schedule_to_close_timeout=policy.FIND_AUTH_WINDOW,
         retry_policy=policy.grant_poll_policy(timing),
@@ -75,13 +79,14 @@ async def find_auth(look: FindAuthInput, timing: GrantTiming) -> FindAuthResult:
 
 
 def start_revoke(
-    revoke: RevokeAuthInput, timing: GrantTiming
+    revoke: RevokeAuthInput, timing: GrantTiming, account: str | None = None
 ) -> workflow.ActivityHandle[RevokeAuthResult]:
     """Start deleting the auth through its entity and verifying it is gone, retried forever."""
     return workflow.start_activity(
         REVOKE_AUTH_ACTIVITY,
         revoke,
         result_type=RevokeAuthResult,
+        task_queue=activity_queue(account),
         start_to_close_timeout=policy.revoke_start_to_close(timing),
         heartbeat_timeout=policy.grant_heartbeat(timing),
         retry_policy=policy.revoke_policy(timing),

@@ -95,6 +95,7 @@ class GrantBook:
                 sa.SMARTLOCK_ID.value_set(self._request.smartlock_id),
                 sa.KIND.value_set("access"),
                 sa.STATUS.value_set(self._m.status.value),
+                *sa.account_updates(self._request.account),
             ]
         )
         self._published = self._m.status

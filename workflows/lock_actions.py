@@ -203,6 +203,7 @@ class LockActionsWorkflow:
                 timing=input.timing,
                 action_timing=input.action_timing,
                 max_history_events=input.max_history_events,
+                account=input.account,
                 memory=LockActionsMemory(
                     counter=self._counter,
                     status=self._status,
@@ -390,6 +391,7 @@ class LockActionsWorkflow:
                 sa.SMARTLOCK_ID.value_set(self._input.smartlock_id),
                 sa.KIND.value_set("lock"),
                 sa.STATUS.value_set(self._status.value),
+                *sa.account_updates(self._input.account),
             ]
         )
         self._status_published = self._status

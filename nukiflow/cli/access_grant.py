@@ -9,6 +9,7 @@ import typer
 from pydantic import ValidationError
 
 from nukiflow.cli.common import (
+    ACCOUNT_OPTION,
     JSON_OPTION,
     NEW_WEEKDAYS_HELP,
     REQUEST_ID_OPTION,
@@ -75,6 +76,7 @@ def access_grant(
     ),
     request_id: str | None = REQUEST_ID_OPTION,
     json_output: bool = JSON_OPTION,
+    account: str | None = ACCOUNT_OPTION,
 ) -> None:
     """Create a keypad code valid from --from to --until; it is deleted at the end.
 
@@ -114,7 +116,7 @@ def access_grant(
         _reject(f"the grant cannot be made (nothing was sent): {validation_message(exc)}")
     except ValueError as exc:
         _reject(str(exc))
-    settings = _settings()
+    settings = _settings(account)
     _run(
         _access_grant(
             settings,

@@ -12,6 +12,7 @@ import typer
 from pydantic import ValidationError
 
 from nukiflow.cli.common import (
+    ACCOUNT_OPTION,
     JSON_OPTION,
     REQUEST_ID_OPTION,
     _connect,
@@ -57,6 +58,7 @@ def action_command(
     deadline: str | None = ACTION_DEADLINE_OPTION,
     request_id: str | None = REQUEST_ID_OPTION,
     json_output: bool = JSON_OPTION,
+    account: str | None = ACCOUNT_OPTION,
 ) -> None:
     """Run a lock action and wait until the lock confirms its new state.
 
@@ -71,6 +73,7 @@ def action_command(
         deadline=deadline,
         request_id=request_id,
         json_output=json_output,
+        account=account,
     )
 
 
@@ -83,6 +86,7 @@ def _action(
     deadline: str | None,
     request_id: str | None,
     json_output: bool,
+    account: str | None = None,
 ) -> None:
     # Everything checked before connecting: a bad value exits 2 even without Temporal.
     lock = _lock_id(smartlock_id)
@@ -103,7 +107,7 @@ def _action(
         else:
             render_action_outcome(stdout_console(), outcome)
         raise typer.Exit(action_exit_code(outcome.status.value)) from None
-    settings = _settings()
+    settings = _settings(account)
     _run(
         _run_action(
             settings,
@@ -157,6 +161,7 @@ def _short_action(action: ActionName, summary: str) -> Callable[..., None]:
         deadline: str | None = ACTION_DEADLINE_OPTION,
         request_id: str | None = REQUEST_ID_OPTION,
         json_output: bool = JSON_OPTION,
+        account: str | None = ACCOUNT_OPTION,
     ) -> None:
         _action(
             smartlock_id,
@@ -166,6 +171,7 @@ def _short_action(action: ActionName, summary: str) -> Callable[..., None]:
             deadline=deadline,
             request_id=request_id,
             json_output=json_output,
+            account=account,
         )
 
     command.__doc__ = f"{summary} (`nukiflow action ID {action.value}`)."

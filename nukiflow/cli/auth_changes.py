@@ -10,6 +10,7 @@ import typer
 
 from nukiflow.cli.auth_input import check_fields, restrictions
 from nukiflow.cli.common import (
+    ACCOUNT_OPTION,
     DEADLINE_OPTION,
     FROM_HELP,
     JSON_OPTION,
@@ -63,6 +64,7 @@ def auth_update(
     ),
     request_id: str | None = REQUEST_ID_OPTION,
     json_output: bool = JSON_OPTION,
+    account: str | None = ACCOUNT_OPTION,
 ) -> None:
     """Change some fields of an auth; the others keep their value.
 
@@ -99,7 +101,7 @@ def auth_update(
         request_id=request_id,
         json_output=json_output,
     )
-    settings = _settings()
+    settings = _settings(account)
     _run(
         _auth_update(
             settings,
@@ -169,6 +171,7 @@ def auth_create(
     ),
     request_id: str | None = REQUEST_ID_OPTION,
     json_output: bool = JSON_OPTION,
+    account: str | None = ACCOUNT_OPTION,
 ) -> None:
     """Create an auth exactly once (a keypad code with --code, else an app auth).
 
@@ -192,7 +195,7 @@ def auth_create(
         request_id=request_id,
         json_output=json_output,
     )
-    settings = _settings()
+    settings = _settings(account)
     _run(
         _auth_create(
             settings,
@@ -264,12 +267,13 @@ def auth_delete(
     ),
     request_id: str | None = REQUEST_ID_OPTION,
     json_output: bool = JSON_OPTION,
+    account: str | None = ACCOUNT_OPTION,
 ) -> None:
     """Delete an auth; waits until nukiflow verified it is gone from the lock."""
     lock, auth = _lock_id(smartlock_id), _auth_id(auth_id)
     request_id = _request_id(request_id) or uuid.uuid4().hex
     until_deadline = _duration(deadline, "--deadline")
-    settings = _settings()
+    settings = _settings(account)
     _run(
         _auth_delete(
             settings,

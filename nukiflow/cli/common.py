@@ -13,6 +13,7 @@ import typer
 from pydantic import ValidationError
 
 from nukiflow.cli.console import EXIT_FAILED, EXIT_REJECTED, error, stderr_console, ui_workflow_url
+from nukiflow.contracts.accounts import check_account_name
 from nukiflow.contracts.messages import validation_message
 from nukiflow.contracts.validation import (
     MAX_CHANGE_DEADLINE,
@@ -51,9 +52,14 @@ class _Abort(Exception):
 # -- shared plumbing -----------------------------------------------------------------------
 
 
-def _settings() -> Settings:
+def _settings(account: str | None = None) -> Settings:
+    """The settings; ``account`` (``--account``) overrides ``NUKIFLOW_ACCOUNT``, checked first."""
     try:
+        if account is not None:
+            return Settings(account=check_account_name(account))
         return Settings()
+    except InputError as exc:
+        _reject(f"--account: {exc}")
     except ValidationError as exc:
         error(
             f"the NUKIFLOW_* settings are invalid: {validation_message(exc)}",
@@ -229,6 +235,13 @@ DEADLINE_HELP = (
     "and the command is answered by then. Default: NUKIFLOW_AUTH_CHANGE_DEADLINE_SECONDS (24h)."
 )
 DEADLINE_OPTION = typer.Option(None, "--deadline", metavar="DURATION", help=DEADLINE_HELP)
+ACCOUNT_OPTION = typer.Option(
+    None,
+    "--account",
+    metavar="NAME",
+    help="The Nuki account that holds the lock (see README, Many accounts). Default: "
+    "NUKIFLOW_ACCOUNT, else the default account (NUKIFLOW_NUKI_TOKEN).",
+)
 REQUEST_ID_OPTION = typer.Option(
     None,
     "--request-id",

@@ -8,6 +8,7 @@ import typer
 from nukiflow.cli.common import JSON_OPTION, _connect, _lock_id, _run, _settings
 from nukiflow.cli.console import EXIT_OK, print_json, stdout_console
 from nukiflow.cli.render_status import StatusRow, render_status, status_counts
+from nukiflow.contracts.accounts import check_account_name
 from nukiflow.settings import Settings
 
 
@@ -16,28 +17,36 @@ def status_command(
         None, "--smartlock", metavar="LOCK", help="Only this smartlock."
     ),
     json_output: bool = JSON_OPTION,
+    account: str | None = typer.Option(
+        None, "--account", metavar="NAME", help="Only the workflows of this Nuki account."
+    ),
 ) -> None:
     """What is pending, failing and in sync (from the workflows' search attributes)."""
     lock = None if smartlock is None else _lock_id(smartlock, "--smartlock")
-    settings = _settings()
-    _run(_status(settings, lock, json_output))
+    settings = _settings(account)
+    _run(_status(settings, lock, json_output, account=settings.account if account else None))
 
 
-def status_query(task_queue: str, smartlock_id: int | None) -> str:
+def status_query(task_queue: str, smartlock_id: int | None, account: str | None = None) -> str:
     quoted = task_queue.replace("\\", "\\\\").replace("'", "\\'")
     query = f"TaskQueue = '{quoted}' AND ExecutionStatus = 'Running' AND NukiKind IS NOT NULL"
     if smartlock_id is not None:
         query += f" AND NukiSmartlockId = {int(smartlock_id)}"
+    if account is not None:
+        # A checked account name: lower-case letters, digits and dashes only.
+        query += f" AND NukiAccount = '{check_account_name(account)}'"
     return query
 
 
-async def _status(settings: Settings, smartlock_id: int | None, json_output: bool) -> int:
+async def _status(
+    settings: Settings, smartlock_id: int | None, json_output: bool, *, account: str | None = None
+) -> int:
     from nukiflow.contracts import search_attributes as sa
 
     flow = await _connect(settings)
     rows: list[StatusRow] = []
     async for execution in flow.client.list_workflows(
-        status_query(settings.task_queue, smartlock_id)
+        status_query(settings.task_queue, smartlock_id, account)
     ):
         attributes = execution.typed_search_attributes
         rows.append(
@@ -51,11 +60,14 @@ async def _status(settings: Settings, smartlock_id: int | None, json_output: boo
             )
         )
     scope = f"on smartlock {smartlock_id}" if smartlock_id is not None else "on this task queue"
+    if account is not None:
+        scope += f" of account {account}"
     if json_output:
         print_json(
             {
                 "task_queue": settings.task_queue,
                 "smartlock_id": smartlock_id,
+                "account": account,
                 "counts": status_counts(rows),
                 "workflows": [row.model_dump(mode="json") for row in rows],
             }

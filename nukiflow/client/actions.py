@@ -16,7 +16,7 @@ from temporalio.client import (
 )
 from temporalio.common import WorkflowIDConflictPolicy
 
-from nukiflow.client.base import FacadeBase
+from nukiflow.client.base import FacadeBase, account_priority
 from nukiflow.client.outcomes import refused_action, rejected_action, result_of
 from nukiflow.client.rollover import RolloverTimeout, send_update_with_start
 from nukiflow.contracts.action import (
@@ -51,6 +51,7 @@ class LockActionCalls(FacadeBase):
         full_lock: bool = False,
         deadline: Deadline | None = None,
         request_id: str | None = None,
+        account: str | None = None,
     ) -> ActionOutcome:
         """Run one action (unlock, lock, unlatch, ...) on a lock, after those before it.
 
@@ -88,15 +89,17 @@ class LockActionCalls(FacadeBase):
             request = ActionRequest.model_validate(values)
         except ValidationError as exc:
             return rejected_action(smartlock_id, known, request_id, validation_message(exc))
-        return await self.run_action(smartlock_id, request)
+        return await self.run_action(smartlock_id, request, account=account)
 
-    async def run_action(self, smartlock_id: int, request: ActionRequest) -> ActionOutcome:
+    async def run_action(
+        self, smartlock_id: int, request: ActionRequest, *, account: str | None = None
+    ) -> ActionOutcome:
         """Send one validated request through the lock's workflow (started if not running)."""
-        started = await self.start_action(smartlock_id, request)
+        started = await self.start_action(smartlock_id, request, account=account)
         return await result_of(started, lambda exc: refused_action(exc, smartlock_id, request))
 
     async def start_action(
-        self, smartlock_id: int, request: ActionRequest
+        self, smartlock_id: int, request: ActionRequest, *, account: str | None = None
     ) -> WorkflowUpdateHandle[ActionOutcome] | ActionOutcome:
         """Queue an action and return once the lock's workflow accepted it (or the refusal).
 
@@ -105,6 +108,7 @@ class LockActionCalls(FacadeBase):
         """
         try:
             smartlock_id = check_target(smartlock_id, request_id=request.request_id)
+            account = await self._account_for(smartlock_id, account)
         except InputError as exc:
             return rejected_action(smartlock_id, request.action, request.request_id, str(exc))
         workflow_id = lock_workflow_id(smartlock_id)
@@ -127,9 +131,10 @@ class LockActionCalls(FacadeBase):
         def operation() -> WithStartWorkflowOperation[Any, Any]:
             return WithStartWorkflowOperation(
                 LOCK_ACTIONS_WORKFLOW,
-                LockActionsInput(smartlock_id=smartlock_id, timing=self.timing),
+                LockActionsInput(smartlock_id=smartlock_id, timing=self.timing, account=account),
                 id=workflow_id,
                 task_queue=self.task_queue,
+                priority=account_priority(account),
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
                 static_summary=f"actions on smartlock {smartlock_id}",
             )

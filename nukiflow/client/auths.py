@@ -18,7 +18,7 @@ from temporalio.client import (
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from nukiflow.client.base import FacadeBase
+from nukiflow.client.base import FacadeBase, account_priority
 from nukiflow.client.outcomes import entity_answer, refused_change, rejected_change, result_of
 from nukiflow.client.rollover import RolloverTimeout, send_update_with_start
 from nukiflow.contracts.auth import (
@@ -61,20 +61,26 @@ class AuthChangeCalls(FacadeBase):
         *,
         request_id: str | None = None,
         deadline: Deadline | None = None,
+        account: str | None = None,
     ) -> AuthOutcome:
         """Change some fields of an auth; the others keep their value.
 
         ``deadline``: a ``timedelta`` from now or an aware ``datetime`` (default: the
         facade's ``auth_deadline``); nothing is written after it. A deadline that is not in
-        the future, or further ahead than 30 days, is answered ``rejected``.
+        the future, or further ahead than 30 days, is answered ``rejected``. ``account``: the
+        Nuki account that holds the lock (default: the facade's resolver finds it, or the
+        default account); it is fixed when the auth's workflow starts.
         """
         request_id = request_id or uuid.uuid4().hex
         started = await self.start_update_auth(
-            smartlock_id, auth_id, patch, request_id=request_id, deadline=deadline
+            smartlock_id, auth_id, patch, request_id=request_id, deadline=deadline, account=account
         )
-        return await result_of(
+        outcome = await result_of(
             started, lambda exc: refused_change(exc, smartlock_id, auth_id, request_id)
         )
+        if outcome.status is OutcomeStatus.FAILED:
+            self._forget_account(smartlock_id)
+        return outcome
 
     async def start_update_auth(
         self,
@@ -84,6 +90,7 @@ class AuthChangeCalls(FacadeBase):
         *,
         request_id: str | None = None,
         deadline: Deadline | None = None,
+        account: str | None = None,
     ) -> WorkflowUpdateHandle[AuthOutcome] | AuthOutcome:
         """Hand a change to the auth's workflow and return once it accepted it.
 
@@ -109,7 +116,7 @@ class AuthChangeCalls(FacadeBase):
             return rejected_change(smartlock_id, auth_id, request_id, validation_message(exc))
         except DeadlineError as exc:
             return rejected_change(smartlock_id, auth_id, request_id, str(exc))
-        return await self.start_change_auth(smartlock_id, auth_id, change)
+        return await self.start_change_auth(smartlock_id, auth_id, change, account=account)
 
     async def delete_auth(
         self,
@@ -118,17 +125,21 @@ class AuthChangeCalls(FacadeBase):
         *,
         request_id: str | None = None,
         deadline: Deadline | None = None,
+        account: str | None = None,
     ) -> AuthOutcome:
         """Delete an auth (verified gone) and end its workflow (``deadline`` as for
         :meth:`update_auth`)."""
         request_id = request_id or uuid.uuid4().hex
         started = await self.start_delete_auth(
-            smartlock_id, auth_id, request_id=request_id, deadline=deadline
+            smartlock_id, auth_id, request_id=request_id, deadline=deadline, account=account
         )
-        return await result_of(
+        outcome = await result_of(
             started,
             lambda exc: refused_change(exc, smartlock_id, auth_id, request_id, ChangeKind.DELETE),
         )
+        if outcome.status is OutcomeStatus.FAILED:
+            self._forget_account(smartlock_id)
+        return outcome
 
     async def start_delete_auth(
         self,
@@ -137,6 +148,7 @@ class AuthChangeCalls(FacadeBase):
         *,
         request_id: str | None = None,
         deadline: Deadline | None = None,
+        account: str | None = None,
     ) -> WorkflowUpdateHandle[AuthOutcome] | AuthOutcome:
         request_id = request_id or uuid.uuid4().hex
         delete = ChangeKind.DELETE
@@ -155,9 +167,11 @@ class AuthChangeCalls(FacadeBase):
             return rejected_change(smartlock_id, auth_id, request_id, reason, delete)
         except DeadlineError as exc:
             return rejected_change(smartlock_id, auth_id, request_id, str(exc), delete)
-        return await self.start_change_auth(smartlock_id, auth_id, change)
+        return await self.start_change_auth(smartlock_id, auth_id, change, account=account)
 
-    async def change_auth(self, smartlock_id: int, auth_id: str, change: AuthChange) -> AuthOutcome:
+    async def change_auth(
+        self, smartlock_id: int, auth_id: str, change: AuthChange, *, account: str | None = None
+    ) -> AuthOutcome:
         """Send one change through the auth's entity (started if it is not running).
 
         A change without ``deadline_at`` gets one now (from its ``deadline_seconds`` or the
@@ -165,19 +179,25 @@ class AuthChangeCalls(FacadeBase):
         passed: the entity then answers the change failed without writing it, or, for a
         request id it already knows, with that change's outcome (how a retry attaches).
         """
-        started = await self.start_change_auth(smartlock_id, auth_id, change)
-        return await result_of(
+        started = await self.start_change_auth(smartlock_id, auth_id, change, account=account)
+        outcome = await result_of(
             started,
             lambda exc: refused_change(exc, smartlock_id, auth_id, change.request_id, change.kind),
         )
+        if outcome.status is OutcomeStatus.FAILED:
+            self._forget_account(smartlock_id)
+        return outcome
 
     async def start_change_auth(
-        self, smartlock_id: int, auth_id: str, change: AuthChange
+        self, smartlock_id: int, auth_id: str, change: AuthChange, *, account: str | None = None
     ) -> WorkflowUpdateHandle[AuthOutcome] | AuthOutcome:
+        """Hand one change to the auth's entity (started on ``account``, or on the account
+        that holds the lock, if it is not running: an entity keeps the account it began with)."""
         try:
             smartlock_id, auth_id = check_auth_target(
                 smartlock_id, auth_id, request_id=change.request_id
             )
+            account = await self._account_for(smartlock_id, account)
         except InputError as exc:
             return rejected_change(smartlock_id, auth_id, change.request_id, str(exc), change.kind)
         if change.deadline_at is None:
@@ -206,9 +226,11 @@ class AuthChangeCalls(FacadeBase):
                     timing=self.timing,
                     max_rewrites=self.max_rewrites,
                     drift_policy=self.drift_policy,
+                    account=account,
                 ),
                 id=auth_workflow_id(smartlock_id, auth_id),
                 task_queue=self.task_queue,
+                priority=account_priority(account),
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
                 # An entity that completed (verified delete, auth not found) is not started
                 # again: its result answers (see _ended_entity). One that failed or was

@@ -4,14 +4,33 @@ timing handed to new workflows, and the default deadlines, fixed as instants whe
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from temporalio.client import Client
+from temporalio.common import Priority
 
+from nukiflow.contracts.accounts import check_account_name
 from nukiflow.contracts.action import MAX_DEADLINE
 from nukiflow.contracts.auth import MAX_CHANGE_DEADLINE
 from nukiflow.contracts.deadline import Deadline, resolve_deadline
 from nukiflow.contracts.entity import DriftPolicy
 from nukiflow.contracts.timing import WorkflowTiming
+
+
+def account_priority(account: str | None) -> Priority:
+    """The priority of a new workflow of ``account``: the account as its fairness key, so a
+    server with task queue fairness (``matching.enableFairness``) hands out the tasks of every
+    account in turn, on the workflows' queue as on the account's own (activities inherit it);
+    a burst of one account then waits behind itself. Ignored by a server without it."""
+    return Priority(fairness_key=account) if account is not None else Priority.default
+
+
+class AccountLookup(Protocol):
+    """Which account holds a lock (:class:`nukiflow.accounts.AccountResolver`)."""
+
+    async def account_of(self, smartlock_id: int) -> str | None: ...
+
+    def forget(self, smartlock_id: int) -> None: ...
 
 
 class FacadeBase:
@@ -27,6 +46,8 @@ class FacadeBase:
         auth_deadline: timedelta = timedelta(hours=24),
         action_deadline: timedelta = timedelta(seconds=60),
         drift_policy: DriftPolicy = DriftPolicy.ALERT,
+        accounts: AccountLookup | None = None,
+        account: str | None = None,
     ) -> None:
         self.client = client
         self.task_queue = task_queue
@@ -36,6 +57,31 @@ class FacadeBase:
         self.action_deadline = action_deadline
         # The drift policy of the auth entities this facade starts (see README, Drift).
         self.drift_policy = drift_policy
+        # Which account holds a lock the caller names no account for (None: the default).
+        self.accounts = accounts
+        # The account of calls that name none, before the resolver is asked.
+        self.account = None if account is None else check_account_name(account)
+
+    async def _account_for(self, smartlock_id: int, account: str | None) -> str | None:
+        """The account of a new workflow on ``smartlock_id``: the call's (checked), else the
+        facade's, else the resolver's answer, else the default account (``None``). Raises
+        ``InputError``."""
+        if account is not None:
+            return check_account_name(account)
+        if self.account is not None:
+            return self.account
+        if self.accounts is None:
+            return None
+        return await self.accounts.account_of(smartlock_id)
+
+    async def account_for(self, smartlock_id: int, account: str | None = None) -> str | None:
+        """The account calls on ``smartlock_id`` go to (see :meth:`_account_for`)."""
+        return await self._account_for(smartlock_id, account)
+
+    def _forget_account(self, smartlock_id: int) -> None:
+        """The lock's account refused it (a failed outcome): ask again next time."""
+        if self.accounts is not None:
+            self.accounts.forget(smartlock_id)
 
     def _auth_deadline_at(self, deadline: Deadline | None) -> datetime:
         """The instant of an auth change's or create's deadline, fixed now."""

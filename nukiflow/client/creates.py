@@ -12,7 +12,7 @@ from temporalio.client import WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from nukiflow.client.base import FacadeBase
+from nukiflow.client.base import FacadeBase, account_priority
 from nukiflow.client.outcomes import rejected_change
 from nukiflow.contracts.auth import AuthOutcome, ChangeKind, CreateAuthRequest
 from nukiflow.contracts.deadline import Deadline, DeadlineError
@@ -33,6 +33,7 @@ class AuthCreateCalls(FacadeBase):
         request_id: str | None = None,
         deadline: Deadline | None = None,
         drift_policy: DriftPolicy | str | None = None,
+        account: str | None = None,
         **fields: Any,
     ) -> AuthOutcome:
         """Create an auth exactly once (retry with the same ``request_id`` to attach);
@@ -44,6 +45,7 @@ class AuthCreateCalls(FacadeBase):
             request_id=request_id,
             deadline=deadline,
             drift_policy=drift_policy,
+            account=account,
             **fields,
         )
         if isinstance(handle, AuthOutcome):
@@ -58,6 +60,7 @@ class AuthCreateCalls(FacadeBase):
         request_id: str | None = None,
         deadline: Deadline | None = None,
         drift_policy: DriftPolicy | str | None = None,
+        account: str | None = None,
         **fields: Any,
     ) -> WorkflowHandle[Any, AuthOutcome] | AuthOutcome:
         """Start a create; returns its handle, or the rejected outcome for bad input."""
@@ -84,25 +87,37 @@ class AuthCreateCalls(FacadeBase):
             return rejected_change(smartlock_id, None, request_id, validation_message(exc))
         except DeadlineError as exc:
             return rejected_change(smartlock_id, None, request_id, str(exc))
-        return await self.start_create(request, drift_policy=policy)
+        return await self.start_create(request, drift_policy=policy, account=account)
 
     async def create(
-        self, request: CreateAuthRequest, *, drift_policy: DriftPolicy | None = None
+        self,
+        request: CreateAuthRequest,
+        *,
+        drift_policy: DriftPolicy | None = None,
+        account: str | None = None,
     ) -> AuthOutcome:
         """Create the auth a validated request describes (see :meth:`start_create`)."""
-        handle = await self.start_create(request, drift_policy=drift_policy)
+        handle = await self.start_create(request, drift_policy=drift_policy, account=account)
         if isinstance(handle, AuthOutcome):
             return handle
         return await handle.result()
 
     async def start_create(
-        self, request: CreateAuthRequest, *, drift_policy: DriftPolicy | None = None
+        self,
+        request: CreateAuthRequest,
+        *,
+        drift_policy: DriftPolicy | None = None,
+        account: str | None = None,
     ) -> WorkflowHandle[Any, AuthOutcome] | AuthOutcome:
         """Start the create a validated request describes, or attach to the one its request
         id started. The new auth's entity takes ``drift_policy`` (default: this facade's). A
         request without ``deadline_at`` gets one now; one it carries is kept, also when it has
         passed (the create then fails without sending anything)."""
         smartlock_id, request_id = request.smartlock_id, request.request_id
+        try:
+            account = await self._account_for(smartlock_id, account)
+        except InputError as exc:
+            return rejected_change(smartlock_id, None, request_id, str(exc), ChangeKind.CREATE)
         if request.deadline_at is None:
             seconds = request.deadline_seconds
             try:
@@ -125,9 +140,11 @@ class AuthCreateCalls(FacadeBase):
                     timing=self.timing,
                     max_rewrites=self.max_rewrites,
                     drift_policy=drift_policy or self.drift_policy,
+                    account=account,
                 ),
                 id=workflow_id,
                 task_queue=self.task_queue,
+                priority=account_priority(account),
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 static_summary=f"create auth {request.name!r} on smartlock {smartlock_id}",

@@ -6,6 +6,7 @@ from temporalio.client import Client
 
 from nukiflow.client.actions import LockActionCalls
 from nukiflow.client.auths import AuthChangeCalls
+from nukiflow.client.base import AccountLookup
 from nukiflow.client.creates import AuthCreateCalls
 from nukiflow.settings import Settings
 from nukiflow.temporal.connect import connect_temporal
@@ -16,9 +17,11 @@ class NukiFlow(AuthChangeCalls, AuthCreateCalls, LockActionCalls):
 
     ``NukiFlow(client, task_queue=..., timing=None, max_rewrites=3,
     auth_deadline=timedelta(hours=24), action_deadline=timedelta(seconds=60),
-    drift_policy=DriftPolicy.ALERT)``: the task queue of the nukiflow worker, the timing handed
-    to the workflows it starts, the deadlines of calls that give none, and the drift policy of
-    the auth entities it starts.
+    drift_policy=DriftPolicy.ALERT, accounts=None, account=None)``: the task queue of the
+    nukiflow worker, the timing handed to the workflows it starts, the deadlines of calls that
+    give none, the drift policy of the auth entities it starts, what finds the account of a
+    lock a call names none for (an :class:`~nukiflow.accounts.AccountResolver`; without one
+    such a call goes to the default account), and the account of every call that names none.
     """
 
     @classmethod
@@ -28,7 +31,11 @@ class NukiFlow(AuthChangeCalls, AuthCreateCalls, LockActionCalls):
         return cls.from_settings(await connect_temporal(settings), settings)
 
     @classmethod
-    def from_settings(cls, client: Client, settings: Settings) -> NukiFlow:
+    def from_settings(
+        cls, client: Client, settings: Settings, *, accounts: AccountLookup | None = None
+    ) -> NukiFlow:
+        """The facade the settings describe; ``accounts`` finds the account of a lock a call
+        names none for (an :class:`~nukiflow.accounts.AccountResolver`)."""
         return cls(
             client,
             task_queue=settings.task_queue,
@@ -36,4 +43,6 @@ class NukiFlow(AuthChangeCalls, AuthCreateCalls, LockActionCalls):
             auth_deadline=settings.auth_change_deadline,
             action_deadline=settings.action_deadline,
             drift_policy=settings.drift_policy,
+            accounts=accounts,
+            account=settings.account,
         )

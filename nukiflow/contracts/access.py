@@ -15,6 +15,7 @@ from typing import Final, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from nukiflow.contracts.accounts import AccountName
 from nukiflow.contracts.auth import (
     MAX_CHANGE_DEADLINE_SECONDS,
     MAX_KEYPAD_NAME,
@@ -111,6 +112,8 @@ class GrantRequest(RecordedModel):
     name: KeypadName = Field(min_length=1, max_length=MAX_KEYPAD_NAME)
     code: int = Field(repr=False)
     window: AccessWindow
+    # The Nuki account of the lock, by name (never a credential); None: the default account.
+    account: AccountName | None = None
 
     @field_validator("code")
     @classmethod

@@ -30,6 +30,7 @@ from typing import NamedTuple, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from nukiflow.contracts.accounts import AccountName
 from nukiflow.contracts.deadline import utc_instant
 from nukiflow.contracts.timing import WorkflowTiming
 from nukiflow.contracts.validation import SmartlockId
@@ -363,6 +364,8 @@ class LockActionsInput(BaseModel):
     # Continue-as-new once a run's history is this long (or when Temporal suggests it).
     max_history_events: int = Field(default=2000, ge=100)
     memory: LockActionsMemory = Field(default_factory=LockActionsMemory)
+    # The Nuki account of the lock, by name (never a credential); None: the default account.
+    account: AccountName | None = None
 
 
 class QueuedActionView(BaseModel):

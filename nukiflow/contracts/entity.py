@@ -8,6 +8,7 @@ from typing import Final
 
 from pydantic import BaseModel, Field
 
+from nukiflow.contracts.accounts import AccountName
 from nukiflow.contracts.auth import (
     AuthChange,
     AuthFields,
@@ -89,6 +90,8 @@ class AuthEntityInput(BaseModel):
     # What to do when the lock drifts from the verified state (see DriftPolicy).
     drift_policy: DriftPolicy = DriftPolicy.ALERT
     memory: EntityMemory = Field(default_factory=EntityMemory)
+    # The Nuki account of the lock, by name (never a credential); None: the default account.
+    account: AccountName | None = None
 
 
 class AuthEntityView(BaseModel):
@@ -134,6 +137,8 @@ class AuthCreateInput(BaseModel):
 
     request: CreateAuthRequest
     timing: WorkflowTiming = Field(default_factory=WorkflowTiming)
+    # The Nuki account of the lock, by name (never a credential); None: the default account.
+    account: AccountName | None = None
     max_rewrites: int = Field(default=3, ge=0, le=20)
     # The drift policy of the entity the create starts; None (inputs recorded before creates
     # passed one): alert.

@@ -24,11 +24,15 @@ class AuthChanges(Protocol):
         """The Temporal client the changes go through (to look at an auth's ended workflow)."""
         ...
 
-    async def create(self, request: CreateAuthRequest) -> AuthOutcome:
+    async def create(
+        self, request: CreateAuthRequest, *, account: str | None = None
+    ) -> AuthOutcome:
         """Create the auth a validated request describes (its request id names the create)."""
         ...
 
-    async def change_auth(self, smartlock_id: int, auth_id: str, change: AuthChange) -> AuthOutcome:
+    async def change_auth(
+        self, smartlock_id: int, auth_id: str, change: AuthChange, *, account: str | None = None
+    ) -> AuthOutcome:
         """Send one change through the auth's workflow (started if it is not running)."""
         ...
 
@@ -39,6 +43,7 @@ class AuthChanges(Protocol):
         *,
         request_id: str | None = None,
         deadline: Deadline | None = None,
+        account: str | None = None,
     ) -> AuthOutcome:
         """Delete the auth (verified gone) and end its workflow."""
         ...

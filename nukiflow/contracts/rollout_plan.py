@@ -33,6 +33,7 @@ from pydantic import (
     model_validator,
 )
 
+from nukiflow.contracts.accounts import AccountName
 from nukiflow.contracts.auth import (
     REDACTED_CODE,
     AuthFields,
@@ -77,6 +78,8 @@ class RolloutItem(RecordedModel):
     auth_type: int | None = None
     # The fields an update changes.
     patch: AuthPatch | None = None
+    # The Nuki account of the lock, by name; None: resolved by the worker, or the default.
+    account: AccountName | None = None
 
     @model_validator(mode="after")
     def _shape(self, info: ValidationInfo) -> Self:

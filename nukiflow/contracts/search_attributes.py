@@ -5,14 +5,23 @@ They are stored in plain text by Temporal: never put a keypad code or a token in
 
 from __future__ import annotations
 
-from temporalio.common import SearchAttributeKey
+from temporalio.common import SearchAttributeKey, SearchAttributeUpdate
 
 SMARTLOCK_ID = SearchAttributeKey.for_int("NukiSmartlockId")
 AUTH_ID = SearchAttributeKey.for_keyword("NukiAuthId")
 KIND = SearchAttributeKey.for_keyword("NukiKind")
 STATUS = SearchAttributeKey.for_keyword("NukiStatus")
+# The Nuki account (its name, never a credential) of the lock a workflow works on; absent for
+# the default account.
+ACCOUNT = SearchAttributeKey.for_keyword("NukiAccount")
 
-ALL = (SMARTLOCK_ID, AUTH_ID, KIND, STATUS)
+ALL = (SMARTLOCK_ID, AUTH_ID, KIND, STATUS, ACCOUNT)
+
+
+def account_updates(account: str | None) -> list[SearchAttributeUpdate[str]]:
+    """The ``NukiAccount`` update for a workflow of ``account`` (none for the default account,
+    so workflows without an account upsert exactly what they did before accounts existed)."""
+    return [] if account is None else [ACCOUNT.value_set(account)]
 
 
 def dev_server_flags() -> list[str]:

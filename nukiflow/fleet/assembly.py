@@ -25,4 +25,5 @@ def fleet_activities(nuki: NukiClient, flow: AuthChanges) -> list[Callable[..., 
     checks of revocations).
     """
     activities = FleetActivities(nuki, flow)
+    # apply_item first: it alone talks only to Temporal (the others run per account).
     return [activities.apply_item, activities.revoke_auth, activities.find_auth]

@@ -76,7 +76,16 @@ __all__ = ["MAX_PLAN_BYTES", "PlanError", "load_plan", "parse_plan"]
 MAX_ERRORS_SHOWN = 20
 _TOP_LEVEL = {"name", "tz", "lock_tz", "options", "defaults", "items"}
 _WINDOW_KEYS = {"from", "until", "tz", "lock_tz", "weekdays", "times"}
-_ITEM_KEYS = {"op", "smartlock_id", "smartlock_ids", "auth_id", "type", "auth_type", "clear"}
+_ITEM_KEYS = {
+    "op",
+    "smartlock_id",
+    "smartlock_ids",
+    "auth_id",
+    "type",
+    "auth_type",
+    "clear",
+    "account",
+}
 _ITEMS_AND_WINDOW = _ITEM_KEYS | _WINDOW_KEYS
 _TYPES = {"keypad_code": AuthType.KEYPAD_CODE, "app": AuthType.APP, "fob": AuthType.FOB}
 _ZONE_HINT = "tz: Europe/Berlin"
@@ -203,6 +212,8 @@ def _items(data: dict[str, Any]) -> list[RolloutItem]:
 
 def _item(op: RolloutOp, lock: int, data: dict[str, Any], fields: dict[str, Any]) -> RolloutItem:
     auth_id = _auth_id(data.get("auth_id"))
+    # The Nuki account of the lock (see README, Many accounts); absent: the worker resolves it.
+    account = data.get("account")
     if op is RolloutOp.CREATE:
         if "clear" in data:
             raise PlanError("a create has nothing to clear")
@@ -212,6 +223,7 @@ def _item(op: RolloutOp, lock: int, data: dict[str, Any], fields: dict[str, Any]
             auth_id=auth_id,
             create=AuthFields.model_validate(fields),
             auth_type=_auth_type(data.get("type", data.get("auth_type"))),
+            account=account,
         )
     if op is RolloutOp.UPDATE:
         patch = dict(fields)
@@ -219,11 +231,15 @@ def _item(op: RolloutOp, lock: int, data: dict[str, Any], fields: dict[str, Any]
             clear = data["clear"]
             patch["clear"] = [clear] if isinstance(clear, str) else clear
         return RolloutItem(
-            op=op, smartlock_id=lock, auth_id=auth_id, patch=AuthPatch.model_validate(patch)
+            op=op,
+            smartlock_id=lock,
+            auth_id=auth_id,
+            patch=AuthPatch.model_validate(patch),
+            account=account,
         )
     if fields or "clear" in data:
         raise PlanError(f"a delete carries no fields (got {', '.join(sorted(fields))})")
-    return RolloutItem(op=op, smartlock_id=lock, auth_id=auth_id)
+    return RolloutItem(op=op, smartlock_id=lock, auth_id=auth_id, account=account)
 
 
 def _auth_id(value: Any) -> str | None:

@@ -98,6 +98,8 @@ class Fleet:
         grant_timing: GrantTiming | None = None,
         report_limits: ReportLimits | None = None,
     ) -> None:
+        # The facade whose account rules a grant that names no account follows.
+        self._flow = target if isinstance(target, NukiFlow) else None
         if isinstance(target, NukiFlow):
             self.client = target.client
             self.task_queue = task_queue or target.task_queue
@@ -233,8 +235,12 @@ class Fleet:
         weekdays: str | int | Sequence[str] | None = None,
         times: str | None = None,
         request_id: str | None = None,
+        account: str | None = None,
     ) -> GrantHandle:
         """Create a keypad code valid from ``start`` to ``end`` and revoke it at the end.
+
+        ``account``: the Nuki account of the lock (default: as the facade finds it; see
+        README, Many accounts).
 
         Times without an offset are read in ``tz``; ``weekdays`` (``mon-fri``) and ``times``
         (``08:00-12:00``) restrict it further, in the lock's local time: ``lock_tz``, else the
@@ -248,6 +254,8 @@ class Fleet:
         unless ``request_id`` names a grant made before (which it then attaches to).
         """
         window = nuki_window(start, end, tz=tz, lock_tz=lock_tz, weekdays=weekdays, times=times)
+        if self._flow is not None:
+            account = await self._flow.account_for(smartlock_id, account)
         if request_id is None:
             window.check_not_over(datetime.now(UTC))
         try:
@@ -257,6 +265,7 @@ class Fleet:
                 name=name,
                 code=code,
                 window=window,
+                account=account,
             )
         except ValidationError as exc:
             raise PlanError(validation_message(exc)) from None
@@ -276,7 +285,9 @@ class Fleet:
                     window=window,
                 )
         workflow_id = grant_workflow_id(smartlock_id, request.request_id)
-        digest = hashlib.sha256(request.model_dump_json().encode()).hexdigest()
+        # Without an account, the digest of grants made before accounts existed.
+        unnamed = {"account"} if request.account is None else None
+        digest = hashlib.sha256(request.model_dump_json(exclude=unnamed).encode()).hexdigest()
         if window.allowed_until_date <= datetime.now(UTC):
             # A window that has ended gives no access: nothing new is started for it. A retry
             # of a grant made before (same request id) still attaches to that grant.
@@ -317,6 +328,11 @@ class Fleet:
                         SearchAttributePair(sa.SMARTLOCK_ID, smartlock_id),
                         SearchAttributePair(sa.KIND, "access"),
                         SearchAttributePair(sa.STATUS, GrantStatus.CREATING.value),
+                        *(
+                            [SearchAttributePair(sa.ACCOUNT, request.account)]
+                            if request.account is not None
+                            else []
+                        ),
                     ]
                 ),
                 static_summary=(

@@ -9,7 +9,7 @@ notice; import from ``nukiflow.simulator``.
 from nukiflow.contracts.wire import DecentralWebhook
 
 from .control import SimulatorControl
-from .control_models import DeviceView, ExecutedAction, RequestRecord
+from .control_models import AccountView, DeviceView, ExecutedAction, RequestRecord
 from .server import SimulatorServer
 from .settings import Faults, SimSettings
 from .standalone import run
@@ -17,6 +17,7 @@ from .webhook_models import WebhookDelivery, WebhookView
 from .webhook_settings import WebhookFaults, WebhookSettings
 
 __all__ = [
+    "AccountView",
     "DecentralWebhook",
     "DeviceView",
     "ExecutedAction",

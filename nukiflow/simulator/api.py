@@ -76,19 +76,38 @@ def _filter_auths(
     ]
 
 
+def account_of(request: Request) -> int:
+    """The account the request's token reaches (set by the front middleware)."""
+    account_id: int = request.state.account_id
+    return account_id
+
+
 def build_routes(state: SimState) -> list[Route]:
     """Routes bound to one simulator state."""
 
     def lock_of(request: Request) -> LockRecord:
         smartlock_id: int = request.path_params["smartlock_id"]
-        return state.lock(smartlock_id)
+        lock = state.lock(smartlock_id)
+        if lock.account_id != account_of(request):
+            raise foreign_lock()
+        return lock
+
+    def foreign_lock() -> errors.NukiError:
+        status = state.settings.foreign_lock_status
+        if status == 404:
+            return errors.not_found("Smartlock")
+        return errors.forbidden() if status == 403 else errors.unauthorized()
+
+    def own_locks(request: Request) -> list[LockRecord]:
+        account_id = account_of(request)
+        return [lock for lock in state.locks.values() if lock.account_id == account_id]
 
     # ---- smartlocks ----------------------------------------------------------------------
 
     async def list_smartlocks(request: Request) -> Response:
         wanted_type = _int_query(request, "type")
         locks = [
-            lock for lock in state.locks.values() if wanted_type is None or lock.type == wanted_type
+            lock for lock in own_locks(request) if wanted_type is None or lock.type == wanted_type
         ]
         return _json(state.smartlock(lock) for lock in locks)
 
@@ -131,7 +150,7 @@ def build_routes(state: SimState) -> list[Route]:
     # ---- auths across locks (bulk): every item is validated before any is accepted --------
 
     async def list_all_auths(request: Request) -> Response:
-        auths = [auth for lock in state.locks.values() for auth in lock.cloud_auths.values()]
+        auths = [auth for lock in own_locks(request) for auth in lock.cloud_auths.values()]
         account_user_id = _int_query(request, "accountUserId")
         return _json(_filter_auths(auths, _types_filter(request), account_user_id))
 
@@ -143,7 +162,7 @@ def build_routes(state: SimState) -> list[Route]:
         plans = []
         for smartlock_id in body.smartlock_ids:
             lock = state.locks.get(smartlock_id)
-            if lock is None:
+            if lock is None or lock.account_id != account_of(request):
                 raise errors.bad_parameter("smartlockIds", smartlock_id)
             plans.append(state.plan_create(lock, body, claimed))
         _accept_all(plans)
@@ -154,7 +173,7 @@ def build_routes(state: SimState) -> list[Route]:
         claimed: set[tuple[int, int]] = set()
         plans = []
         for item in items:
-            lock, current = state.find_cloud_auth(item.id)
+            lock, current = own_auth(request, item.id)
             plans.append(state.plan_update(lock, current, item, claimed))
         _accept_all(plans)
         return _accepted()
@@ -163,10 +182,16 @@ def build_routes(state: SimState) -> list[Route]:
         auth_ids = parse_value(_auth_ids, await read_json(request))
         plans = []
         for auth_id in auth_ids:
-            lock, current = state.find_cloud_auth(auth_id)
+            lock, current = own_auth(request, auth_id)
             plans.append(state.plan_delete(lock, current))
         _accept_all(plans)
         return _accepted()
+
+    def own_auth(request: Request, auth_id: str) -> tuple[LockRecord, SmartlockAuth]:
+        lock, current = state.find_cloud_auth(auth_id)
+        if lock.account_id != account_of(request):
+            raise errors.bad_parameter("id", auth_id)  # as for an id Nuki does not know
+        return lock, current
 
     def _accept_all(plans: list[PlannedWrite]) -> None:
         for plan in plans:

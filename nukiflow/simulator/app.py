@@ -13,9 +13,11 @@ from starlette.middleware import Middleware
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from . import errors
+from .accounts import TOKEN_PATH
 from .api import build_routes
 from .control_api import CONTROL_PREFIX, build_control_routes
 from .state import SimState
@@ -27,11 +29,14 @@ WRITE_METHODS = {"PUT", "POST", "DELETE"}
 _LOCK_PATH = re.compile(r"^/smartlock/(\d+)(?:/|$)")
 
 
-def _bearer_ok(request: Request, token: str) -> bool:
+def _bearer(request: Request) -> str | None:
     scheme, _, presented = request.headers.get("authorization", "").partition(" ")
-    return scheme.lower() == "bearer" and secrets.compare_digest(
-        presented.strip().encode(), token.encode()
-    )
+    return presented.strip() if scheme.lower() == "bearer" else None
+
+
+def _bearer_ok(request: Request, token: str) -> bool:
+    presented = _bearer(request)
+    return presented is not None and secrets.compare_digest(presented.encode(), token.encode())
 
 
 def _smartlock_id(path: str) -> int | None:
@@ -53,12 +58,21 @@ class NukiFrontMiddleware(BaseHTTPMiddleware):
         arrived = time.monotonic()
         path = request.url.path
         control = path == CONTROL_PREFIX or path.startswith(CONTROL_PREFIX + "/")
-        if not _bearer_ok(request, self.token):
+        if path == TOKEN_PATH:
+            # The token endpoint authenticates the OAuth client, not a bearer.
+            response = await call_next(request)
+            self.state.record(request.method, path, response.status_code, arrived)
+            return response
+        presented = _bearer(request)
+        account = None if presented is None else self.state.accounts.authenticate(presented)
+        if account is None or (control and not _bearer_ok(request, self.token)):
             response = errors.unauthorized().response()
             self.state.record(request.method, path, response.status_code, arrived)
             return response
         if control:
             return await call_next(request)
+        # The routes serve the account this token reaches, and only its locks.
+        request.state.account_id = account.account_id
         write = request.method in WRITE_METHODS
         faults = self.state.draw_request_faults(_smartlock_id(path), write)
         response = await self._serve_api(request, call_next, faults)
@@ -93,6 +107,7 @@ def build_app(state: SimState, token: str) -> Starlette:
             *build_webhook_routes(state),
             *build_control_routes(state),
             *build_webhook_control_routes(state),
+            Route(TOKEN_PATH, state.accounts.token_endpoint, methods=["POST"]),
         ],
         middleware=[Middleware(NukiFrontMiddleware, state=state, token=token)],
         exception_handlers={errors.NukiError: errors.handle_nuki_error},

@@ -11,7 +11,14 @@ import httpx
 from nukiflow.contracts.wire import Smartlock, SmartlockAuth
 
 from .control_api import CONTROL_PREFIX
-from .control_models import AuthSpec, DeviceView, LockSpec, RequestRecord
+from .control_models import (
+    AccountSpec,
+    AccountView,
+    AuthSpec,
+    DeviceView,
+    LockSpec,
+    RequestRecord,
+)
 from .nuki_timezones import DEFAULT_TIMEZONE_ID
 from .settings import Faults, SimSettings
 from .webhook_models import AuthChange, WebhookDelivery, WebhookView
@@ -91,8 +98,10 @@ class SimulatorControl:
         keypad_paired: bool = True,
         opener: bool = False,
         timezone_id: int = DEFAULT_TIMEZONE_ID,
+        account: str | None = None,
     ) -> Smartlock:
-        """A lock of this account; `timezone_id` is Nuki's id of its zone (37 Europe/Berlin)."""
+        """A lock of the server token's account (or of ``account``, added by `add_account`);
+        `timezone_id` is Nuki's id of its zone (37 Europe/Berlin)."""
         spec = LockSpec(
             smartlock_id=smartlock_id,
             name=name,
@@ -100,8 +109,40 @@ class SimulatorControl:
             keypad_paired=keypad_paired,
             opener=opener,
             timezone_id=timezone_id,
+            account=account,
         )
         return Smartlock.model_validate(await self._call("POST", "/locks", spec.model_dump()))
+
+    async def add_account(
+        self,
+        name: str,
+        *,
+        api_tokens: list[str] | None = None,
+        client_id: str | None = None,
+        client_secret: str | None = None,
+        refresh_tokens: list[str] | None = None,
+    ) -> AccountView:
+        """A further account: its locks are seen only with its API tokens or with access tokens
+        its OAuth client gets from `POST /oauth/token`."""
+        spec = AccountSpec(
+            name=name,
+            api_tokens=api_tokens or [],
+            client_id=client_id,
+            client_secret=client_secret,
+            refresh_tokens=refresh_tokens or [],
+        )
+        return AccountView.model_validate(await self._call("POST", "/accounts", spec.model_dump()))
+
+    async def account(self, name: str) -> AccountView:
+        return AccountView.model_validate(await self._call("GET", f"/accounts/{name}"))
+
+    async def expire_tokens(self, name: str) -> None:
+        """Every access token of the account expires now: its next request answers 401."""
+        await self._call("POST", f"/accounts/{name}/expire")
+
+    async def revoke_account(self, name: str) -> None:
+        """Withdraw the account's OAuth authorization: tokens die, refreshes are refused."""
+        await self._call("POST", f"/accounts/{name}/revoke")
 
     async def add_auth(
         self,

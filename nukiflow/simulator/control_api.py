@@ -10,7 +10,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .control_models import AuthSpec, LockSpec, OnlineRequest, ResetRequest
+from . import errors
+from .accounts import SimAccount
+from .control_models import AccountSpec, AuthSpec, LockSpec, OnlineRequest, ResetRequest
 from .settings import Faults, SimSettings
 from .state import SimState
 from .validation import parse_model, read_json
@@ -107,6 +109,31 @@ def build_control_routes(state: SimState) -> list[Route]:
         state.requests.clear()
         return _ok()
 
+    # ---- accounts and their tokens (see accounts.py) -----------------------------------------
+
+    def account(request: Request) -> SimAccount:
+        found = state.accounts.get(request.path_params["name"])
+        if found is None:
+            raise errors.not_found("Account")
+        return found
+
+    async def add_account(request: Request) -> Response:
+        spec = parse_model(AccountSpec, await read_json(request))
+        if state.accounts.get(spec.name) is not None:
+            raise errors.conflict(f"account {spec.name} exists")
+        return JSONResponse(_dump(state.accounts.add(spec).view()))
+
+    async def get_account(request: Request) -> Response:
+        return JSONResponse(_dump(account(request).view()))
+
+    async def expire_tokens(request: Request) -> Response:
+        state.accounts.expire(account(request))
+        return _ok()
+
+    async def revoke_account(request: Request) -> Response:
+        state.accounts.revoke(account(request))
+        return _ok()
+
     lock_path = f"{CONTROL_PREFIX}/locks/{{smartlock_id:int}}"
     return [
         Route(f"{CONTROL_PREFIX}/reset", reset, methods=["POST"]),
@@ -125,4 +152,8 @@ def build_control_routes(state: SimState) -> list[Route]:
         Route(f"{CONTROL_PREFIX}/settings", set_settings, methods=["PUT"]),
         Route(f"{CONTROL_PREFIX}/requests", requests, methods=["GET"]),
         Route(f"{CONTROL_PREFIX}/requests", clear_requests, methods=["DELETE"]),
+        Route(f"{CONTROL_PREFIX}/accounts", add_account, methods=["POST"]),
+        Route(f"{CONTROL_PREFIX}/accounts/{{name}}", get_account, methods=["GET"]),
+        Route(f"{CONTROL_PREFIX}/accounts/{{name}}/expire", expire_tokens, methods=["POST"]),
+        Route(f"{CONTROL_PREFIX}/accounts/{{name}}/revoke", revoke_account, methods=["POST"]),
     ]

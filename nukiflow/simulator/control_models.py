@@ -33,6 +33,8 @@ class LockSpec(ControlModel):
     keypad_paired: bool = True
     opener: bool = False
     timezone_id: int = Field(DEFAULT_TIMEZONE_ID, ge=0, le=max(NUKI_TIMEZONES))
+    # The account that holds the lock (see accounts.py); None: the server token's account.
+    account: str | None = None
 
 
 class AuthSpec(ControlModel):
@@ -86,3 +88,26 @@ class RequestRecord(ControlModel):
     status: int
     # time.monotonic() when the request arrived.
     time: float
+
+
+class AccountSpec(ControlModel):
+    """A further account of the fake cloud: API tokens and/or an OAuth client (and refresh
+    tokens that client may use)."""
+
+    name: str = Field(min_length=1, max_length=40, pattern=r"^[a-z0-9][a-z0-9-]*$")
+    api_tokens: list[str] = Field(default_factory=list, repr=False)
+    client_id: str | None = None
+    client_secret: str | None = Field(default=None, repr=False)
+    refresh_tokens: list[str] = Field(default_factory=list, repr=False)
+
+
+class AccountView(ControlModel):
+    """An account as the control surface shows it (no token)."""
+
+    name: str
+    account_id: int
+    oauth: bool
+    revoked: bool
+    access_tokens_issued: int
+    access_tokens_live: int
+    token_requests_refused: int

@@ -28,7 +28,7 @@ class SimulatorServer:
         self.host = host
         self.port = port
         self.token = token
-        self.state = SimState(seed=seed, settings=settings, locks=locks)
+        self.state = SimState(seed=seed, settings=settings, locks=locks, token=token)
         self.app = build_app(self.state, token)
         self._server = EmbeddedServer(self.app, host, port, name="nuki-simulator")
 

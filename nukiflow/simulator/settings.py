@@ -48,6 +48,12 @@ class SimSettings(WebhookSettings):
     create_visibility: CreateVisibility = "after_apply"
     offline_mode: OfflineMode = "drop"
     max_auths: int = Field(200, ge=1, description="Authorizations one lock can hold.")
+    access_token_lifetime: float = Field(
+        3600.0, gt=0, description="Seconds an OAuth access token lives (Nuki's docs: an hour)."
+    )
+    # What a token gets for a lock of another account: Nuki documents only that a token sees
+    # its own account's devices; 401 is the harsher answer (it looks like a dead token).
+    foreign_lock_status: Literal[401, 403, 404] = 401
 
 
 class Faults(WebhookFaults):

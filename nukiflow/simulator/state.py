@@ -18,6 +18,7 @@ import random
 from nukiflow.contracts.wire import LockState, SmartlockAuth, SmartlockLog, SmartlockType
 
 from . import errors, validation
+from .accounts import AccountBook
 from .control_models import AuthSpec, DeviceView, LockSpec, RequestRecord
 from .device import run_device
 from .effects import DeviceEffects
@@ -34,7 +35,10 @@ OPENER_ONLINE = 1  # Opener state "online" (idle, ring to open inactive)
 class SimState(Writes, DeviceEffects):
     """The whole fake cloud: locks, devices, faults, settings, the request log."""
 
-    def __init__(self, seed: int = 0, settings: SimSettings | None = None, locks: int = 0) -> None:
+    def __init__(
+        self, seed: int = 0, settings: SimSettings | None = None, locks: int = 0, token: str = ""
+    ) -> None:
+        self.accounts = AccountBook(token, lambda: self.settings.access_token_lifetime)
         self._initial_seed = seed
         self.initial_settings = settings or SimSettings()
         self._initial_locks = locks
@@ -57,6 +61,7 @@ class SimState(Writes, DeviceEffects):
         self.locks: dict[int, LockRecord] = {}
         self.requests: list[RequestRecord] = []
         self.account_id = self.rng.randrange(100_000, 1_000_000)
+        self.accounts.reset(self.account_id)
         self.webhooks.reset(self.seed)
         for _ in range(self._initial_locks):
             self.add_lock(LockSpec())
@@ -86,6 +91,10 @@ class SimState(Writes, DeviceEffects):
     # ---- control surface -------------------------------------------------------------------
 
     def add_lock(self, spec: LockSpec) -> LockRecord:
+        try:
+            account_id = self.accounts.account_id(spec.account)
+        except KeyError:
+            raise errors.bad_parameter("account", spec.account) from None
         lock_type = SmartlockType.OPENER if spec.opener else spec.type
         smartlock_id = spec.smartlock_id
         while smartlock_id is None or smartlock_id in self.locks:
@@ -95,7 +104,7 @@ class SimState(Writes, DeviceEffects):
         default_name = f"Opener {number}" if lock_type == SmartlockType.OPENER else f"Lock {number}"
         lock = LockRecord(
             smartlock_id=smartlock_id,
-            account_id=self.account_id,
+            account_id=account_id,
             type=lock_type,
             auth_id=self.rng.randrange(1, 1_000_000),
             name=spec.name or default_name,

@@ -9,27 +9,28 @@ from starlette.routing import Route
 
 from nukiflow.contracts.wire import DecentralWebhook
 
+from .api import account_of
 from .control_api import CONTROL_PREFIX
 from .state import SimState
 from .validation import parse_model, read_json
 
 
 def build_webhook_routes(state: SimState) -> list[Route]:
-    """Nuki's webhook endpoints, for the account of the simulator's token."""
+    """Nuki's webhook endpoints, for the account of the request's token."""
     hub = state.webhooks
 
     async def list_webhooks(request: Request) -> Response:
         return JSONResponse(
-            [hook.decentral_webhook().to_wire() for hook in hub.of_account(state.account_id)]
+            [hook.decentral_webhook().to_wire() for hook in hub.of_account(account_of(request))]
         )
 
     async def register(request: Request) -> Response:
         body = parse_model(DecentralWebhook, await read_json(request))
-        hook = hub.register(state.account_id, body)
+        hook = hub.register(account_of(request), body)
         return JSONResponse(hook.decentral_webhook().to_wire())
 
     async def unregister(request: Request) -> Response:
-        hub.unregister(state.account_id, request.path_params["webhook_id"])
+        hub.unregister(account_of(request), request.path_params["webhook_id"])
         return Response(status_code=204)
 
     return [

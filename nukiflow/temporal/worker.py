@@ -1,4 +1,5 @@
-"""Assembling a nukiflow worker: every workflow, and activities bound to one Nuki client."""
+"""Assembling a nukiflow worker: every workflow, and activities bound to one Nuki client; with
+many accounts, one more worker per account on its own activity task queue."""
 
 from __future__ import annotations
 
@@ -13,11 +14,14 @@ from temporalio.client import Client
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
+from nukiflow.accounts.clients import AccountClients
 from nukiflow.activities.nuki_client import NukiClient
 from nukiflow.client import NukiFlow
-from nukiflow.plugin import NukiflowPlugin
+from nukiflow.contracts.accounts import activity_queue
+from nukiflow.plugin import DEFAULT_MAX_CONCURRENT_ACTIVITIES, NukiflowPlugin, nuki_activities
 from nukiflow.settings import Settings
 from nukiflow.temporal.connect import connect_temporal
+from nukiflow.temporal.converter import require_encryption
 from nukiflow.temporal.health import health_server
 from nukiflow.temporal.tracing import flush_traces, tracing_interceptors
 from nukiflow.temporal.versioning import deployment_config, promote_first_version
@@ -27,6 +31,7 @@ log = logging.getLogger("nukiflow.temporal.worker")
 
 # How long running activities may finish after SIGTERM; deploy/ gives pods longer than this.
 DEFAULT_GRACEFUL_SHUTDOWN = timedelta(seconds=30)
+
 
 def build_worker(
     client: Client,
@@ -55,6 +60,61 @@ def build_worker(
         graceful_shutdown_timeout=graceful_shutdown,
         **options,
     )
+
+
+def build_account_worker(
+    client: Client,
+    nuki: NukiClient,
+    account: str,
+    flow: NukiFlow,
+    *,
+    activities_per_second: float | None = None,
+    graceful_shutdown: timedelta = DEFAULT_GRACEFUL_SHUTDOWN,
+    **options: Any,
+) -> Worker:
+    """A worker for the Nuki activities of ``account`` on its task queue
+    (``nukiflow-nuki-<account>``), sending through ``nuki`` (that account's client).
+
+    ``activities_per_second`` is Temporal's task-queue-wide limit: it holds across every worker
+    polling the queue, so the account's calls to Nuki stay under it however many replicas run,
+    and a burst on one account waits in its own queue while the others' activities go on.
+    """
+    require_encryption(client)
+    queue = activity_queue(account)
+    assert queue is not None
+    options.setdefault("max_concurrent_activities", DEFAULT_MAX_CONCURRENT_ACTIVITIES)
+    return Worker(
+        client,
+        task_queue=queue,
+        activities=nuki_activities(nuki, flow),
+        max_task_queue_activities_per_second=activities_per_second,
+        graceful_shutdown_timeout=graceful_shutdown,
+        **options,
+    )
+
+
+def account_workers(
+    client: Client,
+    clients: AccountClients,
+    flow: NukiFlow,
+    *,
+    graceful_shutdown: timedelta = DEFAULT_GRACEFUL_SHUTDOWN,
+    **options: Any,
+) -> list[Worker]:
+    """One :func:`build_account_worker` per named account of ``clients``."""
+    return [
+        build_account_worker(
+            client,
+            clients[spec.name],
+            spec.name,
+            flow,
+            activities_per_second=spec.activities_per_second,
+            graceful_shutdown=graceful_shutdown,
+            **options,
+        )
+        for spec in clients.named
+        if spec.name is not None
+    ]
 
 
 def webhook_server(client: Client, settings: Settings) -> WebhookServer:
@@ -93,7 +153,13 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -
     set it serves ``/healthz`` and ``/readyz``; with ``NUKIFLOW_METRICS_BIND`` Prometheus
     metrics; with ``NUKIFLOW_WEBHOOK_PORT`` the webhook receiver (:mod:`nukiflow.webhooks`).
     """
-    base_url, token = settings.require_nuki()
+    base_url = settings.require_nuki_url()
+    provider = settings.credential_provider()
+    if not await provider.accounts():
+        raise RuntimeError(
+            "no Nuki credentials: set NUKIFLOW_NUKI_TOKEN (or NUKIFLOW_NUKI_TOKEN_FILE), or "
+            "NUKIFLOW_ACCOUNTS_FILE"
+        )
     if settings.webhook_port is not None:
         # Refuse a receiver without a secret before anything starts.
         require_secrets(settings)
@@ -105,18 +171,35 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
-    async with NukiClient(token, base_url) as nuki, contextlib.AsyncExitStack() as stack:
+    clients = await AccountClients.open(provider, base_url)
+    async with clients, contextlib.AsyncExitStack() as stack:
+        resolver = clients.resolver(settings.account_cache_seconds) if clients.named else None
+        # Rollout items and grants name their account or have it resolved, never a fixed one.
+        flow = NukiFlow.from_settings(
+            client, settings.model_copy(update={"account": None}), accounts=resolver
+        )
+        shutdown = timedelta(seconds=settings.graceful_shutdown_seconds)
         worker = build_worker(
             client,
-            nuki,
+            clients[None],
             settings.task_queue,
-            flow=NukiFlow.from_settings(client, settings),
-            graceful_shutdown=timedelta(seconds=settings.graceful_shutdown_seconds),
+            flow=flow,
+            graceful_shutdown=shutdown,
             nexus=settings.nexus_service,
             deployment_config=deployment_config(settings),
             **tuning_options(settings),
         )
         await stack.enter_async_context(worker)
+        for account_worker in account_workers(
+            client,
+            clients,
+            flow,
+            graceful_shutdown=shutdown,
+            deployment_config=deployment_config(settings),
+            **tuning_options(settings),
+        ):
+            await stack.enter_async_context(account_worker)
+            log.info("account worker polling task queue %r", account_worker.task_queue)
         if settings.worker_versioning:
             await promote_first_version(client, settings)
         if settings.health_port is not None:
