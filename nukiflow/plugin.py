@@ -58,11 +58,14 @@ def nukiflow_workflows() -> list[type]:
     ]
 
 
-def nukiflow_activities(nuki: NukiClient, flow: AuthChanges) -> list[Any]:
+def nukiflow_activities(
+    nuki: NukiClient, flow: AuthChanges, *, webhooks: bool = False
+) -> list[Any]:
     """Every activity of a nukiflow worker, sending through ``nuki``; rollout items and grants
-    send their changes through ``flow`` (a :class:`~nukiflow.client.NukiFlow`)."""
-    auth = AuthActivities(nuki)
-    actions = ActionActivities(nuki)
+    send their changes through ``flow`` (a :class:`~nukiflow.client.NukiFlow`). ``webhooks``:
+    the lock's webhooks reach the workflows (they wait for reports before polling)."""
+    auth = AuthActivities(nuki, webhooks=webhooks)
+    actions = ActionActivities(nuki, webhooks=webhooks)
     return [
         auth.read_auth,
         auth.list_auth_ids,
@@ -88,11 +91,13 @@ class NukiflowPlugin(SimplePlugin):
         *,
         interceptors: Sequence[temporalio.client.Interceptor | temporalio.worker.Interceptor] = (),
         facade: Callable[[temporalio.client.Client, str], AuthChanges] | None = None,
+        webhooks: bool = False,
     ) -> None:
         """``keyring`` sets nukiflow's encrypting converter on a client the plugin is given to;
         without one the client must already have it (workers refuse a client that would write
         plain text). ``facade(client, task_queue)`` builds the facade rollouts and grants send
-        through (default: one with the default deadlines)."""
+        through (default: one with the default deadlines). ``webhooks``: the lock's webhooks
+        reach this deployment's workflows (see ``Settings.expects_webhooks``)."""
         super().__init__(
             PLUGIN_NAME,
             data_converter=data_converter(keyring) if keyring is not None else None,
@@ -101,6 +106,7 @@ class NukiflowPlugin(SimplePlugin):
         )
         self.nuki = nuki
         self._facade = facade
+        self._webhooks = webhooks
 
     @classmethod
     def from_settings(cls, settings: Settings, nuki: NukiClient) -> NukiflowPlugin:
@@ -110,6 +116,7 @@ class NukiflowPlugin(SimplePlugin):
             settings.keyring(),
             interceptors=tracing_interceptors(settings),
             facade=lambda client, _queue: NukiFlow.from_settings(client, settings),
+            webhooks=settings.expects_webhooks(),
         )
 
     def configure_worker(self, config: WorkerConfig) -> WorkerConfig:
@@ -122,7 +129,7 @@ class NukiflowPlugin(SimplePlugin):
             flow = self._facade(client, task_queue)
         else:
             flow = NukiFlow(client, task_queue=task_queue)
-        ours = nukiflow_activities(self.nuki, flow)
+        ours = nukiflow_activities(self.nuki, flow, webhooks=self._webhooks)
         config["activities"] = [*config.get("activities", []), *ours]
         if config.get("max_concurrent_activities") is None:
             config["max_concurrent_activities"] = DEFAULT_MAX_CONCURRENT_ACTIVITIES

@@ -354,6 +354,8 @@ class LockActionsMemory(BaseModel):
     # Recent outcomes by request id: a caller retrying with the same request id gets the
     # first outcome back, also after continue-as-new.
     outcomes: list[ActionOutcome] = Field(default_factory=list)
+    # Actions in a row that polling confirmed because the lock's reports did not come in time.
+    webhook_misses: int = 0
 
 
 class LockActionsInput(BaseModel):

@@ -28,6 +28,7 @@ log = logging.getLogger("nukiflow.temporal.worker")
 # How long running activities may finish after SIGTERM; deploy/ gives pods longer than this.
 DEFAULT_GRACEFUL_SHUTDOWN = timedelta(seconds=30)
 
+
 def build_worker(
     client: Client,
     nuki: NukiClient,
@@ -35,6 +36,7 @@ def build_worker(
     *,
     flow: NukiFlow | None = None,
     graceful_shutdown: timedelta = DEFAULT_GRACEFUL_SHUTDOWN,
+    webhooks: bool = False,
     **options: Any,
 ) -> Worker:
     """A worker for every nukiflow workflow and activity on ``task_queue`` (through
@@ -43,13 +45,14 @@ def build_worker(
     ``flow`` is the facade rollout items and grants send their changes through (default: one on
     this client and task queue). ``graceful_shutdown`` is how long running activities may finish
     after shutdown begins; ``options`` go to :class:`temporalio.worker.Worker` (``workflows``
-    there run beside nukiflow's own, e.g. a benchmark's yardstick).
+    there run beside nukiflow's own, e.g. a benchmark's yardstick). ``webhooks``: the lock's
+    webhooks reach the workflows, which then wait for the lock's reports before polling.
     """
     facade = (lambda _client, _queue: flow) if flow is not None else None
     return Worker(
         client,
         task_queue=task_queue,
-        plugins=[NukiflowPlugin(nuki, facade=facade)],
+        plugins=[NukiflowPlugin(nuki, facade=facade, webhooks=webhooks)],
         graceful_shutdown_timeout=graceful_shutdown,
         **options,
     )
@@ -110,6 +113,7 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -
             settings.task_queue,
             flow=NukiFlow.from_settings(client, settings),
             graceful_shutdown=timedelta(seconds=settings.graceful_shutdown_seconds),
+            webhooks=settings.expects_webhooks(),
             deployment_config=deployment_config(settings),
             **tuning_options(settings),
         )
