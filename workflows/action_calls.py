@@ -91,11 +91,14 @@ def start_confirm(
     *,
     expected_seconds: float | None,
     probe_fraction: float | None,
+    until: datetime | None = None,
 ) -> workflow.ActivityHandle[ConfirmActionResult]:
-    """:func:`confirm` as a handle, for a confirmation the lock's reports may cut short."""
+    """:func:`confirm` as a handle, for a confirmation the lock's reports may cut short;
+    ``until`` (default: from now) is when it gives up."""
     request = queued.request
     poll = input.timing.poll
-    until = confirm_until(queued.deadline, workflow.now(), poll)
+    if until is None:
+        until = confirm_until(queued.deadline, workflow.now(), poll)
     options = confirm_options(input.action_timing, poll, until, workflow.now())
     return workflow.start_activity(
         CONFIRM_ACTION_ACTIVITY,

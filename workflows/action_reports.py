@@ -84,6 +84,10 @@ class ActionReports:
         """The action's outcome from the lock's reports or the confirm activity; raises the
         activity's ActivityError when neither showed it."""
 
+        poll = self._input.timing.poll
+        # Fixed now: waiting for the reports first does not move when the confirmation ends.
+        until = confirm_until(queued.deadline, workflow.now(), poll)
+
         def start_poll() -> workflow.ActivityHandle[ConfirmActionResult]:
             return call.start_confirm(
                 self._input,
@@ -93,6 +97,7 @@ class ActionReports:
                 log_since,
                 expected_seconds=expected_seconds,
                 probe_fraction=probe_fraction,
+                until=until,
             )
 
         if not workflow.patched(REPORTS_PATCH) or not sent.webhooks:
@@ -104,11 +109,10 @@ class ActionReports:
 
         if healthy(sent.webhooks, self._webhook_misses):
             self._set_step("waiting for the lock's report")
-            poll = self._input.timing.poll
-            until = confirm_until(queued.deadline, workflow.now(), poll)
+            # Polling keeps its fast window before the confirmation ends.
             wait = min(
                 timedelta(seconds=poll.webhook_wait_seconds + (expected_seconds or 0.0)),
-                until - workflow.now(),
+                until - workflow.now() - timedelta(seconds=poll.fast_window_seconds),
             )
             if wait > timedelta(0):
                 with contextlib.suppress(TimeoutError):

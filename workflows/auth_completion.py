@@ -81,8 +81,10 @@ class EntityCompletion(EntityEvents):
             )
 
         if healthy(written.webhooks, self._webhook_misses):
+            # Polling keeps its fast window before the change's deadline.
             wait = min(
-                timedelta(seconds=timing.poll.webhook_wait_seconds), deadline - workflow.now()
+                timedelta(seconds=timing.poll.webhook_wait_seconds),
+                deadline - workflow.now() - timedelta(seconds=timing.poll.fast_window_seconds),
             )
             if wait > timedelta(0):
                 with contextlib.suppress(TimeoutError):
