@@ -9,8 +9,9 @@ others: the send activity checks the worker's clock against the deadline and the
 policy; an attempt that starts after the deadline sends nothing); then the confirm activity
 polls the lock's state until it shows the action's end state, falling back to the lock's log
 (decision: one sent just before its deadline still gets the fast polling window to be
-confirmed). A retry after an unclear send reads the lock's state and log first, so an action
-that already reached the lock is never sent a second time.
+confirmed). With the lock's webhooks, its reports confirm the action first when they show it
+(:mod:`workflows.action_reports`). A retry after an unclear send reads the lock's state and log
+first, so an action that already reached the lock is never sent a second time.
 
 Outcomes are decided from what Temporal recorded and what the lock reports, never from heartbeat
 details (:mod:`workflows.action_outcomes`, :mod:`workflows.action_record`); the confirmation
