@@ -255,9 +255,10 @@ def print_table(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--lanes", type=int, default=6, help="auths (and locks) side by side")
-    parser.add_argument("--changes", type=int, default=5, help="measured changes per auth")
-    parser.add_argument("--actions", type=int, default=5, help="measured actions per lock")
+    # Few lanes: on a small machine more of them measure the machine's contention, not nukiflow.
+    parser.add_argument("--lanes", type=int, default=3, help="auths (and locks) side by side")
+    parser.add_argument("--changes", type=int, default=8, help="measured changes per auth")
+    parser.add_argument("--actions", type=int, default=8, help="measured actions per lock")
     parser.add_argument("--device-delay", type=float, default=2.0, help="seconds per operation")
     parser.add_argument("--action-time", type=float, default=2.0, help="device seconds/action")
     parser.add_argument("--seed", type=int, default=7)
@@ -265,7 +266,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer changes and actions")
     args = parser.parse_args()
     if args.quick:
-        args.lanes, args.changes, args.actions = 3, 3, 3
+        args.lanes, args.changes, args.actions = 2, 3, 3
     rows = asyncio.run(run(args))
     if args.json:
         print(json.dumps({"settings": vars(args), "modes": rows}))
