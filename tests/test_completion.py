@@ -106,6 +106,11 @@ async def activities_run(handle: WorkflowHandle) -> list[str]:  # type: ignore[t
     return names
 
 
+async def timers_started(handle: WorkflowHandle) -> int:  # type: ignore[type-arg]
+    history = await handle.fetch_history()
+    return sum(1 for e in history.events if e.event_type == EventType.EVENT_TYPE_TIMER_STARTED)
+
+
 async def auth_requests(sim: SimulatorControl, smartlock_id: int, auth_id: str) -> list[str]:
     path = f"/smartlock/{smartlock_id}/auth/{auth_id}"
     return [f"{r.method} {r.status}" for r in await sim.requests() if r.path == path]
@@ -174,6 +179,34 @@ async def test_a_lost_report_is_settled_by_polling(wired: Wired, sim: SimulatorC
     assert AWAIT_AUTH_ACTIVITY in await activities_run(handle)
     deliveries = await sim.webhook_deliveries()
     assert deliveries and {d.outcome for d in deliveries} == {"dropped"}
+
+    # A second write without a report (two in a row): the entity stops waiting for reports
+    # and polls at once. Its wait for a report is the entity's one timer of a change.
+    timers = await timers_started(handle)
+    second = await flow.update_auth(lock, auth.id, {"code": 555555})
+    assert second.status is OutcomeStatus.APPLIED, second.reason
+    assert await timers_started(handle) - timers == 1
+    timers = await timers_started(handle)
+    third = await flow.update_auth(lock, auth.id, {"code": 565656})
+    assert third.status is OutcomeStatus.APPLIED, third.reason
+    assert await timers_started(handle) - timers == 0
+    assert await device_code(sim, lock, auth.id) == 565656
+
+
+async def test_a_delete_the_lock_reports_costs_the_delete_and_one_read(
+    wired: Wired, sim: SimulatorControl
+) -> None:
+    flow = wired.flow(REPORT_WINS)
+    lock = (await sim.add_lock()).smartlock_id
+    auth = await sim.add_auth(lock, name="guest", code=535353)
+    assert (await flow.update_auth(lock, auth.id, {"name": "x"})).status is OutcomeStatus.APPLIED
+    await sim.clear_requests()
+
+    outcome = await flow.delete_auth(lock, auth.id)
+
+    assert outcome.status is OutcomeStatus.APPLIED, outcome.reason
+    assert await auth_requests(sim, lock, auth.id) == ["DELETE 204", "GET 200"]
+    assert auth.id not in {a.id for a in (await sim.device(lock)).auths}
 
 
 async def test_older_and_repeated_reports_never_settle_a_later_write(
