@@ -384,15 +384,18 @@ def test_which_auth_report_settles_a_write() -> None:
         remote_allowed=False,
         update_date=since,
     )
+    before = since - timedelta(seconds=5)
     settled = report(auth)
-    assert settles_write(settled, since, [])
-    assert not settles_write(settled, since, [settled.digest])  # a duplicate
+    assert settles_write(settled, since, before, [])
+    assert not settles_write(settled, since, before, [settled.digest])  # a duplicate
     older = report(auth.model_copy(update={"update_date": since - timedelta(milliseconds=1)}))
-    assert not settles_write(older, since, [])
+    assert not settles_write(older, since, before, [])
+    # Not newer than the state known before the write: an earlier write's report.
+    assert not settles_write(settled, since, since, [])
     pending = report(auth.model_copy(update={"operation_id": "ab" * 12}))
-    assert not settles_write(pending, since, [])
+    assert not settles_write(pending, since, before, [])
     undated = report(auth.model_copy(update={"update_date": None}))
-    assert not settles_write(undated, since, [])
+    assert not settles_write(undated, since, before, [])
 
 
 def test_webhooks_stay_healthy_until_two_writes_in_a_row_needed_polling() -> None:

@@ -48,6 +48,8 @@ class EntityCompletion(EntityEvents):
         smartlock_id, auth_id = self._input.smartlock_id, self._input.auth_id
         timing = self._input.timing
         summary = f"wait for #{pending.number} to be applied, then read it back"
+        # The newest state known before this write: its report must be newer.
+        known = self._lock_date
         if not workflow.patched(COMPLETION_PATCH) or not written.webhooks:
             return await calls.await_auth(
                 smartlock_id, auth_id, timing, deadline=deadline, summary=summary
@@ -77,7 +79,8 @@ class EntityCompletion(EntityEvents):
 
         def report() -> AuthEvent | None:
             return next(
-                (e for e in self._events if settles_write(e, since, self._recent_digests)), None
+                (e for e in self._events if settles_write(e, since, known, self._recent_digests)),
+                None,
             )
 
         if healthy(written.webhooks, self._webhook_misses):

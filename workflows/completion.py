@@ -33,15 +33,18 @@ def healthy(expected: bool, misses: int) -> bool:
     return expected and misses < MAX_MISSES
 
 
-def settles_write(event: AuthEvent, since: datetime, recent_digests: list[str]) -> bool:
+def settles_write(
+    event: AuthEvent, since: datetime, known: datetime | None, recent_digests: list[str]
+) -> bool:
     """Whether ``event`` carries the full state of the auth after the entity's write, whose
     pending operation the entity read with ``updateDate`` ``since`` (Nuki's clock: set when it
-    accepted the write, or a later write to the auth).
+    accepted the write, or a later write to the auth); ``known`` is the newest ``updateDate``
+    the entity had taken before the write (its last read-back or report).
 
     Not a delivery taken before (a duplicate), not one with an operation still pending (an
     earlier write landed, a later one is on its way: the lock's final state is not known yet),
-    not one older than ``since`` (an earlier write's report, late or reordered). A deletion
-    (Nuki never reuses an auth id) is final: the auth is gone.
+    not one older than ``since`` nor one not newer than ``known`` (an earlier write's report,
+    late or reordered). A deletion (Nuki never reuses an auth id) is final: the auth is gone.
     """
     if event.digest in recent_digests:
         return False
@@ -50,7 +53,9 @@ def settles_write(event: AuthEvent, since: datetime, recent_digests: list[str]) 
     if event.auth.operation_id is not None:
         return False
     date = event.auth.update_date
-    return date is not None and date >= since
+    if date is None or date < since:
+        return False
+    return known is None or date > known
 
 
 @dataclass(frozen=True)
