@@ -22,7 +22,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
+import sys
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -193,13 +195,28 @@ def worker_for(client: Client, nuki: NukiClient, task_queue: str, webhooks: bool
     return build_worker(client, nuki, task_queue, flow=flow, webhooks=webhooks)
 
 
+async def quiet_temporal() -> WorkflowEnvironment:
+    """A Temporal dev server whose banner does not reach this process's stdout (``--json``
+    prints one object there)."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    try:
+        return await WorkflowEnvironment.start_local(
+            dev_server_existing_path=str(find_temporal_binary()),
+            search_attributes=list(search_attributes.ALL),
+            data_converter=data_converter(Keyring.generate("bench")),
+            dev_server_extra_args=["--headless"],
+        )
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
+
+
 async def run(args: argparse.Namespace) -> list[dict[str, Any]]:
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(find_temporal_binary()),
-        search_attributes=list(search_attributes.ALL),
-        data_converter=data_converter(Keyring.generate("bench")),
-        dev_server_extra_args=["--headless"],
-    )
+    env = await quiet_temporal()
     settings = SimSettings(device_delay=args.device_delay, action_time=args.action_time)
     server = SimulatorServer(token=TOKEN, seed=args.seed, settings=settings)
     await server.start()
