@@ -298,25 +298,26 @@ async def test_an_action_the_lock_reports_is_confirmed_without_a_read(
 ) -> None:
     flow = wired.flow(REPORT_WINS)
     lock = (await sim.add_lock()).smartlock_id
-    # Deliveries of this lock: unlocking (1), unlocked (2), the log entry (3). Without the log
-    # entry only the state reports can confirm it.
-    await sim.set_faults(Faults(webhook_drop_nth=[3]), lock)
+    # Deliveries of this lock: unlocking (1), unlocked (2), the log entry (3); then locking
+    # (4), locked (5), its log entry (6). Before the workflow has seen a state report, only
+    # the (dated) log entry can confirm the unlock.
+    await sim.set_faults(Faults(webhook_drop_nth=[6]), lock)
 
     outcome = await flow.action(lock, ActionName.UNLOCK)
 
     assert outcome.status is ActionStatus.CONFIRMED, outcome.reason
-    assert outcome.confirmed_by == "state report"
+    assert outcome.confirmed_by == "log report"
     assert outcome.api_requests == 2  # the state check before the POST, and the POST
-    assert outcome.state == 3
+    # No state report is trusted yet: the state is not guessed.
+    assert outcome.state is None
+
+    # The state reports keep up with the lock now: without the log entry they confirm.
+    locked = await flow.action(lock, ActionName.LOCK)
+    assert locked.status is ActionStatus.CONFIRMED, locked.reason
+    assert (locked.confirmed_by, locked.api_requests, locked.state) == ("state report", 2, 1)
     handle = wired.client.get_workflow_handle(lock_workflow_id(lock))
     assert CONFIRM_ACTION_ACTIVITY not in await activities_run(handle)
     await _check_and_record("lock_actions_confirmed_by_report", await handle.fetch_history())
-
-    # The log entry alone confirms too (the state reports of the lock lost).
-    await sim.set_faults(Faults(webhook_drop_nth=[4, 5]), lock)
-    locked = await flow.action(lock, ActionName.LOCK)
-    assert locked.status is ActionStatus.CONFIRMED, locked.reason
-    assert (locked.confirmed_by, locked.api_requests) == ("log report", 2)
 
 
 async def test_an_action_whose_reports_are_lost_is_confirmed_by_polling(
@@ -360,15 +361,18 @@ def test_what_a_lock_report_proves_about_an_unlock() -> None:
         return _lock_report("log", log=entry)
 
     # An end state alone may be an old report delivered late: not proof.
-    assert action_outcome([status(3)], spec, before, since) is None
-    running_then_done = action_outcome([status(2), status(3)], spec, before, since)
+    assert action_outcome([status(3)], spec, before, since, True) is None
+    running_then_done = action_outcome([status(2), status(3)], spec, before, since, True)
     assert running_then_done is not None and running_then_done.verdict is Verdict.DONE
     assert not running_then_done.by_log
-    blocked = action_outcome([status(2), status(254)], spec, before, since)
+    blocked = action_outcome([status(2), status(254)], spec, before, since, True)
     assert blocked is not None and blocked.verdict is Verdict.BLOCKED
+    # State reports running behind the lock prove nothing, whatever they show.
+    assert action_outcome([status(2), status(3)], spec, before, since, False) is None
     # A log entry is dated: one from before the send is another action's.
-    assert action_outcome([log(0, since - timedelta(seconds=1))], spec, before, since) is None
-    logged = action_outcome([log(1, since)], spec, before, since)
+    stale_log = log(0, since - timedelta(seconds=1))
+    assert action_outcome([stale_log], spec, before, since, True) is None
+    logged = action_outcome([status(2), log(1, since)], spec, before, since, False)
     assert logged is not None and (logged.verdict, logged.by_log) == (Verdict.BLOCKED, True)
 
 

@@ -6,7 +6,9 @@ Workflow code (deterministic: reports are signals in history, waits are timers),
 :func:`nukiflow.workflows.completion.action_outcome`.
 
 Reports are collected while an action runs (from before its send: the lock can report the
-action before Temporal records that the POST was answered) and ignored in between. When the
+action before Temporal records that the POST was answered); in between only the state they show
+is noted, which tells whether the state reports keep up with the lock (see
+``_states_current``). When the
 worker says webhooks reach this deployment, the confirmation after the send waits for the
 reports first while webhooks are healthy (the action's learned time plus
 ``webhook_wait_seconds``), then runs the confirm activity beside the wait; whichever decides
@@ -44,8 +46,12 @@ class ActionReports:
     _input: LockActionsInput
     _webhook_misses: int
 
-    def _init_reports(self, misses: int) -> None:
+    def _init_reports(self, misses: int, reported: int | None) -> None:
         self._webhook_misses = misses
+        # The lock's state as its latest DEVICE_STATUS said (None: none seen), and as it said
+        # when the running action began.
+        self._reported_state = reported
+        self._reported_at_begin: int | None = None
         self._reports: list[LockEvent] = []
         self._report_digests: list[str] = []
         self._collecting = False
@@ -54,9 +60,12 @@ class ActionReports:
         raise NotImplementedError
 
     def _take_report(self, event: LockEvent) -> None:
-        """Keep a report while an action runs (a delivery taken before is dropped)."""
+        """Note the state a report shows; keep the report while an action runs (the same
+        delivery twice within one action once: the same state of two actions reads alike)."""
+        if event.state is not None:
+            self._reported_state = event.state.state
         if not self._collecting:
-            workflow.logger.debug("lock report ignored: no action is running")
+            workflow.logger.debug("lock report noted: no action is running")
             return
         if event.digest in self._report_digests:
             return
@@ -66,6 +75,19 @@ class ActionReports:
     def _begin_reports(self) -> None:
         self._collecting = True
         self._reports = []
+        self._report_digests = []
+        self._reported_at_begin = self._reported_state
+
+    def _states_current(self, before: int | None) -> bool:
+        """Whether the lock's state reports can be trusted to be about now: the last action was
+        decided by its reports (they arrived in time), and the latest state reported before this
+        one began is the state the send read right before its POST. Reports running behind
+        (Nuki delivering late) would otherwise show an earlier action of the same kind."""
+        return (
+            self._webhook_misses == 0
+            and self._reported_at_begin is not None
+            and self._reported_at_begin == before
+        )
 
     def _end_reports(self) -> None:
         self._collecting = False
@@ -104,8 +126,10 @@ class ActionReports:
             return await start_poll()
         spec = spec_of(queued.request.action)
 
+        states_current = self._states_current(sent.before.state)
+
         def reported() -> ReportedOutcome | None:
-            return action_outcome(self._reports, spec, sent.before, log_since)
+            return action_outcome(self._reports, spec, sent.before, log_since, states_current)
 
         if healthy(sent.webhooks, self._webhook_misses):
             self._set_step("waiting for the lock's report")

@@ -70,16 +70,21 @@ class ReportedOutcome:
 
 
 def action_outcome(
-    reports: list[LockEvent], spec: ActionSpec, before: LockSnapshot, log_since: datetime
+    reports: list[LockEvent],
+    spec: ActionSpec,
+    before: LockSnapshot,
+    log_since: datetime,
+    states_current: bool,
 ) -> ReportedOutcome | None:
-    """The action's outcome from the reports received since it was sent, in arrival order.
+    """The action's outcome from the reports received since it began, in arrival order.
 
     A log entry of the action dated ``log_since`` or later decides (its completion, as the
-    confirm activity's look in the log). A ``DEVICE_STATUS`` carries no date, so a state report
-    decides only after one of the action's transitional states was reported after the send
-    (evidence it ran, and that the reports are about this run): then the end state confirms
-    it, motor blocked fails it. An end state alone (the lock may have been there before, or the
-    report is an old one delivered late) waits for the log or for polling.
+    confirm activity's look in the log). A ``DEVICE_STATUS`` carries no date, so state reports
+    count only when ``states_current`` (the reports were keeping up with the lock when the
+    action began), and decide only after one of the action's transitional states was reported
+    (evidence it ran): then the end state confirms it, motor blocked fails it. An end state
+    alone (the lock may have been there before, or the report is an old one delivered late)
+    waits for the log or for polling.
     """
     seen_running = False
     state: int | None = None
@@ -90,7 +95,7 @@ def action_outcome(
                 completion = entry.state
                 return ReportedOutcome(verdict_of(completion), state, True, completion)
             continue
-        if report.kind is not LockEventKind.STATUS or report.state is None:
+        if not states_current or report.kind is not LockEventKind.STATUS or report.state is None:
             continue
         snapshot = LockSnapshot(
             lock_type=before.lock_type,

@@ -96,7 +96,7 @@ class LockActionsWorkflow(ActionReports):
         self._current: QueuedAction | None = None
         self._step = ""
         self._status_published: LockStatus | None = None
-        self._init_reports(memory.webhook_misses)
+        self._init_reports(memory.webhook_misses, memory.reported_state)
 
     # -- the caller's entry point -------------------------------------------------------
 
@@ -226,6 +226,7 @@ class LockActionsWorkflow(ActionReports):
                     samples=self._samples,
                     outcomes=list(self._outcomes.values())[-REMEMBERED_OUTCOMES:],
                     webhook_misses=self._webhook_misses,
+                    reported_state=self._reported_state,
                 ),
             )
         )
