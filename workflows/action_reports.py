@@ -8,13 +8,14 @@ Workflow code (deterministic: reports are signals in history, waits are timers),
 Reports are collected while an action runs (from before its send: the lock can report the
 action before Temporal records that the POST was answered); in between only the state they show
 is noted, which tells whether the state reports keep up with the lock (see
-``_states_current``). When the
-worker says webhooks reach this deployment, the confirmation after the send waits for the
-reports first while webhooks are healthy (the action's learned time plus
-``webhook_wait_seconds``), then runs the confirm activity beside the wait; whichever decides
-first wins (the activity is cancelled). An action confirmed by its reports costs the send's two
-requests (the state check and the POST) and no read. A confirmation the reports do not decide
-goes on exactly as before: polling, the last look in the log, ``unknown`` when nothing shows it.
+``_states_current``). When the worker says webhooks reach this deployment, the confirmation
+after the send waits for the reports first while webhooks are healthy (the action's learned
+time plus ``webhook_wait_seconds``), then runs the confirm activity beside the wait; whichever
+decides first wins (the activity is cancelled). While they are not, it polls at once as without
+webhooks, and is healthy again when the action's reports had shown it by the time polling did.
+An action confirmed by its reports costs the send's two requests (the state check and the
+POST) and no read. A confirmation the reports do not decide goes on exactly as before: polling,
+the last look in the log, ``unknown`` when nothing shows it.
 Runs from before ``REPORTS_PATCH`` poll only.
 """
 
@@ -131,23 +132,30 @@ class ActionReports:
         def reported() -> ReportedOutcome | None:
             return action_outcome(self._reports, spec, sent.before, log_since, states_current)
 
-        if healthy(sent.webhooks, self._webhook_misses):
-            self._set_step("waiting for the lock's report")
-            # Polling keeps its fast window before the confirmation ends.
-            wait = min(
-                timedelta(seconds=poll.webhook_wait_seconds + (expected_seconds or 0.0)),
-                until - workflow.now() - timedelta(seconds=poll.fast_window_seconds),
-            )
-            if wait > timedelta(0):
-                with contextlib.suppress(TimeoutError):
-                    await workflow.wait_condition(
-                        lambda: reported() is not None,
-                        timeout=wait,
-                        timeout_summary=f"the lock's report of #{queued.number}",
-                    )
-            outcome = reported()
-            if outcome is not None:
-                return self._confirmed_by(outcome, sent, sent_at)
+        if not healthy(sent.webhooks, self._webhook_misses):
+            # Reports have not been coming: poll at once, as without webhooks. Its reports
+            # showing the action by the time polling did shows they come again.
+            done = await start_poll()
+            if reported() is not None:
+                self._webhook_misses = 0
+            return done
+        self._set_step("waiting for the lock's report")
+        # Polling keeps its fast window before the confirmation ends.
+        wait = min(
+            timedelta(seconds=poll.webhook_wait_seconds + (expected_seconds or 0.0)),
+            until - workflow.now() - timedelta(seconds=poll.fast_window_seconds),
+        )
+        waited = wait > timedelta(0)
+        if waited:
+            with contextlib.suppress(TimeoutError):
+                await workflow.wait_condition(
+                    lambda: reported() is not None,
+                    timeout=wait,
+                    timeout_summary=f"the lock's report of #{queued.number}",
+                )
+        outcome = reported()
+        if outcome is not None:
+            return self._confirmed_by(outcome, sent, sent_at)
         self._set_step("confirming (polling the lock; its report counts too)")
         handle = start_poll()
         await workflow.wait_condition(lambda: reported() is not None or handle.done())
@@ -159,7 +167,12 @@ class ActionReports:
             return self._confirmed_by(outcome, sent, sent_at)
         # Polling decided: the reports were lost, or later than the wait.
         self._webhook_misses += 1
-        return handle.result()
+        polled = handle.result()
+        if waited:
+            # Its first read came after the wait, not when the lock was done: no sample of the
+            # action's time (it would lengthen the next wait, and the next).
+            polled = polled.model_copy(update={"learnable": False})
+        return polled
 
     def _confirmed_by(
         self, outcome: ReportedOutcome, sent: SendActionResult, sent_at: datetime

@@ -12,9 +12,11 @@ with no operation pending and an ``updateDate`` not older than that mark carries
 lock holds it after the write: it is compared field by field like a read-back (a lost or
 overwritten update is written again), so a write the lock reports costs the write and one read.
 While webhooks are healthy (:func:`~nukiflow.workflows.completion.healthy`) the entity waits
-``webhook_wait_seconds`` for that report before it polls; otherwise it polls at once. Either way
-the polling activity runs beside the wait for the report, and whichever settles first decides
-(the poll is cancelled). Runs from before ``COMPLETION_PATCH`` poll only.
+``webhook_wait_seconds`` for that report, then polls with the report still taken if it comes
+first (the poll is cancelled). Otherwise it polls at once as without webhooks (no mark, no race:
+a cancelled poll reads on until its next heartbeat reaches Temporal), and is healthy again when
+the write's report had come in by the time polling settled it. Runs from before
+``COMPLETION_PATCH`` poll only.
 """
 
 from __future__ import annotations
@@ -54,6 +56,18 @@ class EntityCompletion(EntityEvents):
             return await calls.await_auth(
                 smartlock_id, auth_id, timing, deadline=deadline, summary=summary
             )
+        if not healthy(written.webhooks, self._webhook_misses):
+            # Reports have not been coming: poll at once, as without webhooks. The write's
+            # report arriving by the time polling settled it shows they come again.
+            polled = await calls.await_auth(
+                smartlock_id, auth_id, timing, deadline=deadline, summary=summary
+            )
+            date = None if polled.auth is None else polled.auth.update_date
+            if date is not None and any(
+                settles_write(e, date, known, self._recent_digests) for e in self._events
+            ):
+                self._webhook_misses = 0
+            return polled
         try:
             marked = await calls.read_auth(
                 smartlock_id,
@@ -83,22 +97,22 @@ class EntityCompletion(EntityEvents):
                 None,
             )
 
-        if healthy(written.webhooks, self._webhook_misses):
-            # Polling keeps its fast window before the change's deadline.
-            wait = min(
-                timedelta(seconds=timing.poll.webhook_wait_seconds),
-                deadline - workflow.now() - timedelta(seconds=timing.poll.fast_window_seconds),
-            )
-            if wait > timedelta(0):
-                with contextlib.suppress(TimeoutError):
-                    await workflow.wait_condition(
-                        lambda: report() is not None,
-                        timeout=wait,
-                        timeout_summary=f"the lock's report of #{pending.number}",
-                    )
-            found = report()
-            if found is not None:
-                return self._settled_by(found)
+        # Polling keeps its fast window before the change's deadline.
+        wait = min(
+            timedelta(seconds=timing.poll.webhook_wait_seconds),
+            deadline - workflow.now() - timedelta(seconds=timing.poll.fast_window_seconds),
+        )
+        if wait > timedelta(0):
+            with contextlib.suppress(TimeoutError):
+                await workflow.wait_condition(
+                    lambda: report() is not None,
+                    timeout=wait,
+                    timeout_summary=f"the lock's report of #{pending.number}",
+                )
+        found = report()
+        if found is not None:
+            return self._settled_by(found)
+        # The report is late or lost: poll, still taking the report if it comes first.
         poll = calls.start_await_auth(
             smartlock_id, auth_id, timing, deadline=deadline, summary=summary
         )

@@ -9,8 +9,8 @@ order or never, so it settles only what it proves on its own; polling finishes e
 serves the receiver, or ``NUKIFLOW_WEBHOOKS_EXPECTED`` says one runs). Then a workflow whose
 recent writes or actions were settled by reports waits for the report before it polls (the
 slow cadence); after :data:`MAX_MISSES` in a row that polling had to settle (reports lost, or
-later than the wait) it polls at once as without webhooks (the fast cadence), still taking a
-report that comes first, and a report that does so makes it healthy again.
+later than the wait) it polls at once as without webhooks (the fast cadence), and is healthy
+again once a write's or action's reports had come in by the time polling settled it.
 """
 
 from __future__ import annotations
