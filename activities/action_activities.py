@@ -91,8 +91,11 @@ def utcnow() -> datetime:
 
 
 class ActionActivities:
-    def __init__(self, client: NukiClient) -> None:
+    def __init__(self, client: NukiClient, *, webhooks: bool = False) -> None:
+        """``webhooks``: this deployment receives the lock's webhooks (told to the workflow
+        with the send, so it may wait for the lock's reports instead of polling at once)."""
         self._client = client
+        self._webhooks = webhooks
 
     # -- send -------------------------------------------------------------------------------
 
@@ -182,6 +185,7 @@ class ActionActivities:
             sent_at=utcnow(),
             requests=progress.requests,
             posts=progress.posts,
+            webhooks=self._webhooks,
         )
 
     # -- confirm ----------------------------------------------------------------------------

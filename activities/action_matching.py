@@ -4,10 +4,8 @@ action, what one state read says about it, and the result a confirmation hands b
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from enum import StrEnum
+from datetime import datetime
 
-from nukiflow.contracts.action import ActionSpec
 from nukiflow.contracts.action_io import (
     ConfirmActionInput,
     ConfirmActionResult,
@@ -15,7 +13,26 @@ from nukiflow.contracts.action_io import (
     LogMatch,
     Verdict,
 )
-from nukiflow.contracts.wire import LockState, LogCompletion, SmartlockLog
+
+# The judging of one report is shared with the lock workflow, which takes the lock's webhooks.
+from nukiflow.contracts.action_judging import (
+    Assessment,
+    assess,
+    log_entry_counts,
+    running,
+    verdict_of,
+)
+from nukiflow.contracts.wire import SmartlockLog
+
+__all__ = [
+    "LOG_LIMIT",
+    "Assessment",
+    "assess",
+    "confirmed",
+    "find_in_log",
+    "running",
+    "verdict_of",
+]
 
 # Log entries read when looking for an action (newest first; one lock's recent actions).
 LOG_LIMIT = 20
@@ -29,49 +46,11 @@ def find_in_log(logs: list[SmartlockLog], code: int, since: datetime) -> LogMatc
     """
     found: SmartlockLog | None = None
     for entry in logs:
-        date = entry.date if entry.date.tzinfo is not None else entry.date.replace(tzinfo=UTC)
-        if entry.action == code and date >= since:
+        if log_entry_counts(entry.action, entry.date, code, since):
             found = entry
     if found is None:
         return None
     return LogMatch(log_id=found.id, completion=found.state, trigger=found.trigger, date=found.date)
-
-
-def verdict_of(completion: int) -> Verdict:
-    """What a log entry's completion state says: success, motor blocked, or another end."""
-    if completion == LogCompletion.SUCCESS:
-        return Verdict.DONE
-    if completion == LogCompletion.MOTOR_BLOCKED:
-        return Verdict.BLOCKED
-    return Verdict.FAILED
-
-
-def running(spec: ActionSpec, lock: LockSnapshot) -> bool:
-    """An operation is pending on the lock, or it is in one of the action's transitional
-    states: the action (or another) is under way."""
-    return lock.pending or (lock.state is not None and lock.state in spec.transitional)
-
-
-class Assessment(StrEnum):
-    WAITING = "waiting"  # not started (or someone else moved the lock)
-    RUNNING = "running"  # pending operation or a transitional state of this action
-    DONE = "done"
-    BLOCKED = "blocked"
-    UNCLEAR = "unclear"  # end state, but it equals the state before and no start was seen
-
-
-def assess(
-    spec: ActionSpec, before: LockSnapshot | None, now: LockSnapshot, seen_running: bool
-) -> Assessment:
-    """Judge one state read of the lock after the action was sent."""
-    if running(spec, now):
-        return Assessment.RUNNING
-    started = seen_running or before is None or (now.state, now.mode) != (before.state, before.mode)
-    if not spec.opener and now.state == LockState.MOTOR_BLOCKED:
-        return Assessment.BLOCKED if started else Assessment.UNCLEAR
-    if now.state == spec.end_state and (spec.end_mode is None or now.mode == spec.end_mode):
-        return Assessment.DONE if started else Assessment.UNCLEAR
-    return Assessment.WAITING
 
 
 def confirmed(

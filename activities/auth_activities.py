@@ -50,8 +50,11 @@ from nukiflow.contracts.wire import SmartlockAuth
 
 
 class AuthActivities:
-    def __init__(self, client: NukiClient) -> None:
+    def __init__(self, client: NukiClient, *, webhooks: bool = False) -> None:
+        """``webhooks``: this deployment receives the lock's webhooks (told to the entity with
+        every write, so it may wait for the lock's report instead of polling at once)."""
         self._client = client
+        self._webhooks = webhooks
 
     @activity.defn(name=READ_AUTH_ACTIVITY)
     async def read_auth(self, input: ReadAuthInput) -> ReadAuthResult:
@@ -100,7 +103,7 @@ class AuthActivities:
                 )
         except NukiError as exc:
             raise to_application_error(exc) from None
-        return WriteAuthResult(attempts=activity.info().attempt)
+        return WriteAuthResult(attempts=activity.info().attempt, webhooks=self._webhooks)
 
     async def _gone_after_unclear_delete(self, input: WriteAuthInput) -> bool:
         """Whether a delete's 404 means our own earlier DELETE worked.

@@ -74,18 +74,21 @@ def nukiflow_workflows() -> list[type]:
     ]
 
 
-def nukiflow_activities(nuki: NukiClient, flow: AuthChanges) -> list[Any]:
+def nukiflow_activities(
+    nuki: NukiClient, flow: AuthChanges, *, webhooks: bool = False
+) -> list[Any]:
     """Every activity of a nukiflow worker, sending through ``nuki``; rollout items and grants
-    send their changes through ``flow`` (a :class:`~nukiflow.client.NukiFlow`)."""
-    return [*fleet_activities(nuki, flow)[:1], *nuki_activities(nuki, flow)]
+    send their changes through ``flow`` (a :class:`~nukiflow.client.NukiFlow`). ``webhooks``:
+    the lock's webhooks reach the workflows (they wait for reports before polling)."""
+    return [*fleet_activities(nuki, flow)[:1], *nuki_activities(nuki, flow, webhooks=webhooks)]
 
 
-def nuki_activities(nuki: NukiClient, flow: AuthChanges) -> list[Any]:
+def nuki_activities(nuki: NukiClient, flow: AuthChanges, *, webhooks: bool = False) -> list[Any]:
     """The activities that call Nuki, all through ``nuki``: what the task queue of one account
     (``nukiflow-nuki-<account>``) serves (every activity but a rollout item's, which only
     talks to Temporal)."""
-    auth = AuthActivities(nuki)
-    actions = ActionActivities(nuki)
+    auth = AuthActivities(nuki, webhooks=webhooks)
+    actions = ActionActivities(nuki, webhooks=webhooks)
     return [
         auth.read_auth,
         auth.list_auth_ids,
@@ -115,12 +118,14 @@ class NukiflowPlugin(SimplePlugin):
         interceptors: Sequence[temporalio.client.Interceptor | temporalio.worker.Interceptor] = (),
         facade: Callable[[temporalio.client.Client, str], AuthChanges] | None = None,
         nexus: bool = True,
+        webhooks: bool = False,
     ) -> None:
         """``keyring`` sets nukiflow's encrypting converter on a client the plugin is given to;
         without one the client must already have it (workers refuse a client that would write
         plain text). ``facade(client, task_queue)`` builds the facade rollouts and grants send
         through (default: one with the default deadlines). ``nexus`` serves nukiflow's Nexus
-        service (:mod:`nukiflow.nexus`) from the worker."""
+        service (:mod:`nukiflow.nexus`) from the worker. ``webhooks``: the lock's webhooks
+        reach this deployment's workflows (see ``Settings.expects_webhooks``)."""
         super().__init__(
             PLUGIN_NAME,
             data_converter=data_converter(keyring) if keyring is not None else None,
@@ -131,6 +136,7 @@ class NukiflowPlugin(SimplePlugin):
         )
         self.nuki = nuki
         self._facade = facade
+        self._webhooks = webhooks
 
     @classmethod
     def from_settings(cls, settings: Settings, nuki: NukiClient) -> NukiflowPlugin:
@@ -141,6 +147,7 @@ class NukiflowPlugin(SimplePlugin):
             interceptors=tracing_interceptors(settings),
             facade=lambda client, _queue: NukiFlow.from_settings(client, settings),
             nexus=settings.nexus_service,
+            webhooks=settings.expects_webhooks(),
         )
 
     def configure_worker(self, config: WorkerConfig) -> WorkerConfig:
@@ -153,7 +160,7 @@ class NukiflowPlugin(SimplePlugin):
             flow = self._facade(client, task_queue)
         else:
             flow = NukiFlow(client, task_queue=task_queue)
-        ours = nukiflow_activities(self.nuki, flow)
+        ours = nukiflow_activities(self.nuki, flow, webhooks=self._webhooks)
         # Nexus requests go through the whole facade (lock actions too).
         nexus_flow = flow if isinstance(flow, NukiFlow) else NukiFlow(client, task_queue=task_queue)
         ours.extend(NexusActivities(nexus_flow).activities())

@@ -216,6 +216,11 @@ class Settings(BaseSettings):
     webhook_queue_size: int = Field(
         default=10000, ge=1, le=1_000_000, description="Events waiting to be forwarded, at most"
     )
+    webhooks_expected: bool | None = Field(
+        default=None,
+        description="The lock's webhooks reach the workflows, which then wait for the lock's "
+        "report before polling (unset: when this worker serves the receiver)",
+    )
 
     @field_validator("account")
     @classmethod
@@ -332,6 +337,14 @@ class Settings(BaseSettings):
         if isinstance(api_key, str):
             values.append(api_key)
         return [v.strip() for v in values if v and v.strip()]
+
+    def expects_webhooks(self) -> bool:
+        """Whether the workflows of this worker get the lock's webhooks: as set, else when the
+        worker serves the receiver itself. A receiver run alone (``nukiflow webhook-receiver``)
+        is not known to the worker: set ``NUKIFLOW_WEBHOOKS_EXPECTED=true`` there."""
+        if self.webhooks_expected is not None:
+            return self.webhooks_expected
+        return self.webhook_port is not None
 
     def webhook_secret_list(self) -> list[str]:
         """The secrets deliveries are verified with: ``NUKIFLOW_WEBHOOK_SECRETS`` (comma

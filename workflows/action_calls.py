@@ -73,11 +73,36 @@ async def confirm(
 ) -> ConfirmActionResult:
     """Wait for the lock to show the action done, until its deadline or the end of the fast
     window; raises the ActivityError Temporal recorded when it was not seen done."""
+    return await start_confirm(
+        input,
+        queued,
+        sent,
+        sent_at,
+        log_since,
+        expected_seconds=expected_seconds,
+        probe_fraction=probe_fraction,
+    )
+
+
+def start_confirm(
+    input: LockActionsInput,
+    queued: QueuedAction,
+    sent: SendActionResult,
+    sent_at: datetime,
+    log_since: datetime,
+    *,
+    expected_seconds: float | None,
+    probe_fraction: float | None,
+    until: datetime | None = None,
+) -> workflow.ActivityHandle[ConfirmActionResult]:
+    """:func:`confirm` as a handle, for a confirmation the lock's reports may cut short;
+    ``until`` (default: from now) is when it gives up."""
     request = queued.request
     poll = input.timing.poll
-    until = confirm_until(queued.deadline, workflow.now(), poll)
+    if until is None:
+        until = confirm_until(queued.deadline, workflow.now(), poll)
     options = confirm_options(input.action_timing, poll, until, workflow.now())
-    done: ConfirmActionResult = await workflow.execute_activity(
+    return workflow.start_activity(
         CONFIRM_ACTION_ACTIVITY,
         ConfirmActionInput(
             smartlock_id=input.smartlock_id,
@@ -98,7 +123,6 @@ async def confirm(
         summary=f"#{queued.number} {request.action.value}: wait for the lock to show it "
         "done (state, then log)",
     )
-    return done
 
 
 async def look(

@@ -122,7 +122,7 @@ def from_confirmation(
         seconds=round(done.done_after, 3),
         sent_at=sent_at,
         api_requests=sent_requests + done.requests,
-        confirmed_by="log" if done.by_log else "state",
+        confirmed_by=("log" if done.by_log else "state") + (" report" if done.by_report else ""),
     )
 
 

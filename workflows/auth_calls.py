@@ -46,10 +46,12 @@ async def read_auth(
     timing: WorkflowTiming,
     *,
     remaining: timedelta,
+    summary: str = "read the auth as the base of the change",
     account: str | None = None,
 ) -> ReadAuthResult:
-    """The auth as Nuki holds it (``auth=None``: not found), read as the base of a change;
-    given up by the nearest deadline of the changes waiting for it (``remaining``)."""
+    """The auth as Nuki holds it (``auth=None``: not found), read as the base of a change (or
+    right after a write); given up by the nearest deadline of the changes waiting for it
+    (``remaining``)."""
     result: ReadAuthResult = await workflow.execute_activity(
         READ_AUTH_ACTIVITY,
         ReadAuthInput(smartlock_id=smartlock_id, auth_id=auth_id),
@@ -58,7 +60,7 @@ async def read_auth(
         start_to_close_timeout=policy.call_timeout(timing),
         schedule_to_close_timeout=policy.read_window(remaining),
         retry_policy=policy.call_retry_policy(timing.retry),
-        summary="read the auth as the base of the change",
+        summary=summary,
     )
     return result
 
@@ -96,7 +98,20 @@ async def await_auth(
 ) -> AwaitAuthResult:
     """Wait until no operation is pending on the auth, then read it back (fast polling in the
     first attempt, slow polling through the retry policy after it)."""
-    result: AwaitAuthResult = await workflow.execute_activity(
+    return await start_await_auth(smartlock_id, auth_id, timing, deadline=deadline, summary=summary)
+
+
+def start_await_auth(
+    smartlock_id: int,
+    auth_id: str,
+    timing: WorkflowTiming,
+    *,
+    deadline: datetime,
+    summary: str,
+    account: str | None = None,
+) -> workflow.ActivityHandle[AwaitAuthResult]:
+    """:func:`await_auth` as a handle, for a wait the lock's report may cut short (cancel)."""
+    return workflow.start_activity(
         AWAIT_AUTH_ACTIVITY,
         AwaitAuthInput(smartlock_id=smartlock_id, auth_id=auth_id, timing=timing.poll),
         result_type=AwaitAuthResult,
@@ -107,7 +122,6 @@ async def await_auth(
         retry_policy=policy.slow_poll_policy(timing.poll),
         summary=summary,
     )
-    return result
 
 
 async def list_auth_ids(

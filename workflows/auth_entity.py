@@ -10,7 +10,8 @@ update) is written again a bounded number of times.
 Its memory and answers live in :mod:`nukiflow.workflows.auth_entity_book`, the merging of
 changes and the judging of a read-back in :mod:`nukiflow.workflows.auth_merge`, its calls to the
 activities in :mod:`nukiflow.workflows.auth_calls`, what it does with the lock's reports (drift)
-in :mod:`nukiflow.workflows.auth_entity_events`.
+in :mod:`nukiflow.workflows.auth_entity_events`, how a write settles (the lock's report or
+polling) in :mod:`nukiflow.workflows.auth_completion`.
 """
 
 from __future__ import annotations
@@ -53,8 +54,8 @@ with workflow.unsafe.imports_passed_through():
     )
     from nukiflow.workflows import auth_calls as calls
     from nukiflow.workflows import auth_details as say
+    from nukiflow.workflows.auth_completion import EntityCompletion
     from nukiflow.workflows.auth_entity_book import REMEMBERED_OUTCOMES
-    from nukiflow.workflows.auth_entity_events import EntityEvents
     from nukiflow.workflows.auth_merge import (
         check_fits,
         check_type_rules,
@@ -92,7 +93,7 @@ __all__ = [
 
 
 @workflow.defn(name=AUTH_ENTITY_WORKFLOW)
-class AuthEntityWorkflow(EntityEvents):
+class AuthEntityWorkflow(EntityCompletion):
     @workflow.init
     def __init__(self, input: AuthEntityInput) -> None:
         super().__init__(input)
@@ -350,7 +351,7 @@ class AuthEntityWorkflow(EntityEvents):
                 return
             step = "writing the change"
             try:
-                await calls.write_auth(
+                written = await calls.write_auth(
                     WriteAuthInput(
                         smartlock_id=smartlock_id,
                         auth_id=auth_id,
@@ -366,14 +367,8 @@ class AuthEntityWorkflow(EntityEvents):
                 )
                 writes += 1
                 step = WAITING_STEP
-                settled = await calls.await_auth(
-                    smartlock_id,
-                    auth_id,
-                    timing,
-                    deadline=deadline,
-                    summary=f"wait for #{pending.number} to be applied, then read it back",
-                    account=self._input.account,
-                )
+                # From the lock's report when it comes in time, else by polling.
+                settled = await self._settle(pending, deadline, written)
                 reads += settled.reads
             except ActivityError as err:
                 reason = describe_activity_failure(err, step)

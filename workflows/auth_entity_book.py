@@ -54,6 +54,8 @@ class EntityBook:
         self._lock_date: datetime | None = memory.lock_date
         self._recent_digests: list[str] = list(memory.recent_digests)
         self._drift_policy: DriftPolicy = input.drift_policy
+        # Writes in a row that polling settled although the lock's webhooks were expected.
+        self._webhook_misses = memory.webhook_misses
 
     # -- what the entity knows ----------------------------------------------------------
 
@@ -94,6 +96,7 @@ class EntityBook:
                     drift=self._drift,
                     lock_date=self._lock_date,
                     recent_digests=self._recent_digests,
+                    webhook_misses=self._webhook_misses,
                 ),
             }
         )

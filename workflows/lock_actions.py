@@ -9,8 +9,9 @@ others: the send activity checks the worker's clock against the deadline and the
 policy; an attempt that starts after the deadline sends nothing); then the confirm activity
 polls the lock's state until it shows the action's end state, falling back to the lock's log
 (decision: one sent just before its deadline still gets the fast polling window to be
-confirmed). A retry after an unclear send reads the lock's state and log first, so an action
-that already reached the lock is never sent a second time.
+confirmed). With the lock's webhooks, its reports confirm the action first when they show it
+(:mod:`workflows.action_reports`). A retry after an unclear send reads the lock's state and log
+first, so an action that already reached the lock is never sent a second time.
 
 Outcomes are decided from what Temporal recorded and what the lock reports, never from heartbeat
 details (:mod:`workflows.action_outcomes`, :mod:`workflows.action_record`); the confirmation
@@ -49,9 +50,11 @@ with workflow.unsafe.imports_passed_through():
         SendProgress,
         progress_from,
     )
+    from nukiflow.contracts.events import LockEvent
     from nukiflow.contracts.names import (
         LOCK_ACT_UPDATE,
         LOCK_ACTIONS_WORKFLOW,
+        LOCK_EVENT_SIGNAL,
         LOCK_ROLLING_OVER_ERROR,
         STATE_QUERY,
     )
@@ -64,6 +67,7 @@ with workflow.unsafe.imports_passed_through():
         send_failed_by_heartbeat,
     )
     from nukiflow.workflows.action_record import failure_details, unclear_send, unsent_proof
+    from nukiflow.workflows.action_reports import REPORTS_PATCH, ActionReports
     from nukiflow.workflows.lock_details import details_text, queued_view
 
 # Outcomes kept for request-id idempotency across continue-as-new.
@@ -76,7 +80,7 @@ RECORD_PATCH = "action-outcome-from-record"
 
 
 @workflow.defn(name=LOCK_ACTIONS_WORKFLOW)
-class LockActionsWorkflow:
+class LockActionsWorkflow(ActionReports):
     @workflow.init
     def __init__(self, input: LockActionsInput) -> None:
         self._input = input
@@ -92,6 +96,7 @@ class LockActionsWorkflow:
         self._current: QueuedAction | None = None
         self._step = ""
         self._status_published: LockStatus | None = None
+        self._init_reports(memory.webhook_misses, memory.reported_state)
 
     # -- the caller's entry point -------------------------------------------------------
 
@@ -155,6 +160,13 @@ class LockActionsWorkflow:
             if why is not None:
                 raise ValueError(f"smartlock {self._input.smartlock_id}: {why}")
 
+    @workflow.signal(name=LOCK_EVENT_SIGNAL)
+    def lock_event(self, event: LockEvent) -> None:
+        """The lock reported its state or a log entry (webhook): kept while an action runs,
+        to confirm it (see :mod:`nukiflow.workflows.action_reports`); ignored in between."""
+        if workflow.patched(REPORTS_PATCH):
+            self._take_report(event)
+
     @workflow.query(name=STATE_QUERY)
     def state(self) -> LockActionsView:
         return LockActionsView(
@@ -182,9 +194,11 @@ class LockActionsWorkflow:
             await workflow.wait_condition(lambda: bool(self._queue) or self._rollover_due())
             if self._queue:
                 self._current = self._queue.pop(0)
+                self._begin_reports()
                 try:
                     await self._execute(self._current)
                 finally:
+                    self._end_reports()
                     self._current = None
                     self._step = ""
                 if not self._queue:
@@ -212,6 +226,8 @@ class LockActionsWorkflow:
                     last_settled_at=self._last_settled_at,
                     samples=self._samples,
                     outcomes=list(self._outcomes.values())[-REMEMBERED_OUTCOMES:],
+                    webhook_misses=self._webhook_misses,
+                    reported_state=self._reported_state,
                 ),
             )
         )
@@ -266,8 +282,8 @@ class LockActionsWorkflow:
         request = queued.request
         self._set_step("confirming")
         try:
-            done = await call.confirm(
-                self._input,
+            # From the lock's reports when they come in time, else by polling.
+            done = await self._await_confirmation(
                 queued,
                 sent,
                 sent_at,

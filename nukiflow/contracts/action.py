@@ -355,6 +355,10 @@ class LockActionsMemory(BaseModel):
     # Recent outcomes by request id: a caller retrying with the same request id gets the
     # first outcome back, also after continue-as-new.
     outcomes: list[ActionOutcome] = Field(default_factory=list)
+    # Actions in a row that polling confirmed because the lock's reports did not come in time.
+    webhook_misses: int = 0
+    # The lock's state as its latest DEVICE_STATUS report said (None: none seen).
+    reported_state: int | None = None
 
 
 class LockActionsInput(BaseModel):

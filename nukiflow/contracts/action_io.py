@@ -101,6 +101,8 @@ class SendActionResult(BaseModel):
     executed: LogMatch | None = None
     requests: int
     posts: int
+    # The worker expects the lock's webhooks (see WriteAuthResult.webhooks).
+    webhooks: bool = False
 
 
 # -- confirm --------------------------------------------------------------------------------
@@ -146,6 +148,8 @@ class ConfirmActionResult(BaseModel):
     # Decided by a state read of the first attempt: a sample of how long the action takes.
     learnable: bool
     requests: int
+    # Decided by the lock's webhook reports (the lock workflow builds it; no read was made).
+    by_report: bool = False
 
 
 # -- look -----------------------------------------------------------------------------------

@@ -45,6 +45,9 @@ class WriteAuthInput(BaseModel):
 class WriteAuthResult(BaseModel):
     # API write attempts this activity made (accepted and refused with 423/5xx/...).
     attempts: int
+    # The worker expects the lock's webhooks (it serves the receiver, or is told one runs):
+    # the entity may wait for the lock's report instead of polling at once.
+    webhooks: bool = False
 
 
 class AwaitAuthInput(BaseModel):

@@ -78,6 +78,9 @@ class EntityMemory(BaseModel):
     lock_date: datetime | None = None
     # Digests of the last webhook deliveries taken (a delivery twice is ignored).
     recent_digests: list[str] = Field(default_factory=list)
+    # Writes in a row that polling settled because the lock's report did not come in time
+    # (see nukiflow.workflows.completion): from two on, the entity polls at once again.
+    webhook_misses: int = 0
 
 
 class AuthEntityInput(BaseModel):

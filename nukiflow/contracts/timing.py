@@ -16,6 +16,10 @@ class PollTiming(BaseModel):
     slow_initial_interval_seconds: float = 10.0
     slow_max_interval_seconds: float = 300.0
     heartbeat_timeout_seconds: float = 15.0
+    # While the lock's webhooks are healthy (see README "Completion by webhook"), how long a
+    # write or an action waits for the lock's report before it polls: the report normally comes
+    # within the device's time. An action waits this long beyond its learned time.
+    webhook_wait_seconds: float = Field(default=10.0, ge=0)
 
 
 class RetryTiming(BaseModel):

@@ -186,6 +186,7 @@ class EmbeddedStack:
                 self.nuki,
                 self.settings.task_queue,
                 graceful_shutdown=options.graceful_shutdown,
+                webhooks=options.webhook_port is not None,
                 **options.worker_options,
             )
             await self.worker.__aenter__()

@@ -41,6 +41,7 @@ def build_worker(
     flow: NukiFlow | None = None,
     graceful_shutdown: timedelta = DEFAULT_GRACEFUL_SHUTDOWN,
     nexus: bool = True,
+    webhooks: bool = False,
     **options: Any,
 ) -> Worker:
     """A worker for every nukiflow workflow and activity on ``task_queue`` (through
@@ -49,14 +50,15 @@ def build_worker(
     ``flow`` is the facade rollout items and grants send their changes through (default: one on
     this client and task queue). ``graceful_shutdown`` is how long running activities may finish
     after shutdown begins; ``nexus`` serves the Nexus service (:mod:`nukiflow.nexus`);
-    ``options`` go to :class:`temporalio.worker.Worker` (``workflows`` there run beside
-    nukiflow's own, e.g. a benchmark's yardstick).
+    ``webhooks``: the lock's webhooks reach the workflows, which then wait for the lock's
+    reports before polling; ``options`` go to :class:`temporalio.worker.Worker` (``workflows``
+    there run beside nukiflow's own, e.g. a benchmark's yardstick).
     """
     facade = (lambda _client, _queue: flow) if flow is not None else None
     return Worker(
         client,
         task_queue=task_queue,
-        plugins=[NukiflowPlugin(nuki, facade=facade, nexus=nexus)],
+        plugins=[NukiflowPlugin(nuki, facade=facade, nexus=nexus, webhooks=webhooks)],
         graceful_shutdown_timeout=graceful_shutdown,
         **options,
     )
@@ -70,6 +72,7 @@ def build_account_worker(
     *,
     activities_per_second: float | None = None,
     graceful_shutdown: timedelta = DEFAULT_GRACEFUL_SHUTDOWN,
+    webhooks: bool = False,
     **options: Any,
 ) -> Worker:
     """A worker for the Nuki activities of ``account`` on its task queue
@@ -86,7 +89,7 @@ def build_account_worker(
     return Worker(
         client,
         task_queue=queue,
-        activities=nuki_activities(nuki, flow),
+        activities=nuki_activities(nuki, flow, webhooks=webhooks),
         max_task_queue_activities_per_second=activities_per_second,
         graceful_shutdown_timeout=graceful_shutdown,
         **options,
@@ -99,6 +102,7 @@ def account_workers(
     flow: NukiFlow,
     *,
     graceful_shutdown: timedelta = DEFAULT_GRACEFUL_SHUTDOWN,
+    webhooks: bool = False,
     **options: Any,
 ) -> list[Worker]:
     """One :func:`build_account_worker` per named account of ``clients``."""
@@ -110,6 +114,7 @@ def account_workers(
             flow,
             activities_per_second=spec.activities_per_second,
             graceful_shutdown=graceful_shutdown,
+            webhooks=webhooks,
             **options,
         )
         for spec in clients.named
@@ -186,6 +191,7 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -
             flow=flow,
             graceful_shutdown=shutdown,
             nexus=settings.nexus_service,
+            webhooks=settings.expects_webhooks(),
             deployment_config=deployment_config(settings),
             **tuning_options(settings),
         )
@@ -195,6 +201,7 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -
             clients,
             flow,
             graceful_shutdown=shutdown,
+            webhooks=settings.expects_webhooks(),
             deployment_config=deployment_config(settings),
             **tuning_options(settings),
         ):
