@@ -98,7 +98,9 @@ async def await_auth(
 ) -> AwaitAuthResult:
     """Wait until no operation is pending on the auth, then read it back (fast polling in the
     first attempt, slow polling through the retry policy after it)."""
-    return await start_await_auth(smartlock_id, auth_id, timing, deadline=deadline, summary=summary)
+    return await start_await_auth(
+        smartlock_id, auth_id, timing, deadline=deadline, summary=summary, account=account
+    )
 
 
 def start_await_auth(
