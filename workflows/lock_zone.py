@@ -9,6 +9,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
+    from nukiflow.contracts.accounts import activity_queue
     from nukiflow.contracts.lock_zone import LockZone, LockZoneInput
     from nukiflow.contracts.names import LOCK_ZONE_ACTIVITY, LOCK_ZONE_WORKFLOW
 
@@ -21,6 +22,7 @@ class LockZoneWorkflow:
             LOCK_ZONE_ACTIVITY,
             input,
             result_type=LockZone,
+            task_queue=activity_queue(input.account),
             start_to_close_timeout=timedelta(seconds=30),
             # The caller waits: a lock that cannot be read for a minute is its answer.
             schedule_to_close_timeout=timedelta(seconds=60),

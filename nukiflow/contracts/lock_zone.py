@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
+from nukiflow.contracts.accounts import AccountName
 from nukiflow.contracts.validation import SmartlockId
 
 
@@ -12,6 +13,8 @@ class LockZoneInput(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     smartlock_id: SmartlockId
+    # The lock's Nuki account (None: the default one): its activity runs on that account's queue.
+    account: AccountName | None = None
 
 
 class LockZone(BaseModel):

@@ -97,14 +97,16 @@ class LockZoneError(FleetError):
     """The lock's own time zone could not be read (give it instead: ``lock_tz=``)."""
 
 
-async def read_lock_zone(client: Client, task_queue: str, smartlock_id: int) -> str | None:
+async def read_lock_zone(
+    client: Client, task_queue: str, smartlock_id: int, account: str | None = None
+) -> str | None:
     """The lock's own time zone (IANA name) from its ``config.timezoneId``, read by a worker;
     None when the lock sets none (or an id nukiflow's table does not know). Raises
     :class:`LockZoneError` when the lock cannot be read (give the zone instead)."""
     try:
         zone: LockZone = await client.execute_workflow(
             LOCK_ZONE_WORKFLOW,
-            LockZoneInput(smartlock_id=smartlock_id),
+            LockZoneInput(smartlock_id=smartlock_id, account=account),
             id=f"{LOCK_ZONE_PREFIX}{smartlock_id}-{uuid.uuid4().hex[:12]}",
             task_queue=task_queue,
             result_type=LockZone,

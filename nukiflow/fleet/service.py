@@ -272,7 +272,7 @@ class Fleet:
         if lock_tz is None and tz is not None and (weekdays is not None or times is not None):
             # Daily times and weekdays are the lock's local time: read its own zone (the
             # window above, read as if the lock were in ``tz``, checked the input first).
-            lock_zone = await read_lock_zone(self.client, self.task_queue, smartlock_id)
+            lock_zone = await read_lock_zone(self.client, self.task_queue, smartlock_id, account)
             if lock_zone is not None:
                 window = nuki_window(
                     start, end, tz=tz, lock_tz=lock_zone, weekdays=weekdays, times=times
