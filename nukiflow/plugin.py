@@ -27,6 +27,7 @@ from temporalio.worker import WorkerConfig
 
 from nukiflow.activities.action_activities import ActionActivities
 from nukiflow.activities.auth_activities import AuthActivities
+from nukiflow.activities.auth_look import AuthLookActivities
 from nukiflow.activities.nuki_client import NukiClient
 from nukiflow.client import NukiFlow
 from nukiflow.contracts.ports import AuthChanges
@@ -69,6 +70,7 @@ def nukiflow_activities(nuki: NukiClient, flow: AuthChanges) -> list[Any]:
         auth.write_auth,
         auth.await_auth,
         auth.create_auth,
+        AuthLookActivities(nuki).look_auth,
         actions.send_action,
         actions.confirm_action,
         actions.look_action,

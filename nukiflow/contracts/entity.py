@@ -77,6 +77,8 @@ class EntityMemory(BaseModel):
     lock_date: datetime | None = None
     # Digests of the last webhook deliveries taken (a delivery twice is ignored).
     recent_digests: list[str] = Field(default_factory=list)
+    # When the verified state was last read back.
+    verified_at: datetime | None = None
 
 
 class AuthEntityInput(BaseModel):
@@ -106,6 +108,12 @@ class AuthEntityView(BaseModel):
     drift_policy: DriftPolicy = DriftPolicy.ALERT
     # Names (never values) of the fields in which the lock last drifted.
     drift: list[str] = Field(default_factory=list)
+    # The change being written now (``pending_changes`` counts only those waiting behind it),
+    # what it is doing, and why it waits, in words (None: nothing under way or nothing seen).
+    under_way: int | None = None
+    step: str | None = None
+    why_waiting: str | None = None
+    verified_at: datetime | None = None
 
 
 class AuthEntityResult(BaseModel):

@@ -45,6 +45,8 @@ LIST_AUTH_IDS_ACTIVITY: Final = "nuki.auth.list_ids"
 WRITE_AUTH_ACTIVITY: Final = "nuki.auth.write"
 AWAIT_AUTH_ACTIVITY: Final = "nuki.auth.await"
 CREATE_AUTH_ACTIVITY: Final = "nuki.auth.create"
+# One look at the lock and the auth while a change waits: why it waits (offline, busy).
+LOOK_AUTH_ACTIVITY: Final = "nuki.auth.look"
 SEND_ACTION_ACTIVITY: Final = "nuki.action.send"
 CONFIRM_ACTION_ACTIVITY: Final = "nuki.action.confirm"
 LOOK_ACTION_ACTIVITY: Final = "nuki.action.look"

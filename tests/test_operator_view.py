@@ -1,0 +1,125 @@
+"""What an operator sees of nukiflow's workflows through Temporal's API (what the Temporal UI
+shows): current details that say what a workflow does and why it waits, static summaries,
+statuses the list filters can use. Every situation is provoked by the fake cloud's faults, and
+every wait is for an event in the workflow's history."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from temporalio.api.enums.v1 import EventType
+from temporalio.api.sdk.v1 import WorkflowMetadata
+from temporalio.client import WorkflowHandle
+
+from nukiflow.activities.nuki_client import NukiClient
+from nukiflow.client import NukiFlow
+from nukiflow.contracts.auth import AuthOutcome, OutcomeStatus
+from nukiflow.contracts.entity import AuthEntityView, auth_workflow_id
+from nukiflow.contracts.names import LOOK_AUTH_ACTIVITY, STATE_QUERY
+from nukiflow.contracts.wire import SmartlockAuthUpdate
+from nukiflow.simulator.control import SimulatorControl
+from nukiflow.simulator.settings import Faults
+from tests.conftest import StartWorker, sim_settings
+
+CODE = 535353
+
+
+async def details(handle: WorkflowHandle) -> str:  # type: ignore[type-arg]
+    metadata = await handle.query("__temporal_workflow_metadata", result_type=WorkflowMetadata)
+    return metadata.current_details
+
+
+async def looks_done(handle: WorkflowHandle) -> int:  # type: ignore[type-arg]
+    """How many looks of the entity's watch completed (from its history)."""
+    scheduled: set[int] = set()
+    done = 0
+    async for event in handle.fetch_history_events():
+        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+            attributes = event.activity_task_scheduled_event_attributes
+            if attributes.activity_type.name == LOOK_AUTH_ACTIVITY:
+                scheduled.add(event.event_id)
+        elif (
+            event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED
+            and event.activity_task_completed_event_attributes.scheduled_event_id in scheduled
+        ):
+            done += 1
+    return done
+
+
+async def until_looked(handle: WorkflowHandle) -> None:  # type: ignore[type-arg]
+    """Until the watch's first look is in the history (bounded; it comes after one fast
+    polling window of the test timing)."""
+    for _ in range(600):
+        if await looks_done(handle):
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the entity never looked why its change waits")
+
+
+async def _keypad(sim: SimulatorControl) -> tuple[int, str]:
+    lock = await sim.add_lock()
+    auth = await sim.add_auth(lock.smartlock_id, name="Cleaner", code=555551)
+    return lock.smartlock_id, auth.id
+
+
+async def test_a_change_to_an_offline_lock_says_why_it_waits(
+    flow: NukiFlow, sim: SimulatorControl, start_worker: StartWorker
+) -> None:
+    smartlock_id, auth_id = await _keypad(sim)
+    await sim.set_faults(Faults(offline_mode="hold"), smartlock_id)
+    await sim.set_online(smartlock_id, False)
+    await start_worker()
+    update = await flow.start_update_auth(
+        smartlock_id,
+        auth_id,
+        {
+            "code": CODE,
+            "allowed_week_days": 124,
+            "allowed_from_time": 480,
+            "allowed_until_time": 1080,
+        },
+        deadline=timedelta(minutes=5),
+    )
+    assert not isinstance(update, AuthOutcome), update.reason
+    handle = flow.client.get_workflow_handle(auth_workflow_id(smartlock_id, auth_id))
+    await until_looked(handle)
+    text = await details(handle)
+    assert "**Cleaner** · keypad code" in text
+    assert "change #1 update (weekdays, times, code)" in text
+    assert "waiting for the lock to apply it" in text
+    assert "the lock is offline (seen since" in text
+    assert "last checked" in text and "deadline 20" in text
+    assert "**Pending changes:** 1 (including the one under way)" in text
+    assert "code ****** · enabled · no remote · mon-fri · 08:00-18:00 (lock time)" in text
+    assert str(CODE) not in text
+    view = await handle.query(STATE_QUERY, result_type=AuthEntityView)
+    assert view.under_way == 1 and view.pending_changes == 0
+    assert view.why_waiting is not None and "offline" in view.why_waiting
+    await sim.set_online(smartlock_id, True)
+    outcome = await update.result()
+    assert outcome.status is OutcomeStatus.APPLIED, outcome.reason
+    text = await details(handle)
+    assert "**Now:**" not in text and "**Pending changes:** 0" in text
+    assert "**Verified on the lock (read back" in text and "as desired" in text
+
+
+async def test_a_change_behind_a_busy_auth_says_423(
+    flow: NukiFlow, sim: SimulatorControl, nuki: NukiClient, start_worker: StartWorker
+) -> None:
+    smartlock_id, auth_id = await _keypad(sim)
+    # Someone else's slow operation keeps the auth locked (423) well past the first look.
+    await sim.set_settings(sim_settings(lock_race_writes=1))
+    await sim.set_faults(Faults(device_delay=8.0), smartlock_id)
+    await nuki.update_auth(smartlock_id, auth_id, SmartlockAuthUpdate(name="other", code=555553))
+    await start_worker()
+    update = await flow.start_update_auth(smartlock_id, auth_id, {"code": CODE})
+    assert not isinstance(update, AuthOutcome), update.reason
+    handle = flow.client.get_workflow_handle(auth_workflow_id(smartlock_id, auth_id))
+    await until_looked(handle)
+    text = await details(handle)
+    assert "writing (since" in text
+    assert "device busy: an operation on this auth has been pending since" in text
+    assert "writes get 423" in text
+    outcome = await update.result()
+    assert outcome.status is OutcomeStatus.APPLIED, outcome.reason
