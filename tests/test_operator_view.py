@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.sdk.v1 import WorkflowMetadata
-from temporalio.client import WorkflowHandle
+from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
 
 from nukiflow.activities.nuki_client import NukiClient
 from nukiflow.client import NukiFlow
@@ -123,3 +123,36 @@ async def test_a_change_behind_a_busy_auth_says_423(
     assert "writes get 423" in text
     outcome = await update.result()
     assert outcome.status is OutcomeStatus.APPLIED, outcome.reason
+
+
+async def test_a_create_that_could_not_create_is_a_failed_workflow(
+    flow: NukiFlow, sim: SimulatorControl, start_worker: StartWorker, task_queue: str
+) -> None:
+    lock = await sim.add_lock()
+    await sim.add_auth(lock.smartlock_id, name="Taken", code=CODE)
+    await start_worker()
+    outcome = await flow.create_auth(lock.smartlock_id, name="Second", code=CODE)
+    # The caller still gets the outcome, with the reason (409: the code is on the lock).
+    assert outcome.status is OutcomeStatus.FAILED and outcome.reason
+    assert outcome.workflow_id is not None
+    handle = flow.client.get_workflow_handle(outcome.workflow_id)
+    description = await handle.describe()
+    assert description.status is WorkflowExecutionStatus.FAILED
+    assert await description.static_summary() == (
+        f"create keypad code 'Second' on smartlock {lock.smartlock_id}"
+    )
+    query = (
+        f"TaskQueue = '{task_queue}' AND ExecutionStatus = 'Failed' "
+        f"AND NukiSmartlockId = {lock.smartlock_id}"
+    )
+    for _ in range(100):  # visibility is eventually consistent
+        found = [w.id async for w in flow.client.list_workflows(query)]
+        if found:
+            break
+        await asyncio.sleep(0.1)
+    assert found == [outcome.workflow_id]
+    # Asked again with the same request id: the same outcome, nothing created.
+    again = await flow.create_auth(
+        lock.smartlock_id, name="Second", code=CODE, request_id=outcome.request_id
+    )
+    assert again.status is OutcomeStatus.FAILED and again.reason == outcome.reason

@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, WorkflowAlreadyStartedError
+from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
@@ -30,12 +30,20 @@ with workflow.unsafe.imports_passed_through():
         EntityStatus,
         auth_workflow_id,
     )
-    from nukiflow.contracts.names import AUTH_CREATE_WORKFLOW, AUTH_ENTITY_WORKFLOW
+    from nukiflow.contracts.names import (
+        AUTH_CREATE_FAILED_ERROR,
+        AUTH_CREATE_WORKFLOW,
+        AUTH_ENTITY_WORKFLOW,
+    )
     from nukiflow.workflows import auth_calls as calls
+    from nukiflow.workflows import auth_details as say
     from nukiflow.workflows.failure_reasons import describe_activity_failure
 
 
 SNAPSHOT_PATCH = "create-lists-existing-auths-first"
+# Marks runs that fail (Temporal status Failed, the outcome in the failure's details) when the
+# create failed; earlier runs completed with the failed outcome as their result.
+FAILS_PATCH = "create-fails-when-it-failed"
 
 
 @workflow.defn(name=AUTH_CREATE_WORKFLOW)
@@ -139,7 +147,9 @@ class AuthCreateWorkflow:
                 id=entity_id,
                 result_type=AuthEntityResult,
                 parent_close_policy=ParentClosePolicy.ABANDON,
-                static_summary=f"auth {created.auth_id} on smartlock {request.smartlock_id}",
+                static_summary=say.static_summary(
+                    request.name, settled.auth.type, request.smartlock_id, created.auth_id
+                ),
             )
         if differences:
             return self._finish(
@@ -181,7 +191,7 @@ class AuthCreateWorkflow:
                 )
             ]
         )
-        return AuthOutcome(
+        outcome = AuthOutcome(
             status=status,
             request_id=input.request.request_id,
             smartlock_id=input.request.smartlock_id,
@@ -193,3 +203,13 @@ class AuthCreateWorkflow:
             reason=reason,
             workflow_id=workflow.info().workflow_id,
         )
+        if status is OutcomeStatus.FAILED and workflow.patched(FAILS_PATCH):
+            # The create's purpose failed: so does the run (the Failures view and
+            # ``ExecutionStatus = 'Failed'`` find it); callers read the outcome from the details.
+            raise ApplicationError(
+                reason or "the create failed",
+                outcome,
+                type=AUTH_CREATE_FAILED_ERROR,
+                non_retryable=True,
+            )
+        return outcome

@@ -57,6 +57,9 @@ FIND_AUTH_ACTIVITY: Final = "nuki.fleet.find_auth"
 # -- error types of failures that workflows and callers tell apart ------------------------------
 ENTITY_ROLLING_OVER_ERROR: Final = "EntityRollingOver"
 AUTH_DELETED_ERROR: Final = "AuthDeleted"
+# A create that could not create (or created an auth that differs): the run fails with this
+# type, its outcome in the failure's details, so Temporal's Failed means what it says.
+AUTH_CREATE_FAILED_ERROR: Final = "AuthCreateFailed"
 LOCK_ROLLING_OVER_ERROR: Final = "LockWorkflowRollingOver"
 GRANT_REFUSED_ERROR: Final = "GrantRefused"
 # The deadline of a change or action passed before it could be sent (the record shows it was not).
