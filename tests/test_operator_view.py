@@ -14,10 +14,20 @@ from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
 
 from nukiflow.activities.nuki_client import NukiClient
 from nukiflow.client import NukiFlow
-from nukiflow.contracts.auth import AuthOutcome, OutcomeStatus
+from nukiflow.contracts.auth import AuthOutcome, AuthPatch, OutcomeStatus
 from nukiflow.contracts.entity import AuthEntityView, auth_workflow_id
-from nukiflow.contracts.names import LOOK_AUTH_ACTIVITY, STATE_QUERY
+from nukiflow.contracts.names import LOOK_AUTH_ACTIVITY, ROLLOUT_PROGRESS_QUERY, STATE_QUERY
+from nukiflow.contracts.rollout import (
+    ItemStatus,
+    RolloutInput,
+    RolloutItem,
+    RolloutOp,
+    RolloutOptions,
+    RolloutPlan,
+    RolloutProgress,
+)
 from nukiflow.contracts.wire import SmartlockAuthUpdate
+from nukiflow.fleet import Fleet
 from nukiflow.simulator.control import SimulatorControl
 from nukiflow.simulator.settings import Faults
 from tests.conftest import StartWorker, sim_settings
@@ -156,3 +166,67 @@ async def test_a_create_that_could_not_create_is_a_failed_workflow(
         lock.smartlock_id, name="Second", code=CODE, request_id=outcome.request_id
     )
     assert again.status is OutcomeStatus.FAILED and again.reason == outcome.reason
+
+
+async def test_a_rollout_shows_its_failed_items_without_being_asked(
+    flow: NukiFlow, sim: SimulatorControl, start_worker: StartWorker
+) -> None:
+    lock = await sim.add_lock()
+    auths = [
+        (await sim.add_auth(lock.smartlock_id, name=f"a{i}", code=c)).id
+        for i, c in enumerate((611111, 611112))
+    ]
+    forbidden = await sim.add_lock()
+    other = await sim.add_auth(forbidden.smartlock_id, name="b", code=611113)
+    await sim.set_faults(Faults(forbidden=True), forbidden.smartlock_id)
+    await start_worker()
+    items = [
+        RolloutItem(
+            op=RolloutOp.UPDATE,
+            smartlock_id=lock.smartlock_id,
+            auth_id=a,
+            patch=AuthPatch(name="renamed"),
+        )
+        for a in auths
+    ]
+    items.append(
+        RolloutItem(
+            op=RolloutOp.UPDATE,
+            smartlock_id=forbidden.smartlock_id,
+            auth_id=other.id,
+            patch=AuthPatch(name="renamed"),
+        )
+    )
+    options = RolloutOptions(
+        heartbeat_seconds=2,
+        item_wait_seconds=3,
+        item_poll_initial_seconds=0.2,
+        item_poll_max_seconds=0.5,
+        drain_seconds=5,
+    )
+    rollout = await Fleet(flow).apply_rollout(
+        RolloutPlan(name="renames", items=items, options=options)
+    )
+    report = await rollout.result()
+    assert report.totals.failed == 1
+    handle = rollout.handle
+    description = await handle.describe()
+    assert await description.static_summary() == ("rollout renames: 3 items (3 updates) on 2 locks")
+    # The UI's query button sends no argument: the items not applied, with their reasons.
+    progress = await handle.query(ROLLOUT_PROGRESS_QUERY, result_type=RolloutProgress)
+    assert [(i.index, i.status) for i in progress.items] == [(2, ItemStatus.FAILED)]
+    assert progress.items[0].reason
+    text = await details(handle)
+    assert "**Latest failures** (1 of 1" in text and "item 2: update auth" in text
+    # The failed item's activity failed: the timeline draws it red.
+    failed = [
+        event
+        async for event in handle.fetch_history_events()
+        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED
+    ]
+    assert len(failed) == 1
+    # The input reads as a plan.
+    events = [event async for event in handle.fetch_history_events()]
+    payload = events[0].workflow_execution_started_event_attributes.input.payloads[0]
+    (decoded,) = await flow.client.data_converter.decode([payload], [RolloutInput])
+    assert decoded.plan == "renames: 3 items (3 updates) on 2 locks"

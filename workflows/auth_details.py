@@ -3,7 +3,6 @@ Temporal UI shows. Plain functions of their arguments (no Temporal calls); never
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -20,6 +19,7 @@ from nukiflow.contracts.wire import AuthType
 from nukiflow.times.daily import format_minutes
 from nukiflow.times.weekdays import format_weekday_ranges
 from nukiflow.workflows.auth_watch import WaitNotes
+from nukiflow.workflows.markdown import md
 
 # Changes waiting in line listed one by one; the rest are counted.
 WAITING_SHOWN = 10
@@ -131,13 +131,6 @@ AUTH_TYPES = {
     AuthType.Z_KEY: "Z-key",
     AuthType.VIRTUAL: "virtual",
 }
-_MARKDOWN = re.compile(r"([\\`*_{}\[\]<>()#+\-.!|~])")
-
-
-def md(text: str) -> str:
-    """Text from input or from Nuki, shown as itself in Markdown (a name cannot format,
-    link or hide the details)."""
-    return _MARKDOWN.sub(r"\\\1", text)
 
 
 def type_name(auth_type: int | None) -> str:

@@ -60,6 +60,9 @@ AUTH_DELETED_ERROR: Final = "AuthDeleted"
 # A create that could not create (or created an auth that differs): the run fails with this
 # type, its outcome in the failure's details, so Temporal's Failed means what it says.
 AUTH_CREATE_FAILED_ERROR: Final = "AuthCreateFailed"
+# A rollout item whose change failed or was rejected: its activity fails with this type, the
+# outcome in the failure's details, so the item is drawn failed in the UI's timeline.
+ROLLOUT_ITEM_FAILED_ERROR: Final = "RolloutItemFailed"
 LOCK_ROLLING_OVER_ERROR: Final = "LockWorkflowRollingOver"
 GRANT_REFUSED_ERROR: Final = "GrantRefused"
 # The deadline of a change or action passed before it could be sent (the record shows it was not).

@@ -68,6 +68,7 @@ from nukiflow.contracts.rollout import (
     RolloutReport,
     RolloutState,
     check_rollout_id,
+    describe_plan,
 )
 from nukiflow.contracts.timing import WorkflowTiming
 from nukiflow.contracts.validation import InputError, check_text
@@ -155,7 +156,7 @@ class Fleet:
                         SearchAttributePair(sa.STATUS, RolloutState.RUNNING.value),
                     ]
                 ),
-                static_summary=f"rollout {plan.name or workflow_id}: {len(plan.items)} items",
+                static_summary=f"rollout {describe_plan(plan.name or workflow_id, plan.items)}",
             )
         handle = self.rollout(workflow_id)
         description = await handle.handle.describe()
