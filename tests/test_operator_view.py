@@ -6,13 +6,20 @@ every wait is for an event in the workflow's history."""
 from __future__ import annotations
 
 import asyncio
+import io
+import json
 from datetime import timedelta
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
+from rich.console import Console
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
+from typer.testing import CliRunner, Result
 
 from nukiflow.activities.nuki_client import NukiClient
+from nukiflow.cli import app, ui_base_url
 from nukiflow.client import NukiFlow
 from nukiflow.contracts.auth import AuthOutcome, AuthPatch, OutcomeStatus
 from nukiflow.contracts.entity import AuthEntityView, auth_workflow_id
@@ -27,12 +34,20 @@ from nukiflow.contracts.rollout import (
     RolloutProgress,
 )
 from nukiflow.contracts.wire import SmartlockAuthUpdate
+from nukiflow.devtools.banner import DevBanner, print_dev_banner
+from nukiflow.devtools.ui_address import record_ui_address
 from nukiflow.fleet import Fleet
+from nukiflow.settings import Settings
 from nukiflow.simulator.control import SimulatorControl
 from nukiflow.simulator.settings import Faults
-from tests.conftest import StartWorker, sim_settings
+from tests.conftest import UI, StartWorker, sim_settings
 
 CODE = 535353
+
+
+async def cli(env: dict[str, str], *args: str) -> Result:
+    """The command line, in process (as tests/test_cli.py runs it)."""
+    return await asyncio.to_thread(CliRunner().invoke, app, list(args), env=env)
 
 
 async def details(handle: WorkflowHandle) -> str:  # type: ignore[type-arg]
@@ -230,3 +245,83 @@ async def test_a_rollout_shows_its_failed_items_without_being_asked(
     payload = events[0].workflow_execution_started_event_attributes.input.payloads[0]
     (decoded,) = await flow.client.data_converter.decode([payload], [RolloutInput])
     assert decoded.plan == "renames: 3 items (3 updates) on 2 locks"
+
+
+async def test_status_links_answer_the_questions_in_the_ui(
+    cli_env: dict[str, str],
+    flow: NukiFlow,
+    sim: SimulatorControl,
+    start_worker: StartWorker,
+) -> None:
+    """The list links ``nukiflow status`` prints filter what their question names: a failed
+    change on a running entity and a create that could not create are both under "failed"."""
+    smartlock_id, auth_id = await _keypad(sim)
+    await sim.add_auth(smartlock_id, name="Taken", code=CODE)
+    await sim.set_faults(Faults(forbidden=True), smartlock_id)
+    await start_worker()
+    refused = await flow.update_auth(smartlock_id, auth_id, {"name": "x"})
+    assert refused.status is OutcomeStatus.FAILED
+    await sim.set_faults(Faults(), smartlock_id)
+    failed_create = await flow.create_auth(smartlock_id, name="Second", code=CODE)
+    assert failed_create.status is OutcomeStatus.FAILED
+    result = await cli(cli_env, "status", "--smartlock", str(smartlock_id), "--json")
+    links = json.loads(result.stdout)["ui_links"]
+    assert set(links) == {"pending", "failed", "drifted", "overdue revocations"}
+    url = urlsplit(links["failed"])
+    assert f"{url.scheme}://{url.netloc}" == UI
+    assert url.path == "/namespaces/default/workflows"
+    (query,) = parse_qs(url.query)["query"]
+    expected = {auth_workflow_id(smartlock_id, auth_id), failed_create.workflow_id}
+    for _ in range(100):  # visibility is eventually consistent
+        found = {w.id async for w in flow.client.list_workflows(query)}
+        if found == expected:
+            break
+        await asyncio.sleep(0.1)
+    assert found == expected
+    (pending,) = parse_qs(urlsplit(links["pending"]).query)["query"]
+    assert [w.id async for w in flow.client.list_workflows(pending)] == []
+    table = await cli(cli_env, "status", "--smartlock", str(smartlock_id))
+    assert "In the Temporal UI:" in table.stdout and links["failed"] in table.stdout
+
+
+async def test_the_cli_links_to_the_ui_dev_recorded(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    env = {k: v for k, v in cli_env.items() if k != "NUKIFLOW_UI_URL"}
+    settings = Settings(
+        temporal_address=env["NUKIFLOW_TEMPORAL_ADDRESS"], state_dir=Path(env["NUKIFLOW_STATE_DIR"])
+    )
+    # Without a record: the dev server's convention (gRPC port + 1000).
+    port = int(settings.temporal_address.rpartition(":")[2])
+    assert ui_base_url(settings) == f"http://localhost:{port + 1000}"
+    settings.state_dir.mkdir(parents=True)
+    record_ui_address(settings.state_dir, settings.temporal_address, "http://localhost:9999")
+    assert ui_base_url(settings) == "http://localhost:9999"
+    # A record for another Temporal is not this one's.
+    other = settings.model_copy(update={"temporal_address": "localhost:1"})
+    assert ui_base_url(other) == "http://localhost:1001"
+    # NUKIFLOW_UI_URL wins.
+    assert ui_base_url(settings.model_copy(update={"ui_url": "http://ui.example/"})) == (
+        "http://ui.example"
+    )
+
+
+def test_the_dev_banner_exports_the_ui_address() -> None:
+    out = io.StringIO()
+    banner = DevBanner(
+        temporal_address="localhost:7300",
+        namespace="default",
+        task_queue="nukiflow",
+        ui_url="http://localhost:8999",
+        nuki_url="http://127.0.0.1:8080",
+        nuki_token="t",
+        fake_cloud=True,
+        locks=(1,),
+        codec_endpoint=None,
+        state_dir=None,
+    )
+    print_dev_banner(Console(file=out, width=300), banner)
+    assert (
+        "export NUKIFLOW_TEMPORAL_ADDRESS=localhost:7300 NUKIFLOW_UI_URL=http://localhost:8999"
+        in (out.getvalue())
+    )

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import typer
 
-from nukiflow.cli.common import JSON_OPTION, _connect, _lock_id, _run, _settings
+from nukiflow.cli.common import JSON_OPTION, _connect, _lock_id, _run, _settings, ui_base_url
 from nukiflow.cli.console import EXIT_OK, print_json, stdout_console
-from nukiflow.cli.render_status import StatusRow, render_status, status_counts
+from nukiflow.cli.render_status import StatusRow, render_links, render_status, status_counts
+from nukiflow.cli.ui_links import question_links
 from nukiflow.settings import Settings
 
 
@@ -51,6 +52,12 @@ async def _status(settings: Settings, smartlock_id: int | None, json_output: boo
             )
         )
     scope = f"on smartlock {smartlock_id}" if smartlock_id is not None else "on this task queue"
+    base = ui_base_url(settings)
+    links = (
+        {}
+        if base is None
+        else question_links(base, settings.temporal_namespace, settings.task_queue, smartlock_id)
+    )
     if json_output:
         print_json(
             {
@@ -58,8 +65,11 @@ async def _status(settings: Settings, smartlock_id: int | None, json_output: boo
                 "smartlock_id": smartlock_id,
                 "counts": status_counts(rows),
                 "workflows": [row.model_dump(mode="json") for row in rows],
+                "ui_links": links,
             }
         )
     else:
-        render_status(stdout_console(), rows, scope=scope)
+        console = stdout_console()
+        render_status(console, rows, scope=scope)
+        render_links(console, links)
     return EXIT_OK

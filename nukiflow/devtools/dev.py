@@ -28,6 +28,7 @@ from nukiflow.devtools.stack import (
     StackOptions,
 )
 from nukiflow.devtools.temporal_server import DEFAULT_TEMPORAL_PORT, DEFAULT_UI_PORT, DevError
+from nukiflow.devtools.ui_address import record_ui_address
 from nukiflow.settings import Settings
 from nukiflow.temporal.codec import CodecError, Keyring
 
@@ -148,6 +149,8 @@ async def run_dev(settings: Settings, options: DevOptions, *, out: Any = None) -
             )
             console.print("[dim]Starting the Temporal dev server, the Nuki side and a worker…[/]")
             async with stack:
+                if stack.ui_url:
+                    record_ui_address(state_dir, stack.temporal.address, stack.ui_url)
                 print_dev_banner(console, dev_banner(stack, settings))
                 sys.stdout.flush()
                 await stop.wait()
