@@ -325,3 +325,29 @@ def test_the_dev_banner_exports_the_ui_address() -> None:
         "export NUKIFLOW_TEMPORAL_ADDRESS=localhost:7300 NUKIFLOW_UI_URL=http://localhost:8999"
         in (out.getvalue())
     )
+
+
+async def test_an_entity_input_never_shows_a_state_that_is_no_longer_desired(
+    flow: NukiFlow, sim: SimulatorControl, start_worker: StartWorker
+) -> None:
+    lock = await sim.add_lock()
+    await start_worker()
+    created = await flow.create_auth(lock.smartlock_id, name="Guest", code=CODE)
+    assert created.status is OutcomeStatus.APPLIED and created.auth_id is not None
+    changed = await flow.update_auth(lock.smartlock_id, created.auth_id, {"code": 565656})
+    assert changed.status is OutcomeStatus.APPLIED
+    handle = flow.client.get_workflow_handle(auth_workflow_id(lock.smartlock_id, created.auth_id))
+    description = await handle.describe()
+    assert await description.static_summary() == (
+        f"keypad code 'Guest' {created.auth_id} on smartlock {lock.smartlock_id}"
+    )
+    events = [event async for event in handle.fetch_history_events()]
+    payload = events[0].workflow_execution_started_event_attributes.input.payloads[0]
+    # What the UI shows once the codec server decrypted it: ids, settings, an opaque memory.
+    (decoded,) = await flow.client.data_converter.payload_codec.decode([payload])  # type: ignore[union-attr]
+    shown = json.loads(decoded.data)
+    assert shown["memory"] is None and isinstance(shown["carried_memory"], str)
+    assert "535353" not in decoded.data.decode() and "code" not in decoded.data.decode()
+    # The state lives in the details: the code changed, masked.
+    text = await details(handle)
+    assert "**Guest** · keypad code" in text and "code ******" in text

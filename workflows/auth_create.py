@@ -29,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
         EntityMemory,
         EntityStatus,
         auth_workflow_id,
+        pack_memory,
     )
     from nukiflow.contracts.names import (
         AUTH_CREATE_FAILED_ERROR,
@@ -137,11 +138,14 @@ class AuthCreateWorkflow:
                     auth_id=created.auth_id,
                     timing=timing,
                     max_rewrites=input.max_rewrites,
-                    memory=EntityMemory(
-                        desired=verified,
-                        verified=verified,
-                        auth_type=settled.auth.type,
-                        status=EntityStatus.IN_SYNC if not differences else EntityStatus.FAILED,
+                    carried_memory=pack_memory(
+                        EntityMemory(
+                            desired=verified,
+                            verified=verified,
+                            auth_type=settled.auth.type,
+                            status=EntityStatus.IN_SYNC if not differences else EntityStatus.FAILED,
+                            verified_at=workflow.now(),
+                        )
                     ),
                 ),
                 id=entity_id,

@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
         EntityMemory,
         EntityStatus,
         PendingChange,
+        pack_memory,
     )
     from nukiflow.contracts.events import AuthEvent
     from nukiflow.workflows import auth_details as say
@@ -35,7 +36,7 @@ REMEMBERED_OUTCOMES = 200
 class EntityBook:
     def __init__(self, input: AuthEntityInput) -> None:
         self._input = input
-        memory = input.memory
+        memory = input.remembered()
         self._desired: AuthFields | None = memory.desired
         self._verified: AuthFields | None = memory.verified
         self._auth_type: int | None = memory.auth_type
@@ -91,17 +92,20 @@ class EntityBook:
         return self._input.model_copy(
             update={
                 "drift_policy": self._drift_policy,
-                "memory": EntityMemory(
-                    desired=self._desired,
-                    verified=self._verified,
-                    auth_type=self._auth_type,
-                    counter=self._counter,
-                    status=self._status,
-                    outcomes=self._recent_outcomes(),
-                    drift=self._drift,
-                    lock_date=self._lock_date,
-                    recent_digests=self._recent_digests,
-                    verified_at=self._verified_at,
+                "memory": None,
+                "carried_memory": pack_memory(
+                    EntityMemory(
+                        desired=self._desired,
+                        verified=self._verified,
+                        auth_type=self._auth_type,
+                        counter=self._counter,
+                        status=self._status,
+                        outcomes=self._recent_outcomes(),
+                        drift=self._drift,
+                        lock_date=self._lock_date,
+                        recent_digests=self._recent_digests,
+                        verified_at=self._verified_at,
+                    )
                 ),
             }
         )
