@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -23,7 +23,12 @@ from nukiflow.cli import app, ui_base_url
 from nukiflow.client import NukiFlow
 from nukiflow.contracts.auth import AuthOutcome, AuthPatch, OutcomeStatus
 from nukiflow.contracts.entity import AuthEntityView, auth_workflow_id
-from nukiflow.contracts.names import LOOK_AUTH_ACTIVITY, ROLLOUT_PROGRESS_QUERY, STATE_QUERY
+from nukiflow.contracts.names import (
+    LOOK_AUTH_ACTIVITY,
+    REVOKE_AUTH_ACTIVITY,
+    ROLLOUT_PROGRESS_QUERY,
+    STATE_QUERY,
+)
 from nukiflow.contracts.rollout import (
     ItemStatus,
     RolloutInput,
@@ -41,6 +46,7 @@ from nukiflow.settings import Settings
 from nukiflow.simulator.control import SimulatorControl
 from nukiflow.simulator.settings import Faults
 from tests.conftest import UI, StartWorker, sim_settings
+from tests.test_access import FAST_GRANT
 
 CODE = 535353
 
@@ -351,3 +357,43 @@ async def test_an_entity_input_never_shows_a_state_that_is_no_longer_desired(
     # The state lives in the details: the code changed, masked.
     text = await details(handle)
     assert "**Guest** · keypad code" in text and "code ******" in text
+
+
+async def test_an_overdue_revocation_counts_the_attempt_temporal_runs(
+    cli_env: dict[str, str], flow: NukiFlow, sim: SimulatorControl, start_worker: StartWorker
+) -> None:
+    """The workflow counts the attempts of revocations that ended; the command line adds the
+    attempt Temporal runs now, so the count is never 0 while attempt 5 is under way."""
+    lock = (await sim.add_lock()).smartlock_id
+    await start_worker()
+    now = datetime.now(UTC).replace(microsecond=0)
+    grant = await Fleet(flow, grant_timing=FAST_GRANT).grant_access(
+        lock,
+        name="guest",
+        code=555124,
+        start=now - timedelta(hours=1),
+        end=now + timedelta(seconds=2),
+    )
+    await grant.created()
+    await sim.set_faults(Faults(offline_mode="drop"), lock)
+    await sim.set_online(lock, False)
+    attempt = 0
+    for _ in range(400):  # until Temporal records a second attempt of the revocation
+        description = await grant.handle.describe()
+        attempt = max(
+            (
+                p.attempt
+                for p in description.raw_description.pending_activities
+                if p.activity_type.name == REVOKE_AUTH_ACTIVITY
+            ),
+            default=0,
+        )
+        if attempt >= 2:
+            break
+        await asyncio.sleep(0.05)
+    assert attempt >= 2
+    shown = json.loads((await cli(cli_env, "access", "show", grant.id, "--json")).stdout)
+    assert shown["revocation_attempts"] >= 2
+    await sim.set_online(lock, True)
+    result = await grant.result()
+    assert result.revocation_attempts >= 2
