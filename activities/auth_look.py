@@ -25,6 +25,8 @@ class AuthLookActivities:
     async def look_auth(self, input: LookAuthInput) -> LookAuthResult:
         try:
             lock = await self._client.get_smartlock(input.smartlock_id)
+            if input.auth_id is None:
+                return LookAuthResult(server_state=lock.server_state, online=lock.online)
             try:
                 auth = await self._client.get_auth(input.smartlock_id, input.auth_id)
             except NukiNotFoundError:

@@ -397,3 +397,31 @@ async def test_an_overdue_revocation_counts_the_attempt_temporal_runs(
     await sim.set_online(lock, True)
     result = await grant.result()
     assert result.revocation_attempts >= 2
+
+
+async def test_a_create_for_an_offline_lock_says_why_it_waits(
+    flow: NukiFlow, sim: SimulatorControl, start_worker: StartWorker
+) -> None:
+    lock = await sim.add_lock()
+    await sim.set_faults(Faults(offline_mode="hold"), lock.smartlock_id)
+    await sim.set_online(lock.smartlock_id, False)
+    await start_worker()
+    handle = await flow.start_create_auth(
+        lock.smartlock_id,
+        name="Night shift",
+        code=CODE,
+        allowed_week_days=3,
+        deadline=timedelta(minutes=5),
+    )
+    assert not isinstance(handle, AuthOutcome), handle.reason
+    await until_looked(handle)
+    text = await details(handle)
+    assert "**Night shift** · new keypad code on smartlock" in text
+    assert "the lock is offline (seen since" in text
+    assert "code ****** · enabled · no remote · sat,sun" in text and str(CODE) not in text
+    await sim.set_online(lock.smartlock_id, True)
+    outcome = await handle.result()
+    assert outcome.status is OutcomeStatus.APPLIED, outcome.reason
+    text = await details(handle)
+    assert "**Outcome:** applied" in text and outcome.auth_id is not None
+    assert f"`{outcome.auth_id}`" in text

@@ -12,6 +12,7 @@ an auth that was there before is never taken for the new one, however well it ma
 from __future__ import annotations
 
 import contextlib
+from datetime import UTC, datetime
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
@@ -19,7 +20,13 @@ from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from nukiflow.contracts import search_attributes as sa
-    from nukiflow.contracts.auth import AuthFields, AuthOutcome, ChangeKind, OutcomeStatus
+    from nukiflow.contracts.auth import (
+        AuthFields,
+        AuthOutcome,
+        ChangeKind,
+        CreateAuthRequest,
+        OutcomeStatus,
+    )
     from nukiflow.contracts.auth_io import CreateAuthInput
     from nukiflow.contracts.deadline import clock
     from nukiflow.contracts.entity import (
@@ -38,6 +45,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from nukiflow.workflows import auth_calls as calls
     from nukiflow.workflows import auth_details as say
+    from nukiflow.workflows.auth_watch import WaitNotes, start_watch, stop_watch
     from nukiflow.workflows.failure_reasons import describe_activity_failure
 
 
@@ -45,14 +53,25 @@ SNAPSHOT_PATCH = "create-lists-existing-auths-first"
 # Marks runs that fail (Temporal status Failed, the outcome in the failure's details) when the
 # create failed; earlier runs completed with the failed outcome as their result.
 FAILS_PATCH = "create-fails-when-it-failed"
+# Marks runs that watch the create (why it waits) beside its activities.
+WATCH_PATCH = "create-watch-why-it-waits"
 
 
 @workflow.defn(name=AUTH_CREATE_WORKFLOW)
 class AuthCreateWorkflow:
+    def __init__(self) -> None:
+        # What the current details show (set once the create begins).
+        self._request: CreateAuthRequest | None = None
+        self._deadline = datetime.min.replace(tzinfo=UTC)
+        self._notes = WaitNotes()
+        self._auth_type: int | None = None
+        self._auth_id: str | None = None
+        self._step_name = ""
+        self._step_since = self._deadline
+
     @workflow.run
     async def run(self, input: AuthCreateInput) -> AuthOutcome:
         request = input.request
-        desired = request.fields()
         timing = input.timing
         # The caller's instant (requests recorded before there was one: counted from here).
         deadline = request.deadline_from(workflow.now())
@@ -63,6 +82,8 @@ class AuthCreateWorkflow:
                 sa.STATUS.value_set(EntityStatus.APPLYING.value),
             ]
         )
+        self._request, self._deadline = request, deadline
+        self._auth_type = request.effective_type
         if deadline <= workflow.now():
             # Taken up too late (no worker could start it sooner): nothing is sent.
             return self._finish(
@@ -71,6 +92,20 @@ class AuthCreateWorkflow:
                 reason=f"its deadline ({clock(deadline, date=True)}) had passed when the "
                 f"create started at {clock(workflow.now())}; nothing was sent",
             )
+        self._step(say.READING_LOCK)
+        watch = None
+        if workflow.patched(WATCH_PATCH):
+            watch = start_watch(request.smartlock_id, None, timing, self._notes, self._show_details)
+        try:
+            return await self._create(input, deadline)
+        finally:
+            if watch is not None:
+                await stop_watch(watch)
+
+    async def _create(self, input: AuthCreateInput, deadline: datetime) -> AuthOutcome:
+        request = input.request
+        desired = request.fields()
+        timing = input.timing
         existing_ids: list[str] | None = None
         snapshot_reads = 0
         try:
@@ -80,6 +115,7 @@ class AuthCreateWorkflow:
                 listed = await calls.list_auth_ids(request.smartlock_id, timing, deadline=deadline)
                 existing_ids, snapshot_reads = listed.ids, 1
             step = "creating the auth"
+            self._step(say.CREATING)
             if deadline <= workflow.now():
                 return self._finish(
                     input,
@@ -101,7 +137,9 @@ class AuthCreateWorkflow:
                 summary=f"create auth {request.name!r} on smartlock {request.smartlock_id}",
             )
             workflow.upsert_search_attributes([sa.AUTH_ID.value_set(created.auth_id)])
+            self._auth_id = created.auth_id
             step = "waiting for the lock to apply the new auth"
+            self._step(say.WAITING)
             settled = await calls.await_auth(
                 request.smartlock_id,
                 created.auth_id,
@@ -207,6 +245,7 @@ class AuthCreateWorkflow:
             reason=reason,
             workflow_id=workflow.info().workflow_id,
         )
+        self._show_details(outcome)
         if status is OutcomeStatus.FAILED and workflow.patched(FAILS_PATCH):
             # The create's purpose failed: so does the run (the Failures view and
             # ``ExecutionStatus = 'Failed'`` find it); callers read the outcome from the details.
@@ -217,3 +256,28 @@ class AuthCreateWorkflow:
                 non_retryable=True,
             )
         return outcome
+
+    # -- what the Temporal UI shows ------------------------------------------------------
+
+    def _step(self, step: str) -> None:
+        self._step_name, self._step_since = step, workflow.now()
+        self._show_details()
+
+    def _show_details(self, outcome: AuthOutcome | None = None) -> None:
+        request = self._request
+        if request is None:  # answered before it began (its deadline had passed)
+            return
+        workflow.set_current_details(
+            say.create_details(
+                request.name,
+                self._auth_type,
+                request.smartlock_id,
+                request.fields(),
+                step=self._step_name,
+                since=self._step_since,
+                deadline=self._deadline,
+                notes=self._notes,
+                auth_id=self._auth_id,
+                outcome=outcome,
+            )
+        )

@@ -230,6 +230,8 @@ def why_waiting(change: ChangeUnderWay) -> str | None:
 WRITING = "writing"
 WAITING = "waiting for the lock to apply it"
 READING = "reading the auth as the base of the change"
+READING_LOCK = "listing the lock's auths before creating"
+CREATING = "creating the auth"
 
 
 def entity_details(picture: EntityPicture) -> str:
@@ -285,3 +287,45 @@ def static_summary(name: str | None, auth_type: int | None, smartlock_id: int, a
     what = type_name(auth_type)
     named = f"{name!r} " if name else ""
     return f"{what} {named}{auth_id} on smartlock {smartlock_id}"
+
+
+def create_details(
+    request_name: str,
+    auth_type: int | None,
+    smartlock_id: int,
+    desired: AuthFields,
+    *,
+    step: str,
+    since: datetime,
+    deadline: datetime,
+    notes: WaitNotes,
+    auth_id: str | None = None,
+    outcome: AuthOutcome | None = None,
+) -> str:
+    """The current details of a create (Markdown, the code masked)."""
+    where = f"`{auth_id}` " if auth_id else ""
+    lines = [
+        f"**{md(request_name)}** · new {type_name(auth_type)} {where}on smartlock `{smartlock_id}`"
+    ]
+    if outcome is None:
+        lines.append(
+            f"**Now:** {step} (since {clock(since)}) · deadline {clock(deadline, date=True)}"
+        )
+        change = ChangeUnderWay(
+            number=0,
+            kind=ChangeKind.CREATE,
+            fields=(),
+            step=step,
+            since=since,
+            deadline=deadline,
+            notes=notes,
+        )
+        why = why_waiting(change)
+        if why is not None:
+            lines.append(f"**Why it waits:** {why}")
+    else:
+        lines.append(f"**Outcome:** {outcome.status.value}")
+        if outcome.reason:
+            lines.append(f"> {md(outcome.reason)}")
+    lines.append(f"**Desired:** {describe_fields(desired)}")
+    return "\n\n".join(lines)

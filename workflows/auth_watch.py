@@ -59,7 +59,7 @@ def first_pause(timing: WorkflowTiming) -> timedelta:
 
 async def watch(
     smartlock_id: int,
-    auth_id: str,
+    auth_id: str | None,
     timing: WorkflowTiming,
     notes: WaitNotes,
     seen: Callable[[], None],
@@ -93,7 +93,7 @@ async def watch(
 
 def start_watch(
     smartlock_id: int,
-    auth_id: str,
+    auth_id: str | None,
     timing: WorkflowTiming,
     notes: WaitNotes,
     seen: Callable[[], None],

@@ -30,7 +30,8 @@ class ReadAuthResult(BaseModel):
 
 class LookAuthInput(BaseModel):
     smartlock_id: int
-    auth_id: str
+    # None: only the lock is looked at (a create, before its auth has an id).
+    auth_id: str | None = None
 
 
 class LookAuthResult(BaseModel):
