@@ -21,6 +21,7 @@ from typer.testing import CliRunner, Result
 from nukiflow.activities.nuki_client import NukiClient
 from nukiflow.cli import app, ui_base_url
 from nukiflow.client import NukiFlow
+from nukiflow.contracts import search_attributes as sa
 from nukiflow.contracts.auth import AuthOutcome, AuthPatch, OutcomeStatus
 from nukiflow.contracts.entity import AuthEntityView, auth_workflow_id
 from nukiflow.contracts.names import (
@@ -392,8 +393,18 @@ async def test_an_overdue_revocation_counts_the_attempt_temporal_runs(
             break
         await asyncio.sleep(0.05)
     assert attempt >= 2
+    for _ in range(400):  # until the grant recorded the revocation overdue
+        description = await grant.handle.describe()
+        if description.typed_search_attributes.get(sa.STATUS) == "revocation_overdue":
+            break
+        await asyncio.sleep(0.05)
     shown = json.loads((await cli(cli_env, "access", "show", grant.id, "--json")).stdout)
     assert shown["revocation_attempts"] >= 2
+    text = await details(grant.handle)
+    assert "**Access** guest · keypad code on smartlock" in text
+    assert "**Now:** the code is still on the lock past the window's end" in text
+    assert "**Window:** " in text and "**Revocation overdue since** " in text
+    assert "555124" not in text
     await sim.set_online(lock, True)
     result = await grant.result()
     assert result.revocation_attempts >= 2
