@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 from rich.console import Console
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.sdk.v1 import WorkflowMetadata
-from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from typer.testing import CliRunner, Result
 
 from nukiflow.activities.nuki_client import NukiClient
@@ -29,6 +29,7 @@ from nukiflow.contracts.names import (
     REVOKE_AUTH_ACTIVITY,
     ROLLOUT_PROGRESS_QUERY,
     STATE_QUERY,
+    UNMANAGED_AUTH_SIGNAL,
 )
 from nukiflow.contracts.rollout import (
     ItemStatus,
@@ -48,6 +49,7 @@ from nukiflow.simulator.control import SimulatorControl
 from nukiflow.simulator.settings import Faults
 from tests.conftest import UI, StartWorker, sim_settings
 from tests.test_access import FAST_GRANT
+from tests.test_drift_ledger import LOCK, settle, sighting, start_ledger
 
 CODE = 535353
 
@@ -436,3 +438,16 @@ async def test_a_create_for_an_offline_lock_says_why_it_waits(
     text = await details(handle)
     assert "**Outcome:** applied" in text and outcome.auth_id is not None
     assert f"`{outcome.auth_id}`" in text
+
+
+async def test_a_drift_ledger_names_the_unmanaged_auths(
+    temporal_client: Client, task_queue: str, start_worker: StartWorker
+) -> None:
+    await start_worker()
+    handle = await start_ledger(temporal_client, task_queue, LOCK)
+    await handle.signal(UNMANAGED_AUTH_SIGNAL, sighting(1, name="Cleaner *app*"))
+    await handle.signal(UNMANAGED_AUTH_SIGNAL, sighting(2, name="gone", deleted=True))
+    await settle(handle, 2)
+    text = await details(handle)
+    assert "**On the lock:** 1 · deleted since: 1" in text
+    assert f"- Cleaner \\*app\\* · app `{1:024x}` · enabled · last seen" in text
