@@ -98,7 +98,7 @@ async def _keypad(sim: SimulatorControl) -> tuple[int, str]:
 
 
 async def test_a_change_to_an_offline_lock_says_why_it_waits(
-    flow: NukiFlow, sim: SimulatorControl, start_worker: StartWorker
+    cli_env: dict[str, str], flow: NukiFlow, sim: SimulatorControl, start_worker: StartWorker
 ) -> None:
     smartlock_id, auth_id = await _keypad(sim)
     await sim.set_faults(Faults(offline_mode="hold"), smartlock_id)
@@ -130,6 +130,10 @@ async def test_a_change_to_an_offline_lock_says_why_it_waits(
     view = await handle.query(STATE_QUERY, result_type=AuthEntityView)
     assert view.under_way == 1 and view.pending_changes == 0
     assert view.why_waiting is not None and "offline" in view.why_waiting
+    shown = await cli(cli_env, "auth", "show", str(smartlock_id), auth_id)
+    assert "Changes: 1 accepted, 1 pending" in shown.stdout
+    assert "Why it waits: the lock is offline" in shown.stdout
+    assert "/user-metadata" in shown.stdout
     await sim.set_online(smartlock_id, True)
     outcome = await update.result()
     assert outcome.status is OutcomeStatus.APPLIED, outcome.reason
@@ -274,7 +278,16 @@ async def test_status_links_answer_the_questions_in_the_ui(
     failed_create = await flow.create_auth(smartlock_id, name="Second", code=CODE)
     assert failed_create.status is OutcomeStatus.FAILED
     result = await cli(cli_env, "status", "--smartlock", str(smartlock_id), "--json")
-    links = json.loads(result.stdout)["ui_links"]
+    listed = json.loads(result.stdout)
+    links = listed["ui_links"]
+    row = next(
+        w
+        for w in listed["workflows"]
+        if w["workflow_id"] == auth_workflow_id(smartlock_id, auth_id)
+    )
+    assert row["ui_url"] == (
+        f"{UI}/namespaces/default/workflows/{row['workflow_id']}/{row['run_id']}/user-metadata"
+    )
     assert set(links) == {"pending", "failed", "drifted", "overdue revocations"}
     url = urlsplit(links["failed"])
     assert f"{url.scheme}://{url.netloc}" == UI

@@ -131,13 +131,15 @@ def ui_base_url(settings: Settings) -> str | None:
     return None
 
 
-def _ui_link(settings: Settings) -> Callable[[str], str | None]:
+def _ui_link(settings: Settings, *, run_id: str | None = None) -> Callable[[str], str | None]:
+    """Links to workflows in the UI; with ``run_id`` (a run just described) to its User
+    Metadata tab."""
     base = ui_base_url(settings)
 
     def link(workflow_id: str) -> str | None:
         if base is None:
             return None
-        return ui_workflow_url(base, settings.temporal_namespace, workflow_id)
+        return ui_workflow_url(base, settings.temporal_namespace, workflow_id, run_id)
 
     return link
 

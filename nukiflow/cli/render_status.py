@@ -95,6 +95,9 @@ class StatusRow(BaseModel):
     auth_id: str | None = None
     status: str | None = None
     started: datetime | None = None
+    run_id: str | None = None
+    # The run's User Metadata tab in the Temporal UI (None: the UI's address is unknown).
+    ui_url: str | None = None
 
 
 def status_counts(rows: Sequence[StatusRow]) -> dict[str, int]:

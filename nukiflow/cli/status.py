@@ -6,7 +6,7 @@ from __future__ import annotations
 import typer
 
 from nukiflow.cli.common import JSON_OPTION, _connect, _lock_id, _run, _settings, ui_base_url
-from nukiflow.cli.console import EXIT_OK, print_json, stdout_console
+from nukiflow.cli.console import EXIT_OK, print_json, stdout_console, ui_workflow_url
 from nukiflow.cli.render_status import StatusRow, render_links, render_status, status_counts
 from nukiflow.cli.ui_links import question_links
 from nukiflow.settings import Settings
@@ -36,6 +36,7 @@ async def _status(settings: Settings, smartlock_id: int | None, json_output: boo
     from nukiflow.contracts import search_attributes as sa
 
     flow = await _connect(settings)
+    base = ui_base_url(settings)
     rows: list[StatusRow] = []
     async for execution in flow.client.list_workflows(
         status_query(settings.task_queue, smartlock_id)
@@ -49,10 +50,15 @@ async def _status(settings: Settings, smartlock_id: int | None, json_output: boo
                 auth_id=attributes.get(sa.AUTH_ID),
                 status=attributes.get(sa.STATUS),
                 started=execution.start_time,
+                run_id=execution.run_id,
+                ui_url=None
+                if base is None
+                else ui_workflow_url(
+                    base, settings.temporal_namespace, execution.id, execution.run_id
+                ),
             )
         )
     scope = f"on smartlock {smartlock_id}" if smartlock_id is not None else "on this task queue"
-    base = ui_base_url(settings)
     links = (
         {}
         if base is None
