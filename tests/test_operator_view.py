@@ -22,6 +22,7 @@ from nukiflow.activities.nuki_client import NukiClient
 from nukiflow.cli import app, ui_base_url
 from nukiflow.client import NukiFlow
 from nukiflow.contracts import search_attributes as sa
+from nukiflow.contracts import statuses
 from nukiflow.contracts.auth import AuthOutcome, AuthPatch, OutcomeStatus
 from nukiflow.contracts.entity import AuthEntityView, auth_workflow_id
 from nukiflow.contracts.names import (
@@ -464,3 +465,16 @@ async def test_a_drift_ledger_names_the_unmanaged_auths(
     text = await details(handle)
     assert "**On the lock:** 1 · deleted since: 1" in text
     assert f"- Cleaner \\*app\\* · app `{1:024x}` · enabled · last seen" in text
+
+
+def test_the_readme_status_table_is_the_vocabulary() -> None:
+    """Every NukiStatus value of every kind is in the README's table, in its group."""
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    table = readme.split("| `NukiStatus` | group | kinds | it means |", 1)[1].split("\n\n", 1)[0]
+    documented: dict[str, str] = {}
+    for line in table.splitlines()[2:]:
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        for word in cells[0].split(","):
+            documented[word.strip().strip("`")] = cells[1]
+    assert set(documented) == set(statuses.ALL)
+    assert {word: statuses.group(word) for word in documented} == documented
