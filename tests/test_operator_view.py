@@ -478,3 +478,25 @@ def test_the_readme_status_table_is_the_vocabulary() -> None:
             documented[word.strip().strip("`")] = cells[1]
     assert set(documented) == set(statuses.ALL)
     assert {word: statuses.group(word) for word in documented} == documented
+
+
+async def test_a_lost_update_and_a_403_read_in_the_details(
+    flow: NukiFlow, sim: SimulatorControl, start_worker: StartWorker
+) -> None:
+    smartlock_id, auth_id = await _keypad(sim)
+    # Nuki answers 204 to the first write and the lock keeps the old code: written again.
+    await sim.set_faults(Faults(lost_update_nth=[1]), smartlock_id)
+    await start_worker()
+    outcome = await flow.update_auth(smartlock_id, auth_id, {"code": CODE})
+    assert outcome.status is OutcomeStatus.APPLIED and outcome.writes == 2
+    handle = flow.client.get_workflow_handle(auth_workflow_id(smartlock_id, auth_id))
+    assert "**Last outcome:** #1 update applied after 2 writes" in await details(handle)
+    # A refused token (403) fails the change; the entity runs on, status failed, with the reason.
+    await sim.set_faults(Faults(forbidden=True), smartlock_id)
+    refused = await flow.update_auth(smartlock_id, auth_id, {"name": "x"})
+    assert refused.status is OutcomeStatus.FAILED and refused.reason
+    text = await details(handle)
+    assert "**status:** failed" in text and "**Last outcome:** #2 update failed" in text
+    description = await handle.describe()
+    assert description.status is WorkflowExecutionStatus.RUNNING
+    assert description.typed_search_attributes.get(sa.STATUS) == "failed"

@@ -276,7 +276,12 @@ def entity_details(picture: EntityPicture) -> str:
         # Names only: a value may be a code.
         lines.append(f"**Drift** (policy {p.policy}): lock differed in {', '.join(p.drift)}")
     if p.last is not None:
-        lines.append(f"**Last outcome:** #{p.last.change_number} {p.last.status.value}")
+        writes = p.last.writes
+        sent = "" if not writes else f" after {writes} write{'s' if writes != 1 else ''}"
+        lines.append(
+            f"**Last outcome:** #{p.last.change_number} {p.last.kind.value} "
+            f"{p.last.status.value}{sent}"
+        )
         if p.last.reason:
             lines.append(f"> {md(p.last.reason)}")
     return "\n\n".join(lines)

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import re
 
-_MARKDOWN = re.compile(r"([\\`*_{}\[\]<>()#+\-.!|~])")
+# What formats, links or hides text inside a line (the text never starts a line: it follows
+# a label, "> " or "- ").
+_MARKDOWN = re.compile(r"([\\`*_\[\]<>|~])")
 
 
 def md(text: str) -> str:
