@@ -1,5 +1,6 @@
 """One look at a lock and an auth while a change to it waits: is the lock online, is an
-operation pending on the auth (writes get ``423`` meanwhile)? The entity's watch
+operation pending on the auth (writes get ``423`` meanwhile)? It reads the lock and the lock's
+auth list. The entity's watch
 (:mod:`nukiflow.workflows.auth_watch`) calls it to say in its current details why a change
 waits: Temporal never shows a workflow the failures of an activity's attempts before its
 retries end, so the workflow looks for itself.
@@ -12,7 +13,7 @@ from temporalio import activity
 
 from nukiflow.activities.failures import to_application_error
 from nukiflow.activities.nuki_client import NukiClient
-from nukiflow.activities.nuki_errors import NukiError, NukiNotFoundError
+from nukiflow.activities.nuki_errors import NukiError
 from nukiflow.contracts.auth_io import LookAuthInput, LookAuthResult
 from nukiflow.contracts.names import LOOK_AUTH_ACTIVITY
 
@@ -27,14 +28,14 @@ class AuthLookActivities:
             lock = await self._client.get_smartlock(input.smartlock_id)
             if input.auth_id is None:
                 return LookAuthResult(server_state=lock.server_state, online=lock.online)
-            try:
-                auth = await self._client.get_auth(input.smartlock_id, input.auth_id)
-            except NukiNotFoundError:
-                return LookAuthResult(
-                    server_state=lock.server_state, online=lock.online, found=False
-                )
+            # The lock's list, not the auth itself: the write's polling reads the auth and
+            # honours Nuki's Retry-After for that request; a look is a request of its own.
+            auths = await self._client.list_auths(input.smartlock_id)
         except NukiError as exc:
             raise to_application_error(exc) from None
+        auth = next((a for a in auths if a.id == input.auth_id), None)
+        if auth is None:
+            return LookAuthResult(server_state=lock.server_state, online=lock.online, found=False)
         return LookAuthResult(
             server_state=lock.server_state,
             online=lock.online,

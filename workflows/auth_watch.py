@@ -5,13 +5,13 @@ the change's deadline, for a write retried on ``423`` or a wait for an offline l
 before that, and the heartbeats of the one running, are seen by the UI's Pending Activities
 and by ``describe()``, never by the workflow. So the entity looks for itself: once a change has
 been under way for one fast polling window, a timer and a one-attempt look at the lock and the
-auth (``nuki.auth.look``: ``serverState``, ``operationId``) run beside the write, first after
-that window, then at doubling pauses up to an hour. What they see goes into the current details
-("offline, seen since ...", "an operation is pending on the auth since ...: writes get 423",
-"last checked ..."). Cost: two events for a change that lands within the window (a timer
-started and cancelled), five per look after it (about 150 for a day offline); looks read the
-lock and the auth once each. A failed look is shown as such and changes nothing else: the write
-and its answer never depend on the watch.
+auth (``nuki.auth.look``: ``serverState``, the auth's ``operationId`` in the lock's list) run
+beside the write, first after that window, then at doubling pauses up to an hour. What they
+see goes into the current details ("offline, seen since ...", "an operation is pending on the
+auth since ...: writes get 423", "last checked ..."). Cost: two events for a change that lands
+within the window (a timer started and cancelled), five per look after it (about 150 for a day
+offline); a look reads the lock and its auth list once each. A failed look is shown as such
+and changes nothing else: the write and its answer never depend on the watch.
 
 Workflow code (deterministic, no I/O).
 """
