@@ -286,7 +286,7 @@ class Fleet:
         return True
 
     async def _start_grant(self, request: GrantRequest, workflow_id: str, digest: str) -> None:
-        smartlock_id, window = request.smartlock_id, request.window
+        smartlock_id = request.smartlock_id
         with contextlib.suppress(WorkflowAlreadyStartedError):
             await self.client.start_workflow(
                 ACCESS_GRANT_WORKFLOW,
@@ -303,10 +303,9 @@ class Fleet:
                         SearchAttributePair(sa.STATUS, GrantStatus.CREATING.value),
                     ]
                 ),
-                static_summary=(
-                    f"access {request.name!r} on smartlock {smartlock_id} until "
-                    f"{window.allowed_until_date:%Y-%m-%d %H:%M} UTC"
-                ),
+                # No window here: an extension moves it, and a summary is fixed at the start
+                # (the window in force is in the current details).
+                static_summary=f"access {request.name!r}: keypad code on smartlock {smartlock_id}",
             )
 
     def grant(self, grant_id: str) -> GrantHandle:
