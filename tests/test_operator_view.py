@@ -40,6 +40,7 @@ from nukiflow.contracts.rollout import (
     RolloutOptions,
     RolloutPlan,
     RolloutProgress,
+    RolloutState,
 )
 from nukiflow.contracts.wire import SmartlockAuthUpdate
 from nukiflow.devtools.banner import DevBanner, print_dev_banner
@@ -500,3 +501,47 @@ async def test_a_lost_update_and_a_403_read_in_the_details(
     description = await handle.describe()
     assert description.status is WorkflowExecutionStatus.RUNNING
     assert description.typed_search_attributes.get(sa.STATUS) == "failed"
+
+
+async def test_a_paused_rollout_of_20_items_says_so_and_what_is_left(
+    flow: NukiFlow, sim: SimulatorControl, start_worker: StartWorker
+) -> None:
+    items = []
+    for lock_number in range(4):
+        lock = await sim.add_lock()
+        for i in range(5):
+            auth = await sim.add_auth(
+                lock.smartlock_id, name=f"a{i}", code=611111 + lock_number * 10 + i
+            )
+            items.append(
+                RolloutItem(
+                    op=RolloutOp.UPDATE,
+                    smartlock_id=lock.smartlock_id,
+                    auth_id=auth.id,
+                    patch=AuthPatch(name="renamed"),
+                )
+            )
+    options = RolloutOptions(
+        max_in_flight=1,
+        heartbeat_seconds=2,
+        item_wait_seconds=3,
+        item_poll_initial_seconds=0.2,
+        item_poll_max_seconds=0.5,
+        drain_seconds=5,
+    )
+    # Paused at once: at most the one item in flight goes on, no other starts until resumed.
+    rollout = await Fleet(flow).apply_rollout(
+        RolloutPlan(name="spring", items=items, options=options)
+    )
+    await start_worker()
+    paused = await rollout.pause("checking the first locks")
+    assert paused.state is RolloutState.PAUSED
+    text = await details(rollout.handle)
+    assert "**Rollout** spring · **paused**" in text
+    progress = await rollout.handle.query(ROLLOUT_PROGRESS_QUERY, result_type=RolloutProgress)
+    assert progress.totals.total == 20
+    assert len(progress.items) == 20 - progress.totals.applied
+    await rollout.resume()
+    report = await rollout.result()
+    assert report.totals.applied == 20
+    assert "**Rollout** spring · **completed**" in await details(rollout.handle)
