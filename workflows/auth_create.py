@@ -100,7 +100,7 @@ class AuthCreateWorkflow:
             return await self._create(input, deadline)
         finally:
             if watch is not None:
-                await stop_watch(watch)
+                await stop_watch(watch, self._notes)
 
     async def _create(self, input: AuthCreateInput, deadline: datetime) -> AuthOutcome:
         request = input.request

@@ -265,7 +265,7 @@ class AuthEntityWorkflow(EntityEvents):
             await self._process_segment(segment)
         finally:
             if watch is not None:
-                await stop_watch(watch)
+                await stop_watch(watch, self._notes)
             self._segment = []
             self._show_details()
 

@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import ActivityError, CancelledError
 
 with workflow.unsafe.imports_passed_through():
     from nukiflow.contracts import auth_policies as policy
@@ -50,6 +50,8 @@ class WaitNotes(BaseModel):
     looks: int = 0
     # Why the last look failed (None: it did not).
     look_failed: str | None = None
+    # Set when the change is done: the watch ends.
+    stopped: bool = False
 
 
 def first_pause(timing: WorkflowTiming) -> timedelta:
@@ -67,7 +69,7 @@ async def watch(
     """Look at the lock and the auth until cancelled, writing what it sees into ``notes`` and
     calling ``seen`` after each look."""
     pause = first_pause(timing)
-    while True:
+    while not notes.stopped:
         await workflow.sleep(pause, summary="then look why the change waits")
         try:
             look: LookAuthResult = await workflow.execute_activity(
@@ -79,6 +81,9 @@ async def watch(
                 summary="look: is the lock online, is an operation pending on the auth?",
             )
         except ActivityError as err:
+            if notes.stopped or isinstance(err.cause, CancelledError):
+                # Cancelled by stop_watch while the look ran: the change is done.
+                return
             notes.look_failed = describe_activity_failure(err, "looking at the lock")
         else:
             now = workflow.now()
@@ -101,8 +106,11 @@ def start_watch(
     return asyncio.create_task(watch(smartlock_id, auth_id, timing, notes, seen))
 
 
-async def stop_watch(task: asyncio.Task[None]) -> None:
-    """Cancel the watch (its timer or look) and let the cancellation be taken."""
+async def stop_watch(task: asyncio.Task[None], notes: WaitNotes) -> None:
+    """Cancel the watch (its timer or look) and let the cancellation be taken. ``notes``
+    marks it stopped first, so a look whose cancellation arrives as its failure ends the loop
+    instead of looking again."""
+    notes.stopped = True
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
