@@ -52,11 +52,28 @@ from nukiflow.contracts.names import (
     APPLY_ITEM_ACTIVITY,
     FIND_AUTH_ACTIVITY,
     REVOKE_AUTH_ACTIVITY,
+    ROLLOUT_ITEM_FAILED_ERROR,
 )
 from nukiflow.contracts.ports import AuthChanges
 from nukiflow.contracts.rollout_plan import RolloutOp
 
 T = TypeVar("T")
+
+
+def _failed_as_failure(input: ApplyItemInput, outcome: AuthOutcome) -> AuthOutcome:
+    """The outcome, or (when the workflow asked for it) a failure carrying a failed or
+    rejected one, so the timeline draws the item failed."""
+    if input.fail_when_failed and outcome.status in (
+        OutcomeStatus.FAILED,
+        OutcomeStatus.REJECTED,
+    ):
+        raise ApplicationError(
+            f"{input.item.label()}: {outcome.status.value}: {outcome.reason or 'no reason given'}",
+            outcome,
+            type=ROLLOUT_ITEM_FAILED_ERROR,
+            non_retryable=True,
+        )
+    return outcome
 
 
 class RevokeProgress(BaseModel):
@@ -164,7 +181,7 @@ class FleetActivities:
             else:
                 call = self._delete_item(input, deadline_at)
         except ValidationError as exc:
-            return AuthOutcome(
+            rejected = AuthOutcome(
                 status=OutcomeStatus.REJECTED,
                 request_id=input.request_id,
                 smartlock_id=item.smartlock_id,
@@ -172,8 +189,9 @@ class FleetActivities:
                 kind=ChangeKind(item.op.value),
                 reason=validation_message(exc),
             )
+            return _failed_as_failure(input, rejected)
         try:
-            return await while_heartbeating(call, every, give_up_after=input.wait_seconds)
+            outcome = await while_heartbeating(call, every, give_up_after=input.wait_seconds)
         except TimeoutError:
             # Free this activity slot (the auth workflows need slots too); the retry policy
             # asks again later with the same request id, which attaches to the same change.
@@ -183,6 +201,7 @@ class FleetActivities:
                 type=ITEM_PENDING,
                 category=ApplicationErrorCategory.BENIGN,
             ) from None
+        return _failed_as_failure(input, outcome)
 
     async def _delete_item(self, input: ApplyItemInput, deadline_at: datetime) -> AuthOutcome:
         """A delete item: already done if its entity ended with a verified delete."""

@@ -27,6 +27,7 @@ from temporalio.worker import WorkerConfig
 
 from nukiflow.activities.action_activities import ActionActivities
 from nukiflow.activities.auth_activities import AuthActivities
+from nukiflow.activities.auth_look import AuthLookActivities
 from nukiflow.activities.lock_zone_activities import LockZoneActivities
 from nukiflow.activities.nuki_client import NukiClient
 from nukiflow.activities.reconcile_activities import ReconcileActivities
@@ -95,6 +96,7 @@ def nuki_activities(nuki: NukiClient, flow: AuthChanges, *, webhooks: bool = Fal
         auth.write_auth,
         auth.await_auth,
         auth.create_auth,
+        AuthLookActivities(nuki).look_auth,
         actions.send_action,
         actions.confirm_action,
         actions.look_action,

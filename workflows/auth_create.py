@@ -12,14 +12,21 @@ an auth that was there before is never taken for the new one, however well it ma
 from __future__ import annotations
 
 import contextlib
+from datetime import UTC, datetime
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, WorkflowAlreadyStartedError
+from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from nukiflow.contracts import search_attributes as sa
-    from nukiflow.contracts.auth import AuthFields, AuthOutcome, ChangeKind, OutcomeStatus
+    from nukiflow.contracts.auth import (
+        AuthFields,
+        AuthOutcome,
+        ChangeKind,
+        CreateAuthRequest,
+        OutcomeStatus,
+    )
     from nukiflow.contracts.auth_io import CreateAuthInput
     from nukiflow.contracts.deadline import clock
     from nukiflow.contracts.entity import (
@@ -30,23 +37,44 @@ with workflow.unsafe.imports_passed_through():
         EntityMemory,
         EntityStatus,
         auth_workflow_id,
+        pack_memory,
     )
-    from nukiflow.contracts.names import AUTH_CREATE_WORKFLOW, AUTH_ENTITY_WORKFLOW
+    from nukiflow.contracts.names import (
+        AUTH_CREATE_FAILED_ERROR,
+        AUTH_CREATE_WORKFLOW,
+        AUTH_ENTITY_WORKFLOW,
+    )
     from nukiflow.workflows import auth_calls as calls
+    from nukiflow.workflows import auth_details as say
+    from nukiflow.workflows.auth_watch import WaitNotes, start_watch, stop_watch
     from nukiflow.workflows.failure_reasons import describe_activity_failure
 
 
 SNAPSHOT_PATCH = "create-lists-existing-auths-first"
 # Marks runs whose entity takes the creator's drift policy (earlier runs started it with alert).
 POLICY_PATCH = "create-hands-its-drift-policy-over"
+# Marks runs that fail (Temporal status Failed, the outcome in the failure's details) when the
+# create failed; earlier runs completed with the failed outcome as their result.
+FAILS_PATCH = "create-fails-when-it-failed"
+# Marks runs that watch the create (why it waits) beside its activities.
+WATCH_PATCH = "create-watch-why-it-waits"
 
 
 @workflow.defn(name=AUTH_CREATE_WORKFLOW)
 class AuthCreateWorkflow:
+    def __init__(self) -> None:
+        # What the current details show (set once the create begins).
+        self._request: CreateAuthRequest | None = None
+        self._deadline = datetime.min.replace(tzinfo=UTC)
+        self._notes = WaitNotes()
+        self._auth_type: int | None = None
+        self._auth_id: str | None = None
+        self._step_name = ""
+        self._step_since = self._deadline
+
     @workflow.run
     async def run(self, input: AuthCreateInput) -> AuthOutcome:
         request = input.request
-        desired = request.fields()
         timing = input.timing
         # The caller's instant (requests recorded before there was one: counted from here).
         deadline = request.deadline_from(workflow.now())
@@ -58,6 +86,8 @@ class AuthCreateWorkflow:
                 *sa.account_updates(input.account),
             ]
         )
+        self._request, self._deadline = request, deadline
+        self._auth_type = request.effective_type
         if deadline <= workflow.now():
             # Taken up too late (no worker could start it sooner): nothing is sent.
             return self._finish(
@@ -66,6 +96,22 @@ class AuthCreateWorkflow:
                 reason=f"its deadline ({clock(deadline, date=True)}) had passed when the "
                 f"create started at {clock(workflow.now())}; nothing was sent",
             )
+        self._step(say.READING_LOCK)
+        watch = None
+        if workflow.patched(WATCH_PATCH):
+            watch = start_watch(
+                request.smartlock_id, None, timing, self._notes, self._show_details, input.account
+            )
+        try:
+            return await self._create(input, deadline)
+        finally:
+            if watch is not None:
+                await stop_watch(watch, self._notes)
+
+    async def _create(self, input: AuthCreateInput, deadline: datetime) -> AuthOutcome:
+        request = input.request
+        desired = request.fields()
+        timing = input.timing
         existing_ids: list[str] | None = None
         snapshot_reads = 0
         try:
@@ -77,6 +123,7 @@ class AuthCreateWorkflow:
                 )
                 existing_ids, snapshot_reads = listed.ids, 1
             step = "creating the auth"
+            self._step(say.CREATING)
             if deadline <= workflow.now():
                 return self._finish(
                     input,
@@ -99,7 +146,9 @@ class AuthCreateWorkflow:
                 account=input.account,
             )
             workflow.upsert_search_attributes([sa.AUTH_ID.value_set(created.auth_id)])
+            self._auth_id = created.auth_id
             step = "waiting for the lock to apply the new auth"
+            self._step(say.WAITING)
             settled = await calls.await_auth(
                 request.smartlock_id,
                 created.auth_id,
@@ -139,17 +188,22 @@ class AuthCreateWorkflow:
                     max_rewrites=input.max_rewrites,
                     drift_policy=self._drift_policy(input),
                     account=input.account,
-                    memory=EntityMemory(
-                        desired=verified,
-                        verified=verified,
-                        auth_type=settled.auth.type,
-                        status=EntityStatus.IN_SYNC if not differences else EntityStatus.FAILED,
+                    carried_memory=pack_memory(
+                        EntityMemory(
+                            desired=verified,
+                            verified=verified,
+                            auth_type=settled.auth.type,
+                            status=EntityStatus.IN_SYNC if not differences else EntityStatus.FAILED,
+                            verified_at=workflow.now(),
+                        )
                     ),
                 ),
                 id=entity_id,
                 result_type=AuthEntityResult,
                 parent_close_policy=ParentClosePolicy.ABANDON,
-                static_summary=f"auth {created.auth_id} on smartlock {request.smartlock_id}",
+                static_summary=say.static_summary(
+                    request.name, settled.auth.type, request.smartlock_id, created.auth_id
+                ),
             )
         if differences:
             return self._finish(
@@ -198,7 +252,7 @@ class AuthCreateWorkflow:
                 )
             ]
         )
-        return AuthOutcome(
+        outcome = AuthOutcome(
             status=status,
             request_id=input.request.request_id,
             smartlock_id=input.request.smartlock_id,
@@ -209,4 +263,40 @@ class AuthCreateWorkflow:
             reads=reads,
             reason=reason,
             workflow_id=workflow.info().workflow_id,
+        )
+        self._show_details(outcome)
+        if status is OutcomeStatus.FAILED and workflow.patched(FAILS_PATCH):
+            # The create's purpose failed: so does the run (the Failures view and
+            # ``ExecutionStatus = 'Failed'`` find it); callers read the outcome from the details.
+            raise ApplicationError(
+                reason or "the create failed",
+                outcome,
+                type=AUTH_CREATE_FAILED_ERROR,
+                non_retryable=True,
+            )
+        return outcome
+
+    # -- what the Temporal UI shows ------------------------------------------------------
+
+    def _step(self, step: str) -> None:
+        self._step_name, self._step_since = step, workflow.now()
+        self._show_details()
+
+    def _show_details(self, outcome: AuthOutcome | None = None) -> None:
+        request = self._request
+        if request is None:  # answered before it began (its deadline had passed)
+            return
+        workflow.set_current_details(
+            say.create_details(
+                request.name,
+                self._auth_type,
+                request.smartlock_id,
+                request.fields(),
+                step=self._step_name,
+                since=self._step_since,
+                deadline=self._deadline,
+                notes=self._notes,
+                auth_id=self._auth_id,
+                outcome=outcome,
+            )
         )

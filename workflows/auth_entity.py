@@ -63,6 +63,7 @@ with workflow.unsafe.imports_passed_through():
         merge_segment,
         next_segment,
     )
+    from nukiflow.workflows.auth_watch import WaitNotes, start_watch, stop_watch
     from nukiflow.workflows.failure_reasons import describe_activity_failure
     from nukiflow.workflows.named_updates import async_update
 
@@ -81,6 +82,9 @@ LINE_PATCH = "change-answered-at-its-deadline-in-line"
 # Marks runs that take ``nuki_auth_event`` signals (earlier runs left them unread; replaying
 # one, the handler ignores them so it decides as it did).
 EVENTS_PATCH = "auth-events"
+# Marks runs that watch the change under way and say in their details why it waits (see
+# nukiflow.workflows.auth_watch); earlier runs scheduled no watch timer or look.
+WATCH_PATCH = "watch-why-a-change-waits"
 WAITING_STEP = "waiting for the lock to apply the change"
 
 __all__ = [
@@ -248,10 +252,24 @@ class AuthEntityWorkflow(EntityCompletion):
         cut = next_segment(self._pending)
         segment, self._pending = self._pending[:cut], self._pending[cut:]
         self._segment = segment
+        self._step, self._step_since, self._notes = "", None, WaitNotes()
+        watch = None
+        if workflow.patched(WATCH_PATCH):
+            watch = start_watch(
+                self._input.smartlock_id,
+                self._input.auth_id,
+                self._input.timing,
+                self._notes,
+                self._show_details,
+                self._input.account,
+            )
         try:
             await self._process_segment(segment)
         finally:
+            if watch is not None:
+                await stop_watch(watch, self._notes)
             self._segment = []
+            self._show_details()
 
     async def _process_segment(self, segment: list[PendingChange]) -> None:
         last = segment[-1]
@@ -305,6 +323,7 @@ class AuthEntityWorkflow(EntityCompletion):
             self._set_status(self._settled_status())
             return False
         smartlock_id, auth_id = self._input.smartlock_id, self._input.auth_id
+        self._begin_step(say.READING)
         try:
             result = await calls.read_auth(
                 smartlock_id,
@@ -334,6 +353,7 @@ class AuthEntityWorkflow(EntityCompletion):
             return False
         self._auth_type = result.auth.type
         self._desired = self._verified = AuthFields.from_wire(result.auth)
+        self._took_verified()
         self._took_read(result.auth.update_date)
         return True
 
@@ -350,6 +370,7 @@ class AuthEntityWorkflow(EntityCompletion):
                 self._fail(pending, say.expired_before_landing(deadline, writes), writes, reads)
                 return
             step = "writing the change"
+            self._begin_step(say.WRITING if round_ == 0 else f"{say.WRITING} again ({round_ + 1})")
             try:
                 written = await calls.write_auth(
                     WriteAuthInput(
@@ -367,6 +388,7 @@ class AuthEntityWorkflow(EntityCompletion):
                 )
                 writes += 1
                 step = WAITING_STEP
+                self._begin_step(say.WAITING)
                 # From the lock's report when it comes in time, else by polling.
                 settled = await self._settle(pending, deadline, written)
                 reads += settled.reads
@@ -392,6 +414,7 @@ class AuthEntityWorkflow(EntityCompletion):
                 return
             if target is not None:
                 self._verified = back.verified
+                self._took_verified()
                 if back.landed:
                     self._resolve(pending, OutcomeStatus.APPLIED, writes=writes, reads=reads)
                     return

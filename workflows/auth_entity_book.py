@@ -23,9 +23,11 @@ with workflow.unsafe.imports_passed_through():
         EntityMemory,
         EntityStatus,
         PendingChange,
+        pack_memory,
     )
     from nukiflow.contracts.events import AuthEvent
     from nukiflow.workflows import auth_details as say
+    from nukiflow.workflows.auth_watch import WaitNotes
 
 # Outcomes kept for request-id idempotency across continue-as-new.
 REMEMBERED_OUTCOMES = 200
@@ -34,7 +36,7 @@ REMEMBERED_OUTCOMES = 200
 class EntityBook:
     def __init__(self, input: AuthEntityInput) -> None:
         self._input = input
-        memory = input.memory
+        memory = input.remembered()
         self._desired: AuthFields | None = memory.desired
         self._verified: AuthFields | None = memory.verified
         self._auth_type: int | None = memory.auth_type
@@ -56,6 +58,12 @@ class EntityBook:
         self._drift_policy: DriftPolicy = input.drift_policy
         # Writes in a row that polling settled although the lock's webhooks were expected.
         self._webhook_misses = memory.webhook_misses
+        # When the verified state was last read back (shown in the details).
+        self._verified_at: datetime | None = memory.verified_at
+        # What the change under way is doing, since when, and what the watch saw.
+        self._step = ""
+        self._step_since: datetime | None = None
+        self._notes = WaitNotes()
 
     # -- what the entity knows ----------------------------------------------------------
 
@@ -86,17 +94,21 @@ class EntityBook:
         return self._input.model_copy(
             update={
                 "drift_policy": self._drift_policy,
-                "memory": EntityMemory(
-                    desired=self._desired,
-                    verified=self._verified,
-                    auth_type=self._auth_type,
-                    counter=self._counter,
-                    status=self._status,
-                    outcomes=self._recent_outcomes(),
-                    drift=self._drift,
-                    lock_date=self._lock_date,
-                    recent_digests=self._recent_digests,
-                    webhook_misses=self._webhook_misses,
+                "memory": None,
+                "carried_memory": pack_memory(
+                    EntityMemory(
+                        desired=self._desired,
+                        verified=self._verified,
+                        auth_type=self._auth_type,
+                        counter=self._counter,
+                        status=self._status,
+                        outcomes=self._recent_outcomes(),
+                        drift=self._drift,
+                        lock_date=self._lock_date,
+                        recent_digests=self._recent_digests,
+                        verified_at=self._verified_at,
+                        webhook_misses=self._webhook_misses,
+                    )
                 ),
             }
         )
@@ -113,7 +125,12 @@ class EntityBook:
         )
 
     def _view(self) -> AuthEntityView:
+        under_way = self._picture().under_way
         return AuthEntityView(
+            under_way=None if under_way is None else under_way.number,
+            step=None if under_way is None else under_way.step,
+            why_waiting=None if under_way is None else say.why_waiting(under_way),
+            verified_at=self._verified_at,
             smartlock_id=self._input.smartlock_id,
             auth_id=self._input.auth_id,
             status=self._status,
@@ -215,18 +232,57 @@ class EntityBook:
         )
         self._status_published = self._status
 
-    def _show_details(self) -> None:
-        last = list(self._outcomes.values())[-1] if self._outcomes else None
-        workflow.set_current_details(
-            say.entity_details(
-                self._input.smartlock_id,
-                self._input.auth_id,
-                self._status,
-                changes=self._counter,
-                pending=len(self._pending),
-                verified=self._verified,
-                last=last,
-                drift=self._drift,
-                policy=self._drift_policy.value,
+    def _begin_step(self, step: str) -> None:
+        """The change under way moved on to ``step`` (shown in the details)."""
+        self._step = step
+        self._step_since = workflow.now()
+        self._show_details()
+
+    def _took_verified(self) -> None:
+        self._verified_at = workflow.now()
+
+    def _picture(self) -> say.EntityPicture:
+        under_way = None
+        if self._segment:
+            last = self._segment[-1]
+            patch = last.change.patch
+            fields: tuple[str, ...] = ()
+            if patch is not None:
+                fields = say.field_words(
+                    [
+                        name
+                        for name in type(patch).model_fields
+                        if name != "clear" and getattr(patch, name) is not None
+                    ]
+                    + sorted(patch.clear)
+                )
+            under_way = say.ChangeUnderWay(
+                number=last.number,
+                kind=last.change.kind,
+                fields=fields,
+                step=self._step or "starting",
+                since=self._step_since or last.accepted_at,
+                deadline=last.change.deadline_from(last.accepted_at),
+                notes=self._notes.model_copy(),
             )
+        return say.EntityPicture(
+            smartlock_id=self._input.smartlock_id,
+            auth_id=self._input.auth_id,
+            status=self._status,
+            changes=self._counter,
+            auth_type=self._auth_type,
+            desired=self._desired,
+            verified=self._verified,
+            verified_at=self._verified_at,
+            under_way=under_way,
+            waiting=tuple(
+                (p.number, p.change.kind, p.change.deadline_from(p.accepted_at))
+                for p in self._pending
+            ),
+            last=list(self._outcomes.values())[-1] if self._outcomes else None,
+            drift=tuple(self._drift),
+            policy=self._drift_policy.value,
         )
+
+    def _show_details(self) -> None:
+        workflow.set_current_details(say.entity_details(self._picture()))

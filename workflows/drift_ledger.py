@@ -39,6 +39,11 @@ with workflow.unsafe.imports_passed_through():
         STATE_QUERY,
         UNMANAGED_AUTH_SIGNAL,
     )
+    from nukiflow.workflows.auth_details import type_name
+    from nukiflow.workflows.markdown import md
+
+# Unmanaged auths the current details list by name (the latest seen).
+LISTED = 10
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -185,4 +190,14 @@ class DriftLedgerWorkflow:
             f"**On the lock:** {len(present)} · deleted since: "
             f"{len(self._entries) - len(present)} · sightings: {self._sightings}",
         ]
+        # The latest seen first, by name and type (never a code).
+        latest = sorted(present, key=lambda e: e.last_seen, reverse=True)[:LISTED]
+        lines.extend(
+            f"- {md(e.name)} · {type_name(e.type)} `{e.auth_id}` · "
+            f"{'enabled' if e.enabled else 'disabled'} · last seen "
+            f"{e.last_seen:%Y-%m-%d %H:%M} UTC"
+            for e in latest
+        )
+        if len(present) > LISTED:
+            lines.append(f"and {len(present) - LISTED} more (the `state` query lists them)")
         workflow.set_current_details("\n\n".join(lines))

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from nukiflow.contracts import fleet_policies as policy
@@ -26,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
         APPLY_ITEM_ACTIVITY,
         FIND_AUTH_ACTIVITY,
         REVOKE_AUTH_ACTIVITY,
+        ROLLOUT_ITEM_FAILED_ERROR,
     )
     from nukiflow.contracts.rollout import RolloutItem
 
@@ -39,9 +41,12 @@ async def apply_item(
     heartbeat_seconds: float,
     retry_policy: RetryPolicy,
     summary: str,
+    fail_when_failed: bool = False,
 ) -> AuthOutcome:
     """Send one change through its auth's workflow (a create through the create workflow) and
-    return its outcome. Its deadline becomes an instant now: every attempt sends the same."""
+    return its outcome. Its deadline becomes an instant now: every attempt sends the same.
+    With ``fail_when_failed`` a failed or rejected change fails the activity (see
+    :func:`item_failure_outcome`)."""
     result: AuthOutcome = await workflow.execute_activity(
         APPLY_ITEM_ACTIVITY,
         ApplyItemInput(
@@ -50,6 +55,7 @@ async def apply_item(
             deadline_at=workflow.now() + deadline,
             wait_seconds=wait_seconds,
             heartbeat_seconds=heartbeat_seconds,
+            fail_when_failed=fail_when_failed,
         ),
         result_type=AuthOutcome,
         start_to_close_timeout=policy.item_start_to_close(deadline),
@@ -92,3 +98,13 @@ def start_revoke(
         retry_policy=policy.revoke_policy(timing),
         summary=f"revoke auth {revoke.auth_id} and verify it is gone",
     )
+
+
+def item_failure_outcome(err: ActivityError) -> AuthOutcome | None:
+    """The outcome a failed item's activity carries (None: the activity failed otherwise)."""
+    cause = err.cause
+    if not isinstance(cause, ApplicationError) or cause.type != ROLLOUT_ITEM_FAILED_ERROR:
+        return None
+    if not cause.details:
+        return None
+    return AuthOutcome.model_validate(cause.details[0])

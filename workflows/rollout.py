@@ -67,6 +67,19 @@ with workflow.unsafe.imports_passed_through():
     from nukiflow.workflows.rollout_book import RolloutBook
     from nukiflow.workflows.rollout_schedule import Scheduler
 
+# What the progress query without an argument lists: what an operator asks about.
+NOT_APPLIED = (
+    ItemStatus.FAILED,
+    ItemStatus.RUNNING,
+    ItemStatus.PENDING,
+    ItemStatus.SKIPPED,
+    ItemStatus.ABANDONED,
+)
+
+# Marks runs whose failed items fail their activity (drawn failed in the timeline); earlier
+# runs had the activity complete with the failed outcome.
+ITEM_FAILS_PATCH = "rollout-item-activity-fails-for-a-failed-item"
+
 _OUTCOME_STATUS = {
     OutcomeStatus.APPLIED: ItemStatus.APPLIED,
     OutcomeStatus.SUPERSEDED: ItemStatus.SUPERSEDED,
@@ -152,7 +165,11 @@ class RolloutWorkflow:
             raise ValueError(f"the rollout already ended ({self._book.state.value})")
 
     @workflow.query(name=ROLLOUT_PROGRESS_QUERY)
-    def progress(self, query: ProgressQuery) -> RolloutProgress:
+    def progress(self, query: ProgressQuery | None = None) -> RolloutProgress:
+        """Totals and one page of items; without an argument (as the Temporal UI asks) the
+        first page of the items that did not end applied or superseded."""
+        if query is None:
+            query = ProgressQuery(statuses=list(NOT_APPLIED))
         return self._progress(query)
 
     # -- the main loop -----------------------------------------------------------------------
@@ -278,9 +295,11 @@ class RolloutWorkflow:
                 # Also the re-asking of an item still in progress (ItemPending).
                 retry_policy=policy.rollout_item_policy(options),
                 summary=f"item {index}: {item.label()}",
+                fail_when_failed=workflow.patched(ITEM_FAILS_PATCH),
             )
         except ActivityError as err:
-            if index not in self._withdrawn:
+            outcome = calls.item_failure_outcome(err)
+            if outcome is None and index not in self._withdrawn:
                 failure = describe_activity_failure(err, f"applying item {index}")
         except asyncio.CancelledError:
             # Withdrawn by this run (drain timed out) or the workflow was cancelled.

@@ -24,6 +24,10 @@ from nukiflow.contracts.rollout import (
     unpack_carry,
     unpack_items,
 )
+from nukiflow.workflows.markdown import md
+
+# Failed items the current details list (the latest ones).
+FAILURES_SHOWN = 5
 
 
 class RolloutBook:
@@ -186,4 +190,14 @@ class RolloutBook:
         ]
         if self.stop_reason:
             lines.append(f"> {self.stop_reason}")
+        failed = [i for i in self.reasons if self.status[i] is ItemStatus.FAILED]
+        if failed:
+            shown = failed[-FAILURES_SHOWN:]
+            lines.append(
+                f"**Latest failures** ({len(shown)} of {len(failed)}; the `progress` query "
+                "lists every item not applied):"
+            )
+            lines.extend(
+                f"- item {i}: {md(self.items[i].label())}: {md(self.reasons[i])}" for i in shown
+            )
         return "\n\n".join(lines)

@@ -74,15 +74,33 @@ async def _grant_view(grant: GrantHandle, running: bool) -> GrantView:
     if not running:
         return await grant.result()
     try:
-        return await grant.handle.query(
+        view = await grant.handle.query(
             AccessGrantWorkflow.state, rpc_timeout=timedelta(seconds=10)
         )
+        running_attempt = await _revocation_attempt(grant)
     except (RPCError, WorkflowQueryFailedError) as exc:
         error(
             f"no worker answered for grant {grant.id} ({_first_line(exc)})",
             "start a worker (`nukiflow worker`, or `nukiflow dev`) to see its details",
         )
         raise _Abort(EXIT_FAILED) from None
+    # The workflow counts the attempts of revocations that ended; the one running now is
+    # counted by Temporal (its attempt number), which the workflow cannot see.
+    return view.model_copy(
+        update={"revocation_attempts": view.revocation_attempts + running_attempt}
+    )
+
+
+async def _revocation_attempt(grant: GrantHandle) -> int:
+    """The attempt number of the revocation activity running now (0: none runs)."""
+    from nukiflow.contracts.names import REVOKE_AUTH_ACTIVITY
+
+    description = await grant.handle.describe()
+    return sum(
+        pending.attempt
+        for pending in description.raw_description.pending_activities
+        if pending.activity_type.name == REVOKE_AUTH_ACTIVITY
+    )
 
 
 def access_show(grant_id: str = GRANT_ID_ARGUMENT, json_output: bool = JSON_OPTION) -> None:

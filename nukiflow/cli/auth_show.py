@@ -76,6 +76,6 @@ async def _auth_show(settings: Settings, smartlock_id: int, auth_id: str, json_o
             view,
             workflow_id=workflow_id,
             running=running,
-            ui_link=_ui_link(settings),
+            ui_link=_ui_link(settings, run_id=description.run_id),
         )
     return EXIT_OK

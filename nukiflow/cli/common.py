@@ -121,23 +121,31 @@ def _first_line(exc: BaseException) -> str:
 
 
 def ui_base_url(settings: Settings) -> str | None:
-    """The Temporal UI: ``NUKIFLOW_UI_URL``, else the dev server's convention (gRPC port +
+    """The Temporal UI: ``NUKIFLOW_UI_URL``, else the one ``nukiflow dev`` recorded in the
+    state directory for this Temporal address, else the dev server's convention (gRPC port +
     1000) for a Temporal on this machine, else unknown."""
+    from nukiflow.devtools.ui_address import recorded_ui_address
+
     if settings.ui_url:
         return settings.ui_url.strip().rstrip("/")
+    recorded = recorded_ui_address(settings.state_dir, settings.temporal_address)
+    if recorded is not None:
+        return recorded.rstrip("/")
     host, _, port = settings.temporal_address.rpartition(":")
     if host in ("localhost", "127.0.0.1", "[::1]") and port.isdigit():
         return f"http://localhost:{int(port) + 1000}"
     return None
 
 
-def _ui_link(settings: Settings) -> Callable[[str], str | None]:
+def _ui_link(settings: Settings, *, run_id: str | None = None) -> Callable[[str], str | None]:
+    """Links to workflows in the UI; with ``run_id`` (a run just described) to its User
+    Metadata tab."""
     base = ui_base_url(settings)
 
     def link(workflow_id: str) -> str | None:
         if base is None:
             return None
-        return ui_workflow_url(base, settings.temporal_namespace, workflow_id)
+        return ui_workflow_url(base, settings.temporal_namespace, workflow_id, run_id)
 
     return link
 

@@ -39,12 +39,20 @@ EXIT_UNKNOWN = 3
 PIPE_WIDTH = 200
 
 
-def ui_workflow_url(ui_url: str, namespace: str, workflow_id: str) -> str:
-    """The Temporal UI page of a workflow (namespace and id percent-encoded)."""
-    return (
+def ui_workflow_url(
+    ui_url: str, namespace: str, workflow_id: str, run_id: str | None = None
+) -> str:
+    """The Temporal UI page of a workflow (namespace and id percent-encoded). With a run id it
+    opens that run's User Metadata tab (summary, details, current details); without one, the
+    latest run on the UI's default tab (the Timeline): the UI has no run-less address for a
+    tab, and a run id goes stale when the workflow continues as new."""
+    base = (
         f"{ui_url.rstrip('/')}/namespaces/{quote(namespace, safe='')}/workflows/"
         f"{quote(workflow_id, safe='')}"
     )
+    if run_id is None:
+        return base
+    return f"{base}/{quote(run_id, safe='')}/user-metadata"
 
 
 def _escaped(char: str) -> str:

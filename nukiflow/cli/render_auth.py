@@ -125,7 +125,12 @@ def render_auth_view(
         console.print("  Desired (not on the lock yet):")
         for line in describe_auth(view.desired):
             console.print(f"    {line}")
-    console.print(f"  Changes: {view.change_counter} accepted, {view.pending_changes} pending")
+    waiting = view.pending_changes + (0 if view.under_way is None else 1)
+    console.print(f"  Changes: {view.change_counter} accepted, {waiting} pending")
+    if view.under_way is not None:
+        console.print(f"  Now: change #{view.under_way}: {safe(view.step or 'starting')}")
+        if view.why_waiting:
+            console.print(f"  [yellow]Why it waits:[/] {safe(view.why_waiting)}")
     for outcome in view.last_outcomes[-5:]:
         mark, colour, label = _STATUS_STYLE[outcome.status]
         reason = f": {safe(outcome.reason)}" if outcome.reason and not outcome.ok else ""

@@ -95,6 +95,9 @@ class StatusRow(BaseModel):
     auth_id: str | None = None
     status: str | None = None
     started: datetime | None = None
+    run_id: str | None = None
+    # The run's User Metadata tab in the Temporal UI (None: the UI's address is unknown).
+    ui_url: str | None = None
 
 
 def status_counts(rows: Sequence[StatusRow]) -> dict[str, int]:
@@ -140,3 +143,12 @@ def render_status(console: Console, rows: Sequence[StatusRow], *, scope: str) ->
             safe(row.workflow_id),
         )
     console.print(table)
+
+
+def render_links(console: Console, links: dict[str, str]) -> None:
+    """The Temporal UI's lists for the common questions (nothing when the UI is unknown)."""
+    if not links:
+        return
+    console.print("In the Temporal UI:")
+    for question, url in links.items():
+        console.print(f"  {question + ':':<21}[link={url}]{url}[/link]", soft_wrap=True)

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import typer
 
-from nukiflow.cli.common import JSON_OPTION, _connect, _lock_id, _run, _settings
-from nukiflow.cli.console import EXIT_OK, print_json, stdout_console
-from nukiflow.cli.render_status import StatusRow, render_status, status_counts
+from nukiflow.cli.common import JSON_OPTION, _connect, _lock_id, _run, _settings, ui_base_url
+from nukiflow.cli.console import EXIT_OK, print_json, stdout_console, ui_workflow_url
+from nukiflow.cli.render_status import StatusRow, render_links, render_status, status_counts
+from nukiflow.cli.ui_links import question_links
 from nukiflow.contracts.accounts import check_account_name
 from nukiflow.settings import Settings
 
@@ -44,6 +45,7 @@ async def _status(
     from nukiflow.contracts import search_attributes as sa
 
     flow = await _connect(settings)
+    base = ui_base_url(settings)
     rows: list[StatusRow] = []
     async for execution in flow.client.list_workflows(
         status_query(settings.task_queue, smartlock_id, account)
@@ -57,11 +59,22 @@ async def _status(
                 auth_id=attributes.get(sa.AUTH_ID),
                 status=attributes.get(sa.STATUS),
                 started=execution.start_time,
+                run_id=execution.run_id,
+                ui_url=None
+                if base is None
+                else ui_workflow_url(
+                    base, settings.temporal_namespace, execution.id, execution.run_id
+                ),
             )
         )
     scope = f"on smartlock {smartlock_id}" if smartlock_id is not None else "on this task queue"
     if account is not None:
         scope += f" of account {account}"
+    links = (
+        {}
+        if base is None
+        else question_links(base, settings.temporal_namespace, settings.task_queue, smartlock_id)
+    )
     if json_output:
         print_json(
             {
@@ -70,8 +83,11 @@ async def _status(
                 "account": account,
                 "counts": status_counts(rows),
                 "workflows": [row.model_dump(mode="json") for row in rows],
+                "ui_links": links,
             }
         )
     else:
-        render_status(stdout_console(), rows, scope=scope)
+        console = stdout_console()
+        render_status(console, rows, scope=scope)
+        render_links(console, links)
     return EXIT_OK

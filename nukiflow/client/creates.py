@@ -4,13 +4,14 @@ retry attaches to the create it started instead of creating twice."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
 from pydantic import ValidationError
-from temporalio.client import WorkflowHandle
+from temporalio.client import WorkflowFailureError, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 
 from nukiflow.client.base import FacadeBase, account_priority
 from nukiflow.client.outcomes import rejected_change
@@ -18,8 +19,51 @@ from nukiflow.contracts.auth import AuthOutcome, ChangeKind, CreateAuthRequest
 from nukiflow.contracts.deadline import Deadline, DeadlineError
 from nukiflow.contracts.entity import AuthCreateInput, DriftPolicy, create_workflow_id
 from nukiflow.contracts.messages import validation_message
-from nukiflow.contracts.names import AUTH_CREATE_WORKFLOW
+from nukiflow.contracts.names import AUTH_CREATE_FAILED_ERROR, AUTH_CREATE_WORKFLOW
 from nukiflow.contracts.validation import InputError, check_target
+
+
+def failed_create_outcome(err: WorkflowFailureError) -> AuthOutcome | None:
+    """The outcome a create that failed carries in its failure (None: it failed otherwise)."""
+    cause = err.cause
+    if not isinstance(cause, ApplicationError) or cause.type != AUTH_CREATE_FAILED_ERROR:
+        return None
+    if not cause.details:
+        return None
+    return AuthOutcome.model_validate(cause.details[0])
+
+
+class CreateHandle(WorkflowHandle[Any, AuthOutcome]):
+    """A create's workflow handle whose ``result()`` is the create's outcome, failed ones
+    included (the run of a create that failed fails, its outcome in the failure)."""
+
+    @classmethod
+    def of(cls, handle: WorkflowHandle[Any, AuthOutcome]) -> CreateHandle:
+        return cls(
+            handle._client,
+            handle.id,
+            run_id=handle.run_id,
+            result_run_id=handle.result_run_id,
+            first_execution_run_id=handle.first_execution_run_id,
+            result_type=AuthOutcome,
+        )
+
+    async def result(
+        self,
+        *,
+        follow_runs: bool = True,
+        rpc_metadata: Mapping[str, str | bytes] = {},
+        rpc_timeout: timedelta | None = None,
+    ) -> AuthOutcome:
+        try:
+            return await super().result(
+                follow_runs=follow_runs, rpc_metadata=rpc_metadata, rpc_timeout=rpc_timeout
+            )
+        except WorkflowFailureError as err:
+            outcome = failed_create_outcome(err)
+            if outcome is None:
+                raise
+            return outcome
 
 
 class AuthCreateCalls(FacadeBase):
@@ -133,7 +177,7 @@ class AuthCreateCalls(FacadeBase):
                 return rejected_change(smartlock_id, None, request_id, str(exc))
         workflow_id = create_workflow_id(smartlock_id, request_id)
         try:
-            return await self.client.start_workflow(
+            handle = await self.client.start_workflow(
                 AUTH_CREATE_WORKFLOW,
                 AuthCreateInput(
                     request=request,
@@ -147,9 +191,18 @@ class AuthCreateCalls(FacadeBase):
                 priority=account_priority(account),
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                static_summary=f"create auth {request.name!r} on smartlock {smartlock_id}",
+                static_summary=create_summary(request),
                 result_type=AuthOutcome,
             )
         except WorkflowAlreadyStartedError:
             # The same request id ran before: attach to its result, never create twice.
-            return self.client.get_workflow_handle(workflow_id, result_type=AuthOutcome)
+            return CreateHandle.of(
+                self.client.get_workflow_handle(workflow_id, result_type=AuthOutcome)
+            )
+        return CreateHandle.of(handle)
+
+
+def create_summary(request: CreateAuthRequest) -> str:
+    """The create's static summary: what is created, in words (never the code)."""
+    what = "keypad code" if request.code is not None else "auth"
+    return f"create {what} {request.name!r} on smartlock {request.smartlock_id}"

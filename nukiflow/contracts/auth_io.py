@@ -28,6 +28,24 @@ class ReadAuthResult(BaseModel):
     auth: SmartlockAuth | None
 
 
+class LookAuthInput(BaseModel):
+    smartlock_id: int
+    # None: only the lock is looked at (a create, before its auth has an id).
+    auth_id: str | None = None
+
+
+class LookAuthResult(BaseModel):
+    """What one look at the lock and the auth saw while a change waited (never a code)."""
+
+    # Nuki's ``serverState`` of the lock (0: online).
+    server_state: int
+    online: bool
+    # The auth carries an ``operationId``: an operation is pending on the lock (writes get 423).
+    operation_pending: bool = False
+    # False: the auth was not found.
+    found: bool = True
+
+
 class WriteAuthInput(BaseModel):
     smartlock_id: int
     auth_id: str

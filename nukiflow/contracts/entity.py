@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import zlib
 from datetime import datetime
 from enum import StrEnum
 from typing import Final
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from nukiflow.contracts.accounts import AccountName
 from nukiflow.contracts.auth import (
@@ -81,9 +82,35 @@ class EntityMemory(BaseModel):
     # Writes in a row that polling settled because the lock's report did not come in time
     # (see nukiflow.workflows.completion): from two on, the entity polls at once again.
     webhook_misses: int = 0
+    # When the verified state was last read back.
+    verified_at: datetime | None = None
+
+
+_MEMORY: Final = TypeAdapter(EntityMemory)
+
+
+def pack_memory(memory: EntityMemory) -> bytes:
+    """The memory as the next run's opaque ``carried_memory`` (zlib-compressed JSON)."""
+    return zlib.compress(_MEMORY.dump_json(memory), 6)
+
+
+def unpack_memory(blob: bytes) -> EntityMemory:
+    try:
+        raw = zlib.decompress(blob)
+    except zlib.error:
+        raise ValueError("the carried memory is not zlib-compressed JSON") from None
+    return _MEMORY.validate_json(raw)
 
 
 class AuthEntityInput(BaseModel):
+    """What starts an entity. Its state travels as ``carried_memory``: opaque on purpose,
+    because the Temporal UI shows a run's input, and an input that read as the auth's state
+    (a code, a window) would show one that is no longer desired after the next change. The
+    state is in the current details and the ``state`` query. Inputs recorded before carry
+    ``memory`` in the open; it is still read."""
+
+    model_config = ConfigDict(ser_json_bytes="base64", val_json_bytes="base64")
+
     smartlock_id: SmartlockId
     auth_id: AuthId
     timing: WorkflowTiming = Field(default_factory=WorkflowTiming)
@@ -92,9 +119,18 @@ class AuthEntityInput(BaseModel):
     max_history_events: int = Field(default=2000, ge=100)
     # What to do when the lock drifts from the verified state (see DriftPolicy).
     drift_policy: DriftPolicy = DriftPolicy.ALERT
-    memory: EntityMemory = Field(default_factory=EntityMemory)
+    # Written by runs before ``carried_memory`` existed (and read still).
+    memory: EntityMemory | None = None
+    # What the last run (or the create that made the auth) hands over; see the class doc.
+    carried_memory: bytes | None = None
     # The Nuki account of the lock, by name (never a credential); None: the default account.
     account: AccountName | None = None
+
+    def remembered(self) -> EntityMemory:
+        """The memory this run starts from."""
+        if self.carried_memory is not None:
+            return unpack_memory(self.carried_memory)
+        return self.memory or EntityMemory()
 
 
 class AuthEntityView(BaseModel):
@@ -112,6 +148,12 @@ class AuthEntityView(BaseModel):
     drift_policy: DriftPolicy = DriftPolicy.ALERT
     # Names (never values) of the fields in which the lock last drifted.
     drift: list[str] = Field(default_factory=list)
+    # The change being written now (``pending_changes`` counts only those waiting behind it),
+    # what it is doing, and why it waits, in words (None: nothing under way or nothing seen).
+    under_way: int | None = None
+    step: str | None = None
+    why_waiting: str | None = None
+    verified_at: datetime | None = None
 
 
 class AuthEntityResult(BaseModel):

@@ -35,6 +35,11 @@ class ApplyItemInput(BaseModel):
     deadline_seconds: float | None = None
     wait_seconds: float
     heartbeat_seconds: float
+    # Fail the activity (non-retryable, type ``RolloutItemFailed``, the outcome in its
+    # details) when the item's change failed or was rejected, so the item looks failed in the
+    # Temporal UI's timeline. Runs from before this field completed the activity with the
+    # outcome either way.
+    fail_when_failed: bool = False
 
 
 class RevokeAuthInput(BaseModel):

@@ -48,6 +48,8 @@ LIST_AUTH_IDS_ACTIVITY: Final = "nuki.auth.list_ids"
 WRITE_AUTH_ACTIVITY: Final = "nuki.auth.write"
 AWAIT_AUTH_ACTIVITY: Final = "nuki.auth.await"
 CREATE_AUTH_ACTIVITY: Final = "nuki.auth.create"
+# One look at the lock and the auth while a change waits: why it waits (offline, busy).
+LOOK_AUTH_ACTIVITY: Final = "nuki.auth.look"
 SEND_ACTION_ACTIVITY: Final = "nuki.action.send"
 CONFIRM_ACTION_ACTIVITY: Final = "nuki.action.confirm"
 LOOK_ACTION_ACTIVITY: Final = "nuki.action.look"
@@ -61,6 +63,12 @@ LOCK_ZONE_ACTIVITY: Final = "nuki.lock.zone"
 # -- error types of failures that workflows and callers tell apart ------------------------------
 ENTITY_ROLLING_OVER_ERROR: Final = "EntityRollingOver"
 AUTH_DELETED_ERROR: Final = "AuthDeleted"
+# A create that could not create (or created an auth that differs): the run fails with this
+# type, its outcome in the failure's details, so Temporal's Failed means what it says.
+AUTH_CREATE_FAILED_ERROR: Final = "AuthCreateFailed"
+# A rollout item whose change failed or was rejected: its activity fails with this type, the
+# outcome in the failure's details, so the item is drawn failed in the UI's timeline.
+ROLLOUT_ITEM_FAILED_ERROR: Final = "RolloutItemFailed"
 LOCK_ROLLING_OVER_ERROR: Final = "LockWorkflowRollingOver"
 GRANT_REFUSED_ERROR: Final = "GrantRefused"
 # The deadline of a change or action passed before it could be sent (the record shows it was not).

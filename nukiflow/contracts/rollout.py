@@ -26,6 +26,7 @@ from nukiflow.contracts.rollout_plan import (
     RolloutOptions,
     RolloutPlan,
     check_rollout_id,
+    describe_plan,
     item_request_id,
     pack_items,
     rollout_workflow_id,
@@ -72,6 +73,7 @@ __all__ = [
     "RolloutState",
     "RolloutTotals",
     "check_rollout_id",
+    "describe_plan",
     "item_request_id",
     "outcome_reason",
     "pack_carry",
@@ -136,6 +138,9 @@ class RolloutInput(BaseModel):
 
     rollout_id: str
     name: str | None = None
+    # The plan in words (name, counts per operation, locks), for people reading the input in
+    # the Temporal UI; ``items_packed`` is what runs. Absent from older inputs.
+    plan: str | None = None
     count: int = Field(gt=0)
     items_packed: bytes
     options: RolloutOptions = Field(default_factory=RolloutOptions)
@@ -154,4 +159,5 @@ class RolloutInput(BaseModel):
             items_packed=pack_items(plan.items),
             options=plan.options,
             report_limits=report_limits or ReportLimits(),
+            plan=describe_plan(plan.name, plan.items),
         )

@@ -237,6 +237,16 @@ class RolloutPlan(BaseModel):
         return rollout_workflow_id(rollout_id or self.digest(with_codes=False)[:20])
 
 
+def describe_plan(name: str | None, items: list[RolloutItem]) -> str:
+    """A plan in words, never a code: ``spring-codes: 20 items (12 updates, 5 creates, 3
+    deletes) on 7 locks``."""
+    per_op = {op: sum(1 for item in items if item.op is op) for op in RolloutOp}
+    ops = ", ".join(f"{n} {op.value}s" for op, n in per_op.items() if n)
+    locks = len({item.smartlock_id for item in items})
+    what = f"{len(items)} items ({ops}) on {locks} lock{'s' if locks != 1 else ''}"
+    return f"{name}: {what}" if name else what
+
+
 def rollout_workflow_id(rollout_id: str) -> str:
     """``nuki-rollout-<id>``; an id that already carries the prefix is kept as it is."""
     if rollout_id.startswith(ROLLOUT_ID_PREFIX):

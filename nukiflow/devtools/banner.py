@@ -60,6 +60,9 @@ def print_dev_banner(console: Console, banner: DevBanner) -> None:
         exports.append(f"NUKIFLOW_TEMPORAL_ADDRESS={banner.temporal_address}")
     if state_dir is not None and state_dir != Settings.model_fields["state_dir"].default.resolve():
         exports.append(f"NUKIFLOW_STATE_DIR={state_dir}")
+    if banner.ui_url:
+        # The links the command line prints (``dev`` also records it in the state directory).
+        exports.append(f"NUKIFLOW_UI_URL={banner.ui_url}")
     if exports:
         console.print(f"  In another terminal first: [bold]export {' '.join(exports)}[/]")
     if banner.locks:

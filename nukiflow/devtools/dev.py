@@ -28,6 +28,7 @@ from nukiflow.devtools.stack import (
     StackOptions,
 )
 from nukiflow.devtools.temporal_server import DEFAULT_TEMPORAL_PORT, DEFAULT_UI_PORT, DevError
+from nukiflow.devtools.ui_address import record_ui_address
 from nukiflow.nexus.service import CALLER_NAMESPACE, ENDPOINT_NAME
 from nukiflow.settings import Settings
 from nukiflow.temporal.codec import CodecError, Keyring
@@ -162,6 +163,8 @@ async def run_dev(settings: Settings, options: DevOptions, *, out: Any = None) -
             console.print("[dim]Starting the Temporal dev server, the Nuki side and a worker…[/]")
             async with stack:
                 await _ensure_sweep(stack, settings, console)
+                if stack.ui_url:
+                    record_ui_address(state_dir, stack.temporal.address, stack.ui_url)
                 print_dev_banner(console, dev_banner(stack, settings))
                 console.print(
                     f"Nexus: endpoint [bold]{ENDPOINT_NAME}[/] → namespace "

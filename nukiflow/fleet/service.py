@@ -68,6 +68,7 @@ from nukiflow.contracts.rollout import (
     RolloutReport,
     RolloutState,
     check_rollout_id,
+    describe_plan,
 )
 from nukiflow.contracts.timing import WorkflowTiming
 from nukiflow.contracts.validation import InputError, check_text
@@ -157,7 +158,7 @@ class Fleet:
                         SearchAttributePair(sa.STATUS, RolloutState.RUNNING.value),
                     ]
                 ),
-                static_summary=f"rollout {plan.name or workflow_id}: {len(plan.items)} items",
+                static_summary=f"rollout {describe_plan(plan.name or workflow_id, plan.items)}",
             )
         handle = self.rollout(workflow_id)
         description = await handle.handle.describe()
@@ -313,7 +314,7 @@ class Fleet:
         return True
 
     async def _start_grant(self, request: GrantRequest, workflow_id: str, digest: str) -> None:
-        smartlock_id, window = request.smartlock_id, request.window
+        smartlock_id = request.smartlock_id
         with contextlib.suppress(WorkflowAlreadyStartedError):
             await self.client.start_workflow(
                 ACCESS_GRANT_WORKFLOW,
@@ -335,10 +336,9 @@ class Fleet:
                         ),
                     ]
                 ),
-                static_summary=(
-                    f"access {request.name!r} on smartlock {smartlock_id} until "
-                    f"{window.allowed_until_date:%Y-%m-%d %H:%M} UTC"
-                ),
+                # No window here: an extension moves it, and a summary is fixed at the start
+                # (the window in force is in the current details).
+                static_summary=f"access {request.name!r}: keypad code on smartlock {smartlock_id}",
             )
 
     def grant(self, grant_id: str) -> GrantHandle:

@@ -125,3 +125,31 @@ def rotate_weekdays(mask: int | None, days: int) -> int | None:
         if mask & bit:
             result |= WEEKDAY_BITS[(i + days) % 7]
     return result
+
+
+def format_weekday_ranges(mask: int | None) -> str:
+    """``mon-fri``, ``mon,wed,fri``, ``sat-mon`` (a run over the weekend), ``every day``: the
+    mask as people write it, runs of three or more days as ranges."""
+    if mask is None or mask == ALL_DAYS:
+        return "every day"
+    if mask == 0:
+        return "no day"
+    days = [bool(mask & bit) for bit in WEEKDAY_BITS]
+    # Start at a day that is off, so a run over the weekend stays whole.
+    start = days.index(False)
+    order = [(start + i) % 7 for i in range(7)]
+    runs: list[list[int]] = []
+    for day in order:
+        if days[day]:
+            if runs and runs[-1][-1] == (day - 1) % 7 and days[(day - 1) % 7]:
+                runs[-1].append(day)
+            else:
+                runs.append([day])
+    runs.sort(key=lambda run: run[0])
+    parts = []
+    for run in runs:
+        if len(run) >= 3:
+            parts.append(f"{WEEKDAY_NAMES[run[0]]}-{WEEKDAY_NAMES[run[-1]]}")
+        else:
+            parts.extend(WEEKDAY_NAMES[day] for day in run)
+    return ",".join(parts)
