@@ -161,7 +161,12 @@ class AuthEntityWorkflow(EntityCompletion):
             return
         if self._ended():
             raise ApplicationError(self._end_reason(), type=DELETED)
-        if self._rollover_due():
+        if self._rollover_due() and (self._rolling_over or self._pending or self._segment):
+            # Only while busy or already rolling over: the main loop then continues as new once
+            # the changes it holds have ended. An idle entity takes the change (it continues
+            # as new after writing it): a refusal leaves nothing in history, so the SDK
+            # re-checks no wait condition on it, and an idle entity whose last workflow task
+            # crossed the history limit would refuse every change without ever rolling over.
             raise ApplicationError(
                 "this auth's workflow is continuing as new; send the change again",
                 type=ROLLING_OVER,
@@ -234,6 +239,7 @@ class AuthEntityWorkflow(EntityCompletion):
                 self._take_events()
                 continue
             break
+        self._rolling_over = True
         # Let every handler hand back its outcome before the run ends. New changes are
         # refused meanwhile (validator), so the wait cannot be starved.
         await workflow.wait_condition(workflow.all_handlers_finished)

@@ -46,6 +46,8 @@ class EntityBook:
         self._pending: list[PendingChange] = []
         # The changes taken from ``_pending`` and being written now.
         self._segment: list[PendingChange] = []
+        # Set once the main loop decided to continue as new: new changes are refused.
+        self._rolling_over = False
         self._deleted_by: int | None = None
         # The auth was not found when read: nothing to manage, the run ends.
         self._missing = False

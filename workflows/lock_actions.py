@@ -94,6 +94,8 @@ class LockActionsWorkflow(ActionReports):
         self._outcomes: dict[str, ActionOutcome] = {o.request_id: o for o in memory.outcomes}
         self._queue: list[QueuedAction] = []
         self._current: QueuedAction | None = None
+        # Set once the main loop decided to continue as new: new actions are refused.
+        self._rolling_over = False
         self._step = ""
         self._status_published: LockStatus | None = None
         self._init_reports(memory.webhook_misses, memory.reported_state)
@@ -150,7 +152,12 @@ class LockActionsWorkflow(ActionReports):
         """Refuse, before anything enters history, what this lock cannot take."""
         if request.request_id in self._outcomes or self._find(request.request_id) is not None:
             return
-        if self._rollover_due():
+        busy = self._rolling_over or self._current is not None or bool(self._queue)
+        if self._rollover_due() and busy:
+            # Only while busy or rolling over: an idle workflow takes the action and continues
+            # as new after it. A refusal leaves nothing in history, so the SDK re-checks no
+            # wait condition on it: an idle workflow whose last workflow task crossed the
+            # history limit would otherwise refuse every action without ever rolling over.
             raise ApplicationError(
                 "this lock's workflow is continuing as new; send the action again",
                 type=LOCK_ROLLING_OVER_ERROR,
@@ -204,6 +211,7 @@ class LockActionsWorkflow(ActionReports):
                 if not self._queue:
                     self._set_status(judge.settled_status(self._outcomes.values()))
                 continue
+            self._rolling_over = True
             # Rolling over: new actions are refused (validator); let every handler hand back
             # its outcome, unless one slipped in and waits for the loop.
             await workflow.wait_condition(
