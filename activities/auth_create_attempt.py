@@ -92,7 +92,7 @@ class CreateProgress(BaseModel):
 
     def result(self, auth: SmartlockAuth, *, adopted: bool) -> CreateAuthResult:
         return CreateAuthResult(
-            auth_id=auth.id, adopted=adopted, writes=self.writes, reads=self.reads
+            auth_id=auth.id, adopted=adopted, writes=self.writes, reads=self.reads, auth=auth
         )
 
 
