@@ -8,6 +8,9 @@ write's ``204`` to the read that saw it settled), then polls fast as before. The
 times reads: every operation is still read back until no operation is pending, so a wrong
 estimate costs latency (too long) or a read (too short), never a verdict.
 
+A lock this worker has not seen yet starts from the locks it has (a running average of
+their times): locks of one fleet take similar times.
+
 The estimate follows the lock both ways: when the first read finds the operation settled, the
 next pause is a little shorter (the lock may have got faster); when it finds it still pending,
 the pause becomes the time the operation really took. It lives in the worker's memory only
@@ -27,12 +30,15 @@ MAX_WRITES = 10_000
 SHRINK = 0.98
 # A pause never longer than this share of the fast window (the fast polls keep the rest).
 MAX_SHARE_OF_WINDOW = 0.5
+# Weight of the newest time in the average that starts a lock not seen yet.
+FLEET_WEIGHT = 0.2
 
 
 class DevicePace:
     def __init__(self) -> None:
         self._pace: OrderedDict[int, float] = OrderedDict()
         self._written: OrderedDict[tuple[int, str], float] = OrderedDict()
+        self._fleet: float | None = None
 
     def wrote(self, smartlock_id: int, key: str) -> None:
         """A write to ``key`` (an auth id, or a create's marker) on the lock was accepted now."""
@@ -50,8 +56,11 @@ class DevicePace:
         (0: poll at once, the lock is not known yet)."""
         pace = self._pace.get(smartlock_id)
         if pace is None:
-            return 0.0
-        self._pace.move_to_end(smartlock_id)
+            pace = self._fleet
+            if pace is None:
+                return 0.0
+        else:
+            self._pace.move_to_end(smartlock_id)
         pause = min(pace, window * MAX_SHARE_OF_WINDOW) - (time.monotonic() - since)
         return max(pause, 0.0)
 
@@ -63,6 +72,9 @@ class DevicePace:
         if pace is not None and first_read:
             took = min(took, pace) * SHRINK
         self._pace[smartlock_id] = took
+        self._fleet = (
+            took if self._fleet is None else (self._fleet + FLEET_WEIGHT * (took - self._fleet))
+        )
         self._pace.move_to_end(smartlock_id)
         while len(self._pace) > MAX_LOCKS:
             self._pace.popitem(last=False)
