@@ -65,30 +65,6 @@ async def read_auth(
     return result
 
 
-async def read_auth_here(
-    smartlock_id: int,
-    auth_id: str,
-    timing: WorkflowTiming,
-    *,
-    remaining: timedelta,
-    summary: str = "read the auth as the base of the change",
-) -> ReadAuthResult:
-    """:func:`read_auth` as a local activity, for a lock of the default account (whose
-    activities every workflow worker runs): a read is safe to repeat, so it need not be a
-    task of its own; it costs one marker in history instead of an activity's three events
-    and a workflow task's three, and no round trip through the server."""
-    result: ReadAuthResult = await workflow.execute_local_activity(
-        READ_AUTH_ACTIVITY,
-        ReadAuthInput(smartlock_id=smartlock_id, auth_id=auth_id),
-        result_type=ReadAuthResult,
-        start_to_close_timeout=policy.call_timeout(timing),
-        schedule_to_close_timeout=policy.read_window(remaining),
-        retry_policy=policy.call_retry_policy(timing.retry),
-        summary=summary,
-    )
-    return result
-
-
 async def write_auth(
     write: WriteAuthInput,
     timing: WorkflowTiming,

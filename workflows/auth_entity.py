@@ -81,8 +81,6 @@ LINE_PATCH = "change-answered-at-its-deadline-in-line"
 # Marks runs that take ``nuki_auth_event`` signals (earlier runs left them unread; replaying
 # one, the handler ignores them so it decides as it did).
 EVENTS_PATCH = "auth-events"
-# Marks runs that read the base of a change (default account) as a local activity.
-LOCAL_READ_PATCH = "entity-reads-its-base-locally"
 WAITING_STEP = "waiting for the lock to apply the change"
 
 __all__ = [
@@ -308,18 +306,13 @@ class AuthEntityWorkflow(EntityCompletion):
             return False
         smartlock_id, auth_id = self._input.smartlock_id, self._input.auth_id
         try:
-            if self._input.account is None and workflow.patched(LOCAL_READ_PATCH):
-                result = await calls.read_auth_here(
-                    smartlock_id, auth_id, self._input.timing, remaining=remaining
-                )
-            else:
-                result = await calls.read_auth(
-                    smartlock_id,
-                    auth_id,
-                    self._input.timing,
-                    remaining=remaining,
-                    account=self._input.account,
-                )
+            result = await calls.read_auth(
+                smartlock_id,
+                auth_id,
+                self._input.timing,
+                remaining=remaining,
+                account=self._input.account,
+            )
         except ActivityError as err:
             reason = describe_activity_failure(err, "reading the auth")
             for pending in segment:
