@@ -16,6 +16,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from nukiflow.activities.auth_create_attempt import create_once
+from nukiflow.activities.device_pace import DevicePace
 from nukiflow.activities.failures import (
     DEADLINE_PASSED,
     LOCK_OFFLINE,
@@ -55,6 +56,8 @@ class AuthActivities:
         every write, so it may wait for the lock's report instead of polling at once)."""
         self._client = client
         self._webhooks = webhooks
+        # Each lock's time to apply an operation, timing the first read after a write.
+        self._pace = DevicePace()
 
     @activity.defn(name=READ_AUTH_ACTIVITY)
     async def read_auth(self, input: ReadAuthInput) -> ReadAuthResult:
@@ -103,6 +106,7 @@ class AuthActivities:
                 )
         except NukiError as exc:
             raise to_application_error(exc) from None
+        self._pace.wrote(input.smartlock_id, input.auth_id)
         return WriteAuthResult(attempts=activity.info().attempt, webhooks=self._webhooks)
 
     async def _gone_after_unclear_delete(self, input: WriteAuthInput) -> bool:
@@ -128,6 +132,17 @@ class AuthActivities:
             except NukiNotFoundError:
                 return None
 
+        pace, lock_id = self._pace, input.smartlock_id
+        # After a write this worker sent: the first read when the lock is expected to be done.
+        since = pace.written_at(lock_id, input.auth_id)
+        first_pause = 0.0
+        if since is not None:
+            first_pause = pace.first_pause(lock_id, since, input.timing.fast_window_seconds)
+
+        def settled(at: float, first_read: bool) -> None:
+            if since is not None:
+                pace.settled(lock_id, since, first_read=first_read, at=at)
+
         try:
             try:
                 auth, reads = await poll_until(
@@ -135,6 +150,8 @@ class AuthActivities:
                     lambda a: a is None or a.operation_id is None,
                     input.timing,
                     f"the operation on auth {input.auth_id}",
+                    first_pause=first_pause,
+                    on_settled=settled,
                 )
             except ApplicationError as err:
                 if err.type != OPERATION_PENDING:
@@ -157,4 +174,4 @@ class AuthActivities:
     async def create_auth(self, input: CreateAuthInput) -> CreateAuthResult:
         """Create the auth exactly once, although Nuki's create returns no id (see
         :mod:`activities.auth_create_attempt`)."""
-        return await create_once(self._client, input)
+        return await create_once(self._client, input, self._pace)

@@ -26,6 +26,7 @@ from pydantic import BaseModel
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
+from nukiflow.activities.device_pace import DevicePace
 from nukiflow.activities.failures import (
     CONFLICT,
     DEADLINE_PASSED,
@@ -42,6 +43,7 @@ from nukiflow.activities.nuki_errors import (
     NukiLockedError,
     NukiRateLimitedError,
 )
+from nukiflow.activities.polling import pause_heartbeating
 from nukiflow.contracts.auth import AuthFields
 from nukiflow.contracts.auth_io import CreateAuthInput, CreateAuthResult
 from nukiflow.contracts.wire import SmartlockAuth
@@ -90,7 +92,7 @@ class CreateProgress(BaseModel):
 
     def result(self, auth: SmartlockAuth, *, adopted: bool) -> CreateAuthResult:
         return CreateAuthResult(
-            auth_id=auth.id, adopted=adopted, writes=self.writes, reads=self.reads
+            auth_id=auth.id, adopted=adopted, writes=self.writes, reads=self.reads, auth=auth
         )
 
 
@@ -101,8 +103,11 @@ def matches(auth: SmartlockAuth, desired: AuthFields, auth_type: int) -> bool:
     return desired.code is None or auth.code == desired.code
 
 
-async def create_once(client: NukiClient, input: CreateAuthInput) -> CreateAuthResult:
-    """One attempt of the create activity (see the module docstring)."""
+async def create_once(
+    client: NukiClient, input: CreateAuthInput, pace: DevicePace | None = None
+) -> CreateAuthResult:
+    """One attempt of the create activity (see the module docstring); ``pace`` times the first
+    listing after an accepted create (:mod:`activities.device_pace`)."""
     info = activity.info()
     progress = CreateProgress.carried(info.heartbeat_details, info.attempt)
     if progress is None:
@@ -115,7 +120,7 @@ async def create_once(client: NukiClient, input: CreateAuthInput) -> CreateAuthR
             unaccounted=True,
         )
     try:
-        return await _CreateAttempt(client, input, progress).run(info.attempt)
+        return await _CreateAttempt(client, input, progress, pace).run(info.attempt)
     except BaseException:
         # The attempt's last word: the next attempt trusts it (see CreateProgress.carried).
         progress.final = True
@@ -124,10 +129,17 @@ async def create_once(client: NukiClient, input: CreateAuthInput) -> CreateAuthR
 
 
 class _CreateAttempt:
-    def __init__(self, client: NukiClient, input: CreateAuthInput, progress: CreateProgress):
+    def __init__(
+        self,
+        client: NukiClient,
+        input: CreateAuthInput,
+        progress: CreateProgress,
+        pace: DevicePace | None,
+    ):
         self._client = client
         self._input = input
         self._progress = progress
+        self._pace = pace
 
     async def run(self, attempt: int) -> CreateAuthResult:
         input, progress = self._input, self._progress
@@ -193,7 +205,11 @@ class _CreateAttempt:
                 if not exc.retryable:
                     raise
                 # A 5xx or a lost answer: Nuki may have taken it. Look for it, never resend blind.
-            found = await self._find(until=progress.window_from + window)
+                found = await self._find(until=progress.window_from + window)
+            else:
+                # Accepted: the first listing when the lock is expected to have applied it.
+                accepted = time.monotonic()
+                found = await self._find(until=progress.window_from + window, since=accepted)
             if found is not None:
                 return progress.result(found, adopted=False)
             lock = await self._through_transient(
@@ -231,15 +247,24 @@ class _CreateAttempt:
         auths = await self._through_transient(lambda: self._client.list_auths(input.smartlock_id))
         return any(auth.code == input.desired.code for auth in auths)
 
-    async def _find(self, *, until: float) -> SmartlockAuth | None:
+    async def _find(self, *, until: float, since: float | None = None) -> SmartlockAuth | None:
         """List the lock's auths for a match until ``until`` (epoch seconds): at once, then
         after 0.25 s growing to 0.5 s (the fast polling of ``timing``). Transient errors cost
-        a read, not the attempt."""
+        a read, not the attempt. ``since``: when this attempt's create was accepted
+        (``time.monotonic()``); the first listing then waits for the lock's learned pace."""
         input, progress = self._input, self._progress
         interval = input.timing.fast_first_interval_seconds
+        pace = self._pace if since is not None else None
+        if pace is not None and since is not None:
+            window = input.timing.fast_window_seconds
+            await pause_heartbeating(
+                pace.first_pause(input.smartlock_id, since, window), input.timing
+            )
+        first_read = True
         while True:
             progress.reads += 1
             wait = interval
+            sent_at = time.monotonic()
             try:
                 found = _new_match(await self._client.list_auths(input.smartlock_id), input)
             except NukiError as exc:
@@ -248,7 +273,10 @@ class _CreateAttempt:
                 found = None
                 wait = max(wait, _advised_wait(exc))
             if found is not None:
+                if pace is not None and since is not None:
+                    pace.settled(input.smartlock_id, since, first_read=first_read, at=sent_at)
                 return found
+            first_read = False
             activity.heartbeat(progress.model_dump())
             if time.time() + wait > until:
                 return None

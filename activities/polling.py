@@ -44,34 +44,57 @@ def _progress() -> PollProgress:
     return PollProgress()
 
 
+async def pause_heartbeating(seconds: float, timing: PollTiming) -> None:
+    """Sleep ``seconds``, heartbeating often enough for the heartbeat timeout."""
+    every = max(timing.heartbeat_timeout_seconds / 3, 0.1)
+    end = time.monotonic() + seconds
+    while (left := end - time.monotonic()) > 0:
+        await asyncio.sleep(min(left, every))
+        activity.heartbeat(_progress().model_dump())
+
+
 async def poll_until(
     read: Callable[[], Awaitable[T]],
     done: Callable[[T], bool],
     timing: PollTiming,
     what: str,
+    *,
+    first_pause: float = 0.0,
+    on_settled: Callable[[float, bool], None] | None = None,
 ) -> tuple[T, int]:
     """Poll ``read`` until ``done`` holds; returns the last value and the reads of all attempts.
 
-    The first attempt polls fast for ``timing.fast_window_seconds``; later attempts (the retry
+    The first attempt polls fast for ``timing.fast_window_seconds``, its first read after
+    ``first_pause`` seconds (the time the lock is expected to take); later attempts (the retry
     policy's slow polls) read once. Raises a retryable ``OperationPending`` error otherwise.
+    ``on_settled(sent_at, first_read)`` is told when the read that saw it done was sent
+    (``time.monotonic()``) and whether it was this attempt's first.
     """
     progress = _progress()
-    window = timing.fast_window_seconds if activity.info().attempt == 1 else 0.0
+    first = activity.info().attempt == 1
+    window = timing.fast_window_seconds if first else 0.0
     interval = timing.fast_first_interval_seconds
     started = time.monotonic()
+    if first and first_pause > 0:
+        await pause_heartbeating(first_pause, timing)
     last_error: NukiError | None = None
+    first_read = True
     while True:
         try:
+            sent_at = time.monotonic()
             value = await read()
             progress.reads += 1
             last_error = None
             if done(value):
+                if on_settled is not None and first:
+                    on_settled(sent_at, first_read)
                 return value, progress.reads
         except NukiError as exc:
             progress.reads += 1
             if not exc.retryable:
                 raise
             last_error = exc
+        first_read = False
         activity.heartbeat(progress.model_dump())
         # Honour Nuki's Retry-After: polling faster than advised only earns more 429s.
         wait = interval

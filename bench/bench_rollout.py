@@ -24,10 +24,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+import re
 import statistics
 import time
 import traceback
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 
 from temporalio import workflow
@@ -45,6 +48,7 @@ from nukiflow.contracts.wire import SmartlockAuthUpdate
 from nukiflow.devtools.temporal_binary import find_temporal_binary
 from nukiflow.fleet import Fleet
 from nukiflow.simulator import SimSettings, SimulatorControl, SimulatorServer
+from nukiflow.simulator.control_models import RequestRecord
 from nukiflow.temporal.codec import Keyring
 from nukiflow.temporal.converter import data_converter
 
@@ -220,8 +224,26 @@ async def temporal_floor(client: Client, task_queue: str, n: int) -> float:
     return time.monotonic() - started
 
 
-async def history_events(client: Client, task_queue: str, since: str) -> tuple[int, dict[str, int]]:
-    """History events of every rollout, entity and create run on the queue since ``since``."""
+def request_op(method: str, path: str) -> str:
+    """A Nuki API request by what it does: ``GET /smartlock/{id}/auth/{authId}`` and so on."""
+    shape = re.sub(r"/smartlock/\d+", "/smartlock/{id}", path.split("?", 1)[0])
+    shape = re.sub(r"/auth/[^/]+$", "/auth/{authId}", shape)
+    return f"{method} {shape}"
+
+
+def by_op(records: list[RequestRecord]) -> dict[str, int]:
+    return dict(Counter(request_op(r.method, r.path) for r in records).most_common())
+
+
+def rate_by_op(counts: dict[str, int], changes: int) -> str:
+    return ", ".join(f"{op} {n / changes:.2f}" for op, n in counts.items())
+
+
+async def history_events(
+    client: Client, task_queue: str, since: str
+) -> tuple[int, dict[str, int], dict[str, int]]:
+    """History events of every rollout, entity and create run on the queue since ``since``,
+    by workflow type, and the activities they scheduled, by activity type."""
     types = " OR ".join(f"WorkflowType = '{t}'" for t in ROLLOUT_TYPES)
     query = f"TaskQueue = '{task_queue}' AND ({types}) AND StartTime >= '{since}'"
     runs: list[tuple[str, str, str]] = []
@@ -230,28 +252,60 @@ async def history_events(client: Client, task_queue: str, since: str) -> tuple[i
     gate = asyncio.Semaphore(32)
     by_type: dict[str, int] = {}
     workflows: dict[str, int] = {}
+    activities: Counter[str] = Counter()
 
     async def count(workflow_id: str, run_id: str, kind: str) -> None:
         async with gate:
             handle = client.get_workflow_handle(workflow_id, run_id=run_id)
-            events = len((await handle.fetch_history()).events)
-        by_type[kind] = by_type.get(kind, 0) + events
+            history = (await handle.fetch_history()).events
+        for event in history:
+            if event.HasField("activity_task_scheduled_event_attributes"):
+                activities[event.activity_task_scheduled_event_attributes.activity_type.name] += 1
+        by_type[kind] = by_type.get(kind, 0) + len(history)
         workflows[kind] = workflows.get(kind, 0) + 1
 
     await asyncio.gather(*(count(*run) for run in runs))
     by_type.update({f"{k} runs": v for k, v in workflows.items()})
-    return sum(v for k, v in by_type.items() if not k.endswith(" runs")), by_type
+    total = sum(v for k, v in by_type.items() if not k.endswith(" runs"))
+    return total, by_type, dict(activities.most_common())
 
 
-def peak_rss_mib(pid: int) -> float | None:
+def peak_rss_mib(pid: int, field: str = "VmHWM") -> float | None:
     try:
         with open(f"/proc/{pid}/status", encoding="ascii") as status:
             for line in status:
-                if line.startswith("VmHWM:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1]) / 1024
     except OSError:
         return None
     return None
+
+
+def dev_server_pid() -> int | None:
+    """The Temporal dev server this process started (a child named ``temporal``)."""
+    me = str(os.getpid())
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+            with open(f"/proc/{entry}/comm", encoding="ascii", errors="replace") as comm:
+                name = comm.read().strip()
+        except OSError:
+            continue
+        if fields[1] == me and name.startswith("temporal"):
+            return int(entry)
+    return None
+
+
+def server_rss_mib() -> tuple[float, float] | None:
+    """The dev server's resident memory now and at its peak, in MiB."""
+    pid = dev_server_pid()
+    if pid is None:
+        return None
+    now, peak = peak_rss_mib(pid, "VmRSS"), peak_rss_mib(pid, "VmHWM")
+    return None if now is None or peak is None else (now, peak)
 
 
 # -- the benchmark ----------------------------------------------------------------------------
@@ -325,7 +379,7 @@ async def run(args: argparse.Namespace) -> None:
             requests = len(records)
             writes = sum(r.method in ("PUT", "POST", "DELETE") for r in records)
             reads = sum(r.method == "GET" for r in records)
-            events, by_type = await history_events(env.client, task_queue, since)
+            events, by_type, scheduled = await history_events(env.client, task_queue, since)
             print(
                 f"nukiflow rollout: {wall:.1f} s = {wall / physical:.2f}x the physical floor, "
                 f"{wall / floor:.2f}x the Temporal floor; {report.totals.applied}/{changes} "
@@ -344,6 +398,18 @@ async def run(args: argparse.Namespace) -> None:
                 if kind in by_type
             )
             print(f"  history events per change: {events / changes:.1f} ({detail})", flush=True)
+            print(f"  API requests per change by op: {rate_by_op(by_op(records), changes)}")
+            print(f"  activities per change by type: {rate_by_op(scheduled, changes)}")
+            server_rss = server_rss_mib()
+            print(
+                "  dev server memory (VmRSS now, VmHWM peak): "
+                + (
+                    f"{server_rss[0]:.0f} MiB, {server_rss[1]:.0f} MiB"
+                    if server_rss is not None
+                    else "unknown"
+                ),
+                flush=True,
+            )
             print(
                 "  worker peak memory (VmHWM): "
                 + (f"{rss:.0f} MiB" if rss is not None else "unknown"),

@@ -12,7 +12,8 @@ Environment: ``BENCH_TEMPORAL`` (address), ``BENCH_KEYS`` (codec keys), ``BENCH_
 changes rollout items send; default: the production defaults), ``BENCH_STICKY_SECONDS`` (how
 soon a dead worker's cached workflows move to another; default: Temporal's),
 ``BENCH_ACCOUNTS_FILE`` (an accounts file: the worker serves each account's activity queue
-too, ``BENCH_TOKEN`` being the default account).
+too, ``BENCH_TOKEN`` being the default account), ``BENCH_MAX_CACHED_WORKFLOWS`` (the worker's
+workflow cache; default: Temporal's, 1,000).
 """
 
 from __future__ import annotations
@@ -56,6 +57,8 @@ async def serve_worker(extra_workflows: Sequence[type] = ()) -> None:
         # Rollout items wait in activities: room for them and for the auths' own.
         "max_concurrent_activities": int(env.get("BENCH_ACTIVITY_SLOTS", "1000")),
     }
+    if env.get("BENCH_MAX_CACHED_WORKFLOWS"):
+        options["max_cached_workflows"] = int(env["BENCH_MAX_CACHED_WORKFLOWS"])
     if env.get("BENCH_STICKY_SECONDS"):
         sticky = timedelta(seconds=float(env["BENCH_STICKY_SECONDS"]))
         options["sticky_queue_schedule_to_start_timeout"] = sticky

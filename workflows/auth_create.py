@@ -27,7 +27,7 @@ with workflow.unsafe.imports_passed_through():
         CreateAuthRequest,
         OutcomeStatus,
     )
-    from nukiflow.contracts.auth_io import CreateAuthInput
+    from nukiflow.contracts.auth_io import AwaitAuthResult, CreateAuthInput
     from nukiflow.contracts.deadline import clock
     from nukiflow.contracts.entity import (
         AuthCreateInput,
@@ -58,6 +58,9 @@ POLICY_PATCH = "create-hands-its-drift-policy-over"
 FAILS_PATCH = "create-fails-when-it-failed"
 # Marks runs that watch the create (why it waits) beside its activities.
 WATCH_PATCH = "create-watch-why-it-waits"
+# Marks runs that take the listing which found the new auth as its read-back when it shows no
+# operation pending (earlier runs always waited and read it again).
+LISTED_PATCH = "create-settled-by-its-listing"
 
 
 @workflow.defn(name=AUTH_CREATE_WORKFLOW)
@@ -149,14 +152,23 @@ class AuthCreateWorkflow:
             self._auth_id = created.auth_id
             step = "waiting for the lock to apply the new auth"
             self._step(say.WAITING)
-            settled = await calls.await_auth(
-                request.smartlock_id,
-                created.auth_id,
-                timing,
-                deadline=deadline,
-                summary="wait for the new auth to be applied, then read it back",
-                account=input.account,
-            )
+            listed_auth = created.auth
+            if (
+                listed_auth is not None
+                and listed_auth.operation_id is None
+                and workflow.patched(LISTED_PATCH)
+            ):
+                # The listing that found it shows it applied: that listing is the read-back.
+                settled = AwaitAuthResult(auth=listed_auth, reads=0)
+            else:
+                settled = await calls.await_auth(
+                    request.smartlock_id,
+                    created.auth_id,
+                    timing,
+                    deadline=deadline,
+                    summary="wait for the new auth to be applied, then read it back",
+                    account=input.account,
+                )
         except ActivityError as err:
             return self._finish(
                 input, OutcomeStatus.FAILED, reason=describe_activity_failure(err, step)

@@ -107,3 +107,6 @@ class CreateAuthResult(BaseModel):
     adopted: bool
     writes: int
     reads: int
+    # The auth as the listing that found it showed it (absent in results of older workers):
+    # with no operation pending it is the read-back, and no wait follows.
+    auth: SmartlockAuth | None = None

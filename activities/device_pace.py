@@ -1,0 +1,80 @@
+"""How long each lock takes to apply an auth operation, learned by this worker, so the first
+read after a write comes when the operation is likely done.
+
+Polling at once and then every 0.25 s growing to 0.5 s costs a lock that takes one second
+three or four reads per change. A lock takes about the same time for each operation, so after a
+write the wait starts with one pause of the time the lock's last operations took (from the
+write's ``204`` to the read that saw it settled), then polls fast as before. The estimate only
+times reads: every operation is still read back until no operation is pending, so a wrong
+estimate costs latency (too long) or a read (too short), never a verdict.
+
+A lock this worker has not seen yet starts from the locks it has (a running average of
+their times): locks of one fleet take similar times.
+
+The estimate follows the lock both ways: when the first read finds the operation settled, the
+next pause is a little shorter (the lock may have got faster); when it finds it still pending,
+the pause becomes the time the operation really took. It lives in the worker's memory only
+(a restarted worker polls at once until it has seen the lock again), bounded to
+``MAX_LOCKS`` locks, least recently used first out.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+
+# Locks whose pace one worker keeps, and writes whose 204 time it keeps until their wait.
+MAX_LOCKS = 10_000
+MAX_WRITES = 10_000
+# After a first read that found the operation settled, the next pause is this much shorter.
+SHRINK = 0.98
+# A pause never longer than this share of the fast window (the fast polls keep the rest).
+MAX_SHARE_OF_WINDOW = 0.5
+# Weight of the newest time in the average that starts a lock not seen yet.
+FLEET_WEIGHT = 0.2
+
+
+class DevicePace:
+    def __init__(self) -> None:
+        self._pace: OrderedDict[int, float] = OrderedDict()
+        self._written: OrderedDict[tuple[int, str], float] = OrderedDict()
+        self._fleet: float | None = None
+
+    def wrote(self, smartlock_id: int, key: str) -> None:
+        """A write to ``key`` (an auth id, or a create's marker) on the lock was accepted now."""
+        self._written[(smartlock_id, key)] = time.monotonic()
+        self._written.move_to_end((smartlock_id, key))
+        while len(self._written) > MAX_WRITES:
+            self._written.popitem(last=False)
+
+    def written_at(self, smartlock_id: int, key: str) -> float | None:
+        """When the write this wait follows was accepted (None: not sent by this worker)."""
+        return self._written.pop((smartlock_id, key), None)
+
+    def first_pause(self, smartlock_id: int, since: float, window: float) -> float:
+        """Seconds to wait from now before the first read of an operation written at ``since``
+        (0: poll at once, the lock is not known yet)."""
+        pace = self._pace.get(smartlock_id)
+        if pace is None:
+            pace = self._fleet
+            if pace is None:
+                return 0.0
+        else:
+            self._pace.move_to_end(smartlock_id)
+        pause = min(pace, window * MAX_SHARE_OF_WINDOW) - (time.monotonic() - since)
+        return max(pause, 0.0)
+
+    def settled(self, smartlock_id: int, since: float, *, first_read: bool, at: float) -> None:
+        """The operation written at ``since`` was seen settled by a read sent at ``at`` (all
+        ``time.monotonic()``); ``first_read``: the first read after the write saw it."""
+        took = at - since
+        pace = self._pace.get(smartlock_id)
+        if pace is not None and first_read:
+            took = min(took, pace) * SHRINK
+        self._pace[smartlock_id] = took
+        self._fleet = (
+            took if self._fleet is None else (self._fleet + FLEET_WEIGHT * (took - self._fleet))
+        )
+        self._pace.move_to_end(smartlock_id)
+        while len(self._pace) > MAX_LOCKS:
+            self._pace.popitem(last=False)
