@@ -24,9 +24,12 @@ import tempfile
 import time
 import uuid
 from contextlib import AsyncExitStack
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from temporalio.api.enums.v1 import EventType
+from temporalio.api.history.v1 import HistoryEvent
 from temporalio.testing import WorkflowEnvironment
 
 from bench import leave
@@ -34,6 +37,7 @@ from bench.worker_process import serve_worker, start_worker_process, stop_proces
 from nukiflow.client import NukiFlow
 from nukiflow.contracts import search_attributes
 from nukiflow.contracts.auth import AuthOutcome, OutcomeStatus
+from nukiflow.contracts.entity import auth_workflow_id
 from nukiflow.contracts.timing import WorkflowTiming
 from nukiflow.devtools.temporal_binary import find_temporal_binary
 from nukiflow.simulator import SimSettings, SimulatorControl, SimulatorServer
@@ -63,16 +67,57 @@ def keypad_code(index: int, first: int = 7) -> int:
 # Seconds from the call until Temporal accepted each quiet change (the entity's update
 # validator ran): the part of a change's time that does not depend on its account's queue.
 ACCEPTED: list[float] = []
+# The wall-clock span of each quiet change, to find its events in the entity's history.
+SPANS: list[tuple[datetime, datetime]] = []
 
 
 async def timed_change(flow: NukiFlow, lock: int, auth: str, code: int) -> float:
+    began = datetime.now(UTC)
     started = time.monotonic()
     handle = await flow.start_update_auth(lock, auth, {"code": code}, account=QUIET)
     ACCEPTED.append(time.monotonic() - started)
     outcome = handle if isinstance(handle, AuthOutcome) else await handle.result()
     if outcome.status is not OutcomeStatus.APPLIED:
         raise RuntimeError(f"the quiet account's change was not applied: {outcome.reason}")
+    SPANS.append((began, datetime.now(UTC)))
     return time.monotonic() - started
+
+
+def waits(events: list[HistoryEvent], span: tuple[datetime, datetime]) -> dict[str, float]:
+    """Where one quiet change spent its time, from the entity's history: seconds its workflow
+    tasks waited to be picked up by a worker (schedule to start), ran on the worker (start to
+    completion), and its activities waited on the account's queue (schedule to start)."""
+    begin, end = span
+    totals = {"workflow_task_wait": 0.0, "workflow_task_run": 0.0, "activity_wait": 0.0}
+    scheduled: dict[int, datetime] = {}
+    started: dict[int, datetime] = {}
+    for event in events:
+        at = event.event_time.ToDatetime(tzinfo=UTC)
+        if event.event_type in (
+            EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED,
+            EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED,
+        ):
+            scheduled[event.event_id] = at
+        elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED:
+            first = scheduled.get(event.workflow_task_started_event_attributes.scheduled_event_id)
+            started[event.event_id] = at
+            if first is not None and begin <= first <= end:
+                totals["workflow_task_wait"] += (at - first).total_seconds()
+        elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+            run_from = started.get(event.workflow_task_completed_event_attributes.started_event_id)
+            if run_from is not None and begin <= run_from <= end:
+                totals["workflow_task_run"] += (at - run_from).total_seconds()
+        elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+            first = scheduled.get(event.activity_task_started_event_attributes.scheduled_event_id)
+            if first is not None and begin <= first <= end:
+                totals["activity_wait"] += (at - first).total_seconds()
+    return {name: round(value, 3) for name, value in totals.items()}
+
+
+def median_waits(rows: list[dict[str, float]]) -> dict[str, float] | None:
+    if not rows:
+        return None
+    return {name: round(statistics.median(r[name] for r in rows), 3) for name in rows[0]}
 
 
 async def quiet_samples(flow: NukiFlow, lock: int, auth: str, count: int) -> list[float]:
@@ -147,6 +192,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             # Warm up (the entity's first read, the first OAuth token), then unloaded.
             await timed_change(flow, quiet_lock, quiet_auth, 545454)
             alone = await quiet_samples(flow, quiet_lock, quiet_auth, args.samples)
+            alone_spans = SPANS[-len(alone) :]
 
             burst_started = time.monotonic()
             since = len(await sim.requests())
@@ -173,6 +219,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             storm: list[float] = []
             steady: list[float] = []
             storm_accept: list[float] = []
+            storm_spans: list[tuple[datetime, datetime]] = []
             index = 0
             while not burst.done():
                 phase = steady if accepted == len(targets) else storm
@@ -181,7 +228,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 phase.append(await timed_change(flow, quiet_lock, quiet_auth, code))
                 if phase is storm:
                     storm_accept.append(ACCEPTED[-1])
+                    storm_spans.append(SPANS[-1])
             outcomes = await burst
+            quiet_history = await env.client.get_workflow_handle(
+                auth_workflow_id(quiet_lock, quiet_auth)
+            ).fetch_history()
+            events = list(quiet_history.events)
             burst_wall = time.monotonic() - burst_started
             records = (await sim.requests())[since:]
             burst_paths = {f"/smartlock/{lock}" for lock, _ in targets}
@@ -210,6 +262,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "quiet_during_run_seconds": [round(x, 3) for x in steady],
             "quiet_while_accepted_acceptance_seconds": [round(x, 3) for x in storm_accept],
             "ratio_while_accepted_p50": ratio(storm, alone),
+            "quiet_alone_waits_p50": median_waits([waits(events, s) for s in alone_spans]),
+            "quiet_while_accepted_waits_p50": median_waits(
+                [waits(events, s) for s in storm_spans]
+            ),
             "ratio_during_run_p50": ratio(steady, alone),
             "ratio_during_run_max": ratio(steady, alone, worst=True),
         }
@@ -240,6 +296,11 @@ def report(result: dict[str, Any]) -> None:
         f"{result['ratio_while_accepted_p50']}x p50 "
         f"(n={len(result['quiet_while_accepted_seconds'])}; of its seconds, until Temporal "
         f"accepted the change: {result['quiet_while_accepted_acceptance_seconds']})"
+    )
+    print(
+        f"    seconds per change (p50) its workflow tasks waited for a worker / ran / its "
+        f"activities waited: alone {result['quiet_alone_waits_p50']}, while accepted "
+        f"{result['quiet_while_accepted_waits_p50']}"
     )
     print(
         f"    beside the burst's rate-limited run: {result['ratio_during_run_p50']}x p50, "
