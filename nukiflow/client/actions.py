@@ -133,7 +133,7 @@ class LockActionCalls(FacadeBase):
                 LOCK_ACTIONS_WORKFLOW,
                 LockActionsInput(smartlock_id=smartlock_id, timing=self.timing, account=account),
                 id=workflow_id,
-                task_queue=self.task_queue,
+                task_queue=self.workflow_queue(account),
                 priority=account_priority(account),
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
                 static_summary=f"actions on smartlock {smartlock_id}",

@@ -229,7 +229,7 @@ class AuthChangeCalls(FacadeBase):
                     account=account,
                 ),
                 id=auth_workflow_id(smartlock_id, auth_id),
-                task_queue=self.task_queue,
+                task_queue=self.workflow_queue(account),
                 priority=account_priority(account),
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
                 # An entity that completed (verified delete, auth not found) is not started

@@ -9,7 +9,7 @@ from typing import Protocol
 from temporalio.client import Client
 from temporalio.common import Priority
 
-from nukiflow.contracts.accounts import check_account_name
+from nukiflow.contracts.accounts import check_account_name, workflow_queue
 from nukiflow.contracts.action import MAX_DEADLINE
 from nukiflow.contracts.auth import MAX_CHANGE_DEADLINE
 from nukiflow.contracts.deadline import Deadline, resolve_deadline
@@ -73,6 +73,12 @@ class FacadeBase:
         if self.accounts is None:
             return None
         return await self.accounts.account_of(smartlock_id)
+
+    def workflow_queue(self, account: str | None) -> str:
+        """The task queue of a new entity, create or lock workflow of ``account``: the
+        account's own workflow queue (``<task_queue>@<account>``), the task queue itself for
+        the default account (see :func:`nukiflow.contracts.accounts.workflow_queue`)."""
+        return workflow_queue(self.task_queue, account)
 
     async def account_for(self, smartlock_id: int, account: str | None = None) -> str | None:
         """The account calls on ``smartlock_id`` go to (see :meth:`_account_for`)."""

@@ -143,7 +143,7 @@ class AuthCreateCalls(FacadeBase):
                     account=account,
                 ),
                 id=workflow_id,
-                task_queue=self.task_queue,
+                task_queue=self.workflow_queue(account),
                 priority=account_priority(account),
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,

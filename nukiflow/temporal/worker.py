@@ -1,5 +1,6 @@
 """Assembling a nukiflow worker: every workflow, and activities bound to one Nuki client; with
-many accounts, one more worker per account on its own activity task queue."""
+many accounts, two more workers per account: one on its workflow task queue, one on its activity
+task queue."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from temporalio.worker import Worker
 from nukiflow.accounts.clients import AccountClients
 from nukiflow.activities.nuki_client import NukiClient
 from nukiflow.client import NukiFlow
-from nukiflow.contracts.accounts import activity_queue
+from nukiflow.contracts.accounts import activity_queue, workflow_queue
 from nukiflow.plugin import DEFAULT_MAX_CONCURRENT_ACTIVITIES, NukiflowPlugin, nuki_activities
 from nukiflow.settings import Settings
 from nukiflow.temporal.connect import connect_temporal
@@ -101,20 +102,38 @@ def account_workers(
     graceful_shutdown: timedelta = DEFAULT_GRACEFUL_SHUTDOWN,
     **options: Any,
 ) -> list[Worker]:
-    """One :func:`build_account_worker` per named account of ``clients``."""
-    return [
-        build_account_worker(
-            client,
-            clients[spec.name],
-            spec.name,
-            flow,
-            activities_per_second=spec.activities_per_second,
-            graceful_shutdown=graceful_shutdown,
-            **options,
+    """Two workers per named account of ``clients``: one for the account's workflows on its
+    workflow task queue (``<flow.task_queue>@<account>``, where ``flow`` starts them), with
+    pollers, slots and a sticky queue of their own, and :func:`build_account_worker` for its
+    Nuki activities. ``options`` go to both (e.g. ``max_concurrent_workflow_tasks``)."""
+    workers: list[Worker] = []
+    for spec in clients.named:
+        if spec.name is None:
+            continue
+        workers.append(
+            build_worker(
+                client,
+                clients[None],
+                workflow_queue(flow.task_queue, spec.name),
+                flow=flow,
+                graceful_shutdown=graceful_shutdown,
+                # The Nexus endpoint targets the workflows' task queue, not an account's.
+                nexus=False,
+                **options,
+            )
         )
-        for spec in clients.named
-        if spec.name is not None
-    ]
+        workers.append(
+            build_account_worker(
+                client,
+                clients[spec.name],
+                spec.name,
+                flow,
+                activities_per_second=spec.activities_per_second,
+                graceful_shutdown=graceful_shutdown,
+                **options,
+            )
+        )
+    return workers
 
 
 def webhook_server(client: Client, settings: Settings) -> WebhookServer:
