@@ -21,6 +21,10 @@ from nukiflow.contracts.validation import InputError, is_stored
 _ACCOUNT = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?")
 MAX_ACCOUNT_NAME: Final = 40
 ACTIVITY_QUEUE_PREFIX: Final = "nukiflow-nuki-"
+# Workflow tasks of one account a worker runs at once (its account workflow worker's slots): a
+# burst of one account's new workflows takes at most this share of the worker's CPU, so another
+# account's task runs beside it instead of behind it (bench/bench_accounts.py).
+DEFAULT_ACCOUNT_WORKFLOW_TASKS: Final = 10
 # Between the workflows' task queue and an account's name in the account's workflow queue
 # (``nukiflow@acme``): no account name holds it, so no two accounts share a queue.
 WORKFLOW_QUEUE_SEPARATOR: Final = "@"
