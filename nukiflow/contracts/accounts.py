@@ -23,8 +23,11 @@ MAX_ACCOUNT_NAME: Final = 40
 ACTIVITY_QUEUE_PREFIX: Final = "nukiflow-nuki-"
 # Workflow tasks of one account a worker runs at once (its account workflow worker's slots): a
 # burst of one account's new workflows takes at most this share of the worker's CPU, so another
-# account's task runs beside it instead of behind it (bench/bench_accounts.py).
-DEFAULT_ACCOUNT_WORKFLOW_TASKS: Final = 10
+# account's task runs beside it instead of behind it. bench/bench_accounts.py: another account's
+# change at 0.83-0.88x its unloaded time with 4, 1.12-1.22x with 10, the burst as fast (its
+# Nuki rate limit paces it); 4 tasks at once still run far more workflow tasks per second than
+# an account's Nuki calls need.
+DEFAULT_ACCOUNT_WORKFLOW_TASKS: Final = 4
 # Between the workflows' task queue and an account's name in the account's workflow queue
 # (``nukiflow@acme``): no account name holds it, so no two accounts share a queue.
 WORKFLOW_QUEUE_SEPARATOR: Final = "@"
