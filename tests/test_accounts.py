@@ -10,6 +10,7 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import timedelta
 
+import pytest
 import pytest_asyncio
 from pydantic import SecretStr
 from temporalio.client import Client
@@ -346,3 +347,42 @@ async def test_an_accounts_workflows_run_on_its_workflow_queue_and_earlier_ones_
             break
         await asyncio.sleep(0.2)
     assert wanted <= listed
+
+
+async def test_a_facade_hands_one_accounts_new_changes_to_temporal_a_few_at_a_time(
+    accounts: Accounts, sim: SimulatorControl, temporal_client: Client, task_queue: str
+) -> None:
+    """While an account's starts fill the facade's bound, its next change waits in line in the
+    facade and another account's change goes through; the one in line follows once a place
+    frees up."""
+    import asyncio
+
+    flow = NukiFlow(
+        temporal_client,
+        task_queue=task_queue,
+        timing=FAST_TIMING,
+        accounts=accounts.clients.resolver(),
+        max_starting_per_account=1,
+    )
+    lock_a, auth_a = await _keypad(sim, accounts.acme)
+    lock_b, auth_b = await _keypad(sim, accounts.beta)
+    async with flow.starting(accounts.acme):
+        waiting = asyncio.ensure_future(
+            flow.update_auth(lock_a, auth_a, {"code": 565656}, account=accounts.acme)
+        )
+        other = await asyncio.wait_for(
+            flow.update_auth(lock_b, auth_b, {"code": 575757}, account=accounts.beta), 60
+        )
+        assert other.status is OutcomeStatus.APPLIED, other.reason
+        assert not waiting.done()
+        assert (await sim.device(lock_a)).auths[0].code == 535353
+    first = await asyncio.wait_for(waiting, 60)
+    assert first.status is OutcomeStatus.APPLIED, first.reason
+    # Many at once through a bound of one: each in turn, all applied.
+    locks = [await _keypad(sim, accounts.acme) for _ in range(3)]
+    outcomes = await asyncio.gather(
+        *(flow.update_auth(lock, auth, {"code": 585858}) for lock, auth in locks)
+    )
+    assert [o.status for o in outcomes] == [OutcomeStatus.APPLIED] * 3, outcomes
+    with pytest.raises(ValueError, match="max_starting_per_account"):
+        NukiFlow(temporal_client, task_queue=task_queue, max_starting_per_account=0)

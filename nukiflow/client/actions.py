@@ -140,17 +140,18 @@ class LockActionCalls(FacadeBase):
             )
 
         try:
-            return await send_update_with_start(
-                self.client,
-                LOCK_ACT_UPDATE,
-                request,
-                operation=operation,
-                update_id=request.request_id,
-                rolling_over=LOCK_ROLLING_OVER_ERROR,
-                deadline_at=deadline_at,
-                wait_for_stage=WorkflowUpdateStage.ACCEPTED,
-                result_type=ActionOutcome,
-            )
+            async with self.starting(account):
+                return await send_update_with_start(
+                    self.client,
+                    LOCK_ACT_UPDATE,
+                    request,
+                    operation=operation,
+                    update_id=request.request_id,
+                    rolling_over=LOCK_ROLLING_OVER_ERROR,
+                    deadline_at=deadline_at,
+                    wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+                    result_type=ActionOutcome,
+                )
         except WorkflowUpdateFailedError as exc:
             return refused_action(exc, smartlock_id, request)
         except RolloverTimeout as exc:
