@@ -1,14 +1,16 @@
 """Many accounts: one account's burst of changes beside another account's single change.
 
 One worker (a process of its own, reading an accounts file) serves two accounts of the fake
-cloud on their own activity task queues: ``burst`` (an API token, its queue limited to
-``--rate`` activities per second across all workers) and ``quiet`` (OAuth). Workflows carry
+cloud, each on workflow and activity task queues of its own: ``burst`` (an API token, its
+activity queue limited to ``--rate`` activities per second across all workers) and ``quiet``
+(OAuth). Workflows carry
 their account as their fairness key; the dev server runs with task queue fairness on
 (``--no-fairness``: off). It measures ``quiet``'s single auth change (call to verified
 outcome) alone, then one after the other while ``burst`` sends ``--changes`` changes across
 ``--locks`` locks at once, and prints the ratios (target: at most 1.5x) while the burst's
 changes are accepted and during its rate-limited run, the burst's wall time and the rate its
-Nuki requests reached.
+Nuki requests reached, and where the quiet change's time went (from its entity's history:
+workflow tasks waiting for a worker and running, activities waiting).
 Prints figures (``--json``: one object); asserts nothing about time.
 """
 
@@ -24,9 +26,12 @@ import tempfile
 import time
 import uuid
 from contextlib import AsyncExitStack
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from temporalio.api.enums.v1 import EventType
+from temporalio.api.history.v1 import HistoryEvent
 from temporalio.testing import WorkflowEnvironment
 
 from bench import leave
@@ -34,6 +39,7 @@ from bench.worker_process import serve_worker, start_worker_process, stop_proces
 from nukiflow.client import NukiFlow
 from nukiflow.contracts import search_attributes
 from nukiflow.contracts.auth import AuthOutcome, OutcomeStatus
+from nukiflow.contracts.entity import auth_workflow_id
 from nukiflow.contracts.timing import WorkflowTiming
 from nukiflow.devtools.temporal_binary import find_temporal_binary
 from nukiflow.simulator import SimSettings, SimulatorControl, SimulatorServer
@@ -63,16 +69,57 @@ def keypad_code(index: int, first: int = 7) -> int:
 # Seconds from the call until Temporal accepted each quiet change (the entity's update
 # validator ran): the part of a change's time that does not depend on its account's queue.
 ACCEPTED: list[float] = []
+# The wall-clock span of each quiet change, to find its events in the entity's history.
+SPANS: list[tuple[datetime, datetime]] = []
 
 
 async def timed_change(flow: NukiFlow, lock: int, auth: str, code: int) -> float:
+    began = datetime.now(UTC)
     started = time.monotonic()
     handle = await flow.start_update_auth(lock, auth, {"code": code}, account=QUIET)
     ACCEPTED.append(time.monotonic() - started)
     outcome = handle if isinstance(handle, AuthOutcome) else await handle.result()
     if outcome.status is not OutcomeStatus.APPLIED:
         raise RuntimeError(f"the quiet account's change was not applied: {outcome.reason}")
+    SPANS.append((began, datetime.now(UTC)))
     return time.monotonic() - started
+
+
+def waits(events: list[HistoryEvent], span: tuple[datetime, datetime]) -> dict[str, float]:
+    """Where one quiet change spent its time, from the entity's history: seconds its workflow
+    tasks waited to be picked up by a worker (schedule to start), ran on the worker (start to
+    completion), and its activities waited on the account's queue (schedule to start)."""
+    begin, end = span
+    totals = {"workflow_task_wait": 0.0, "workflow_task_run": 0.0, "activity_wait": 0.0}
+    scheduled: dict[int, datetime] = {}
+    started: dict[int, datetime] = {}
+    for event in events:
+        at = event.event_time.ToDatetime(tzinfo=UTC)
+        if event.event_type in (
+            EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED,
+            EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED,
+        ):
+            scheduled[event.event_id] = at
+        elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED:
+            first = scheduled.get(event.workflow_task_started_event_attributes.scheduled_event_id)
+            started[event.event_id] = at
+            if first is not None and begin <= first <= end:
+                totals["workflow_task_wait"] += (at - first).total_seconds()
+        elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+            run_from = started.get(event.workflow_task_completed_event_attributes.started_event_id)
+            if run_from is not None and begin <= run_from <= end:
+                totals["workflow_task_run"] += (at - run_from).total_seconds()
+        elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+            first = scheduled.get(event.activity_task_started_event_attributes.scheduled_event_id)
+            if first is not None and begin <= first <= end:
+                totals["activity_wait"] += (at - first).total_seconds()
+    return {name: round(value, 3) for name, value in totals.items()}
+
+
+def median_waits(rows: list[dict[str, float]]) -> dict[str, float] | None:
+    if not rows:
+        return None
+    return {name: round(statistics.median(r[name] for r in rows), 3) for name in rows[0]}
 
 
 async def quiet_samples(flow: NukiFlow, lock: int, auth: str, count: int) -> list[float]:
@@ -147,17 +194,21 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             # Warm up (the entity's first read, the first OAuth token), then unloaded.
             await timed_change(flow, quiet_lock, quiet_auth, 545454)
             alone = await quiet_samples(flow, quiet_lock, quiet_auth, args.samples)
+            alone_spans = SPANS[-len(alone) :]
 
             burst_started = time.monotonic()
             since = len(await sim.requests())
             accepted = 0
+            all_accepted = 0.0
 
             async def burst_change(index: int, lock: int, auth: str) -> AuthOutcome:
-                nonlocal accepted
+                nonlocal accepted, all_accepted
                 started = await flow.start_update_auth(
                     lock, auth, {"code": keypad_code(index)}, account=BURST
                 )
                 accepted += 1
+                if accepted == len(targets):
+                    all_accepted = time.monotonic() - burst_started
                 if isinstance(started, AuthOutcome):
                     return started
                 return await started.result()
@@ -173,6 +224,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             storm: list[float] = []
             steady: list[float] = []
             storm_accept: list[float] = []
+            storm_spans: list[tuple[datetime, datetime]] = []
             index = 0
             while not burst.done():
                 phase = steady if accepted == len(targets) else storm
@@ -181,7 +233,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 phase.append(await timed_change(flow, quiet_lock, quiet_auth, code))
                 if phase is storm:
                     storm_accept.append(ACCEPTED[-1])
+                    storm_spans.append(SPANS[-1])
             outcomes = await burst
+            quiet_history = await env.client.get_workflow_handle(
+                auth_workflow_id(quiet_lock, quiet_auth)
+            ).fetch_history()
+            events = list(quiet_history.events)
             burst_wall = time.monotonic() - burst_started
             records = (await sim.requests())[since:]
             burst_paths = {f"/smartlock/{lock}" for lock, _ in targets}
@@ -200,6 +257,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "burst_rate_limit_activities_per_second": args.rate,
             "burst_applied": applied,
             "burst_wall_seconds": round(burst_wall, 2),
+            "burst_accepted_seconds": round(all_accepted, 2),
             "burst_nuki_requests": len(burst_requests),
             "burst_nuki_requests_per_second": round(len(burst_requests) / span, 1)
             if span
@@ -210,6 +268,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "quiet_during_run_seconds": [round(x, 3) for x in steady],
             "quiet_while_accepted_acceptance_seconds": [round(x, 3) for x in storm_accept],
             "ratio_while_accepted_p50": ratio(storm, alone),
+            "ratio_while_accepted_max": ratio(storm, alone, worst=True),
+            "quiet_alone_waits_p50": median_waits([waits(events, s) for s in alone_spans]),
+            "quiet_while_accepted_waits_p50": median_waits(
+                [waits(events, s) for s in storm_spans]
+            ),
+            "quiet_while_accepted_waits": [waits(events, s) for s in storm_spans],
             "ratio_during_run_p50": ratio(steady, alone),
             "ratio_during_run_max": ratio(steady, alone, worst=True),
         }
@@ -228,7 +292,9 @@ def report(result: dict[str, Any]) -> None:
     )
     print(
         f"  burst: {result['burst_applied']}/{result['changes']} applied in "
-        f"{result['burst_wall_seconds']:.1f} s; {result['burst_nuki_requests']} Nuki requests, "
+        f"{result['burst_wall_seconds']:.1f} s (all accepted after "
+        f"{result['burst_accepted_seconds']:.1f} s); "
+        f"{result['burst_nuki_requests']} Nuki requests, "
         f"{result['burst_nuki_requests_per_second']} per second"
     )
     print(
@@ -237,9 +303,14 @@ def report(result: dict[str, Any]) -> None:
     )
     print(
         f"    beside the burst while its changes were being accepted: "
-        f"{result['ratio_while_accepted_p50']}x p50 "
+        f"{result['ratio_while_accepted_p50']}x p50, worst {result['ratio_while_accepted_max']}x "
         f"(n={len(result['quiet_while_accepted_seconds'])}; of its seconds, until Temporal "
         f"accepted the change: {result['quiet_while_accepted_acceptance_seconds']})"
+    )
+    print(
+        f"    seconds per change (p50) its workflow tasks waited for a worker / ran / its "
+        f"activities waited: alone {result['quiet_alone_waits_p50']}, while accepted "
+        f"{result['quiet_while_accepted_waits_p50']}"
     )
     print(
         f"    beside the burst's rate-limited run: {result['ratio_during_run_p50']}x p50, "

@@ -26,7 +26,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from temporalio.envconfig import ClientConfig
 
 from nukiflow.accounts.provider import FileCredentialProvider
-from nukiflow.contracts.accounts import check_account_name
+from nukiflow.contracts.accounts import DEFAULT_ACCOUNT_WORKFLOW_TASKS, check_account_name
 from nukiflow.contracts.action import DEFAULT_DEADLINE_SECONDS, MAX_DEADLINE_SECONDS
 from nukiflow.contracts.auth import DEFAULT_CHANGE_DEADLINE_SECONDS, MAX_CHANGE_DEADLINE_SECONDS
 from nukiflow.contracts.entity import DriftPolicy
@@ -76,6 +76,11 @@ class Settings(BaseSettings):
         le=10_000,
         description="Nuki activities per second per named account, across all workers "
         "(unset: no limit; the accounts file may set one per account)",
+    )
+    account_max_concurrent_workflow_tasks: int = Field(
+        default=DEFAULT_ACCOUNT_WORKFLOW_TASKS,
+        ge=2,
+        description="Workflow tasks of one named account a worker runs at once",
     )
     account: str | None = Field(
         default=None,

@@ -249,7 +249,7 @@ async def test_without_a_default_account_nothing_is_sent(
 # ---- workers, facade and command line ------------------------------------------------------------
 
 
-async def test_each_account_gets_a_rate_limited_queue_of_its_own(
+async def test_each_account_gets_a_workflow_queue_and_a_rate_limited_activity_queue(
     temporal_client: Client, simulator: SimulatorServer
 ) -> None:
     provider = FileCredentialProvider(
@@ -262,11 +262,22 @@ async def test_each_account_gets_a_rate_limited_queue_of_its_own(
     )
     async with await AccountClients.open(provider, simulator.base_url) as clients:
         flow = NukiFlow(temporal_client, task_queue="unused")
-        workers = account_workers(temporal_client, clients, flow)
+        workers = account_workers(
+            temporal_client, clients, flow, workflow_tasks=4, max_concurrent_workflow_tasks=99
+        )
         configs = {
             w.task_queue: w.config().get("max_task_queue_activities_per_second") for w in workers
         }
-    assert configs == {"nukiflow-nuki-acme": 5, "nukiflow-nuki-beta": 9}
+        slots = {w.task_queue: w.config().get("max_concurrent_workflow_tasks") for w in workers}
+    assert configs == {
+        "nukiflow-nuki-acme": 5,
+        "nukiflow-nuki-beta": 9,
+        # Each account's workflows: a queue of their own beside the facade's, with slots
+        # bounded apart from the default account's.
+        "unused@acme": None,
+        "unused@beta": None,
+    }
+    assert slots["unused@acme"] == slots["unused@beta"] == 4
 
 
 async def test_a_bad_account_is_rejected_before_anything_starts(temporal_client: Client) -> None:

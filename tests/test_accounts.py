@@ -10,6 +10,7 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import timedelta
 
+import pytest
 import pytest_asyncio
 from pydantic import SecretStr
 from temporalio.client import Client
@@ -276,3 +277,112 @@ async def test_fresh_histories_of_an_account_replay(
     for name, workflow_id in ids.items():
         history = await temporal_client.get_workflow_handle(workflow_id).fetch_history()
         await _check_and_record(name, history)
+
+
+async def test_an_accounts_workflows_run_on_its_workflow_queue_and_earlier_ones_keep_theirs(
+    accounts: Accounts, sim: SimulatorControl, temporal_client: Client, task_queue: str
+) -> None:
+    """New entity, create and lock workflows of an account run on its own workflow queue (its
+    pollers and slots, apart from other accounts' bursts); an entity of the account started on
+    the workflows' queue before keeps running there and takes its changes."""
+    from nukiflow.contracts.accounts import workflow_queue, workflow_queues_query
+    from nukiflow.contracts.entity import AuthEntityInput, create_workflow_id
+    from nukiflow.contracts.names import AUTH_ENTITY_WORKFLOW
+
+    flow = accounts.flow
+    own = workflow_queue(task_queue, accounts.acme)
+    assert own == f"{task_queue}@{accounts.acme}"
+    assert flow.workflow_queue(None) == task_queue
+
+    async def queue_of(workflow_id: str) -> str:
+        return (await temporal_client.get_workflow_handle(workflow_id).describe()).task_queue
+
+    lock, auth = await _keypad(sim, accounts.acme)
+    assert (await flow.update_auth(lock, auth, {"code": 565656}, account=accounts.acme)).ok
+    created = await flow.create_auth(
+        lock, name="temp", code=575757, request_id="own1", account=accounts.acme
+    )
+    assert created.status is OutcomeStatus.APPLIED and created.auth_id, created.reason
+    assert (await flow.action(lock, ActionName.UNLOCK, account=accounts.acme)).ok
+    for workflow_id in (
+        auth_workflow_id(lock, auth),
+        create_workflow_id(lock, "own1"),
+        # The create hands its auth to an entity: a child, on the create's queue.
+        auth_workflow_id(lock, created.auth_id),
+        lock_workflow_id(lock),
+    ):
+        assert await queue_of(workflow_id) == own, workflow_id
+
+    # An entity of the account started on the workflows' queue (before accounts had queues
+    # of their own): Update-with-Start attaches to it, and it stays where it runs.
+    earlier_lock, earlier_auth = await _keypad(sim, accounts.acme)
+    earlier = auth_workflow_id(earlier_lock, earlier_auth)
+    await temporal_client.start_workflow(
+        AUTH_ENTITY_WORKFLOW,
+        AuthEntityInput(
+            smartlock_id=earlier_lock,
+            auth_id=earlier_auth,
+            timing=FAST_TIMING,
+            account=accounts.acme,
+        ),
+        id=earlier,
+        task_queue=task_queue,
+    )
+    changed = await flow.update_auth(
+        earlier_lock, earlier_auth, {"code": 585858}, account=accounts.acme
+    )
+    assert changed.status is OutcomeStatus.APPLIED, changed.reason
+    assert (await sim.device(earlier_lock)).auths[0].code == 585858
+    assert await queue_of(earlier) == task_queue
+
+    # Listing the workflows' queue finds both (visibility may lag a moment).
+    import asyncio
+
+    wanted = {auth_workflow_id(lock, auth), earlier}
+    for _ in range(50):
+        listed = {
+            w.id async for w in temporal_client.list_workflows(workflow_queues_query(task_queue))
+        }
+        if wanted <= listed:
+            break
+        await asyncio.sleep(0.2)
+    assert wanted <= listed
+
+
+async def test_a_facade_hands_one_accounts_new_changes_to_temporal_a_few_at_a_time(
+    accounts: Accounts, sim: SimulatorControl, temporal_client: Client, task_queue: str
+) -> None:
+    """While an account's starts fill the facade's bound, its next change waits in line in the
+    facade and another account's change goes through; the one in line follows once a place
+    frees up."""
+    import asyncio
+
+    flow = NukiFlow(
+        temporal_client,
+        task_queue=task_queue,
+        timing=FAST_TIMING,
+        accounts=accounts.clients.resolver(),
+        max_starting_per_account=1,
+    )
+    lock_a, auth_a = await _keypad(sim, accounts.acme)
+    lock_b, auth_b = await _keypad(sim, accounts.beta)
+    async with flow.starting(accounts.acme):
+        waiting = asyncio.ensure_future(
+            flow.update_auth(lock_a, auth_a, {"code": 565656}, account=accounts.acme)
+        )
+        other = await asyncio.wait_for(
+            flow.update_auth(lock_b, auth_b, {"code": 575757}, account=accounts.beta), 60
+        )
+        assert other.status is OutcomeStatus.APPLIED, other.reason
+        assert not waiting.done()
+        assert (await sim.device(lock_a)).auths[0].code == 535353
+    first = await asyncio.wait_for(waiting, 60)
+    assert first.status is OutcomeStatus.APPLIED, first.reason
+    # Many at once through a bound of one: each in turn, all applied.
+    locks = [await _keypad(sim, accounts.acme) for _ in range(3)]
+    outcomes = await asyncio.gather(
+        *(flow.update_auth(lock, auth, {"code": 585858}) for lock, auth in locks)
+    )
+    assert [o.status for o in outcomes] == [OutcomeStatus.APPLIED] * 3, outcomes
+    with pytest.raises(ValueError, match="max_starting_per_account"):
+        NukiFlow(temporal_client, task_queue=task_queue, max_starting_per_account=0)

@@ -387,7 +387,8 @@ async def test_the_console_script_exits_with_the_command_status(
 
 def test_status_query_and_ui_link(monkeypatch: pytest.MonkeyPatch) -> None:
     assert status_query("q'1", 7) == (
-        "TaskQueue = 'q\\'1' AND ExecutionStatus = 'Running' AND NukiKind IS NOT NULL "
+        "(TaskQueue = 'q\\'1' OR TaskQueue STARTS_WITH 'q\\'1@') "
+        "AND ExecutionStatus = 'Running' AND NukiKind IS NOT NULL "
         "AND NukiSmartlockId = 7"
     )
     # Settings read the environment when built: clear it first, and only for this test.

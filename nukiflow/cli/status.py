@@ -9,7 +9,7 @@ from nukiflow.cli.common import JSON_OPTION, _connect, _lock_id, _run, _settings
 from nukiflow.cli.console import EXIT_OK, print_json, stdout_console, ui_workflow_url
 from nukiflow.cli.render_status import StatusRow, render_links, render_status, status_counts
 from nukiflow.cli.ui_links import question_links
-from nukiflow.contracts.accounts import check_account_name
+from nukiflow.contracts.accounts import check_account_name, workflow_queues_query
 from nukiflow.settings import Settings
 
 
@@ -29,8 +29,9 @@ def status_command(
 
 
 def status_query(task_queue: str, smartlock_id: int | None, account: str | None = None) -> str:
-    quoted = task_queue.replace("\\", "\\\\").replace("'", "\\'")
-    query = f"TaskQueue = '{quoted}' AND ExecutionStatus = 'Running' AND NukiKind IS NOT NULL"
+    # The workflows' task queue and every account's workflow queue beside it.
+    query = f"{workflow_queues_query(task_queue)} AND ExecutionStatus = 'Running' "
+    query += "AND NukiKind IS NOT NULL"
     if smartlock_id is not None:
         query += f" AND NukiSmartlockId = {int(smartlock_id)}"
     if account is not None:

@@ -10,20 +10,18 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from nukiflow.contracts import statuses
+from nukiflow.contracts.accounts import workflow_queues_query
 
 
 def _in(values: frozenset[str] | set[str]) -> str:
     return "(" + ", ".join(f"'{v}'" for v in sorted(values)) + ")"
 
 
-def _quoted(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("'", "\\'")
-
-
 def question_queries(task_queue: str, smartlock_id: int | None) -> dict[str, str]:
     """Visibility queries, by question: what is pending, what failed or needs a look, what
     drifted, which revocations are overdue (on one lock, or on the task queue)."""
-    scope = f"TaskQueue = '{_quoted(task_queue)}' AND NukiKind IS NOT NULL"
+    # The task queue's workflows and those on its accounts' workflow queues.
+    scope = f"{workflow_queues_query(task_queue)} AND NukiKind IS NOT NULL"
     if smartlock_id is not None:
         scope += f" AND NukiSmartlockId = {int(smartlock_id)}"
     working = {s.value for s in statuses.WORKING}

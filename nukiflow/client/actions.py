@@ -133,24 +133,25 @@ class LockActionCalls(FacadeBase):
                 LOCK_ACTIONS_WORKFLOW,
                 LockActionsInput(smartlock_id=smartlock_id, timing=self.timing, account=account),
                 id=workflow_id,
-                task_queue=self.task_queue,
+                task_queue=self.workflow_queue(account),
                 priority=account_priority(account),
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
                 static_summary=f"actions on smartlock {smartlock_id}",
             )
 
         try:
-            return await send_update_with_start(
-                self.client,
-                LOCK_ACT_UPDATE,
-                request,
-                operation=operation,
-                update_id=request.request_id,
-                rolling_over=LOCK_ROLLING_OVER_ERROR,
-                deadline_at=deadline_at,
-                wait_for_stage=WorkflowUpdateStage.ACCEPTED,
-                result_type=ActionOutcome,
-            )
+            async with self.starting(account):
+                return await send_update_with_start(
+                    self.client,
+                    LOCK_ACT_UPDATE,
+                    request,
+                    operation=operation,
+                    update_id=request.request_id,
+                    rolling_over=LOCK_ROLLING_OVER_ERROR,
+                    deadline_at=deadline_at,
+                    wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+                    result_type=ActionOutcome,
+                )
         except WorkflowUpdateFailedError as exc:
             return refused_action(exc, smartlock_id, request)
         except RolloverTimeout as exc:

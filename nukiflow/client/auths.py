@@ -229,7 +229,7 @@ class AuthChangeCalls(FacadeBase):
                     account=account,
                 ),
                 id=auth_workflow_id(smartlock_id, auth_id),
-                task_queue=self.task_queue,
+                task_queue=self.workflow_queue(account),
                 priority=account_priority(account),
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
                 # An entity that completed (verified delete, auth not found) is not started
@@ -241,17 +241,18 @@ class AuthChangeCalls(FacadeBase):
             )
 
         try:
-            return await send_update_with_start(
-                self.client,
-                AUTH_CHANGE_UPDATE,
-                change,
-                operation=operation,
-                update_id=change.request_id,
-                rolling_over=ENTITY_ROLLING_OVER_ERROR,
-                deadline_at=deadline_at,
-                wait_for_stage=WorkflowUpdateStage.ACCEPTED,
-                result_type=AuthOutcome,
-            )
+            async with self.starting(account):
+                return await send_update_with_start(
+                    self.client,
+                    AUTH_CHANGE_UPDATE,
+                    change,
+                    operation=operation,
+                    update_id=change.request_id,
+                    rolling_over=ENTITY_ROLLING_OVER_ERROR,
+                    deadline_at=deadline_at,
+                    wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+                    result_type=AuthOutcome,
+                )
         except WorkflowUpdateFailedError as exc:
             return refused_change(exc, smartlock_id, auth_id, change.request_id, change.kind)
         except WorkflowAlreadyStartedError:

@@ -177,23 +177,24 @@ class AuthCreateCalls(FacadeBase):
                 return rejected_change(smartlock_id, None, request_id, str(exc))
         workflow_id = create_workflow_id(smartlock_id, request_id)
         try:
-            handle = await self.client.start_workflow(
-                AUTH_CREATE_WORKFLOW,
-                AuthCreateInput(
-                    request=request,
-                    timing=self.timing,
-                    max_rewrites=self.max_rewrites,
-                    drift_policy=drift_policy or self.drift_policy,
-                    account=account,
-                ),
-                id=workflow_id,
-                task_queue=self.task_queue,
-                priority=account_priority(account),
-                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                static_summary=create_summary(request),
-                result_type=AuthOutcome,
-            )
+            async with self.starting(account):
+                handle = await self.client.start_workflow(
+                    AUTH_CREATE_WORKFLOW,
+                    AuthCreateInput(
+                        request=request,
+                        timing=self.timing,
+                        max_rewrites=self.max_rewrites,
+                        drift_policy=drift_policy or self.drift_policy,
+                        account=account,
+                    ),
+                    id=workflow_id,
+                    task_queue=self.workflow_queue(account),
+                    priority=account_priority(account),
+                    id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                    id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                    static_summary=create_summary(request),
+                    result_type=AuthOutcome,
+                )
         except WorkflowAlreadyStartedError:
             # The same request id ran before: attach to its result, never create twice.
             return CreateHandle.of(

@@ -17,11 +17,13 @@ class NukiFlow(AuthChangeCalls, AuthCreateCalls, LockActionCalls):
 
     ``NukiFlow(client, task_queue=..., timing=None, max_rewrites=3,
     auth_deadline=timedelta(hours=24), action_deadline=timedelta(seconds=60),
-    drift_policy=DriftPolicy.ALERT, accounts=None, account=None)``: the task queue of the
-    nukiflow worker, the timing handed to the workflows it starts, the deadlines of calls that
-    give none, the drift policy of the auth entities it starts, what finds the account of a
-    lock a call names none for (an :class:`~nukiflow.accounts.AccountResolver`; without one
-    such a call goes to the default account), and the account of every call that names none.
+    drift_policy=DriftPolicy.ALERT, accounts=None, account=None, max_starting_per_account=32)``:
+    the task queue of the nukiflow worker, the timing handed to the workflows it starts, the
+    deadlines of calls that give none, the drift policy of the auth entities it starts, what
+    finds the account of a lock a call names none for (an
+    :class:`~nukiflow.accounts.AccountResolver`; without one such a call goes to the default
+    account), the account of every call that names none, and how many new changes and actions
+    of one account it hands to Temporal at once (each until accepted; the others wait in line).
     """
 
     @classmethod

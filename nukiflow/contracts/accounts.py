@@ -21,6 +21,16 @@ from nukiflow.contracts.validation import InputError, is_stored
 _ACCOUNT = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?")
 MAX_ACCOUNT_NAME: Final = 40
 ACTIVITY_QUEUE_PREFIX: Final = "nukiflow-nuki-"
+# Workflow tasks of one account a worker runs at once (its account workflow worker's slots): a
+# burst of one account's new workflows takes at most this share of the worker's CPU, so another
+# account's task runs beside it instead of behind it. bench/bench_accounts.py: another account's
+# change at 0.83-0.88x its unloaded time with 4, 1.12-1.22x with 10, the burst as fast (its
+# Nuki rate limit paces it); 4 tasks at once still run far more workflow tasks per second than
+# an account's Nuki calls need.
+DEFAULT_ACCOUNT_WORKFLOW_TASKS: Final = 4
+# Between the workflows' task queue and an account's name in the account's workflow queue
+# (``nukiflow@acme``): no account name holds it, so no two accounts share a queue.
+WORKFLOW_QUEUE_SEPARATOR: Final = "@"
 
 
 def check_account_name(value: object) -> str:
@@ -49,6 +59,25 @@ def activity_queue(account: str | None) -> str | None:
     meaning the workflow's own task queue. Every workflow schedules its Nuki activities through
     this one function."""
     return None if account is None else ACTIVITY_QUEUE_PREFIX + account
+
+
+def workflow_queue(task_queue: str, account: str | None) -> str:
+    """The task queue a new workflow of ``account`` runs on: ``<task_queue>@<account>``, with
+    pollers and slots of its own in every worker, so one account's burst of new workflows does
+    not queue another account's workflow tasks behind it; ``task_queue`` itself for the default
+    account. Fixed when the workflow starts (continue-as-new and child workflows keep it): a
+    workflow started before keeps the queue it has."""
+    return task_queue if account is None else task_queue + WORKFLOW_QUEUE_SEPARATOR + account
+
+
+def workflow_queues_query(task_queue: str) -> str:
+    """A visibility query for the workflows of ``task_queue`` and of every account's workflow
+    queue beside it (:func:`workflow_queue`)."""
+    quoted = task_queue.replace("\\", "\\\\").replace("'", "\\'")
+    return (
+        f"(TaskQueue = '{quoted}' OR "
+        f"TaskQueue STARTS_WITH '{quoted}{WORKFLOW_QUEUE_SEPARATOR}')"
+    )
 
 
 def account_label(account: str | None) -> str:

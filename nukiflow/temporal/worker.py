@@ -1,5 +1,6 @@
 """Assembling a nukiflow worker: every workflow, and activities bound to one Nuki client; with
-many accounts, one more worker per account on its own activity task queue."""
+many accounts, two more workers per account: one on its workflow task queue, one on its activity
+task queue."""
 
 from __future__ import annotations
 
@@ -17,7 +18,11 @@ from temporalio.worker import Worker
 from nukiflow.accounts.clients import AccountClients
 from nukiflow.activities.nuki_client import NukiClient
 from nukiflow.client import NukiFlow
-from nukiflow.contracts.accounts import activity_queue
+from nukiflow.contracts.accounts import (
+    DEFAULT_ACCOUNT_WORKFLOW_TASKS,
+    activity_queue,
+    workflow_queue,
+)
 from nukiflow.plugin import DEFAULT_MAX_CONCURRENT_ACTIVITIES, NukiflowPlugin, nuki_activities
 from nukiflow.settings import Settings
 from nukiflow.temporal.connect import connect_temporal
@@ -101,25 +106,53 @@ def account_workers(
     clients: AccountClients,
     flow: NukiFlow,
     *,
+    workflow_tasks: int = DEFAULT_ACCOUNT_WORKFLOW_TASKS,
     graceful_shutdown: timedelta = DEFAULT_GRACEFUL_SHUTDOWN,
     webhooks: bool = False,
     **options: Any,
 ) -> list[Worker]:
-    """One :func:`build_account_worker` per named account of ``clients``."""
-    return [
-        build_account_worker(
-            client,
-            clients[spec.name],
-            spec.name,
-            flow,
-            activities_per_second=spec.activities_per_second,
-            graceful_shutdown=graceful_shutdown,
-            webhooks=webhooks,
-            **options,
+    """Two workers per named account of ``clients``: one for the account's workflows on its
+    workflow task queue (``<flow.task_queue>@<account>``, where ``flow`` starts them) with
+    pollers, a sticky queue and ``workflow_tasks`` slots of its own, and
+    :func:`build_account_worker` for its Nuki activities.
+
+    The slots bound what one account's burst of new workflows takes of this process: the
+    workflow tasks of every account run in one Python process (one interpreter lock), and a
+    burst holding a hundred slots would make another account's task wait its turn a hundred
+    times over. ``options`` go to both workers (``max_concurrent_workflow_tasks`` there is the
+    default account's, and ignored here)."""
+    options.pop("max_concurrent_workflow_tasks", None)
+    workers: list[Worker] = []
+    for spec in clients.named:
+        if spec.name is None:
+            continue
+        workers.append(
+            build_worker(
+                client,
+                clients[None],
+                workflow_queue(flow.task_queue, spec.name),
+                flow=flow,
+                graceful_shutdown=graceful_shutdown,
+                # The Nexus endpoint targets the workflows' task queue, not an account's.
+                nexus=False,
+                webhooks=webhooks,
+                max_concurrent_workflow_tasks=workflow_tasks,
+                **options,
+            )
         )
-        for spec in clients.named
-        if spec.name is not None
-    ]
+        workers.append(
+            build_account_worker(
+                client,
+                clients[spec.name],
+                spec.name,
+                flow,
+                activities_per_second=spec.activities_per_second,
+                graceful_shutdown=graceful_shutdown,
+                webhooks=webhooks,
+                **options,
+            )
+        )
+    return workers
 
 
 def webhook_server(client: Client, settings: Settings) -> WebhookServer:
@@ -200,6 +233,7 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -
             client,
             clients,
             flow,
+            workflow_tasks=settings.account_max_concurrent_workflow_tasks,
             graceful_shutdown=shutdown,
             webhooks=settings.expects_webhooks(),
             deployment_config=deployment_config(settings),
