@@ -46,6 +46,7 @@ from nukiflow.temporal.worker import build_worker
 from nukiflow.webhooks import WebhookReceiver
 from nukiflow.webhooks.registration import DEFAULT_FEATURES
 from nukiflow.webhooks.server import WebhookServer
+from nukiflow.workflows.auth_watch import first_pause
 from nukiflow.workflows.completion import action_outcome, healthy, settles_write
 from tests.conftest import FAST_TIMING, TOKEN
 from tests.test_replay import _check_and_record
@@ -107,8 +108,16 @@ async def activities_run(handle: WorkflowHandle) -> list[str]:  # type: ignore[t
 
 
 async def timers_started(handle: WorkflowHandle) -> int:  # type: ignore[type-arg]
+    """The timers the entity started to wait for the lock's report: every timer but the watch's
+    (its first pause is one fast polling window, longer than the report waits used here)."""
+    watch = first_pause(FAST_TIMING)
     history = await handle.fetch_history()
-    return sum(1 for e in history.events if e.event_type == EventType.EVENT_TYPE_TIMER_STARTED)
+    return sum(
+        1
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_TIMER_STARTED
+        and e.timer_started_event_attributes.start_to_fire_timeout.ToTimedelta() != watch
+    )
 
 
 async def auth_requests(sim: SimulatorControl, smartlock_id: int, auth_id: str) -> list[str]:
