@@ -23,6 +23,7 @@ from nukiflow.cli import app, ui_base_url
 from nukiflow.client import NukiFlow
 from nukiflow.contracts import search_attributes as sa
 from nukiflow.contracts import statuses
+from nukiflow.contracts.action import ActionName, lock_workflow_id
 from nukiflow.contracts.auth import AuthOutcome, AuthPatch, OutcomeStatus
 from nukiflow.contracts.entity import AuthEntityView, auth_workflow_id
 from nukiflow.contracts.names import (
@@ -375,6 +376,26 @@ async def test_an_entity_input_never_shows_a_state_that_is_no_longer_desired(
     # The state lives in the details: the code changed, masked.
     text = await details(handle)
     assert "**Guest** · keypad code" in text and "code ******" in text
+
+
+async def test_the_lock_workflow_names_the_lock_once_an_action_read_it(
+    flow: NukiFlow, sim: SimulatorControl, start_worker: StartWorker
+) -> None:
+    lock = await sim.add_lock(name="Front *door*", type=4)
+    await start_worker()
+    outcome = await flow.action(lock.smartlock_id, ActionName.UNLOCK)
+    assert outcome.ok, outcome.reason
+    handle = flow.client.get_workflow_handle(lock_workflow_id(lock.smartlock_id))
+    # The summary was fixed before anything was read: the id alone.
+    description = await handle.describe()
+    assert await description.static_summary() == f"actions on smartlock {lock.smartlock_id}"
+    # The details name the lock in words, its name escaped.
+    text = await details(handle)
+    assert text.startswith(
+        f"**Front \\*door\\*** (Smart Lock 3.0/4) · smartlock `{lock.smartlock_id}` · "
+        "**status:** confirmed"
+    ), text
+    assert (await flow.lock_state(lock.smartlock_id)).lock_name == "Front *door*"
 
 
 async def test_an_overdue_revocation_counts_the_attempt_temporal_runs(
