@@ -128,6 +128,7 @@ class ActionActivities:
         progress.requests += 1
         before = LockSnapshot.of(await self._client.get_smartlock(smartlock_id))
         progress.lock_type = before.lock_type
+        progress.lock_name = before.lock_name
         why = supported(input.action, before.lock_type)
         if why is not None:
             raise final(f"smartlock {smartlock_id}: {why}", ACTION_NOT_SUPPORTED_ERROR)

@@ -314,8 +314,11 @@ async def test_a_grant_continues_as_new_and_still_revokes_at_its_end(
     started = last.events[0].workflow_execution_started_event_attributes
     assert started.continued_execution_run_id, "the grant continued as new"
     (carried,) = await temporal_client.data_converter.decode(started.input.payloads, [GrantInput])
-    assert carried.memory is not None and carried.memory.runs == 2
-    assert carried.memory.auth_id == created.auth_id and carried.memory.until == new_end
+    # Carried opaque: the input names only what started the grant (its started-with window).
+    memory = carried.remembered()
+    assert carried.memory is None and memory is not None and memory.runs == 2
+    assert memory.auth_id == created.auth_id and memory.until == new_end
+    assert carried.started_with.window.allowed_until_date != new_end
     attributes = await _attributes(grant)
     assert attributes["NukiAuthId"] == created.auth_id and attributes["NukiStatus"] == "revoked"
     first = await temporal_client.get_workflow_handle(

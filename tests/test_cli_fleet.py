@@ -379,6 +379,7 @@ async def test_grant_show_extend_revoke(
     extended = await run(cli_env, "access", "extend", grant_id, "--until", new_end.isoformat())
     assert extended.exit_code == 0, extended.output
     assert "Extended" in extended.stdout
+    assert "(end moved by an extension; granted until " in extended.stdout
     assert (await sim.device(lock)).auths[0].allowed_until_date == new_end
     past = await run(cli_env, "access", "extend", grant_id, "--until", "2020-01-01T00:00Z")
     assert past.exit_code == 2 and "must be in the future" in past.output

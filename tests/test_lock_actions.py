@@ -544,6 +544,8 @@ async def test_continue_as_new_keeps_request_ids_and_learned_timing(
     view = await flow.lock_state(lock.smartlock_id)
     assert view.action_counter == 1 + 2 * len(names)
     assert set(view.learned_seconds) == {"unlock", "lock"}
+    # The lock's name, read by the first run, is carried across the rollovers.
+    assert view.lock_name == lock.name
     # The first request id, sent again after the rollovers, gets its first outcome back.
     await sim.clear_requests()
     again = await flow.action(lock.smartlock_id, ActionName.UNLOCK, request_id=first.request_id)

@@ -23,6 +23,8 @@ from nukiflow.cli import app, ui_base_url
 from nukiflow.client import NukiFlow
 from nukiflow.contracts import search_attributes as sa
 from nukiflow.contracts import statuses
+from nukiflow.contracts.access import GrantStatus
+from nukiflow.contracts.action import ActionName, lock_workflow_id
 from nukiflow.contracts.auth import AuthOutcome, AuthPatch, OutcomeStatus
 from nukiflow.contracts.entity import AuthEntityView, auth_workflow_id
 from nukiflow.contracts.names import (
@@ -375,6 +377,57 @@ async def test_an_entity_input_never_shows_a_state_that_is_no_longer_desired(
     # The state lives in the details: the code changed, masked.
     text = await details(handle)
     assert "**Guest** · keypad code" in text and "code ******" in text
+
+
+async def test_the_lock_workflow_names_the_lock_once_an_action_read_it(
+    flow: NukiFlow, sim: SimulatorControl, start_worker: StartWorker
+) -> None:
+    lock = await sim.add_lock(name="Front *door*", type=4)
+    await start_worker()
+    outcome = await flow.action(lock.smartlock_id, ActionName.UNLOCK)
+    assert outcome.ok, outcome.reason
+    handle = flow.client.get_workflow_handle(lock_workflow_id(lock.smartlock_id))
+    # The summary was fixed before anything was read: the id alone.
+    description = await handle.describe()
+    assert await description.static_summary() == f"actions on smartlock {lock.smartlock_id}"
+    # The details name the lock in words, its name escaped.
+    text = await details(handle)
+    assert text.startswith(
+        f"**Front \\*door\\*** (Smart Lock 3.0/4) · smartlock `{lock.smartlock_id}` · "
+        "**status:** confirmed"
+    ), text
+    assert (await flow.lock_state(lock.smartlock_id)).lock_name == "Front *door*"
+
+
+async def test_a_grant_input_names_what_started_it_and_its_details_the_window_now(
+    flow: NukiFlow, sim: SimulatorControl, start_worker: StartWorker
+) -> None:
+    lock = (await sim.add_lock()).smartlock_id
+    await start_worker()
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    granted_end, new_end = now + timedelta(hours=2), now + timedelta(hours=5)
+    grant = await Fleet(flow, grant_timing=FAST_GRANT).grant_access(
+        lock, name="guest", code=555125, start=now - timedelta(hours=1), end=granted_end
+    )
+    await grant.created()
+    extended = await grant.extend(new_end)
+    # The state query, the update's answer and the details: the window as it stands now.
+    assert extended.window.allowed_until_date == new_end
+    assert extended.granted_until == granted_end
+    assert (await grant.state()).window.allowed_until_date == new_end
+    text = await details(grant.handle)
+    assert f"to {new_end:%Y-%m-%d %H:%M} UTC" in text
+    assert f"end moved by an extension (granted until {granted_end:%Y-%m-%d %H:%M} UTC)" in text
+    # The input, as the UI shows it decrypted: what started the grant, named so.
+    events = [event async for event in grant.handle.fetch_history_events()]
+    payload = events[0].workflow_execution_started_event_attributes.input.payloads[0]
+    (decoded,) = await flow.client.data_converter.payload_codec.decode([payload])  # type: ignore[union-attr]
+    shown = json.loads(decoded.data)
+    assert set(shown) >= {"started_with", "carried_memory"} and "request" not in shown
+    assert shown["memory"] is None and shown["carried_memory"] is None
+    started_end = datetime.fromisoformat(shown["started_with"]["window"]["allowed_until_date"])
+    assert started_end == granted_end
+    assert (await grant.revoke(wait=True)).status is GrantStatus.REVOKED
 
 
 async def test_an_overdue_revocation_counts_the_attempt_temporal_runs(

@@ -30,6 +30,8 @@ from nukiflow.contracts.access import (
     GrantView,
     RevokeRequest,
     WaitRequest,
+    pack_grant_memory,
+    unpack_grant_memory,
 )
 from nukiflow.contracts.action import (
     ActionName,
@@ -122,6 +124,9 @@ WINDOW = AccessWindow(
 GRANT = GrantRequest(
     request_id="stay-4711", smartlock_id=LOCK, name="cleaner", code=CODE, window=WINDOW
 )
+GRANT_MEMORY = GrantMemory(
+    until=NOW + timedelta(days=5), auth_id=AUTH, status=GrantStatus.ACTIVE, runs=2
+)
 ITEMS = [
     RolloutItem(op=RolloutOp.CREATE, smartlock_id=LOCK, create=FIELDS),
     RolloutItem(op=RolloutOp.UPDATE, smartlock_id=LOCK, auth_id=AUTH, patch=PATCH),
@@ -175,13 +180,14 @@ STORED: list[BaseModel] = [
     ApplyItemInput(
         request_id="spring:1", item=ITEMS[1], deadline_at=NOW, wait_seconds=60, heartbeat_seconds=30
     ),
-    GrantInput(request=GRANT, grant_timing=GrantTiming(max_history_events=500)),
+    GrantInput(started_with=GRANT, grant_timing=GrantTiming(max_history_events=500)),
     GrantInput(
-        request=GRANT,
+        started_with=GRANT,
         memory=GrantMemory(
             until=NOW + timedelta(days=4), auth_id=AUTH, status=GrantStatus.ACTIVE, runs=3
         ),
     ),
+    GrantInput(started_with=GRANT, carried_memory=pack_grant_memory(GRANT_MEMORY)),
     ExtendRequest(request_id="e1", until=NOW + timedelta(days=4)),
     RevokeRequest(reason="left early"),
     WaitRequest(),
@@ -323,6 +329,31 @@ def test_every_recorded_input_model_is_sampled() -> None:
         AuthEvent,
     }
     assert recorded_inputs <= sampled
+
+
+async def test_a_grant_input_recorded_before_decodes_with_its_memory() -> None:
+    """Inputs from before named the request ``request`` and carried ``memory`` in the open."""
+    converter = data_converter(CODEC_KEYS)
+    (payload,) = converter.payload_converter.to_payloads(
+        [GrantInput(started_with=GRANT, memory=GRANT_MEMORY)]
+    )
+    data = json.loads(payload.data)
+    data["request"] = data.pop("started_with")
+    del data["carried_memory"]
+    payload.data = json.dumps(data).encode()
+    assert converter.payload_codec is not None
+    encrypted = await converter.payload_codec.encode([payload])
+    (decoded,) = await converter.decode(encrypted, [GrantInput])
+    assert decoded.request == GRANT and decoded.remembered() == GRANT_MEMORY
+
+
+def test_the_carried_grant_memory_of_a_newer_worker_unpacks() -> None:
+    dumped = GRANT_MEMORY.model_dump(mode="json")
+    newer = _with_unknown_fields(GRANT_MEMORY, dumped)
+    blob = zlib.compress(json.dumps(newer).encode())
+    assert unpack_grant_memory(blob) == GRANT_MEMORY
+    with pytest.raises(ValueError, match="not zlib-compressed"):
+        unpack_grant_memory(b"{}")
 
 
 def test_the_carried_rollout_progress_of_a_newer_worker_unpacks() -> None:

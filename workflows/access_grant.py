@@ -19,7 +19,8 @@ A create that failed without an auth id (deadline passed, lock offline) may stil
 History stays bounded: a grant extended again and again, or looking for a late code or revoking
 on a lock that stays offline for months, continues as new (once its create has ended) when its
 history reaches ``max_history_events`` or Temporal suggests it, after every update has been
-answered, carrying its state (:class:`~nukiflow.contracts.access.GrantMemory`).
+answered, carrying its state (:class:`~nukiflow.contracts.access.GrantMemory`, packed opaque:
+the input names only what started the grant, see :class:`~nukiflow.contracts.access.GrantInput`).
 """
 
 from __future__ import annotations

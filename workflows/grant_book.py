@@ -15,7 +15,13 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from nukiflow.contracts import search_attributes as sa
-    from nukiflow.contracts.access import GrantInput, GrantMemory, GrantStatus, GrantView
+    from nukiflow.contracts.access import (
+        GrantInput,
+        GrantMemory,
+        GrantStatus,
+        GrantView,
+        pack_grant_memory,
+    )
     from nukiflow.contracts.auth import AuthOutcome, OutcomeStatus
     from nukiflow.contracts.rollout import outcome_reason
     from nukiflow.workflows.grant_details import grant_details
@@ -26,10 +32,11 @@ class GrantBook:
         self._input = input
         self._request = input.request
         # Everything a later run needs; a continued run starts from what the last one carried.
-        self._m = input.memory or GrantMemory(
+        remembered = input.remembered()
+        self._m = remembered or GrantMemory(
             until=input.request.window.allowed_until_date, status=GrantStatus.CREATING
         )
-        self._create_done = input.memory is not None
+        self._create_done = remembered is not None
         self._until_seen = self._m.until
         self._revoked_at: datetime | None = None
         self._verified_by: str | None = None
@@ -68,7 +75,12 @@ class GrantBook:
         await workflow.wait_condition(workflow.all_handlers_finished)
         workflow.logger.info("continuing as new (run %d)", self._m.runs)
         memory = self._m.model_copy(update={"runs": self._m.runs + 1})
-        workflow.continue_as_new(self._input.model_copy(update={"memory": memory}))
+        # Opaque, so the next run's input names only what started the grant (see GrantInput).
+        workflow.continue_as_new(
+            self._input.model_copy(
+                update={"memory": None, "carried_memory": pack_grant_memory(memory)}
+            )
+        )
 
     # -- status and view ---------------------------------------------------------------------
 
@@ -102,6 +114,7 @@ class GrantBook:
 
     def _view(self) -> GrantView:
         m = self._m
+        granted = self._request.window.allowed_until_date
         return GrantView(
             workflow_id=workflow.info().workflow_id,
             smartlock_id=self._request.smartlock_id,
@@ -109,6 +122,7 @@ class GrantBook:
             auth_id=m.auth_id,
             status=m.status,
             window=self._request.window.model_copy(update={"allowed_until_date": m.until}),
+            granted_until=None if m.until == granted else granted,
             revoke_requested=m.revoke_requested,
             revoke_reason=m.revoke_reason,
             revocation_due_at=m.revocation_due_at,

@@ -27,6 +27,13 @@ _NOW = {
 }
 
 
+def _moved(view: GrantView) -> str:
+    """Whether the end shown is the one the grant started with (its input's)."""
+    if view.granted_until is None:
+        return ""
+    return f"; end moved by an extension (granted until {view.granted_until:%Y-%m-%d %H:%M} UTC)"
+
+
 def grant_details(view: GrantView) -> str:
     """The current details of a grant (Markdown; dates in UTC, daily times in lock time)."""
     auth = f" (auth `{view.auth_id}`)" if view.auth_id else ""
@@ -35,7 +42,8 @@ def grant_details(view: GrantView) -> str:
         f"**status:** {view.status.value}",
         f"**Now:** {_NOW.get(view.status, view.status.value)}",
         f"**Window:** {describe_window(view.window, UTC)}"
-        + (f" (given in {view.window.tz})" if view.window.tz else ""),
+        + (f" (given in {view.window.tz})" if view.window.tz else "")
+        + _moved(view),
     ]
     if view.revocation_due_at is not None and view.status is not GrantStatus.REVOKED:
         lines.append(f"**Revocation due** {view.revocation_due_at:%Y-%m-%d %H:%M:%S} UTC")

@@ -88,6 +88,8 @@ class LockActionsWorkflow(ActionReports):
         self._counter = memory.counter
         self._status = memory.status
         self._lock_type = memory.lock_type
+        # Learned from the lock's reads (no command depends on it: replays as before).
+        self._lock_name = memory.lock_name
         self._last_state = memory.last_state
         self._last_settled_at = memory.last_settled_at
         self._samples = {k: list(v) for k, v in memory.samples.items()}
@@ -180,6 +182,7 @@ class LockActionsWorkflow(ActionReports):
             smartlock_id=self._input.smartlock_id,
             status=self._status,
             lock_type=self._lock_type,
+            lock_name=self._lock_name,
             last_state=self._last_state,
             last_state_name=state_name(self._last_state, self._lock_type),
             current=None
@@ -230,6 +233,7 @@ class LockActionsWorkflow(ActionReports):
                     counter=self._counter,
                     status=self._status,
                     lock_type=self._lock_type,
+                    lock_name=self._lock_name,
                     last_state=self._last_state,
                     last_settled_at=self._last_settled_at,
                     samples=self._samples,
@@ -269,6 +273,7 @@ class LockActionsWorkflow(ActionReports):
             await self._send_failed(queued, err, log_since)
             return
         self._lock_type = sent.before.lock_type
+        self._lock_name = sent.before.lock_name or self._lock_name
         self._last_state = sent.before.state
         if sent.executed is not None:
             # An earlier send attempt reached the lock: its log entry is the outcome.
@@ -342,6 +347,7 @@ class LockActionsWorkflow(ActionReports):
         progress = progress_from(failure_details(err), SendProgress) or SendProgress()
         if progress.lock_type is not None:
             self._lock_type = progress.lock_type
+        self._lock_name = progress.lock_name or self._lock_name
         if not workflow.patched(RECORD_PATCH):
             self._resolve(queued, send_failed_by_heartbeat(err, progress, self._last_state))
             return
@@ -370,6 +376,7 @@ class LockActionsWorkflow(ActionReports):
         look, failure = await call.look(self._input, queued, log_since, until)
         if look is not None and look.last is not None:
             self._last_state = look.last.state
+            self._lock_name = look.last.lock_name or self._lock_name
         if look is not None and look.match is not None:
             self._last_settled_at = look.match.date
         answer = judge.from_look(

@@ -6,9 +6,40 @@ from __future__ import annotations
 
 from nukiflow.contracts.action import LockActionsView, QueuedAction, QueuedActionView
 from nukiflow.contracts.wire import SmartlockType
+from nukiflow.workflows.markdown import md
 
 # Waiting actions listed by name; the rest are counted.
 WAITING_SHOWN = 10
+
+# The device types of Nuki's API (``Smartlock.type``) in the words of its products.
+LOCK_TYPES = {
+    SmartlockType.SMART_LOCK: "Smart Lock",
+    SmartlockType.BOX: "Box",
+    SmartlockType.OPENER: "Opener",
+    SmartlockType.SMART_DOOR: "Smart Door",
+    SmartlockType.SMART_LOCK_3: "Smart Lock 3.0/4",
+}
+
+
+def lock_type_name(lock_type: int | None) -> str:
+    if lock_type is None:
+        return "type not read yet"
+    try:
+        return LOCK_TYPES[SmartlockType(lock_type)]
+    except ValueError:
+        return f"device type {lock_type}"
+
+
+def lock_title(view: LockActionsView) -> str:
+    """The lock in words: its name and type once an action read the lock, e.g. ``**Front
+    door** (Smart Lock 3.0/4) · smartlock `17`; its id alone before."""
+    kind = "Opener" if view.lock_type == SmartlockType.OPENER else "Smartlock"
+    if view.lock_name is None:
+        return f"**{kind}** `{view.smartlock_id}`"
+    return (
+        f"**{md(view.lock_name)}** ({lock_type_name(view.lock_type)}) · "
+        f"{kind.lower()} `{view.smartlock_id}`"
+    )
 
 
 def queued_view(queued: QueuedAction) -> QueuedActionView:
@@ -23,10 +54,8 @@ def queued_view(queued: QueuedAction) -> QueuedActionView:
 
 
 def details_text(view: LockActionsView) -> str:
-    kind = "Opener" if view.lock_type == SmartlockType.OPENER else "Smartlock"
     lines = [
-        f"**{kind}** `{view.smartlock_id}` · **status:** {view.status.value} · "
-        f"actions: {view.action_counter}",
+        f"{lock_title(view)} · **status:** {view.status.value} · actions: {view.action_counter}",
     ]
     if view.last_state is not None:
         lines.append(f"**Last seen state:** {view.last_state_name}")

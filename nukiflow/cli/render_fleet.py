@@ -255,7 +255,11 @@ def render_grant(
     echoed = echoed_code(console, typed_code)
     if echoed is not None:
         console.print(f"  Code {echoed}")
-    console.print(f"  Window: {safe(describe_window(view.window))}")
+    moved = ""
+    if view.granted_until is not None:
+        granted = _in_zone(view.granted_until, view.window.tz)
+        moved = f" (end moved by an extension; granted until {granted})"
+    console.print(f"  Window: {safe(describe_window(view.window))}{moved}")
     if view.auth_id:
         where = "deleted from the lock" if view.status is GrantStatus.REVOKED else "on the lock"
         console.print(f"  Auth {safe(view.auth_id)} ({where})")

@@ -9,11 +9,21 @@ from local times.
 from __future__ import annotations
 
 import re
+import zlib
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Final, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from nukiflow.contracts.accounts import AccountName
 from nukiflow.contracts.auth import (
@@ -196,12 +206,54 @@ class GrantMemory(BaseModel):
     runs: int = 1
 
 
+_MEMORY: Final = TypeAdapter(GrantMemory)
+
+
+def pack_grant_memory(memory: GrantMemory) -> bytes:
+    """The memory as the next run's opaque ``carried_memory`` (zlib-compressed JSON)."""
+    return zlib.compress(_MEMORY.dump_json(memory), 6)
+
+
+def unpack_grant_memory(blob: bytes) -> GrantMemory:
+    try:
+        raw = zlib.decompress(blob)
+    except zlib.error:
+        raise ValueError("the carried memory is not zlib-compressed JSON") from None
+    return _MEMORY.validate_json(raw)
+
+
 class GrantInput(BaseModel):
-    request: GrantRequest
+    """What starts a grant: the request it ``started_with``, as the caller made it. Its window
+    is the one the grant started with; an extension moves the end in the grant's state (the
+    current details, the ``state`` query, the result), never here, because the Temporal UI
+    shows a run's input and a field named ``window`` would read as the current one. A run's
+    state travels as ``carried_memory``: opaque on purpose (zlib-compressed JSON, encrypted like
+    every payload), for the same reason. Inputs recorded before name the request ``request``
+    and carry ``memory`` in the open; both are still read.
+
+    A worker from before cannot decode an input this version continued as new (it lacks
+    ``request``): its workflow task fails and is retried until a current worker takes it, where
+    reading a memory it cannot see would have made it create the code again."""
+
+    model_config = ConfigDict(ser_json_bytes="base64", val_json_bytes="base64")
+
+    started_with: GrantRequest = Field(validation_alias=AliasChoices("started_with", "request"))
     timing: WorkflowTiming = Field(default_factory=WorkflowTiming)
     grant_timing: GrantTiming = Field(default_factory=GrantTiming)
-    # Absent from a grant's first run (and from runs started before grants continued as new).
+    # Written by runs before ``carried_memory`` existed (and read still).
     memory: GrantMemory | None = None
+    # What the last run hands over (absent from a grant's first run); see the class doc.
+    carried_memory: bytes | None = None
+
+    @property
+    def request(self) -> GrantRequest:
+        return self.started_with
+
+    def remembered(self) -> GrantMemory | None:
+        """The memory this run starts from (None: the grant's first run)."""
+        if self.carried_memory is not None:
+            return unpack_grant_memory(self.carried_memory)
+        return self.memory
 
 
 class GrantView(BaseModel):
@@ -212,7 +264,10 @@ class GrantView(BaseModel):
     name: str
     auth_id: str | None = None
     status: GrantStatus
+    # The window as it stands now (an extension moved its end).
     window: AccessWindow
+    # The end the grant started with, once an extension moved it (None: never moved).
+    granted_until: datetime | None = None
     revoke_requested: bool = False
     revoke_reason: str | None = None
     revocation_due_at: datetime | None = None

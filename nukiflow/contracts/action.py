@@ -345,6 +345,8 @@ class LockActionsMemory(BaseModel):
     counter: int = 0
     status: LockStatus = LockStatus.IDLE
     lock_type: int | None = None
+    # The lock's name in the Nuki app, as the last read showed it (None: not read yet).
+    lock_name: str | None = None
     last_state: int | None = None
     # When the last action that reached the lock was seen completed (worker clock): log
     # entries before it belong to earlier actions.
@@ -399,6 +401,8 @@ class LockActionsView(BaseModel):
     learned_seconds: dict[str, float]
     last_outcomes: list[ActionOutcome]
     history_length: int
+    # The lock's name in the Nuki app, once an action read the lock (None: not yet).
+    lock_name: str | None = None
 
 
 def lock_workflow_id(smartlock_id: int) -> str:

@@ -31,6 +31,8 @@ class LockSnapshot(BaseModel):
     mode: int | None
     # An operationId is set on the lock or its state: an operation is queued or running.
     pending: bool
+    # The lock's name in the Nuki app (None: recorded before snapshots carried it).
+    lock_name: str | None = None
 
     @classmethod
     def of(cls, lock: Smartlock) -> LockSnapshot:
@@ -42,6 +44,7 @@ class LockSnapshot(BaseModel):
             mode=None if state is None else state.mode,
             pending=lock.operation_id is not None
             or (state is not None and state.operation_id is not None),
+            lock_name=lock.name,
         )
 
     @property
@@ -73,6 +76,8 @@ class SendProgress(BaseModel):
     # An earlier POST may have reached Nuki without a clear answer.
     maybe_sent: bool = False
     lock_type: int | None = None
+    # The lock's name, once an attempt read the lock.
+    lock_name: str | None = None
     # Why the last attempt could not send (423, offline, ...): the reason of an expiry.
     last_refusal: str | None = None
     # The attempt whose end wrote these details. Heartbeats travel asynchronously: a worker

@@ -318,7 +318,9 @@ class Fleet:
         with contextlib.suppress(WorkflowAlreadyStartedError):
             await self.client.start_workflow(
                 ACCESS_GRANT_WORKFLOW,
-                GrantInput(request=request, timing=self.timing, grant_timing=self.grant_timing),
+                GrantInput(
+                    started_with=request, timing=self.timing, grant_timing=self.grant_timing
+                ),
                 id=workflow_id,
                 task_queue=self.task_queue,
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
