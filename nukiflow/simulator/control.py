@@ -8,6 +8,7 @@ from typing import Any, TypedDict, Unpack
 
 import httpx
 
+from nukiflow.contracts.accounts import check_account_name
 from nukiflow.contracts.wire import Smartlock, SmartlockAuth
 
 from .control_api import CONTROL_PREFIX
@@ -134,15 +135,15 @@ class SimulatorControl:
         return AccountView.model_validate(await self._call("POST", "/accounts", spec.model_dump()))
 
     async def account(self, name: str) -> AccountView:
-        return AccountView.model_validate(await self._call("GET", f"/accounts/{name}"))
+        return AccountView.model_validate(await self._call("GET", _account_path(name)))
 
     async def expire_tokens(self, name: str) -> None:
         """Every access token of the account expires now: its next request answers 401."""
-        await self._call("POST", f"/accounts/{name}/expire")
+        await self._call("POST", _account_path(name, "expire"))
 
     async def revoke_account(self, name: str) -> None:
         """Withdraw the account's OAuth authorization: tokens die, refreshes are refused."""
-        await self._call("POST", f"/accounts/{name}/revoke")
+        await self._call("POST", _account_path(name, "revoke"))
 
     async def add_auth(
         self,
@@ -230,3 +231,10 @@ class SimulatorControl:
 
     async def clear_requests(self) -> None:
         await self._call("DELETE", "/requests")
+
+
+def _account_path(name: str, action: str = "") -> str:
+    """The control path of one account: its name is checked (lower case letters, digits and
+    inner dashes), so it can never step out of ``/accounts/``."""
+    path = f"/accounts/{check_account_name(name)}"
+    return f"{path}/{action}" if action else path
