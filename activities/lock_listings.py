@@ -20,9 +20,10 @@ never used where it would be older than what this worker knows:
 - an auth missing from the listing, or listed with an ``operationId`` (an operation pending),
   is not served either: the caller reads it with its own ``GET``, which also decides a 404
   as before;
-- a listing that failed with a retryable error (429, 5xx, transport) fails the reads that
-  waited for it (the activity's retry policy takes over, as for a failed ``GET``); any other
-  failure leaves the decision to the caller's own ``GET``.
+- a listing that failed fails the reads that waited for it, as their ``GET`` would have failed
+  (429, 5xx and transport errors are retried by the activity's retry policy, 401 and 403 are
+  final); a 404 (the lock not found) or a listing not understood leaves the decision to the
+  caller's own ``GET``.
 
 Only the entity's base read uses it (``ReadAuthInput.listed_within_seconds``); reads after a
 write, waits, looks and drift checks always ``GET``. What it does not cover: the listing lives
@@ -41,7 +42,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from nukiflow.activities.nuki_errors import NukiError
+from nukiflow.activities.nuki_errors import NukiNotFoundError
 from nukiflow.contracts.timing import MAX_BASE_READ_AGE_SECONDS
 from nukiflow.contracts.wire import SmartlockAuth
 
@@ -105,9 +106,7 @@ class LockListings:
             try:
                 # Shielded: a caller cancelled (its activity was) leaves the listing to the rest.
                 listing = await asyncio.shield(task)
-            except NukiError as exc:
-                if exc.retryable:
-                    raise
+            except NukiNotFoundError:
                 return None
             except ValueError:
                 # A listing Nuki sent in a shape not understood (one odd auth would do): the

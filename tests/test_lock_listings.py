@@ -9,7 +9,11 @@ import asyncio
 import pytest
 
 from nukiflow.activities.lock_listings import MAX_AGE_SECONDS, LockListings
-from nukiflow.activities.nuki_errors import NukiNotFoundError, NukiServerError
+from nukiflow.activities.nuki_errors import (
+    NukiForbiddenError,
+    NukiNotFoundError,
+    NukiServerError,
+)
 from nukiflow.contracts.wire import SmartlockAuth
 
 LOCK, OTHER_LOCK, THIRD_LOCK = 101, 202, 303
@@ -152,21 +156,25 @@ async def test_an_auth_not_listed_or_listed_pending_is_left_to_its_own_read(
     assert lister.calls == [LOCK]
 
 
-async def test_a_retryable_failure_fails_the_read_and_another_leaves_it_to_its_own_get(
+async def test_a_failed_listing_fails_the_read_unless_the_lock_was_not_found(
     listings: LockListings, lister: Lister
 ) -> None:
-    lister.error = NukiServerError(
-        "unavailable", status=503, method="GET", path="/smartlock/101/auth"
-    )
+    """A 5xx or a 403 fails the read as its GET would have failed (retried or final); a 404
+    or a listing not understood leaves the decision to the auth's own GET."""
+    path = f"/smartlock/{LOCK}/auth"
+    lister.error = NukiServerError("unavailable", status=503, method="GET", path=path)
     with pytest.raises(NukiServerError):
         await listings.listed(LOCK, A, max_age=30)
-    lister.error = NukiNotFoundError(
-        "no such lock", status=404, method="GET", path="/smartlock/101/auth"
-    )
+    lister.error = NukiForbiddenError("no scope", status=403, method="GET", path=path)
+    with pytest.raises(NukiForbiddenError):
+        await listings.listed(LOCK, A, max_age=30)
+    lister.error = NukiNotFoundError("no such lock", status=404, method="GET", path=path)
+    assert await listings.listed(LOCK, A, max_age=30) is None
+    lister.error = ValueError("a listing in a shape not understood")
     assert await listings.listed(LOCK, A, max_age=30) is None
     lister.error = None
     assert await listings.listed(LOCK, A, max_age=30) == auth(A)
-    assert lister.calls == [LOCK, LOCK, LOCK], "a failed listing is not kept"
+    assert lister.calls == [LOCK] * 5, "a failed listing is not kept"
 
 
 async def test_a_listing_fetched_for_its_own_sake_is_kept_for_base_reads(
