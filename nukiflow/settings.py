@@ -14,12 +14,10 @@ the fake Nuki cloud (no ``NUKIFLOW_NUKI_URL``) uses the key ``nukiflow dev`` gen
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 from pydantic import Field, PrivateAttr, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -30,6 +28,7 @@ from nukiflow.contracts.accounts import DEFAULT_ACCOUNT_WORKFLOW_TASKS, check_ac
 from nukiflow.contracts.action import DEFAULT_DEADLINE_SECONDS, MAX_DEADLINE_SECONDS
 from nukiflow.contracts.auth import DEFAULT_CHANGE_DEADLINE_SECONDS, MAX_CHANGE_DEADLINE_SECONDS
 from nukiflow.contracts.entity import DriftPolicy
+from nukiflow.nuki_url import check_nuki_url
 from nukiflow.temporal.codec import (
     CodecConfigError,
     Keyring,
@@ -418,33 +417,3 @@ class Settings(BaseSettings):
                 "no Nuki API token: set NUKIFLOW_NUKI_TOKEN or NUKIFLOW_NUKI_TOKEN_FILE"
             )
         return self.nuki_url, self.nuki_token.get_secret_value()
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` names this machine (``localhost``, 127.0.0.0/8, ``::1``)."""
-    if host.lower() in ("localhost", "localhost."):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def check_nuki_url(url: str, *, allow_http: bool = False) -> None:
-    """Refuse a Nuki base URL the token should not travel to: not http(s), no host, or plain
-    http beyond loopback unless ``allow_http`` (``RuntimeError`` saying what to set)."""
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-    except ValueError:
-        parts, host = None, ""
-    if parts is None or parts.scheme not in ("http", "https") or not host:
-        raise RuntimeError(
-            "NUKIFLOW_NUKI_URL is not an http(s) URL with a host (e.g. https://api.nuki.io)"
-        )
-    if parts.scheme == "http" and not (allow_http or is_loopback(host)):
-        raise RuntimeError(
-            f"NUKIFLOW_NUKI_URL uses plain http to {host}: the API token would travel in clear "
-            "text. Use https://, or set NUKIFLOW_NUKI_ALLOW_HTTP=true if the network in between "
-            "is trusted (a TLS-terminating proxy on the same host, say)"
-        )
