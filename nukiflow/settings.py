@@ -28,6 +28,7 @@ from nukiflow.contracts.accounts import DEFAULT_ACCOUNT_WORKFLOW_TASKS, check_ac
 from nukiflow.contracts.action import DEFAULT_DEADLINE_SECONDS, MAX_DEADLINE_SECONDS
 from nukiflow.contracts.auth import DEFAULT_CHANGE_DEADLINE_SECONDS, MAX_CHANGE_DEADLINE_SECONDS
 from nukiflow.contracts.entity import DriftPolicy
+from nukiflow.contracts.timing import MAX_BASE_READ_AGE_SECONDS, WorkflowTiming
 from nukiflow.nuki_url import check_nuki_url
 from nukiflow.temporal.codec import (
     CodecConfigError,
@@ -158,6 +159,12 @@ class Settings(BaseSettings):
         default=DEFAULT_DEADLINE_SECONDS, gt=0, le=MAX_DEADLINE_SECONDS, allow_inf_nan=False
     )
     max_rewrites: int = Field(default=3, ge=0, le=20)
+    # How old a listing of the lock a worker fetched may be to answer a change's base read (see
+    # README, Base reads); 0: every base read is its own GET. Travels in the timing of the
+    # workflows a caller starts.
+    base_read_max_age_seconds: float = Field(
+        default=30.0, ge=0, le=MAX_BASE_READ_AGE_SECONDS, allow_inf_nan=False
+    )
     # What a new auth entity does when the lock reports a drift (see README, Drift): alert
     # only shows it, so nothing is written to a lock on the word of a webhook unless asked.
     drift_policy: DriftPolicy = DriftPolicy.ALERT
@@ -271,6 +278,10 @@ class Settings(BaseSettings):
     @property
     def action_deadline(self) -> timedelta:
         return timedelta(seconds=self.action_deadline_seconds)
+
+    def workflow_timing(self) -> WorkflowTiming:
+        """The timing of the workflows a caller starts: the defaults, with what is set here."""
+        return WorkflowTiming(base_read_max_age_seconds=self.base_read_max_age_seconds)
 
     @property
     def cors_origins(self) -> list[str]:
