@@ -10,9 +10,12 @@ listing request (single flight).
 
 Why a base up to ``max_age`` old weakens nothing: the base only supplies the fields the change
 does not set, and a base is already as old as the write's retries today (a 423 or an offline
-lock keeps the write retrying with the same base for minutes to hours); every write is still
-read back and compared field by field, and rewritten when it did not land. The listing is
-never used where it would be older than what this worker knows:
+lock keeps the write retrying with the same base for minutes to hours). What an older base can
+miss is an edit made elsewhere (the Nuki app) to a field the change leaves out, between the
+listing and the change; the same edit made while a write retries is missed the same way today,
+so the age adds at most ``max_age`` to a window that exists already. Every write is still read
+back and compared field by field, and rewritten when it did not land. The listing is never
+used where it would be older than what this worker knows:
 
 - an auth this worker wrote (update, delete, create) after the listing was sent is not served
   from it: the write's request ended after the listing went out, so the listing may show the
