@@ -25,6 +25,7 @@ from nukiflow.activities.failures import (
     pending,
     to_application_error,
 )
+from nukiflow.activities.lock_listings import LockListings
 from nukiflow.activities.nuki_client import NukiClient
 from nukiflow.activities.nuki_errors import NukiError, NukiNotFoundError
 from nukiflow.activities.polling import poll_until
@@ -58,10 +59,20 @@ class AuthActivities:
         self._webhooks = webhooks
         # Each lock's time to apply an operation, timing the first read after a write.
         self._pace = DevicePace()
+        # Each lock's last listing, which base reads may share (see activities.lock_listings).
+        self._listings = LockListings(client.list_auths)
 
     @activity.defn(name=READ_AUTH_ACTIVITY)
     async def read_auth(self, input: ReadAuthInput) -> ReadAuthResult:
+        """The auth as Nuki holds it (``None``: not found). With ``listed_within_seconds`` (a
+        change's base read only) a listing of the lock this worker sent that recently may
+        answer; an auth it cannot answer for is read with its own GET."""
         try:
+            age = input.listed_within_seconds
+            if age is not None and age > 0:
+                listed = await self._listings.listed(input.smartlock_id, input.auth_id, max_age=age)
+                if listed is not None:
+                    return ReadAuthResult(auth=listed)
             return ReadAuthResult(
                 auth=await self._client.get_auth(input.smartlock_id, input.auth_id)
             )
@@ -72,9 +83,10 @@ class AuthActivities:
 
     @activity.defn(name=LIST_AUTH_IDS_ACTIVITY)
     async def list_auth_ids(self, input: ListAuthIdsInput) -> ListAuthIdsResult:
-        """The ids of the lock's auths (the snapshot a create is told apart from)."""
+        """The ids of the lock's auths (the snapshot a create is told apart from); the listing
+        is kept for the base reads of changes to the lock's other auths."""
         try:
-            auths = await self._client.list_auths(input.smartlock_id)
+            auths = await self._listings.list(input.smartlock_id)
         except NukiError as exc:
             raise to_application_error(exc) from None
         return ListAuthIdsResult(ids=[a.id for a in auths])
@@ -94,16 +106,20 @@ class AuthActivities:
                         f"{lock.server_state}); waiting for it before writing",
                         LOCK_OFFLINE,
                     )
-            if input.desired is None:
-                try:
-                    await self._client.delete_auth(input.smartlock_id, input.auth_id)
-                except NukiNotFoundError:
-                    if not await self._gone_after_unclear_delete(input):
-                        raise
-            else:
-                await self._client.update_auth(
-                    input.smartlock_id, input.auth_id, input.desired.to_update()
-                )
+            try:
+                if input.desired is None:
+                    try:
+                        await self._client.delete_auth(input.smartlock_id, input.auth_id)
+                    except NukiNotFoundError:
+                        if not await self._gone_after_unclear_delete(input):
+                            raise
+                else:
+                    await self._client.update_auth(
+                        input.smartlock_id, input.auth_id, input.desired.to_update()
+                    )
+            finally:
+                # Answered or not, Nuki may have taken it: no earlier listing speaks for it.
+                self._listings.wrote(input.smartlock_id, input.auth_id)
         except NukiError as exc:
             raise to_application_error(exc) from None
         self._pace.wrote(input.smartlock_id, input.auth_id)
@@ -174,4 +190,7 @@ class AuthActivities:
     async def create_auth(self, input: CreateAuthInput) -> CreateAuthResult:
         """Create the auth exactly once, although Nuki's create returns no id (see
         :mod:`activities.auth_create_attempt`)."""
-        return await create_once(self._client, input, self._pace)
+        created = await create_once(self._client, input, self._pace, self._listings.list)
+        # Its listings are kept for the lock's other auths; the new one is read as written.
+        self._listings.wrote(input.smartlock_id, created.auth_id)
+        return created

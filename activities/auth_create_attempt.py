@@ -36,6 +36,7 @@ from nukiflow.activities.failures import (
     pending,
     to_application_error,
 )
+from nukiflow.activities.lock_listings import ListAuths
 from nukiflow.activities.nuki_client import NukiClient
 from nukiflow.activities.nuki_errors import (
     NukiConflictError,
@@ -104,10 +105,15 @@ def matches(auth: SmartlockAuth, desired: AuthFields, auth_type: int) -> bool:
 
 
 async def create_once(
-    client: NukiClient, input: CreateAuthInput, pace: DevicePace | None = None
+    client: NukiClient,
+    input: CreateAuthInput,
+    pace: DevicePace | None = None,
+    list_auths: ListAuths | None = None,
 ) -> CreateAuthResult:
     """One attempt of the create activity (see the module docstring); ``pace`` times the first
-    listing after an accepted create (:mod:`activities.device_pace`)."""
+    listing after an accepted create (:mod:`activities.device_pace`); ``list_auths`` lists the
+    lock's auths (default: ``client.list_auths``; the activity's keeps each listing for the
+    base reads of changes to the lock's other auths, :mod:`activities.lock_listings`)."""
     info = activity.info()
     progress = CreateProgress.carried(info.heartbeat_details, info.attempt)
     if progress is None:
@@ -120,7 +126,8 @@ async def create_once(
             unaccounted=True,
         )
     try:
-        return await _CreateAttempt(client, input, progress, pace).run(info.attempt)
+        attempt = _CreateAttempt(client, input, progress, pace, list_auths or client.list_auths)
+        return await attempt.run(info.attempt)
     except BaseException:
         # The attempt's last word: the next attempt trusts it (see CreateProgress.carried).
         progress.final = True
@@ -135,11 +142,13 @@ class _CreateAttempt:
         input: CreateAuthInput,
         progress: CreateProgress,
         pace: DevicePace | None,
+        list_auths: ListAuths,
     ):
         self._client = client
         self._input = input
         self._progress = progress
         self._pace = pace
+        self._list_auths = list_auths
 
     async def run(self, attempt: int) -> CreateAuthResult:
         input, progress = self._input, self._progress
@@ -238,13 +247,13 @@ class _CreateAttempt:
     async def _look(self) -> SmartlockAuth | None:
         """One listing of the lock's auths, for a new auth that matches."""
         input = self._input
-        auths = await self._through_transient(lambda: self._client.list_auths(input.smartlock_id))
+        auths = await self._through_transient(lambda: self._list_auths(input.smartlock_id))
         return _new_match(auths, input)
 
     async def _code_listed(self) -> bool:
         """Whether a listed auth holds the code (ours would have matched: someone else's)."""
         input = self._input
-        auths = await self._through_transient(lambda: self._client.list_auths(input.smartlock_id))
+        auths = await self._through_transient(lambda: self._list_auths(input.smartlock_id))
         return any(auth.code == input.desired.code for auth in auths)
 
     async def _find(self, *, until: float, since: float | None = None) -> SmartlockAuth | None:
@@ -266,7 +275,7 @@ class _CreateAttempt:
             wait = interval
             sent_at = time.monotonic()
             try:
-                found = _new_match(await self._client.list_auths(input.smartlock_id), input)
+                found = _new_match(await self._list_auths(input.smartlock_id), input)
             except NukiError as exc:
                 if not exc.retryable:
                     raise

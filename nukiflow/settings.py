@@ -14,12 +14,10 @@ the fake Nuki cloud (no ``NUKIFLOW_NUKI_URL``) uses the key ``nukiflow dev`` gen
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 from pydantic import Field, PrivateAttr, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -30,6 +28,8 @@ from nukiflow.contracts.accounts import DEFAULT_ACCOUNT_WORKFLOW_TASKS, check_ac
 from nukiflow.contracts.action import DEFAULT_DEADLINE_SECONDS, MAX_DEADLINE_SECONDS
 from nukiflow.contracts.auth import DEFAULT_CHANGE_DEADLINE_SECONDS, MAX_CHANGE_DEADLINE_SECONDS
 from nukiflow.contracts.entity import DriftPolicy
+from nukiflow.contracts.timing import MAX_BASE_READ_AGE_SECONDS, WorkflowTiming
+from nukiflow.nuki_url import check_nuki_url
 from nukiflow.temporal.codec import (
     CodecConfigError,
     Keyring,
@@ -159,6 +159,12 @@ class Settings(BaseSettings):
         default=DEFAULT_DEADLINE_SECONDS, gt=0, le=MAX_DEADLINE_SECONDS, allow_inf_nan=False
     )
     max_rewrites: int = Field(default=3, ge=0, le=20)
+    # How old a listing of the lock a worker fetched may be to answer a change's base read (see
+    # README, Base reads); 0: every base read is its own GET. Travels in the timing of the
+    # workflows a caller starts.
+    base_read_max_age_seconds: float = Field(
+        default=30.0, ge=0, le=MAX_BASE_READ_AGE_SECONDS, allow_inf_nan=False
+    )
     # What a new auth entity does when the lock reports a drift (see README, Drift): alert
     # only shows it, so nothing is written to a lock on the word of a webhook unless asked.
     drift_policy: DriftPolicy = DriftPolicy.ALERT
@@ -272,6 +278,10 @@ class Settings(BaseSettings):
     @property
     def action_deadline(self) -> timedelta:
         return timedelta(seconds=self.action_deadline_seconds)
+
+    def workflow_timing(self) -> WorkflowTiming:
+        """The timing of the workflows a caller starts: the defaults, with what is set here."""
+        return WorkflowTiming(base_read_max_age_seconds=self.base_read_max_age_seconds)
 
     @property
     def cors_origins(self) -> list[str]:
@@ -418,33 +428,3 @@ class Settings(BaseSettings):
                 "no Nuki API token: set NUKIFLOW_NUKI_TOKEN or NUKIFLOW_NUKI_TOKEN_FILE"
             )
         return self.nuki_url, self.nuki_token.get_secret_value()
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` names this machine (``localhost``, 127.0.0.0/8, ``::1``)."""
-    if host.lower() in ("localhost", "localhost."):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def check_nuki_url(url: str, *, allow_http: bool = False) -> None:
-    """Refuse a Nuki base URL the token should not travel to: not http(s), no host, or plain
-    http beyond loopback unless ``allow_http`` (``RuntimeError`` saying what to set)."""
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-    except ValueError:
-        parts, host = None, ""
-    if parts is None or parts.scheme not in ("http", "https") or not host:
-        raise RuntimeError(
-            "NUKIFLOW_NUKI_URL is not an http(s) URL with a host (e.g. https://api.nuki.io)"
-        )
-    if parts.scheme == "http" and not (allow_http or is_loopback(host)):
-        raise RuntimeError(
-            f"NUKIFLOW_NUKI_URL uses plain http to {host}: the API token would travel in clear "
-            "text. Use https://, or set NUKIFLOW_NUKI_ALLOW_HTTP=true if the network in between "
-            "is trusted (a TLS-terminating proxy on the same host, say)"
-        )

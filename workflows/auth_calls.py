@@ -48,13 +48,17 @@ async def read_auth(
     remaining: timedelta,
     summary: str = "read the auth as the base of the change",
     account: str | None = None,
+    listed_within: float | None = None,
 ) -> ReadAuthResult:
     """The auth as Nuki holds it (``auth=None``: not found), read as the base of a change (or
     right after a write); given up by the nearest deadline of the changes waiting for it
-    (``remaining``)."""
+    (``remaining``). ``listed_within``: a base read that a listing of the lock the worker sent
+    at most this many seconds ago may answer (never a read after a write)."""
     result: ReadAuthResult = await workflow.execute_activity(
         READ_AUTH_ACTIVITY,
-        ReadAuthInput(smartlock_id=smartlock_id, auth_id=auth_id),
+        ReadAuthInput(
+            smartlock_id=smartlock_id, auth_id=auth_id, listed_within_seconds=listed_within
+        ),
         result_type=ReadAuthResult,
         task_queue=activity_queue(account),
         start_to_close_timeout=policy.call_timeout(timing),

@@ -85,6 +85,8 @@ EVENTS_PATCH = "auth-events"
 # Marks runs that watch the change under way and say in their details why it waits (see
 # nukiflow.workflows.auth_watch); earlier runs scheduled no watch timer or look.
 WATCH_PATCH = "watch-why-a-change-waits"
+# Marks runs whose base read a recent listing of the lock may answer (activities.lock_listings).
+LISTING_PATCH = "base-read-from-lock-listing"
 WAITING_STEP = "waiting for the lock to apply the change"
 
 __all__ = [
@@ -330,6 +332,7 @@ class AuthEntityWorkflow(EntityCompletion):
             return False
         smartlock_id, auth_id = self._input.smartlock_id, self._input.auth_id
         self._begin_step(say.READING)
+        age = self._input.timing.base_read_max_age_seconds
         try:
             result = await calls.read_auth(
                 smartlock_id,
@@ -337,6 +340,7 @@ class AuthEntityWorkflow(EntityCompletion):
                 self._input.timing,
                 remaining=remaining,
                 account=self._input.account,
+                listed_within=age if age > 0 and workflow.patched(LISTING_PATCH) else None,
             )
         except ActivityError as err:
             reason = describe_activity_failure(err, "reading the auth")

@@ -41,6 +41,7 @@ class NukiFlow(AuthChangeCalls, AuthCreateCalls, LockActionCalls):
         return cls(
             client,
             task_queue=settings.task_queue,
+            timing=settings.workflow_timing(),
             max_rewrites=settings.max_rewrites,
             auth_deadline=settings.auth_change_deadline,
             action_deadline=settings.action_deadline,

@@ -20,6 +20,10 @@ from nukiflow.contracts.wire import SmartlockAuth
 class ReadAuthInput(BaseModel):
     smartlock_id: int
     auth_id: str
+    # A change's base read only: a listing of the lock the worker sent at most this many seconds
+    # ago may answer (see activities.lock_listings). None (every other read, and inputs recorded
+    # before the field existed): the auth's own GET.
+    listed_within_seconds: float | None = None
 
 
 class ReadAuthResult(BaseModel):

@@ -33,8 +33,18 @@ class RetryTiming(BaseModel):
     call_timeout_seconds: float = Field(default=30.0, gt=0)
 
 
+# The oldest listing of a lock a change's base read may be answered from (seconds).
+MAX_BASE_READ_AGE_SECONDS = 300.0
+
+
 class WorkflowTiming(BaseModel):
     """Everything timing-related a workflow needs (carried across continue-as-new)."""
 
     poll: PollTiming = Field(default_factory=PollTiming)
     retry: RetryTiming = Field(default_factory=RetryTiming)
+    # How old a listing of the lock the worker fetched may be to answer a change's base read
+    # (the auth as Nuki holds it before the first change: it supplies the fields the change
+    # does not set); 0: every base read is its own GET. See README "Base reads".
+    base_read_max_age_seconds: float = Field(
+        default=30.0, ge=0, le=MAX_BASE_READ_AGE_SECONDS, allow_inf_nan=False
+    )

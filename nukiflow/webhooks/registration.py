@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from nukiflow.activities.nuki_client import NukiClient
 from nukiflow.contracts.validation import InputError, unsafe_character
 from nukiflow.contracts.wire import DecentralWebhook, WebhookFeature
-from nukiflow.settings import is_loopback
+from nukiflow.nuki_url import is_loopback
 from nukiflow.temporal.codec import key_file_is_private
 
 # What nukiflow forwards; registering others is allowed (they are acknowledged, not forwarded).
