@@ -75,6 +75,12 @@ class WorkerSettings:
     def cache_size(self) -> int:
         return DEFAULT_MAX_CACHED if self.max_cached is None else self.max_cached
 
+    def figures(self) -> dict[str, int]:
+        return {
+            "max_cached_workflows": self.cache_size,
+            "max_concurrent_activities": self.activity_slots,
+        }
+
     def describe(self) -> str:
         default = " (Temporal's default)" if self.max_cached is None else ""
         return (

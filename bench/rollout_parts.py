@@ -32,6 +32,14 @@ class Shape:
     def per_lock(self) -> int:
         return self.updates + self.creates + self.deletes
 
+    def alone(self) -> dict[str, Shape]:
+        """Each change kind alone, with this shape's per-lock count of it."""
+        return {
+            "update": Shape(updates=self.updates, creates=0, deletes=0),
+            "create": Shape(updates=0, creates=self.creates, deletes=0),
+            "delete": Shape(updates=0, creates=0, deletes=self.deletes),
+        }
+
 
 @dataclass
 class Expected:
