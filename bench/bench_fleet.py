@@ -419,7 +419,8 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> None:
     parse = parser()
     args = parse.parse_args(argv)
-    for name in ("locks", "entity_locks", "per_lock", "changes", "max_in_flight"):
+    sizes = ("locks", "entity_locks", "per_lock", "changes", "max_in_flight", "concurrency")
+    for name in (*sizes, "activity_slots"):
         if getattr(args, name) < 1:
             parse.error(f"--{name.replace('_', '-')} must be at least 1")
     if min(args.updates, args.creates, args.deletes) < 0 or not (

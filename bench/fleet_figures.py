@@ -162,7 +162,7 @@ def judge(figures: Mapping[str, float | None], entities: int | None) -> list[Ver
         if raw is None or (target.entities and entities is None):
             verdicts.append(Verdict(target, None, NOT_MEASURED))
             continue
-        value = round(raw, target.digits)
+        value = round(raw, target.digits) if target.digits else round(raw)
         note = ""
         if target.entities and entities is not None and entities != ENTITY_SCALE:
             note = f"measured with {entities:,} entities, the target is for {ENTITY_SCALE:,}"
