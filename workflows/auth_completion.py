@@ -59,10 +59,13 @@ class EntityCompletion(EntityEvents):
         summary = f"wait for #{pending.number} to be applied, then read it back"
         # The newest state known before this write: its report must be newer.
         known = self._lock_date
+        # A mark made already and left unused by polling still counts as a read.
+        unused = 0 if marked is None else 1
         if not workflow.patched(COMPLETION_PATCH) or not written.webhooks:
-            return await calls.await_auth(
+            polled = await calls.await_auth(
                 smartlock_id, auth_id, timing, deadline=deadline, summary=summary, account=account
             )
+            return AwaitAuthResult(auth=polled.auth, reads=unused + polled.reads)
         if not healthy(written.webhooks, self._webhook_misses):
             # Reports have not been coming: poll at once, as without webhooks. The write's
             # report arriving by the time polling settled it shows they come again.
@@ -70,7 +73,7 @@ class EntityCompletion(EntityEvents):
                 smartlock_id, auth_id, timing, deadline=deadline, summary=summary, account=account
             )
             self._note_report_of(polled.auth, known)
-            return polled
+            return AwaitAuthResult(auth=polled.auth, reads=unused + polled.reads)
         if marked is not None:
             mark: SmartlockAuth | None = marked
         else:

@@ -51,7 +51,7 @@ with workflow.unsafe.imports_passed_through():
     from nukiflow.contracts.wire import SmartlockAuth
     from nukiflow.workflows import auth_calls as calls
     from nukiflow.workflows import auth_details as say
-    from nukiflow.workflows.auth_completion import COMPLETION_PATCH, EntityCompletion
+    from nukiflow.workflows.auth_completion import EntityCompletion
     from nukiflow.workflows.auth_watch import start_watch
     from nukiflow.workflows.completion import healthy
     from nukiflow.workflows.failure_reasons import describe_activity_failure
@@ -180,8 +180,10 @@ class EntityWriteRound(EntityCompletion):
     ) -> Round:
         """The fast path (see the module's docstring); ``writes``: this change's so far."""
         write = self._write_input(target, deadline, round_)
-        # Whether the entity would wait for the lock's report (when the worker expects them).
-        by_report = workflow.patched(COMPLETION_PATCH) and healthy(True, self._webhook_misses)
+        # Whether the entity would wait for the lock's report (when the worker expects them;
+        # a run on the fast path settles by report unless it began before that could, and
+        # then the settling polls and counts the mark as a read).
+        by_report = healthy(True, self._webhook_misses)
         known = self._lock_date
         summary = f"{pending.change.kind.value} #{pending.number}, write {round_ + 1}"
         self._begin_step(writing_step(round_))
