@@ -10,8 +10,10 @@ update) is written again a bounded number of times.
 Its memory and answers live in :mod:`nukiflow.workflows.auth_entity_book`, the merging of
 changes and the judging of a read-back in :mod:`nukiflow.workflows.auth_merge`, its calls to the
 activities in :mod:`nukiflow.workflows.auth_calls`, what it does with the lock's reports (drift)
-in :mod:`nukiflow.workflows.auth_entity_events`, how a write settles (the lock's report or
-polling) in :mod:`nukiflow.workflows.auth_completion`.
+in :mod:`nukiflow.workflows.auth_entity_events`, one write round (the fast path that writes
+and settles in one activity, or the write and the settling apart) in
+:mod:`nukiflow.workflows.auth_write_round`, how a write settles (the lock's report or polling)
+in :mod:`nukiflow.workflows.auth_completion`.
 """
 
 from __future__ import annotations
