@@ -17,6 +17,8 @@ written and why (423, the lock offline, 429, 5xx, no answer), written and not se
 settled with the read-back. Only what no retry can help (a final Nuki error of the write, the
 deadline passed before sending) fails it, as it fails ``nuki.auth.write``.
 
+A worker shutting down (a deploy) lets the attempt finish its write and then hand back what it
+did (written, not settled): the wait on another worker takes over and nothing is sent again.
 A worker killed at any line: the attempt fails with its heartbeat (or start-to-close) timeout
 and the entity takes the path through ``nuki.auth.write`` as if the write might have gone out.
 Sending the same full auth again is harmless (Nuki replaces the auth with what it had), and a
@@ -28,6 +30,7 @@ attempt costs a write more, never a wrong verdict: every verdict comes from a re
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable
 from datetime import UTC, datetime
@@ -120,8 +123,7 @@ async def heartbeating(call: Awaitable[T], timing: PollTiming) -> T:
                 return task.result()
             activity.heartbeat()
     finally:
-        if not task.done():
-            task.cancel()
+        await _cancelled(task)
 
 
 def _not_written(refused: str, refused_type: str, *, maybe_sent: bool) -> WriteSettleAuthResult:
@@ -177,15 +179,16 @@ async def write_and_settle(
     def settled(at: float, first_read: bool) -> None:
         pace.settled(lock_id, since, first_read=first_read, at=at)
 
+    polled = poll_until(
+        read,
+        lambda a: a is None or a.operation_id is None,
+        timing,
+        f"the operation on auth {auth_id}",
+        first_pause=pace.first_pause(lock_id, since, window),
+        on_settled=settled,
+    )
     try:
-        auth, _ = await poll_until(
-            read,
-            lambda a: a is None or a.operation_id is None,
-            timing,
-            f"the operation on auth {auth_id}",
-            first_pause=pace.first_pause(lock_id, since, window),
-            on_settled=settled,
-        )
+        outcome = await unless_shutting_down(polled)
     except (ApplicationError, NukiError) as err:
         if isinstance(err, ApplicationError) and err.type != OPERATION_PENDING:
             raise
@@ -196,9 +199,37 @@ async def write_and_settle(
         return WriteSettleAuthResult(
             status=WriteSettleStatus.WRITTEN, reads=reads, online=online, webhooks=webhooks
         )
+    if outcome is None:
+        # The worker is shutting down (a deploy): say what was done, so the wait on another
+        # worker takes over instead of a rewrite after a timeout.
+        return WriteSettleAuthResult(
+            status=WriteSettleStatus.WRITTEN, reads=reads, webhooks=webhooks
+        )
     return WriteSettleAuthResult(
-        status=WriteSettleStatus.SETTLED, auth=auth, reads=reads, webhooks=webhooks
+        status=WriteSettleStatus.SETTLED, auth=outcome[0], reads=reads, webhooks=webhooks
     )
+
+
+async def unless_shutting_down(call: Awaitable[T]) -> T | None:
+    """``call``'s value, or None (``call`` cancelled) once the worker begins to shut down."""
+    task = asyncio.ensure_future(call)
+    shutdown = asyncio.ensure_future(activity.wait_for_worker_shutdown())
+    try:
+        await asyncio.wait({task, shutdown}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        shutdown.cancel()
+        await _cancelled(task)
+    if task.cancelled():
+        return None
+    return task.result()
+
+
+async def _cancelled(task: asyncio.Future[T]) -> None:
+    """Cancel ``task`` unless it is done, and let it wind down."""
+    if not task.done():
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 async def _mark(client: NukiClient, lock_id: int, auth_id: str) -> WriteSettleAuthResult:
