@@ -14,8 +14,17 @@ from collections import Counter
 
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
+from temporalio.exceptions import (
+    ActivityError,
+    ApplicationError,
+    RetryState,
+    TimeoutError,
+    TimeoutType,
+)
 from temporalio.worker import Worker
 
+from nukiflow.activities.auth_activities import AuthActivities
+from nukiflow.activities.auth_look import AuthLookActivities
 from nukiflow.activities.nuki_client import NukiClient
 from nukiflow.client import NukiFlow
 from nukiflow.contracts.auth import AuthOutcome, OutcomeStatus
@@ -30,6 +39,8 @@ from nukiflow.contracts.names import (
 from nukiflow.contracts.wire import SmartlockAuthUpdate
 from nukiflow.simulator.control import SimulatorControl
 from nukiflow.simulator.settings import Faults
+from nukiflow.workflows.auth_entity import AuthEntityWorkflow
+from nukiflow.workflows.auth_write_round import UNKNOWN_ACTIVITY, Fate, fate_of
 from tests.conftest import FAST_TIMING, StartWorker, sim_settings
 from tests.test_completion import activities_done, activities_run, until
 from tests.test_operator_view import details
@@ -302,3 +313,54 @@ async def test_an_update_whose_attempt_timed_out_is_written_again_and_verified(
     # Nothing but writes of this auth: no create.
     assert not [r for r in await sim.requests() if r.method == "PUT"]
 
+
+
+async def test_a_worker_without_the_fast_activity_writes_as_before(
+    temporal_client: Client, task_queue: str, sim: SimulatorControl, nuki: NukiClient
+) -> None:
+    """During a rolling deploy the attempt may reach a worker of an older version, which does
+    not know it: nothing was sent, so the retried write's 404 on a delete is a wrong id."""
+    smartlock_id, auth_id = await _keypad(sim)
+    auth = AuthActivities(nuki)
+    older = [auth.read_auth, auth.write_auth, auth.await_auth, AuthLookActivities(nuki).look_auth]
+    flow = NukiFlow(temporal_client, task_queue=task_queue, timing=FAST_TIMING)
+    async with Worker(
+        temporal_client, task_queue=task_queue, workflows=[AuthEntityWorkflow], activities=older
+    ):
+        updated = await flow.update_auth(smartlock_id, auth_id, {"code": 555552})
+        assert updated.status is OutcomeStatus.APPLIED, updated.reason
+        assert updated.writes == 1
+        wrong = "ab" * 12
+        deleted = await flow.delete_auth(smartlock_id, wrong)
+    assert deleted.status is OutcomeStatus.FAILED
+    assert deleted.reason is not None and "not found" in deleted.reason.lower()
+    assert (await sim.device(smartlock_id)).auths[0].code == 555552
+    handle = _handle(temporal_client, smartlock_id, auth_id)
+    assert WRITE_AUTH_ACTIVITY in await activities_run(handle)
+
+
+def _failed(cause: BaseException) -> ActivityError:
+    err = ActivityError(
+        "activity failed",
+        scheduled_event_id=5,
+        started_event_id=6,
+        identity="worker",
+        activity_type=WRITE_SETTLE_AUTH_ACTIVITY,
+        activity_id="1",
+        retry_state=RetryState.MAXIMUM_ATTEMPTS_REACHED,
+    )
+    err.__cause__ = cause
+    return err
+
+
+def test_what_a_failed_attempt_tells_about_its_write() -> None:
+    def timeout(kind: TimeoutType) -> TimeoutError:
+        return TimeoutError("timed out", type=kind, last_heartbeat_details=[])
+
+    assert fate_of(_failed(ApplicationError("403", non_retryable=True))) is Fate.FINAL
+    assert fate_of(_failed(ApplicationError("unknown", type=UNKNOWN_ACTIVITY))) is Fate.NOT_SENT
+    assert fate_of(_failed(timeout(TimeoutType.SCHEDULE_TO_START))) is Fate.NOT_SENT
+    # Killed or held up: the write may have gone out.
+    assert fate_of(_failed(timeout(TimeoutType.HEARTBEAT))) is Fate.UNKNOWN
+    assert fate_of(_failed(timeout(TimeoutType.START_TO_CLOSE))) is Fate.UNKNOWN
+    assert fate_of(_failed(ApplicationError("bug", type="ValueError"))) is Fate.UNKNOWN
