@@ -10,18 +10,15 @@ The create, the one activity with a story of its own, lives in
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from nukiflow.activities.auth_create_attempt import create_once
+from nukiflow.activities.auth_write_settle import send_auth_write, write_and_settle
 from nukiflow.activities.device_pace import DevicePace
 from nukiflow.activities.failures import (
-    DEADLINE_PASSED,
     LOCK_OFFLINE,
     OPERATION_PENDING,
-    final,
     pending,
     to_application_error,
 )
@@ -40,6 +37,8 @@ from nukiflow.contracts.auth_io import (
     ReadAuthResult,
     WriteAuthInput,
     WriteAuthResult,
+    WriteSettleAuthInput,
+    WriteSettleAuthResult,
 )
 from nukiflow.contracts.names import (
     AWAIT_AUTH_ACTIVITY,
@@ -47,6 +46,7 @@ from nukiflow.contracts.names import (
     LIST_AUTH_IDS_ACTIVITY,
     READ_AUTH_ACTIVITY,
     WRITE_AUTH_ACTIVITY,
+    WRITE_SETTLE_AUTH_ACTIVITY,
 )
 from nukiflow.contracts.wire import SmartlockAuth
 
@@ -94,29 +94,11 @@ class AuthActivities:
     @activity.defn(name=WRITE_AUTH_ACTIVITY)
     async def write_auth(self, input: WriteAuthInput) -> WriteAuthResult:
         """Send the full auth (or the delete). 423, 429, 5xx and transport errors are retried
-        by the retry policy; validation, auth and not-found errors are final."""
-        if datetime.now(UTC) >= input.not_after:
-            raise final("the change's deadline passed before it could be sent", DEADLINE_PASSED)
+        by the retry policy; validation, auth and not-found errors are final (the rules are
+        :func:`activities.auth_write_settle.send_auth_write`'s)."""
         try:
-            if input.check_online or activity.info().attempt > 1:
-                lock = await self._client.get_smartlock(input.smartlock_id)
-                if not lock.online:
-                    raise pending(
-                        f"smartlock {input.smartlock_id} is offline (serverState "
-                        f"{lock.server_state}); waiting for it before writing",
-                        LOCK_OFFLINE,
-                    )
             try:
-                if input.desired is None:
-                    try:
-                        await self._client.delete_auth(input.smartlock_id, input.auth_id)
-                    except NukiNotFoundError:
-                        if not await self._gone_after_unclear_delete(input):
-                            raise
-                else:
-                    await self._client.update_auth(
-                        input.smartlock_id, input.auth_id, input.desired.to_update()
-                    )
+                await send_auth_write(self._client, input, attempt=activity.info().attempt)
             finally:
                 # Answered or not, Nuki may have taken it: no earlier listing speaks for it.
                 self._listings.wrote(input.smartlock_id, input.auth_id)
@@ -125,18 +107,16 @@ class AuthActivities:
         self._pace.wrote(input.smartlock_id, input.auth_id)
         return WriteAuthResult(attempts=activity.info().attempt, webhooks=self._webhooks)
 
-    async def _gone_after_unclear_delete(self, input: WriteAuthInput) -> bool:
-        """Whether a delete's 404 means our own earlier DELETE worked.
-
-        Only after an attempt whose fate is unknown (a 5xx after Nuki took the DELETE, an answer
-        that never came, a worker killed after sending) or an accepted earlier write of this
-        change: on a first try a 404 is a wrong id. The 404 alone proves little (it names no
-        reason); a listing of the lock's auths does: the lock exists and the auth is not on it.
-        """
-        if activity.info().attempt == 1 and not input.after_accepted_write:
-            return False
-        auths = await self._client.list_auths(input.smartlock_id)
-        return all(auth.id != input.auth_id for auth in auths)
+    @activity.defn(name=WRITE_SETTLE_AUTH_ACTIVITY)
+    async def write_settle_auth(self, input: WriteSettleAuthInput) -> WriteSettleAuthResult:
+        """The entity's fast path: write, then settle within one fast window, in one attempt
+        that says what happened instead of failing (see :mod:`activities.auth_write_settle`)."""
+        try:
+            return await write_and_settle(self._client, self._pace, self._webhooks, input)
+        finally:
+            # Whatever the attempt got to, Nuki may have taken its write: no earlier listing
+            # speaks for this auth any more.
+            self._listings.wrote(input.write.smartlock_id, input.write.auth_id)
 
     @activity.defn(name=AWAIT_AUTH_ACTIVITY)
     async def await_auth(self, input: AwaitAuthInput) -> AwaitAuthResult:

@@ -40,9 +40,10 @@ class DevicePace:
         self._written: OrderedDict[tuple[int, str], float] = OrderedDict()
         self._fleet: float | None = None
 
-    def wrote(self, smartlock_id: int, key: str) -> None:
-        """A write to ``key`` (an auth id, or a create's marker) on the lock was accepted now."""
-        self._written[(smartlock_id, key)] = time.monotonic()
+    def wrote(self, smartlock_id: int, key: str, *, at: float | None = None) -> None:
+        """A write to ``key`` (an auth id, or a create's marker) on the lock was accepted now
+        (or at ``at``, ``time.monotonic()``)."""
+        self._written[(smartlock_id, key)] = time.monotonic() if at is None else at
         self._written.move_to_end((smartlock_id, key))
         while len(self._written) > MAX_WRITES:
             self._written.popitem(last=False)

@@ -95,6 +95,7 @@ def nuki_activities(nuki: NukiClient, flow: AuthChanges, *, webhooks: bool = Fal
         auth.list_auth_ids,
         auth.write_auth,
         auth.await_auth,
+        auth.write_settle_auth,
         auth.create_auth,
         AuthLookActivities(nuki).look_auth,
         actions.send_action,

@@ -2,7 +2,8 @@
 while a look is under way: the next change must not wait behind a watch that looks on.
 
 The Nuki activities are stand-ins registered under their recorded names, so the look is
-provably in flight when the change lands (no timing involved)."""
+provably in flight when the change lands (no timing involved). The fast attempt writes and
+hands over before the lock applied the change: the watch starts then, beside the wait."""
 
 from __future__ import annotations
 
@@ -24,12 +25,16 @@ from nukiflow.contracts.auth_io import (
     ReadAuthResult,
     WriteAuthInput,
     WriteAuthResult,
+    WriteSettleAuthInput,
+    WriteSettleAuthResult,
+    WriteSettleStatus,
 )
 from nukiflow.contracts.names import (
     AWAIT_AUTH_ACTIVITY,
     LOOK_AUTH_ACTIVITY,
     READ_AUTH_ACTIVITY,
     WRITE_AUTH_ACTIVITY,
+    WRITE_SETTLE_AUTH_ACTIVITY,
 )
 from nukiflow.contracts.wire import SmartlockAuth
 from nukiflow.testing import FAST_TIMING
@@ -68,6 +73,11 @@ class StandIns:
         self.auth = self.auth.model_copy(update=input.desired.model_dump())
         return WriteAuthResult(attempts=1)
 
+    @activity.defn(name=WRITE_SETTLE_AUTH_ACTIVITY)
+    async def write_settle(self, input: WriteSettleAuthInput) -> WriteSettleAuthResult:
+        await self.write(input.write)
+        return WriteSettleAuthResult(status=WriteSettleStatus.WRITTEN)
+
     @activity.defn(name=AWAIT_AUTH_ACTIVITY)
     async def wait(self, input: AwaitAuthInput) -> AwaitAuthResult:
         self.waits += 1
@@ -90,7 +100,7 @@ async def test_a_change_that_lands_during_a_look_ends_its_watch(temporal_client:
         temporal_client,
         task_queue=task_queue,
         workflows=[AuthEntityWorkflow],
-        activities=[lock.read, lock.write, lock.wait, lock.look],
+        activities=[lock.read, lock.write, lock.write_settle, lock.wait, lock.look],
     ):
         first = await flow.start_update_auth(LOCK, AUTH, {"code": 555552})
         assert not isinstance(first, AuthOutcome), first.reason

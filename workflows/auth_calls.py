@@ -29,6 +29,8 @@ with workflow.unsafe.imports_passed_through():
         ReadAuthResult,
         WriteAuthInput,
         WriteAuthResult,
+        WriteSettleAuthInput,
+        WriteSettleAuthResult,
     )
     from nukiflow.contracts.names import (
         AWAIT_AUTH_ACTIVITY,
@@ -36,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
         LIST_AUTH_IDS_ACTIVITY,
         READ_AUTH_ACTIVITY,
         WRITE_AUTH_ACTIVITY,
+        WRITE_SETTLE_AUTH_ACTIVITY,
     )
     from nukiflow.contracts.timing import WorkflowTiming
 
@@ -86,6 +89,32 @@ async def write_auth(
         start_to_close_timeout=policy.call_timeout(timing),
         schedule_to_close_timeout=remaining,
         retry_policy=policy.call_retry_policy(timing.retry),
+        summary=summary,
+    )
+    return result
+
+
+async def write_settle_auth(
+    attempt: WriteSettleAuthInput,
+    timing: WorkflowTiming,
+    *,
+    remaining: timedelta,
+    summary: str,
+    account: str | None = None,
+) -> WriteSettleAuthResult:
+    """Write and settle in one attempt (the fast path; see
+    :mod:`activities.auth_write_settle`). No retries: a worker that takes it up after the
+    change's deadline (``remaining``) never gets it, and one killed meanwhile is noticed by the
+    heartbeat timeout."""
+    result: WriteSettleAuthResult = await workflow.execute_activity(
+        WRITE_SETTLE_AUTH_ACTIVITY,
+        attempt,
+        result_type=WriteSettleAuthResult,
+        task_queue=activity_queue(account),
+        schedule_to_start_timeout=remaining,
+        start_to_close_timeout=policy.write_settle_attempt_timeout(timing),
+        heartbeat_timeout=policy.heartbeat_timeout(timing.poll),
+        retry_policy=policy.single_attempt(),
         summary=summary,
     )
     return result

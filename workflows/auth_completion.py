@@ -32,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
     from nukiflow.contracts.auth_io import AwaitAuthResult, WriteAuthResult
     from nukiflow.contracts.entity import PendingChange
     from nukiflow.contracts.events import AuthEvent
+    from nukiflow.contracts.wire import SmartlockAuth
     from nukiflow.workflows import auth_calls as calls
     from nukiflow.workflows.auth_drift import remember
     from nukiflow.workflows.auth_entity_events import EntityEvents
@@ -43,46 +44,59 @@ COMPLETION_PATCH = "auth-write-settled-by-report"
 
 class EntityCompletion(EntityEvents):
     async def _settle(
-        self, pending: PendingChange, deadline: datetime, written: WriteAuthResult
+        self,
+        pending: PendingChange,
+        deadline: datetime,
+        written: WriteAuthResult,
+        marked: SmartlockAuth | None = None,
     ) -> AwaitAuthResult:
         """The auth once no operation is pending on it after ``pending``'s write: from the
-        lock's report or by polling. Raises the polling activity's ActivityError."""
+        lock's report or by polling. ``marked``: the read right after the write, made already
+        (by the fast path), the operation pending on it; it counts as this wait's first read.
+        Raises the polling activity's ActivityError."""
         smartlock_id, auth_id = self._input.smartlock_id, self._input.auth_id
         timing, account = self._input.timing, self._input.account
         summary = f"wait for #{pending.number} to be applied, then read it back"
         # The newest state known before this write: its report must be newer.
         known = self._lock_date
+        # A mark made already and left unused by polling still counts as a read.
+        unused = 0 if marked is None else 1
         if not workflow.patched(COMPLETION_PATCH) or not written.webhooks:
-            return await calls.await_auth(
+            polled = await calls.await_auth(
                 smartlock_id, auth_id, timing, deadline=deadline, summary=summary, account=account
             )
+            return AwaitAuthResult(auth=polled.auth, reads=unused + polled.reads)
         if not healthy(written.webhooks, self._webhook_misses):
             # Reports have not been coming: poll at once, as without webhooks. The write's
             # report arriving by the time polling settled it shows they come again.
             polled = await calls.await_auth(
                 smartlock_id, auth_id, timing, deadline=deadline, summary=summary, account=account
             )
-            date = None if polled.auth is None else polled.auth.update_date
-            if date is not None and any(
-                settles_write(e, date, known, self._recent_digests) for e in self._events
-            ):
-                self._webhook_misses = 0
-            return polled
-        try:
-            marked = await calls.read_auth(
-                smartlock_id,
-                auth_id,
-                timing,
-                remaining=deadline - workflow.now(),
-                summary=f"read #{pending.number} right after its write",
-                account=account,
-            )
-        except ActivityError:
-            # The mark is an optimisation: without it the poll decides, as before.
-            return await calls.await_auth(
-                smartlock_id, auth_id, timing, deadline=deadline, summary=summary, account=account
-            )
-        mark = marked.auth
+            self._note_report_of(polled.auth, known)
+            return AwaitAuthResult(auth=polled.auth, reads=unused + polled.reads)
+        if marked is not None:
+            mark: SmartlockAuth | None = marked
+        else:
+            try:
+                read = await calls.read_auth(
+                    smartlock_id,
+                    auth_id,
+                    timing,
+                    remaining=deadline - workflow.now(),
+                    summary=f"read #{pending.number} right after its write",
+                    account=account,
+                )
+            except ActivityError:
+                # The mark is an optimisation: without it the poll decides, as before.
+                return await calls.await_auth(
+                    smartlock_id,
+                    auth_id,
+                    timing,
+                    deadline=deadline,
+                    summary=summary,
+                    account=account,
+                )
+            mark = read.auth
         if mark is None or mark.operation_id is None or mark.update_date is None:
             # Settled already (or gone): this read is the read-back.
             if mark is None or mark.operation_id is None:
@@ -128,6 +142,16 @@ class EntityCompletion(EntityEvents):
         self._webhook_misses += 1
         polled = poll.result()
         return AwaitAuthResult(auth=polled.auth, reads=1 + polled.reads)
+
+    def _note_report_of(self, polled: SmartlockAuth | None, known: datetime | None) -> None:
+        """Polling settled a write while reports were not trusted: the write's report having
+        come in by then (newer than ``known``, the state before the write) shows they come
+        again."""
+        date = None if polled is None else polled.update_date
+        if date is not None and any(
+            settles_write(e, date, known, self._recent_digests) for e in self._events
+        ):
+            self._webhook_misses = 0
 
     def _settled_by(self, event: AuthEvent) -> AwaitAuthResult:
         """The report is the read-back: taken (never judged again as drift), webhooks healthy."""

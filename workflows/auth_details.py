@@ -68,6 +68,20 @@ def expired_before_landing(deadline: datetime, writes: int) -> str:
     return "the change's deadline passed before it landed"
 
 
+def expired_after_unclear_write(deadline: datetime) -> str:
+    return (
+        f"its deadline ({clock(deadline, date=True)}) passed before it landed; a write of it "
+        "went unanswered, so Nuki may have taken it (the next change starts from what the lock "
+        "holds)"
+    )
+
+
+# Added to the reason of a change whose write failed after an attempt that went unanswered.
+MAY_HAVE_BEEN_TAKEN = (
+    "; an earlier attempt went unanswered, so Nuki may have taken the write (the next change "
+    "starts from what the lock holds)"
+)
+
 # Added to the reason of a change whose write Nuki accepted but whose wait failed.
 ACCEPTED_BUT_PENDING = (
     "; Nuki accepted the write, so the lock may still take it when it is online again (the "

@@ -10,8 +10,10 @@ update) is written again a bounded number of times.
 Its memory and answers live in :mod:`nukiflow.workflows.auth_entity_book`, the merging of
 changes and the judging of a read-back in :mod:`nukiflow.workflows.auth_merge`, its calls to the
 activities in :mod:`nukiflow.workflows.auth_calls`, what it does with the lock's reports (drift)
-in :mod:`nukiflow.workflows.auth_entity_events`, how a write settles (the lock's report or
-polling) in :mod:`nukiflow.workflows.auth_completion`.
+in :mod:`nukiflow.workflows.auth_entity_events`, one write round (the fast path that writes
+and settles in one activity, or the write and the settling apart) in
+:mod:`nukiflow.workflows.auth_write_round`, how a write settles (the lock's report or polling)
+in :mod:`nukiflow.workflows.auth_completion`.
 """
 
 from __future__ import annotations
@@ -31,7 +33,6 @@ with workflow.unsafe.imports_passed_through():
         OutcomeRequest,
         OutcomeStatus,
     )
-    from nukiflow.contracts.auth_io import WriteAuthInput
     from nukiflow.contracts.entity import (
         AUTH_NOT_FOUND_ERROR,
         AuthEntityInput,
@@ -54,7 +55,6 @@ with workflow.unsafe.imports_passed_through():
     )
     from nukiflow.workflows import auth_calls as calls
     from nukiflow.workflows import auth_details as say
-    from nukiflow.workflows.auth_completion import EntityCompletion
     from nukiflow.workflows.auth_entity_book import REMEMBERED_OUTCOMES
     from nukiflow.workflows.auth_merge import (
         check_fits,
@@ -63,7 +63,8 @@ with workflow.unsafe.imports_passed_through():
         merge_segment,
         next_segment,
     )
-    from nukiflow.workflows.auth_watch import WaitNotes, start_watch, stop_watch
+    from nukiflow.workflows.auth_watch import WaitNotes, stop_watch
+    from nukiflow.workflows.auth_write_round import FAST_WRITE_PATCH, EntityWriteRound
     from nukiflow.workflows.failure_reasons import describe_activity_failure
     from nukiflow.workflows.named_updates import async_update
 
@@ -87,7 +88,6 @@ EVENTS_PATCH = "auth-events"
 WATCH_PATCH = "watch-why-a-change-waits"
 # Marks runs whose base read a recent listing of the lock may answer (activities.lock_listings).
 LISTING_PATCH = "base-read-from-lock-listing"
-WAITING_STEP = "waiting for the lock to apply the change"
 
 __all__ = [
     "AUTH_NOT_FOUND",
@@ -99,7 +99,7 @@ __all__ = [
 
 
 @workflow.defn(name=AUTH_ENTITY_WORKFLOW)
-class AuthEntityWorkflow(EntityCompletion):
+class AuthEntityWorkflow(EntityWriteRound):
     @workflow.init
     def __init__(self, input: AuthEntityInput) -> None:
         super().__init__(input)
@@ -261,21 +261,17 @@ class AuthEntityWorkflow(EntityCompletion):
         segment, self._pending = self._pending[:cut], self._pending[cut:]
         self._segment = segment
         self._step, self._step_since, self._notes = "", None, WaitNotes()
-        watch = None
-        if workflow.patched(WATCH_PATCH):
-            watch = start_watch(
-                self._input.smartlock_id,
-                self._input.auth_id,
-                self._input.timing,
-                self._notes,
-                self._show_details,
-                self._input.account,
-            )
+        # The fast path starts the watch only when its attempt does not settle the change.
+        self._fast = workflow.patched(FAST_WRITE_PATCH)
+        self._watch = None
+        if not self._fast and workflow.patched(WATCH_PATCH):
+            self._ensure_watch()
         try:
             await self._process_segment(segment)
         finally:
-            if watch is not None:
-                await stop_watch(watch, self._notes)
+            if self._watch is not None:
+                await stop_watch(self._watch, self._notes)
+                self._watch = None
             self._segment = []
             self._show_details()
 
@@ -368,9 +364,10 @@ class AuthEntityWorkflow(EntityCompletion):
         return True
 
     async def _apply(self, pending: PendingChange, target: AuthFields | None) -> None:
-        """Write ``target`` (None: delete), wait, read back, compare; rewrite a lost update."""
+        """Write ``target`` (None: delete), wait, read back, compare; rewrite a lost update.
+        Each round is :mod:`nukiflow.workflows.auth_write_round`'s (the fast path, or the
+        write and the settling in activities of their own)."""
         deadline = pending.change.deadline_from(pending.accepted_at)
-        timing = self._input.timing
         smartlock_id, auth_id = self._input.smartlock_id, self._input.auth_id
         writes = reads = 0
         differences: list[str] = []
@@ -379,37 +376,15 @@ class AuthEntityWorkflow(EntityCompletion):
             if remaining <= timedelta(0):
                 self._fail(pending, say.expired_before_landing(deadline, writes), writes, reads)
                 return
-            step = "writing the change"
-            self._begin_step(say.WRITING if round_ == 0 else f"{say.WRITING} again ({round_ + 1})")
-            try:
-                written = await calls.write_auth(
-                    WriteAuthInput(
-                        smartlock_id=smartlock_id,
-                        auth_id=auth_id,
-                        desired=target,
-                        not_after=deadline,
-                        check_online=round_ > 0,
-                        after_accepted_write=round_ > 0,
-                    ),
-                    timing,
-                    remaining=remaining,
-                    summary=f"{pending.change.kind.value} #{pending.number}, write {round_ + 1}",
-                    account=self._input.account,
-                )
-                writes += 1
-                step = WAITING_STEP
-                self._begin_step(say.WAITING)
-                # From the lock's report when it comes in time, else by polling.
-                settled = await self._settle(pending, deadline, written)
-                reads += settled.reads
-            except ActivityError as err:
-                reason = describe_activity_failure(err, step)
-                if step == WAITING_STEP:
-                    # This round's write was accepted and is still pending: offline, Nuki may
-                    # hold it and apply it when the lock is back.
-                    reason += say.ACCEPTED_BUT_PENDING
-                self._fail(pending, reason, writes, reads)
+            if self._fast:
+                done = await self._fast_round(pending, target, deadline, round_, writes)
+            else:
+                done = await self._classic_round(pending, target, deadline, round_)
+            writes, reads = writes + done.writes, reads + done.reads
+            if done.settled is None:
+                self._fail(pending, done.failure or "the write failed", writes, reads)
                 return
+            settled = done.settled
 
             back = compare(target, settled.auth)
             if settled.auth is not None:

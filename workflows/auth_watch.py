@@ -8,8 +8,11 @@ been under way for one fast polling window, a timer and a one-attempt look at th
 auth (``nuki.auth.look``: ``serverState``, the auth's ``operationId`` in the lock's list) run
 beside the write, first after that window, then at doubling pauses up to an hour. What they
 see goes into the current details ("offline, seen since ...", "an operation is pending on the
-auth since ...: writes get 423", "last checked ..."). Cost: two events for a change that lands
-within the window (a timer started and cancelled), five per look after it (about 150 for a day
+auth since ...: writes get 423", "last checked ..."). An entity on the fast path starts the
+watch only when its one-attempt write did not settle the change (that attempt took up to one
+window, and what it saw is noted at once). Cost: nothing for a change the fast attempt settles
+(two events, a timer started and cancelled, for one that lands within the window on the path
+from before), five per look after it (about 150 for a day
 offline); a look reads the lock and its auth list once each. A failed look is shown as such
 and changes nothing else: the write and its answer never depend on the watch.
 

@@ -9,6 +9,7 @@ so they keep decoding what older and newer workers wrote (unknown fields are ign
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from pydantic import BaseModel
 
@@ -83,6 +84,53 @@ class AwaitAuthResult(BaseModel):
 
     auth: SmartlockAuth | None
     reads: int
+
+
+class WriteSettleAuthInput(BaseModel):
+    """One bounded attempt at a change: the write (same rules as ``nuki.auth.write``), then
+    its settling for at most one fast polling window (see
+    :mod:`activities.auth_write_settle`)."""
+
+    write: WriteAuthInput
+    timing: PollTiming
+    # The entity would wait for the lock's report (its webhooks have been coming): when the
+    # worker expects them, the attempt reads once right after the write (the mark the report
+    # is told apart by) instead of polling.
+    wait_for_report: bool = True
+
+
+class WriteSettleStatus(StrEnum):
+    # Nothing was accepted (423, an offline lock, 429, 5xx, no answer: see ``refused_type``).
+    NOT_WRITTEN = "not_written"
+    # Nuki accepted the write (204); no read showed it settled within the attempt.
+    WRITTEN = "written"
+    # Accepted, and read back with no operation pending: ``auth`` is the read-back.
+    SETTLED = "settled"
+
+
+class WriteSettleAuthResult(BaseModel):
+    """What one fast attempt did: never a guess (a write whose answer never came is
+    ``NOT_WRITTEN`` with ``maybe_sent``)."""
+
+    status: WriteSettleStatus
+    # NOT_WRITTEN: why, in words a person can act on, and the failure's type (the Nuki client's
+    # exception class name, or ``LockOffline``); never a code.
+    refused: str | None = None
+    refused_type: str | None = None
+    # NOT_WRITTEN: the request may have reached Nuki all the same (a 5xx, an answer that never
+    # came): a delete's later 404 is then checked against the lock's listing.
+    maybe_sent: bool = False
+    # SETTLED: the auth read back (None: it is gone, as a delete wants it).
+    auth: SmartlockAuth | None = None
+    # WRITTEN, waiting for the report: the read right after the write, the operation still
+    # pending on it (None: that read failed; the entity reads again).
+    mark: SmartlockAuth | None = None
+    # Reads of the auth this attempt made (the mark included).
+    reads: int = 0
+    # WRITTEN after a window of polling: whether the lock was online then (None: not known).
+    online: bool | None = None
+    # The worker expects the lock's webhooks (as WriteAuthResult.webhooks).
+    webhooks: bool = False
 
 
 class ListAuthIdsInput(BaseModel):

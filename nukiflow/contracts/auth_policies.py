@@ -76,6 +76,26 @@ def read_window(remaining: timedelta) -> timedelta:
     return min(remaining, READ_TIMEOUT) if remaining > timedelta(0) else READ_TIMEOUT
 
 
+# The fast path's one attempt may check the lock, send the write and read the auth once more
+# after its window: this many calls beside the window.
+WRITE_SETTLE_CALLS: Final = 2
+
+
+def write_settle_attempt_timeout(timing: WorkflowTiming) -> timedelta:
+    """The fast path's single attempt: its window plus :data:`WRITE_SETTLE_CALLS` calls. A
+    worker killed meanwhile is noticed by the heartbeat timeout long before."""
+    return timedelta(
+        seconds=timing.poll.fast_window_seconds
+        + WRITE_SETTLE_CALLS * timing.retry.call_timeout_seconds
+    )
+
+
+def single_attempt() -> RetryPolicy:
+    """No retries: what the attempt did not do, the entity's path through ``nuki.auth.write``
+    and ``nuki.auth.await`` does, with their retry policies."""
+    return RetryPolicy(maximum_attempts=1)
+
+
 def create_attempt_timeout(timing: WorkflowTiming) -> timedelta:
     """One attempt of the create activity (see :data:`CREATE_ATTEMPT_WINDOWS`)."""
     return timedelta(

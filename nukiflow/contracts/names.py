@@ -47,6 +47,8 @@ READ_AUTH_ACTIVITY: Final = "nuki.auth.read"
 LIST_AUTH_IDS_ACTIVITY: Final = "nuki.auth.list_ids"
 WRITE_AUTH_ACTIVITY: Final = "nuki.auth.write"
 AWAIT_AUTH_ACTIVITY: Final = "nuki.auth.await"
+# The fast path of an auth change: write and settle in one attempt (see auth_write_settle.py).
+WRITE_SETTLE_AUTH_ACTIVITY: Final = "nuki.auth.write_settle"
 CREATE_AUTH_ACTIVITY: Final = "nuki.auth.create"
 # One look at the lock and the auth while a change waits: why it waits (offline, busy).
 LOOK_AUTH_ACTIVITY: Final = "nuki.auth.look"
