@@ -56,6 +56,7 @@ with workflow.unsafe.imports_passed_through():
     from nukiflow.contracts.rollout import RolloutItem, RolloutOp, outcome_reason
     from nukiflow.contracts.wire import AuthType
     from nukiflow.workflows import fleet_calls as calls
+    from nukiflow.workflows import logic_version
     from nukiflow.workflows.failure_reasons import describe_activity_failure
     from nukiflow.workflows.grant_book import GrantBook
     from nukiflow.workflows.named_updates import async_update
@@ -163,7 +164,7 @@ class AccessGrantWorkflow(GrantBook):
 
     @workflow.run
     async def run(self, input: GrantInput) -> GrantView:
-        self._may_roll_over = workflow.patched(ROLLOVER_PATCH)
+        self._may_roll_over = logic_version.since(ROLLOVER_PATCH)
         self._publish()
         self._show()
         if not self._create_done:

@@ -33,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
     from nukiflow.contracts.entity import PendingChange
     from nukiflow.contracts.events import AuthEvent
     from nukiflow.workflows import auth_calls as calls
+    from nukiflow.workflows import logic_version
     from nukiflow.workflows.auth_drift import remember
     from nukiflow.workflows.auth_entity_events import EntityEvents
     from nukiflow.workflows.completion import healthy, settles_write
@@ -52,7 +53,7 @@ class EntityCompletion(EntityEvents):
         summary = f"wait for #{pending.number} to be applied, then read it back"
         # The newest state known before this write: its report must be newer.
         known = self._lock_date
-        if not workflow.patched(COMPLETION_PATCH) or not written.webhooks:
+        if not logic_version.since(COMPLETION_PATCH) or not written.webhooks:
             return await calls.await_auth(
                 smartlock_id, auth_id, timing, deadline=deadline, summary=summary, account=account
             )

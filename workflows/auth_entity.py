@@ -54,6 +54,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from nukiflow.workflows import auth_calls as calls
     from nukiflow.workflows import auth_details as say
+    from nukiflow.workflows import logic_version
     from nukiflow.workflows.auth_completion import EntityCompletion
     from nukiflow.workflows.auth_entity_book import REMEMBERED_OUTCOMES
     from nukiflow.workflows.auth_merge import (
@@ -122,7 +123,7 @@ class AuthEntityWorkflow(EntityCompletion):
                 len(self._pending),
             )
             self._show_details()
-        if workflow.patched(LINE_PATCH):
+        if logic_version.since(LINE_PATCH):
             await self._answer_by_deadline(change.request_id)
         await workflow.wait_condition(lambda: change.request_id in self._outcomes)
         return self._outcomes[change.request_id]
@@ -198,7 +199,7 @@ class AuthEntityWorkflow(EntityCompletion):
     def auth_event(self, event: AuthEvent) -> None:
         """The lock reported this auth (webhook): judged now if the entity is idle, else by
         the main loop once the write in flight is done (its read-back dates what is stale)."""
-        if not workflow.patched(EVENTS_PATCH):
+        if not logic_version.since(EVENTS_PATCH):
             return
         self._events.append(event)
         if not self._pending and not self._segment:
@@ -260,7 +261,7 @@ class AuthEntityWorkflow(EntityCompletion):
         self._segment = segment
         self._step, self._step_since, self._notes = "", None, WaitNotes()
         watch = None
-        if workflow.patched(WATCH_PATCH):
+        if logic_version.since(WATCH_PATCH):
             watch = start_watch(
                 self._input.smartlock_id,
                 self._input.auth_id,
@@ -292,7 +293,7 @@ class AuthEntityWorkflow(EntityCompletion):
                 self._desired,
                 segment,
                 self._auth_type,
-                check_types=workflow.patched(SEGMENT_PATCH),
+                check_types=logic_version.since(SEGMENT_PATCH),
             )
             for pending, reason in merge.rejected:
                 self._resolve(pending, OutcomeStatus.REJECTED, reason=reason)
@@ -321,7 +322,7 @@ class AuthEntityWorkflow(EntityCompletion):
         """
         deadline = max(p.change.deadline_from(p.accepted_at) for p in segment)
         remaining = deadline - workflow.now()
-        if remaining <= timedelta(0) and workflow.patched(LINE_PATCH):
+        if remaining <= timedelta(0) and logic_version.since(LINE_PATCH):
             for pending in segment:
                 self._resolve(
                     pending, OutcomeStatus.FAILED, reason=say.expired_before_read(deadline)
@@ -354,7 +355,7 @@ class AuthEntityWorkflow(EntityCompletion):
                 )
             self._set_status(EntityStatus.FAILED)
             # Runs from before this patch stayed open for an auth that is not there.
-            if workflow.patched(MISSING_PATCH):
+            if logic_version.since(MISSING_PATCH):
                 self._missing = True
             return False
         self._auth_type = result.auth.type

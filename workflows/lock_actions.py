@@ -61,6 +61,7 @@ with workflow.unsafe.imports_passed_through():
     from nukiflow.workflows import action_calls as call
     from nukiflow.workflows import action_outcomes as judge
     from nukiflow.workflows import action_timing as timing
+    from nukiflow.workflows import logic_version
     from nukiflow.workflows.action_outcomes import Answer
     from nukiflow.workflows.action_outcomes_legacy import (
         confirm_failed_without_look,
@@ -173,7 +174,7 @@ class LockActionsWorkflow(ActionReports):
     def lock_event(self, event: LockEvent) -> None:
         """The lock reported its state or a log entry (webhook): kept while an action runs,
         to confirm it (see :mod:`nukiflow.workflows.action_reports`); ignored in between."""
-        if workflow.patched(REPORTS_PATCH):
+        if logic_version.since(REPORTS_PATCH):
             self._take_report(event)
 
     @workflow.query(name=STATE_QUERY)
@@ -308,7 +309,7 @@ class LockActionsWorkflow(ActionReports):
             progress = progress_from(failure_details(err), ConfirmProgress) or ConfirmProgress()
             if progress.last is not None:
                 self._last_state = progress.last.state
-            if workflow.patched(RECORD_PATCH):
+            if logic_version.since(RECORD_PATCH):
                 # Nuki accepted the action and it was not seen done: one last look at the log.
                 await self._settle_unclear(
                     queued,
@@ -348,7 +349,7 @@ class LockActionsWorkflow(ActionReports):
         if progress.lock_type is not None:
             self._lock_type = progress.lock_type
         self._lock_name = progress.lock_name or self._lock_name
-        if not workflow.patched(RECORD_PATCH):
+        if not logic_version.since(RECORD_PATCH):
             self._resolve(queued, send_failed_by_heartbeat(err, progress, self._last_state))
             return
         proof = unsent_proof(err)
