@@ -56,7 +56,7 @@ with workflow.unsafe.imports_passed_through():
     from nukiflow.workflows import auth_details as say
     from nukiflow.workflows import logic_version
     from nukiflow.workflows.auth_completion import EntityCompletion
-    from nukiflow.workflows.auth_entity_book import REMEMBERED_OUTCOMES
+    from nukiflow.workflows.auth_entity_book import REMEMBERED_OUTCOMES, STATUS_PATCH
     from nukiflow.workflows.auth_merge import (
         check_fits,
         check_type_rules,
@@ -225,10 +225,16 @@ class AuthEntityWorkflow(EntityCompletion):
 
     @workflow.run
     async def run(self, input: AuthEntityInput) -> AuthEntityResult:
-        self._publish_status()
+        if not logic_version.since(STATUS_PATCH):
+            self._publish_status()
         while True:
             await workflow.wait_condition(
-                lambda: bool(self._pending) or bool(self._events) or self._rollover_due()
+                lambda: (
+                    bool(self._pending)
+                    or bool(self._events)
+                    or self._rollover_due()
+                    or self._status_unpublished()
+                )
             )
             if self._pending:
                 await self._process_next()
@@ -239,7 +245,12 @@ class AuthEntityWorkflow(EntityCompletion):
             if self._events:
                 self._take_events()
                 continue
-            break
+            if self._rollover_due() or not self._status_unpublished():
+                break
+            # Nothing more to do in this workflow task: show the status it settled on, then
+            # wait. (Runs from before STATUS_PATCH published it when it was set.)
+            self._publish_status()
+        self._publish_status()
         self._rolling_over = True
         # Let every handler hand back its outcome before the run ends. New changes are
         # refused meanwhile (validator), so the wait cannot be starved.

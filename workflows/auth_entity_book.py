@@ -27,10 +27,16 @@ with workflow.unsafe.imports_passed_through():
     )
     from nukiflow.contracts.events import AuthEvent
     from nukiflow.workflows import auth_details as say
+    from nukiflow.workflows import logic_version
     from nukiflow.workflows.auth_watch import WaitNotes
 
 # Outcomes kept for request-id idempotency across continue-as-new.
 REMEMBERED_OUTCOMES = 200
+# Marks runs that upsert their status once per workflow task: ``applying`` at once (the write's
+# activities follow), any other status once the main loop has nothing more to do in the task
+# (it waits, or the run ends), so a status the next step replaces at once is never upserted.
+# Earlier runs upserted every status as it was set (and once at the start of each run).
+STATUS_PATCH = "entity-status-upserted-once-per-task"
 
 
 class EntityBook:
@@ -217,8 +223,14 @@ class EntityBook:
 
     def _set_status(self, status: EntityStatus) -> None:
         self._status = status
-        self._publish_status()
+        if status is EntityStatus.APPLYING or not logic_version.since(STATUS_PATCH):
+            self._publish_status()
         self._show_details()
+
+    def _status_unpublished(self) -> bool:
+        """A status was set that the search attributes do not show yet (the main loop
+        publishes it once the workflow task has nothing more to do)."""
+        return self._status_published is not self._status
 
     def _publish_status(self) -> None:
         if self._status_published is self._status:

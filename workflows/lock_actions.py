@@ -78,6 +78,10 @@ OUTCOMES_SHOWN = 10
 # Marks runs whose failed sends and confirmations are decided from Temporal's record and a
 # look at the lock's log (runs before it read heartbeat details and answered at once).
 RECORD_PATCH = "action-outcome-from-record"
+# Marks runs that upsert their status first once the loop has nothing to do: a run that starts
+# with an action shows ``acting`` only, not the status it started from right before it. Earlier
+# runs upserted that status at the start of each run.
+STATUS_PATCH = "lock-status-upserted-once-per-task"
 
 
 @workflow.defn(name=LOCK_ACTIONS_WORKFLOW)
@@ -200,9 +204,20 @@ class LockActionsWorkflow(ActionReports):
 
     @workflow.run
     async def run(self, input: LockActionsInput) -> None:
-        self._publish_status()
+        if not logic_version.since(STATUS_PATCH):
+            self._publish_status()
         while True:
-            await workflow.wait_condition(lambda: bool(self._queue) or self._rollover_due())
+            await workflow.wait_condition(
+                lambda: (
+                    bool(self._queue)
+                    or self._rollover_due()
+                    or self._status_published is not self._status
+                )
+            )
+            if not self._queue and self._status_published is not self._status:
+                # Nothing to do: show the status the run started from, then wait.
+                self._publish_status()
+                continue
             if self._queue:
                 self._current = self._queue.pop(0)
                 self._begin_reports()
