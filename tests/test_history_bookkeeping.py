@@ -214,6 +214,15 @@ async def test_a_create_records_one_marker(
     assert all(len(task) <= 1 for task in statuses), statuses
     assert [s for task in statuses for s in task] == ["applying", "in_sync"]
 
+    # The entity it handed the auth to starts idle: its status, and no patch check (no marker).
+    assert created.auth_id is not None
+    entity = temporal_client.get_workflow_handle(
+        auth_workflow_id(lock.smartlock_id, created.auth_id)
+    )
+    entity_history = await entity.fetch_history()
+    assert _bookkeeping(entity_history) == Counter({"status": 1})
+    assert _statuses_by_task(entity_history)[0] == ["in_sync"]
+
 
 async def test_a_lock_action_shows_acting_from_its_first_task(
     flow: NukiFlow, sim: SimulatorControl, worker: Worker, temporal_client: Client

@@ -225,7 +225,9 @@ class AuthEntityWorkflow(EntityCompletion):
 
     @workflow.run
     async def run(self, input: AuthEntityInput) -> AuthEntityResult:
-        if not logic_version.since(STATUS_PATCH):
+        # Started idle, both ways publish the status now (and check no patch: an idle run records
+        # no marker). Started with a change, applying follows in this task.
+        if not self._pending or not logic_version.since(STATUS_PATCH):
             self._publish_status()
         while True:
             await workflow.wait_condition(

@@ -78,9 +78,9 @@ OUTCOMES_SHOWN = 10
 # Marks runs whose failed sends and confirmations are decided from Temporal's record and a
 # look at the lock's log (runs before it read heartbeat details and answered at once).
 RECORD_PATCH = "action-outcome-from-record"
-# Marks runs that upsert their status first once the loop has nothing to do: a run that starts
-# with an action shows ``acting`` only, not the status it started from right before it. Earlier
-# runs upserted that status at the start of each run.
+# Marks runs that start with an action and upsert ``acting`` only, not first the status they
+# started from (replaced in the same workflow task). Earlier runs upserted that status at the
+# start of every run.
 STATUS_PATCH = "lock-status-upserted-once-per-task"
 
 
@@ -204,20 +204,12 @@ class LockActionsWorkflow(ActionReports):
 
     @workflow.run
     async def run(self, input: LockActionsInput) -> None:
-        if not logic_version.since(STATUS_PATCH):
+        # Started idle, both ways publish the status now (and check no patch: an idle run records
+        # no marker). Started with an action, acting follows in this task.
+        if not self._queue or not logic_version.since(STATUS_PATCH):
             self._publish_status()
         while True:
-            await workflow.wait_condition(
-                lambda: (
-                    bool(self._queue)
-                    or self._rollover_due()
-                    or self._status_published is not self._status
-                )
-            )
-            if not self._queue and self._status_published is not self._status:
-                # Nothing to do: show the status the run started from, then wait.
-                self._publish_status()
-                continue
+            await workflow.wait_condition(lambda: bool(self._queue) or self._rollover_due())
             if self._queue:
                 self._current = self._queue.pop(0)
                 self._begin_reports()
