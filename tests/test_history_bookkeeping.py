@@ -220,6 +220,11 @@ async def test_a_create_records_one_marker(
         auth_workflow_id(lock.smartlock_id, created.auth_id)
     )
     entity_history = await entity.fetch_history()
+    for _ in range(500):  # until its first workflow task has run (the create does not wait)
+        if any(e.event_type == TASK_COMPLETED for e in entity_history.events):
+            break
+        await asyncio.sleep(0.02)
+        entity_history = await entity.fetch_history()
     assert _bookkeeping(entity_history) == Counter({"status": 1})
     assert _statuses_by_task(entity_history)[0] == ["in_sync"]
 

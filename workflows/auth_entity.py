@@ -225,19 +225,11 @@ class AuthEntityWorkflow(EntityCompletion):
 
     @workflow.run
     async def run(self, input: AuthEntityInput) -> AuthEntityResult:
-        # Started idle, both ways publish the status now (and check no patch: an idle run records
-        # no marker). Started with a change, applying follows in this task.
+        # Started with a change, applying follows in this task; idle, both ways publish now.
         if not self._pending or not logic_version.since(STATUS_PATCH):
             self._publish_status()
         while True:
-            await workflow.wait_condition(
-                lambda: (
-                    bool(self._pending)
-                    or bool(self._events)
-                    or self._rollover_due()
-                    or self._status_unpublished()
-                )
-            )
+            await workflow.wait_condition(self._loop_has_work)
             if self._pending:
                 await self._process_next()
                 if self._ended():
@@ -249,8 +241,7 @@ class AuthEntityWorkflow(EntityCompletion):
                 continue
             if self._rollover_due() or not self._status_unpublished():
                 break
-            # Nothing more to do in this workflow task: show the status it settled on, then
-            # wait. (Runs from before STATUS_PATCH published it when it was set.)
+            # Nothing more to do in this task: show the status it settled on, then wait.
             self._publish_status()
         self._publish_status()
         self._rolling_over = True

@@ -227,6 +227,15 @@ class EntityBook:
             self._publish_status()
         self._show_details()
 
+    def _loop_has_work(self) -> bool:
+        """What the main loop waits for: changes, events, the rollover, a status to show."""
+        return (
+            bool(self._pending)
+            or bool(self._events)
+            or self._rollover_due()
+            or self._status_unpublished()
+        )
+
     def _status_unpublished(self) -> bool:
         """A status was set that the search attributes do not show yet (the main loop
         publishes it once the workflow task has nothing more to do)."""
