@@ -30,8 +30,10 @@ that task. Case by case:
 
 So the first check of a run places the marker: checks are workflow code like any other (the same
 inputs reach the same check first), and none may sit in a query or an update validator (read-only;
-the SDK refuses ``patched`` there). The workflows check at the start of their run or in the
-handler that starts it.
+the SDK refuses ``patched`` there). Where the first check falls differs by workflow (the
+handler of an entity's first change, the start of a run that starts with work, a rollout's
+first item); wherever it is, replay reaches it at the same place. A run that starts idle checks
+nothing until it has something to do, so it records no marker for doing nothing.
 
 **The rule for changes to come.** CURRENT implies exactly the ids in :data:`GENERATIONS` (every id
 there was when it was cut), never one added later: a history recorded with CURRENT took the old
