@@ -315,6 +315,7 @@ class AuthEntityWorkflow(EntityCompletion):
         for pending in segment[:-1]:
             if pending is not last and pending.change.request_id not in self._outcomes:
                 self._supersede(pending, by=last)
+        self._publish_status()  # applying, while the write's activities run
         await self._apply(last, target)
         self._set_status(self._settled_status())
 
@@ -335,6 +336,7 @@ class AuthEntityWorkflow(EntityCompletion):
             return False
         smartlock_id, auth_id = self._input.smartlock_id, self._input.auth_id
         self._begin_step(say.READING)
+        self._publish_status()  # applying, while the read runs
         try:
             result = await calls.read_auth(
                 smartlock_id,

@@ -32,10 +32,10 @@ with workflow.unsafe.imports_passed_through():
 
 # Outcomes kept for request-id idempotency across continue-as-new.
 REMEMBERED_OUTCOMES = 200
-# Marks runs that upsert their status once per workflow task: ``applying`` at once (the write's
-# activities follow), any other status once the main loop has nothing more to do in the task
-# (it waits, or the run ends), so a status the next step replaces at once is never upserted.
-# Earlier runs upserted every status as it was set (and once at the start of each run).
+# Marks runs that upsert their status once per workflow task: ``applying`` right before the
+# read or write it describes is scheduled, any other status once the main loop has nothing more
+# to do in the task (it waits, or the run ends), so a status the same task replaces is never
+# upserted. Earlier runs upserted every status as it was set (and at the start of each run).
 STATUS_PATCH = "entity-status-upserted-once-per-task"
 
 
@@ -223,7 +223,7 @@ class EntityBook:
 
     def _set_status(self, status: EntityStatus) -> None:
         self._status = status
-        if status is EntityStatus.APPLYING or not logic_version.since(STATUS_PATCH):
+        if not logic_version.since(STATUS_PATCH):
             self._publish_status()
         self._show_details()
 
