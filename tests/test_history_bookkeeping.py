@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -22,10 +23,12 @@ from temporalio.service import RPCError
 from temporalio.worker import Worker
 
 from nukiflow.client import NukiFlow
+from nukiflow.contracts.access import GrantStatus, GrantTiming
 from nukiflow.contracts.action import lock_workflow_id
 from nukiflow.contracts.auth import OutcomeStatus
 from nukiflow.contracts.entity import auth_workflow_id, create_workflow_id
 from nukiflow.contracts.names import WRITE_AUTH_ACTIVITY
+from nukiflow.fleet import Fleet
 from nukiflow.simulator.control import SimulatorControl
 from nukiflow.simulator.settings import Faults
 from nukiflow.workflows import logic_version
@@ -61,7 +64,7 @@ def _patch_constants() -> dict[str, str]:
 
 def test_every_patch_id_of_the_workflows_is_implied_by_the_current_generation() -> None:
     ids = set(_patch_constants().values())
-    assert len(ids) >= 17
+    assert len(ids) >= 18
     newest = logic_version.GENERATIONS[0]
     assert newest.patch_id == logic_version.CURRENT
     assert ids == set(newest.implies), "a patch id the generation does not know, or a stale one"
@@ -243,3 +246,44 @@ async def test_a_lock_action_shows_acting_from_its_first_task(
     assert all(len(task) <= 1 for task in statuses), statuses
     assert statuses[0] == ["acting"]
     assert [s for task in statuses for s in task] == ["acting", "confirmed"]
+
+
+GRANT_TIMING = GrantTiming(
+    revoke_attempt_seconds=2,
+    revoke_retry_initial_seconds=0.2,
+    revoke_retry_max_seconds=0.5,
+    overdue_after_seconds=5,
+    change_deadline_seconds=5,
+    heartbeat_seconds=2,
+    wait_seconds=3,
+    poll_initial_seconds=0.2,
+    poll_max_seconds=0.5,
+)
+
+
+async def test_a_grant_upserts_its_auth_id_with_its_status(
+    flow: NukiFlow, sim: SimulatorControl, worker: Worker
+) -> None:
+    """Created, active, revoked at its end: the auth's id goes out with the status it takes."""
+    lock = (await sim.add_lock()).smartlock_id
+    now = datetime.now(UTC).replace(microsecond=0)
+    grant = await Fleet(flow, grant_timing=GRANT_TIMING).grant_access(
+        lock,
+        name="counted",
+        code=555631,
+        start=now - timedelta(minutes=1),
+        end=now + timedelta(seconds=3),
+        request_id="counted",
+    )
+    ended = await asyncio.wait_for(grant.result(), timeout=30)
+    assert ended.status is GrantStatus.REVOKED and ended.auth_id is not None
+    history = await grant.handle.fetch_history()
+
+    _assert_one_marker(history)
+    upserts = [_upserted(e) for e in history.events if e.event_type == UPSERT]
+    assert not [u for u in upserts if STATUS not in u and CHANGE_VERSION not in u], upserts
+    statuses = _statuses_by_task(history)
+    assert all(len(task) <= 1 for task in statuses), statuses
+    assert [s for task in statuses for s in task] == ["creating", "active", "revoking", "revoked"]
+    with_id = [u[STATUS] for u in upserts if u.get("NukiAuthId") == ended.auth_id]
+    assert with_id == ["active", "revoking", "revoked"]

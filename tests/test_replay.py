@@ -248,6 +248,25 @@ async def test_fresh_continued_grant_histories_replay(
 ) -> None:
     """A grant that continues as new while it is extended (its history passed a small
     threshold) and is revoked at its end by the run it continued into: both runs replayed."""
+    first, last = await _continued_grant(flow, sim, temporal_client, "replay-continued")
+    await _check_and_record("access_grant_continued_first_run", first)
+    await _check_and_record("access_grant_continued_run", last)
+
+
+async def test_fresh_grant_histories_of_the_logic_generation_replay(
+    flow: NukiFlow, sim: SimulatorControl, worker: Worker, temporal_client: Client
+) -> None:
+    """The same with one marker per run and the auth's id upserted with the status (when the
+    code is created, and at the start of the continued run)."""
+    first, last = await _continued_grant(flow, sim, temporal_client, "replay-generation")
+    await _check_and_record("access_grant_logic_2026_11_first_run", first)
+    await _check_and_record("access_grant_logic_2026_11_continued_run", last)
+
+
+async def _continued_grant(
+    flow: NukiFlow, sim: SimulatorControl, temporal_client: Client, request_id: str
+) -> tuple[WorkflowHistory, WorkflowHistory]:
+    """Both runs of a grant that continued as new once (see the test above)."""
     lock = (await sim.add_lock()).smartlock_id
     # About 18 events once the code is on the lock, 31 once extended: one continue-as-new.
     timing = REPLAY_GRANT.model_copy(update={"max_history_events": 25})
@@ -258,7 +277,7 @@ async def test_fresh_continued_grant_histories_replay(
         code=555134,
         start=_now() - timedelta(minutes=1),
         end=_now() + timedelta(seconds=4),
-        request_id="replay-continued",
+        request_id=request_id,
     )
     assert (await grant.created()).status is GrantStatus.ACTIVE
     await grant.extend(_now() + timedelta(seconds=5))
@@ -272,8 +291,7 @@ async def test_fresh_continued_grant_histories_replay(
     first = await temporal_client.get_workflow_handle(
         grant.id, run_id=started.continued_execution_run_id
     ).fetch_history()
-    await _check_and_record("access_grant_continued_first_run", first)
-    await _check_and_record("access_grant_continued_run", last)
+    return first, last
 
 
 async def test_fresh_lock_history_with_a_last_look_replays(

@@ -33,7 +33,6 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from nukiflow.contracts import fleet_policies as policy
-    from nukiflow.contracts import search_attributes as sa
     from nukiflow.contracts.access import (
         GRANT_NOT_TAKEN_ERROR,
         ExtendRequest,
@@ -170,7 +169,7 @@ class AccessGrantWorkflow(GrantBook):
         if not self._create_done:
             await self._create()
         elif self._m.auth_id is not None:
-            workflow.upsert_search_attributes([sa.AUTH_ID.value_set(self._m.auth_id)])
+            self._publish_auth_id(self._m.auth_id)
         if self._m.status is GrantStatus.FAILED and not self._m.sweep:
             await workflow.wait_condition(workflow.all_handlers_finished)
             return self._view()
@@ -267,7 +266,7 @@ class AccessGrantWorkflow(GrantBook):
                 return
             if found.auth_id is not None:
                 self._m.auth_id = found.auth_id
-                workflow.upsert_search_attributes([sa.AUTH_ID.value_set(found.auth_id)])
+                self._publish_auth_id(found.auth_id)  # with the status _revoke sets next
                 self._m.reason = f"{self._m.reason}; the code showed up on the lock later"
                 return
             if found.online and seen_online:

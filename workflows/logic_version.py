@@ -98,9 +98,10 @@ GENERATIONS: tuple[Generation, ...] = (
                 "action-outcome-from-record",
                 "lock-reports-confirm-actions",
                 "lock-status-upserted-once-per-task",
-                # rollout, access_grant
+                # rollout, access_grant, grant_book
                 "rollout-item-activity-fails-for-a-failed-item",
                 "grant-continues-as-new",
+                "grant-status-upserted-with-auth-id",
             }
         ),
     ),
