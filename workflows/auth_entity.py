@@ -56,7 +56,7 @@ with workflow.unsafe.imports_passed_through():
     from nukiflow.workflows import auth_details as say
     from nukiflow.workflows import logic_version
     from nukiflow.workflows.auth_completion import EntityCompletion
-    from nukiflow.workflows.auth_entity_book import REMEMBERED_OUTCOMES, STATUS_PATCH
+    from nukiflow.workflows.auth_entity_book import REMEMBERED_OUTCOMES
     from nukiflow.workflows.auth_merge import (
         check_fits,
         check_type_rules,
@@ -225,9 +225,7 @@ class AuthEntityWorkflow(EntityCompletion):
 
     @workflow.run
     async def run(self, input: AuthEntityInput) -> AuthEntityResult:
-        # Started with a change, applying follows in this task; idle, both ways publish now.
-        if not self._pending or not logic_version.since(STATUS_PATCH):
-            self._publish_status()
+        self._publish_first_status()
         while True:
             await workflow.wait_condition(self._loop_has_work)
             if self._pending:
@@ -241,8 +239,7 @@ class AuthEntityWorkflow(EntityCompletion):
                 continue
             if self._rollover_due() or not self._status_unpublished():
                 break
-            # Nothing more to do in this task: show the status it settled on, then wait.
-            self._publish_status()
+            self._publish_status()  # nothing more to do in this task: show where it stands
         self._publish_status()
         self._rolling_over = True
         # Let every handler hand back its outcome before the run ends. New changes are

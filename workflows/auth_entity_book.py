@@ -227,6 +227,13 @@ class EntityBook:
             self._publish_status()
         self._show_details()
 
+    def _publish_first_status(self) -> None:
+        """The status a run starts from: published now when it starts idle (both ways, and no
+        patch checked, so an idle run records no marker); when it starts with a change, runs
+        since STATUS_PATCH publish only the applying that follows in this task."""
+        if not self._pending or not logic_version.since(STATUS_PATCH):
+            self._publish_status()
+
     def _loop_has_work(self) -> bool:
         """What the main loop waits for: changes, events, the rollover, a status to show."""
         return (
