@@ -19,7 +19,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from temporalio.client import Client, WorkflowHistory
+from temporalio.client import Client, WorkflowHistory, WorkflowQueryFailedError
+from temporalio.service import RPCError
 from temporalio.worker import Replayer, Worker
 
 from nukiflow.client import NukiFlow
@@ -247,6 +248,25 @@ async def test_fresh_continued_grant_histories_replay(
 ) -> None:
     """A grant that continues as new while it is extended (its history passed a small
     threshold) and is revoked at its end by the run it continued into: both runs replayed."""
+    first, last = await _continued_grant(flow, sim, temporal_client, "replay-continued")
+    await _check_and_record("access_grant_continued_first_run", first)
+    await _check_and_record("access_grant_continued_run", last)
+
+
+async def test_fresh_grant_histories_of_the_logic_generation_replay(
+    flow: NukiFlow, sim: SimulatorControl, worker: Worker, temporal_client: Client
+) -> None:
+    """The same with one marker per run and the auth's id upserted with the status (when the
+    code is created, and at the start of the continued run)."""
+    first, last = await _continued_grant(flow, sim, temporal_client, "replay-generation")
+    await _check_and_record("access_grant_logic_2026_11_first_run", first)
+    await _check_and_record("access_grant_logic_2026_11_continued_run", last)
+
+
+async def _continued_grant(
+    flow: NukiFlow, sim: SimulatorControl, temporal_client: Client, request_id: str
+) -> tuple[WorkflowHistory, WorkflowHistory]:
+    """Both runs of a grant that continued as new once (see the test above)."""
     lock = (await sim.add_lock()).smartlock_id
     # About 18 events once the code is on the lock, 31 once extended: one continue-as-new.
     timing = REPLAY_GRANT.model_copy(update={"max_history_events": 25})
@@ -257,7 +277,7 @@ async def test_fresh_continued_grant_histories_replay(
         code=555134,
         start=_now() - timedelta(minutes=1),
         end=_now() + timedelta(seconds=4),
-        request_id="replay-continued",
+        request_id=request_id,
     )
     assert (await grant.created()).status is GrantStatus.ACTIVE
     await grant.extend(_now() + timedelta(seconds=5))
@@ -271,8 +291,7 @@ async def test_fresh_continued_grant_histories_replay(
     first = await temporal_client.get_workflow_handle(
         grant.id, run_id=started.continued_execution_run_id
     ).fetch_history()
-    await _check_and_record("access_grant_continued_first_run", first)
-    await _check_and_record("access_grant_continued_run", last)
+    return first, last
 
 
 async def test_fresh_lock_history_with_a_last_look_replays(
@@ -347,3 +366,55 @@ async def test_fresh_entity_history_with_an_enforced_drift_replays(
     view = await flow.set_drift_policy(lock.smartlock_id, auth.id, DriftPolicy.ALERT)
     assert view.change_counter == before.change_counter + 1
     await _check_and_record("auth_entity_drift_enforced", await handle.fetch_history())
+
+
+async def test_fresh_histories_of_the_logic_generation_replay(
+    flow: NukiFlow, sim: SimulatorControl, worker: Worker, temporal_client: Client
+) -> None:
+    """Runs that record the logic generation's one marker (nukiflow.workflows.logic_version)
+    and upsert a status once per task: a verified update, then a drift reported to the idle
+    entity (the loop publishes it) and a change that writes over it; two changes taken up
+    while the lock is offline behind a third (one segment after the other, no status between);
+    a create; two lock actions."""
+    lock = (await sim.add_lock()).smartlock_id
+    auth = await sim.add_auth(lock, name="generation", code=555691)
+    assert (await flow.update_auth(lock, auth.id, {"code": 555692})).ok
+    handle = temporal_client.get_workflow_handle(auth_workflow_id(lock, auth.id))
+    changed = await sim.update_device_auth(lock, auth.id, name="elsewhere")
+    await handle.signal(AUTH_EVENT_SIGNAL, _device_event(changed, "g1" * 32))
+
+    async def drifted() -> bool:
+        return (await flow.auth_state(lock, auth.id)).status.value == "drifted"
+
+    await _wait_until(drifted, "the drift to show")
+    assert (await flow.update_auth(lock, auth.id, {"code": 555693})).ok
+    await _check_and_record("auth_entity_logic_2026_11", await handle.fetch_history())
+
+    held = await sim.add_auth(lock, name="held", code=555694)
+    await sim.set_faults(Faults(offline_mode="hold"), lock)
+    await sim.set_online(lock, False)
+    waiting = []
+    for count, code in ((1, 555695), (2, 555696), (3, 555697)):
+        waiting.append(asyncio.create_task(flow.update_auth(lock, held.id, {"code": code})))
+
+        async def accepted(count: int = count) -> bool:
+            try:
+                return (await flow.auth_state(lock, held.id)).change_counter >= count
+            except (RPCError, WorkflowQueryFailedError):  # not started yet
+                return False
+
+        await _wait_until(accepted, f"change {count} to be accepted")
+    await sim.set_online(lock, True)
+    assert all(o.ok for o in await asyncio.gather(*waiting))
+    held_handle = temporal_client.get_workflow_handle(auth_workflow_id(lock, held.id))
+    await _check_and_record("auth_entity_logic_2026_11_segments", await held_handle.fetch_history())
+
+    created = await flow.create_auth(lock, name="made", code=555698, request_id="g1")
+    assert created.status is OutcomeStatus.APPLIED
+    create_handle = temporal_client.get_workflow_handle(create_workflow_id(lock, "g1"))
+    await _check_and_record("auth_create_logic_2026_11", await create_handle.fetch_history())
+
+    for action in ("unlock", "lock"):
+        assert (await flow.action(lock, action)).ok
+    lock_handle = temporal_client.get_workflow_handle(lock_workflow_id(lock))
+    await _check_and_record("lock_actions_logic_2026_11", await lock_handle.fetch_history())

@@ -33,7 +33,6 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from nukiflow.contracts import fleet_policies as policy
-    from nukiflow.contracts import search_attributes as sa
     from nukiflow.contracts.access import (
         GRANT_NOT_TAKEN_ERROR,
         ExtendRequest,
@@ -56,6 +55,7 @@ with workflow.unsafe.imports_passed_through():
     from nukiflow.contracts.rollout import RolloutItem, RolloutOp, outcome_reason
     from nukiflow.contracts.wire import AuthType
     from nukiflow.workflows import fleet_calls as calls
+    from nukiflow.workflows import logic_version
     from nukiflow.workflows.failure_reasons import describe_activity_failure
     from nukiflow.workflows.grant_book import GrantBook
     from nukiflow.workflows.named_updates import async_update
@@ -163,13 +163,13 @@ class AccessGrantWorkflow(GrantBook):
 
     @workflow.run
     async def run(self, input: GrantInput) -> GrantView:
-        self._may_roll_over = workflow.patched(ROLLOVER_PATCH)
+        self._may_roll_over = logic_version.since(ROLLOVER_PATCH)
         self._publish()
         self._show()
         if not self._create_done:
             await self._create()
         elif self._m.auth_id is not None:
-            workflow.upsert_search_attributes([sa.AUTH_ID.value_set(self._m.auth_id)])
+            self._publish_auth_id(self._m.auth_id)
         if self._m.status is GrantStatus.FAILED and not self._m.sweep:
             await workflow.wait_condition(workflow.all_handlers_finished)
             return self._view()
@@ -266,7 +266,7 @@ class AccessGrantWorkflow(GrantBook):
                 return
             if found.auth_id is not None:
                 self._m.auth_id = found.auth_id
-                workflow.upsert_search_attributes([sa.AUTH_ID.value_set(found.auth_id)])
+                self._publish_auth_id(found.auth_id)  # with the status _revoke sets next
                 self._m.reason = f"{self._m.reason}; the code showed up on the lock later"
                 return
             if found.online and seen_online:

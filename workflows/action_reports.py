@@ -33,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
     from nukiflow.contracts.action_io import ConfirmActionResult, SendActionResult
     from nukiflow.contracts.events import LockEvent
     from nukiflow.workflows import action_calls as call
+    from nukiflow.workflows import logic_version
     from nukiflow.workflows.action_timing import confirm_until
     from nukiflow.workflows.auth_drift import remember
     from nukiflow.workflows.completion import ReportedOutcome, action_outcome, healthy
@@ -123,7 +124,7 @@ class ActionReports:
                 until=until,
             )
 
-        if not workflow.patched(REPORTS_PATCH) or not sent.webhooks:
+        if not logic_version.since(REPORTS_PATCH) or not sent.webhooks:
             return await start_poll()
         spec = spec_of(queued.request.action)
 

@@ -34,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
     from nukiflow.contracts.events import AuthEvent
     from nukiflow.contracts.wire import SmartlockAuth
     from nukiflow.workflows import auth_calls as calls
+    from nukiflow.workflows import logic_version
     from nukiflow.workflows.auth_drift import remember
     from nukiflow.workflows.auth_entity_events import EntityEvents
     from nukiflow.workflows.completion import healthy, settles_write
@@ -61,7 +62,7 @@ class EntityCompletion(EntityEvents):
         known = self._lock_date
         # A mark made already and left unused by polling still counts as a read.
         unused = 0 if marked is None else 1
-        if not workflow.patched(COMPLETION_PATCH) or not written.webhooks:
+        if not logic_version.since(COMPLETION_PATCH) or not written.webhooks:
             polled = await calls.await_auth(
                 smartlock_id, auth_id, timing, deadline=deadline, summary=summary, account=account
             )

@@ -46,6 +46,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from nukiflow.workflows import auth_calls as calls
     from nukiflow.workflows import auth_details as say
+    from nukiflow.workflows import logic_version
     from nukiflow.workflows.auth_watch import WaitNotes, start_watch, stop_watch
     from nukiflow.workflows.failure_reasons import describe_activity_failure
 
@@ -101,7 +102,7 @@ class AuthCreateWorkflow:
             )
         self._step(say.READING_LOCK)
         watch = None
-        if workflow.patched(WATCH_PATCH):
+        if logic_version.since(WATCH_PATCH):
             watch = start_watch(
                 request.smartlock_id, None, timing, self._notes, self._show_details, input.account
             )
@@ -119,7 +120,7 @@ class AuthCreateWorkflow:
         snapshot_reads = 0
         try:
             # Runs started before the snapshot existed go on without it (replay-safe).
-            if workflow.patched(SNAPSHOT_PATCH):
+            if logic_version.since(SNAPSHOT_PATCH):
                 step = "listing the lock's auths before creating"
                 listed = await calls.list_auth_ids(
                     request.smartlock_id, timing, deadline=deadline, account=input.account
@@ -156,7 +157,7 @@ class AuthCreateWorkflow:
             if (
                 listed_auth is not None
                 and listed_auth.operation_id is None
-                and workflow.patched(LISTED_PATCH)
+                and logic_version.since(LISTED_PATCH)
             ):
                 # The listing that found it shows it applied: that listing is the read-back.
                 settled = AwaitAuthResult(auth=listed_auth, reads=0)
@@ -240,7 +241,7 @@ class AuthCreateWorkflow:
     @staticmethod
     def _drift_policy(input: AuthCreateInput) -> DriftPolicy:
         """The creator's policy; alert for inputs (and runs) from before creates passed one."""
-        if input.drift_policy is None or not workflow.patched(POLICY_PATCH):
+        if input.drift_policy is None or not logic_version.since(POLICY_PATCH):
             return DriftPolicy.ALERT
         return input.drift_policy
 
@@ -277,7 +278,7 @@ class AuthCreateWorkflow:
             workflow_id=workflow.info().workflow_id,
         )
         self._show_details(outcome)
-        if status is OutcomeStatus.FAILED and workflow.patched(FAILS_PATCH):
+        if status is OutcomeStatus.FAILED and logic_version.since(FAILS_PATCH):
             # The create's purpose failed: so does the run (the Failures view and
             # ``ExecutionStatus = 'Failed'`` find it); callers read the outcome from the details.
             raise ApplicationError(

@@ -55,6 +55,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from nukiflow.workflows import auth_calls as calls
     from nukiflow.workflows import auth_details as say
+    from nukiflow.workflows import logic_version
     from nukiflow.workflows.auth_entity_book import REMEMBERED_OUTCOMES
     from nukiflow.workflows.auth_merge import (
         check_fits,
@@ -124,7 +125,7 @@ class AuthEntityWorkflow(EntityWriteRound):
                 len(self._pending),
             )
             self._show_details()
-        if workflow.patched(LINE_PATCH):
+        if logic_version.since(LINE_PATCH):
             await self._answer_by_deadline(change.request_id)
         await workflow.wait_condition(lambda: change.request_id in self._outcomes)
         return self._outcomes[change.request_id]
@@ -200,7 +201,7 @@ class AuthEntityWorkflow(EntityWriteRound):
     def auth_event(self, event: AuthEvent) -> None:
         """The lock reported this auth (webhook): judged now if the entity is idle, else by
         the main loop once the write in flight is done (its read-back dates what is stale)."""
-        if not workflow.patched(EVENTS_PATCH):
+        if not logic_version.since(EVENTS_PATCH):
             return
         self._events.append(event)
         if not self._pending and not self._segment:
@@ -226,11 +227,9 @@ class AuthEntityWorkflow(EntityWriteRound):
 
     @workflow.run
     async def run(self, input: AuthEntityInput) -> AuthEntityResult:
-        self._publish_status()
+        self._publish_first_status()
         while True:
-            await workflow.wait_condition(
-                lambda: bool(self._pending) or bool(self._events) or self._rollover_due()
-            )
+            await workflow.wait_condition(self._loop_has_work)
             if self._pending:
                 await self._process_next()
                 if self._ended():
@@ -240,7 +239,10 @@ class AuthEntityWorkflow(EntityWriteRound):
             if self._events:
                 self._take_events()
                 continue
-            break
+            if self._rollover_due() or not self._status_unpublished():
+                break
+            self._publish_status()  # nothing more to do in this task: show where it stands
+        self._publish_status()
         self._rolling_over = True
         # Let every handler hand back its outcome before the run ends. New changes are
         # refused meanwhile (validator), so the wait cannot be starved.
@@ -262,9 +264,9 @@ class AuthEntityWorkflow(EntityWriteRound):
         self._segment = segment
         self._step, self._step_since, self._notes = "", None, WaitNotes()
         # The fast path starts the watch only when its attempt does not settle the change.
-        self._fast = workflow.patched(FAST_WRITE_PATCH)
+        self._fast = logic_version.since(FAST_WRITE_PATCH)
         self._watch = None
-        if not self._fast and workflow.patched(WATCH_PATCH):
+        if not self._fast and logic_version.since(WATCH_PATCH):
             self._ensure_watch()
         try:
             await self._process_segment(segment)
@@ -290,7 +292,7 @@ class AuthEntityWorkflow(EntityWriteRound):
                 self._desired,
                 segment,
                 self._auth_type,
-                check_types=workflow.patched(SEGMENT_PATCH),
+                check_types=logic_version.since(SEGMENT_PATCH),
             )
             for pending, reason in merge.rejected:
                 self._resolve(pending, OutcomeStatus.REJECTED, reason=reason)
@@ -308,6 +310,7 @@ class AuthEntityWorkflow(EntityWriteRound):
         for pending in segment[:-1]:
             if pending is not last and pending.change.request_id not in self._outcomes:
                 self._supersede(pending, by=last)
+        self._publish_status()  # applying, while the write's activities run
         await self._apply(last, target)
         self._set_status(self._settled_status())
 
@@ -319,7 +322,7 @@ class AuthEntityWorkflow(EntityWriteRound):
         """
         deadline = max(p.change.deadline_from(p.accepted_at) for p in segment)
         remaining = deadline - workflow.now()
-        if remaining <= timedelta(0) and workflow.patched(LINE_PATCH):
+        if remaining <= timedelta(0) and logic_version.since(LINE_PATCH):
             for pending in segment:
                 self._resolve(
                     pending, OutcomeStatus.FAILED, reason=say.expired_before_read(deadline)
@@ -329,6 +332,7 @@ class AuthEntityWorkflow(EntityWriteRound):
         smartlock_id, auth_id = self._input.smartlock_id, self._input.auth_id
         self._begin_step(say.READING)
         age = self._input.timing.base_read_max_age_seconds
+        self._publish_status()  # applying, while the read runs
         try:
             result = await calls.read_auth(
                 smartlock_id,
@@ -336,7 +340,7 @@ class AuthEntityWorkflow(EntityWriteRound):
                 self._input.timing,
                 remaining=remaining,
                 account=self._input.account,
-                listed_within=age if age > 0 and workflow.patched(LISTING_PATCH) else None,
+                listed_within=age if age > 0 and logic_version.since(LISTING_PATCH) else None,
             )
         except ActivityError as err:
             reason = describe_activity_failure(err, "reading the auth")
@@ -354,7 +358,7 @@ class AuthEntityWorkflow(EntityWriteRound):
                 )
             self._set_status(EntityStatus.FAILED)
             # Runs from before this patch stayed open for an auth that is not there.
-            if workflow.patched(MISSING_PATCH):
+            if logic_version.since(MISSING_PATCH):
                 self._missing = True
             return False
         self._auth_type = result.auth.type

@@ -27,10 +27,16 @@ with workflow.unsafe.imports_passed_through():
     )
     from nukiflow.contracts.events import AuthEvent
     from nukiflow.workflows import auth_details as say
+    from nukiflow.workflows import logic_version
     from nukiflow.workflows.auth_watch import WaitNotes
 
 # Outcomes kept for request-id idempotency across continue-as-new.
 REMEMBERED_OUTCOMES = 200
+# Marks runs that upsert their status once per workflow task: ``applying`` right before the
+# read or write it describes is scheduled, any other status once the main loop has nothing more
+# to do in the task (it waits, or the run ends), so a status the same task replaces is never
+# upserted. Earlier runs upserted every status as it was set (and at the start of each run).
+STATUS_PATCH = "entity-status-upserted-once-per-task"
 
 
 class EntityBook:
@@ -217,8 +223,30 @@ class EntityBook:
 
     def _set_status(self, status: EntityStatus) -> None:
         self._status = status
-        self._publish_status()
+        if not logic_version.since(STATUS_PATCH):
+            self._publish_status()
         self._show_details()
+
+    def _publish_first_status(self) -> None:
+        """The status a run starts from: published now when it starts idle (both ways, and no
+        patch checked, so an idle run records no marker); when it starts with a change, runs
+        since STATUS_PATCH publish only the applying that follows in this task."""
+        if not self._pending or not logic_version.since(STATUS_PATCH):
+            self._publish_status()
+
+    def _loop_has_work(self) -> bool:
+        """What the main loop waits for: changes, events, the rollover, a status to show."""
+        return (
+            bool(self._pending)
+            or bool(self._events)
+            or self._rollover_due()
+            or self._status_unpublished()
+        )
+
+    def _status_unpublished(self) -> bool:
+        """A status was set that the search attributes do not show yet (the main loop
+        publishes it once the workflow task has nothing more to do)."""
+        return self._status_published is not self._status
 
     def _publish_status(self) -> None:
         if self._status_published is self._status:

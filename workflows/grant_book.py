@@ -24,7 +24,14 @@ with workflow.unsafe.imports_passed_through():
     )
     from nukiflow.contracts.auth import AuthOutcome, OutcomeStatus
     from nukiflow.contracts.rollout import outcome_reason
+    from nukiflow.workflows import logic_version
     from nukiflow.workflows.grant_details import grant_details
+
+
+# Marks runs that upsert the auth's id together with the status (one event, not two in the same
+# workflow task: the id as the code is created or found, the status it then takes). Earlier runs
+# upserted the id on its own.
+STATUS_PATCH = "grant-status-upserted-with-auth-id"
 
 
 class GrantBook:
@@ -43,12 +50,13 @@ class GrantBook:
         self._extend_lock = asyncio.Lock()
         self._extending = False
         self._published: GrantStatus | None = None
+        self._published_auth_id: str | None = None
         self._may_roll_over = False
 
     def _took(self, outcome: AuthOutcome) -> None:
         if outcome.auth_id is not None:
             self._m.auth_id = outcome.auth_id
-            workflow.upsert_search_attributes([sa.AUTH_ID.value_set(outcome.auth_id)])
+            self._publish_auth_id(outcome.auth_id)
             if outcome.status is not OutcomeStatus.APPLIED:
                 # On the lock, but not exactly as asked: still ours to revoke.
                 self._m.reason = outcome_reason(outcome)
@@ -100,7 +108,12 @@ class GrantBook:
         self._show()
 
     def _publish(self) -> None:
-        if self._published is self._m.status:
+        """Upsert the status (with the auth's id once known, in runs since STATUS_PATCH) if the
+        search attributes do not show it yet."""
+        auth_id = self._published_auth_id
+        if self._m.auth_id is not None and logic_version.since(STATUS_PATCH):
+            auth_id = self._m.auth_id
+        if self._published is self._m.status and auth_id == self._published_auth_id:
             return
         workflow.upsert_search_attributes(
             [
@@ -108,9 +121,16 @@ class GrantBook:
                 sa.KIND.value_set("access"),
                 sa.STATUS.value_set(self._m.status.value),
                 *sa.account_updates(self._request.account),
+                *([] if auth_id is None else [sa.AUTH_ID.value_set(auth_id)]),
             ]
         )
-        self._published = self._m.status
+        self._published, self._published_auth_id = self._m.status, auth_id
+
+    def _publish_auth_id(self, auth_id: str) -> None:
+        """The auth's id became known: runs before STATUS_PATCH upserted it at once; later
+        ones with the status that follows it in the same task (:meth:`_publish`)."""
+        if not logic_version.since(STATUS_PATCH):
+            workflow.upsert_search_attributes([sa.AUTH_ID.value_set(auth_id)])
 
     def _view(self) -> GrantView:
         m = self._m

@@ -61,6 +61,7 @@ with workflow.unsafe.imports_passed_through():
     from nukiflow.workflows import action_calls as call
     from nukiflow.workflows import action_outcomes as judge
     from nukiflow.workflows import action_timing as timing
+    from nukiflow.workflows import logic_version
     from nukiflow.workflows.action_outcomes import Answer
     from nukiflow.workflows.action_outcomes_legacy import (
         confirm_failed_without_look,
@@ -77,6 +78,10 @@ OUTCOMES_SHOWN = 10
 # Marks runs whose failed sends and confirmations are decided from Temporal's record and a
 # look at the lock's log (runs before it read heartbeat details and answered at once).
 RECORD_PATCH = "action-outcome-from-record"
+# Marks runs that start with an action and upsert ``acting`` only, not first the status they
+# started from (replaced in the same workflow task). Earlier runs upserted that status at the
+# start of every run.
+STATUS_PATCH = "lock-status-upserted-once-per-task"
 
 
 @workflow.defn(name=LOCK_ACTIONS_WORKFLOW)
@@ -173,7 +178,7 @@ class LockActionsWorkflow(ActionReports):
     def lock_event(self, event: LockEvent) -> None:
         """The lock reported its state or a log entry (webhook): kept while an action runs,
         to confirm it (see :mod:`nukiflow.workflows.action_reports`); ignored in between."""
-        if workflow.patched(REPORTS_PATCH):
+        if logic_version.since(REPORTS_PATCH):
             self._take_report(event)
 
     @workflow.query(name=STATE_QUERY)
@@ -199,7 +204,10 @@ class LockActionsWorkflow(ActionReports):
 
     @workflow.run
     async def run(self, input: LockActionsInput) -> None:
-        self._publish_status()
+        # Started idle, both ways publish the status now (and check no patch: an idle run records
+        # no marker). Started with an action, acting follows in this task.
+        if not self._queue or not logic_version.since(STATUS_PATCH):
+            self._publish_status()
         while True:
             await workflow.wait_condition(lambda: bool(self._queue) or self._rollover_due())
             if self._queue:
@@ -308,7 +316,7 @@ class LockActionsWorkflow(ActionReports):
             progress = progress_from(failure_details(err), ConfirmProgress) or ConfirmProgress()
             if progress.last is not None:
                 self._last_state = progress.last.state
-            if workflow.patched(RECORD_PATCH):
+            if logic_version.since(RECORD_PATCH):
                 # Nuki accepted the action and it was not seen done: one last look at the log.
                 await self._settle_unclear(
                     queued,
@@ -348,7 +356,7 @@ class LockActionsWorkflow(ActionReports):
         if progress.lock_type is not None:
             self._lock_type = progress.lock_type
         self._lock_name = progress.lock_name or self._lock_name
-        if not workflow.patched(RECORD_PATCH):
+        if not logic_version.since(RECORD_PATCH):
             self._resolve(queued, send_failed_by_heartbeat(err, progress, self._last_state))
             return
         proof = unsent_proof(err)

@@ -63,6 +63,7 @@ with workflow.unsafe.imports_passed_through():
         pack_carry,
     )
     from nukiflow.workflows import fleet_calls as calls
+    from nukiflow.workflows import logic_version
     from nukiflow.workflows.failure_reasons import describe_activity_failure
     from nukiflow.workflows.rollout_book import RolloutBook
     from nukiflow.workflows.rollout_schedule import Scheduler
@@ -295,7 +296,7 @@ class RolloutWorkflow:
                 # Also the re-asking of an item still in progress (ItemPending).
                 retry_policy=policy.rollout_item_policy(options),
                 summary=f"item {index}: {item.label()}",
-                fail_when_failed=workflow.patched(ITEM_FAILS_PATCH),
+                fail_when_failed=logic_version.since(ITEM_FAILS_PATCH),
             )
         except ActivityError as err:
             outcome = calls.item_failure_outcome(err)

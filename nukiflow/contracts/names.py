@@ -100,3 +100,8 @@ NEXUS_REVOKE_ACTIVITY: Final = "nuki.nexus.revoke"
 NEXUS_ROLLOUT_ACTIVITY: Final = "nuki.nexus.rollout"
 # A grant, revocation or rollout the facade refused (bad input): the message says why.
 NEXUS_REFUSED_ERROR: Final = "NexusRequestRefused"
+
+# -- patch ids that are not one workflow's own (nukiflow.workflows.logic_version) ----------------
+# The present generation of workflow logic: a run that records it takes every behaviour change
+# made up to it, with this one marker (see logic_version for the rule once newer changes come).
+LOGIC_GENERATION_PATCH: Final = "nukiflow-logic-2026-11"

@@ -1,0 +1,289 @@
+"""The events a run spends on bookkeeping: one patch marker per run (the logic generation, see
+:mod:`nukiflow.workflows.logic_version`) and at most one status upsert per workflow task.
+
+Counted on the event types of fresh runs, never on times; the writes' own events (activities,
+timers) are left to the tests of the write path.
+"""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import contextlib
+import json
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from temporalio.api.enums.v1 import EventType
+from temporalio.api.history.v1 import HistoryEvent
+from temporalio.client import Client, WorkflowHistory, WorkflowQueryFailedError
+from temporalio.service import RPCError
+from temporalio.worker import Worker
+
+from nukiflow.client import NukiFlow
+from nukiflow.contracts.access import GrantStatus, GrantTiming
+from nukiflow.contracts.action import lock_workflow_id
+from nukiflow.contracts.auth import OutcomeStatus
+from nukiflow.contracts.entity import auth_workflow_id, create_workflow_id
+from nukiflow.contracts.names import WRITE_AUTH_ACTIVITY
+from nukiflow.fleet import Fleet
+from nukiflow.simulator.control import SimulatorControl
+from nukiflow.simulator.settings import Faults
+from nukiflow.workflows import logic_version
+
+WORKFLOWS = Path(__file__).resolve().parent.parent / "workflows"
+MARKER = EventType.EVENT_TYPE_MARKER_RECORDED
+UPSERT = EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES
+TASK_COMPLETED = EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
+SCHEDULED = EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+CHANGE_VERSION = "TemporalChangeVersion"
+STATUS = "NukiStatus"
+
+
+# -- the patch checks, read from the source ----------------------------------------------------
+
+
+def _patch_constants() -> dict[str, str]:
+    """Every module-level ``*_PATCH = "..."`` of the workflow modules: name -> patch id."""
+    found: dict[str, str] = {}
+    for path in sorted(WORKFLOWS.glob("*.py")):
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if (
+                isinstance(node, ast.Assign)
+                and len(node.targets) == 1
+                and isinstance(node.targets[0], ast.Name)
+                and node.targets[0].id.endswith("_PATCH")
+                and isinstance(node.value, ast.Constant)
+                and isinstance(node.value.value, str)
+            ):
+                found[f"{path.stem}.{node.targets[0].id}"] = node.value.value
+    return found
+
+
+def test_every_patch_id_of_the_workflows_is_implied_by_the_current_generation() -> None:
+    ids = set(_patch_constants().values())
+    assert len(ids) >= 18
+    newest = logic_version.GENERATIONS[0]
+    assert newest.patch_id == logic_version.CURRENT
+    assert ids == set(newest.implies), "a patch id the generation does not know, or a stale one"
+
+
+def test_workflow_code_checks_patches_only_through_the_logic_generation() -> None:
+    for path in sorted(WORKFLOWS.glob("*.py")):
+        if path.stem == "logic_version":
+            continue
+        text = path.read_text(encoding="utf-8")
+        assert "workflow.patched(" not in text, path.name
+        assert "deprecate_patch(" not in text, path.name
+
+
+def test_since_refuses_an_id_no_generation_implies() -> None:
+    # Before anything is asked of Temporal: a later change must use workflow.patched.
+    with pytest.raises(ValueError, match="implied by no logic generation"):
+        logic_version.since("a-change-made-after-the-generation")
+
+
+# -- fresh runs, counted -----------------------------------------------------------------------
+
+
+def _tasks(history: WorkflowHistory) -> list[list[HistoryEvent]]:
+    """The events each workflow task's completion recorded (its commands), task by task."""
+    tasks: list[list[HistoryEvent]] = []
+    for event in history.events:
+        if event.event_type == TASK_COMPLETED:
+            tasks.append([])
+        elif tasks and event.event_type in (MARKER, UPSERT):
+            tasks[-1].append(event)
+    return tasks
+
+
+def _upserted(event: HistoryEvent) -> dict[str, object]:
+    fields = event.upsert_workflow_search_attributes_event_attributes.search_attributes
+    return {k: json.loads(v.data) for k, v in fields.indexed_fields.items()}
+
+
+def _writes(event: HistoryEvent) -> bool:
+    return event.activity_task_scheduled_event_attributes.activity_type.name == WRITE_AUTH_ACTIVITY
+
+
+def _markers(history: WorkflowHistory) -> list[str]:
+    ids = []
+    for event in history.events:
+        if event.event_type == MARKER:
+            data = event.marker_recorded_event_attributes.details["patch-data"].payloads[0].data
+            ids.append(json.loads(data)["id"])
+    return ids
+
+
+def _statuses_by_task(history: WorkflowHistory) -> list[list[object]]:
+    return [
+        [_upserted(e)[STATUS] for e in task if e.event_type == UPSERT and STATUS in _upserted(e)]
+        for task in _tasks(history)
+    ]
+
+
+def _bookkeeping(history: WorkflowHistory) -> Counter[str]:
+    counts: Counter[str] = Counter()
+    for event in history.events:
+        if event.event_type == MARKER:
+            counts["marker"] += 1
+        elif event.event_type == UPSERT:
+            fields = _upserted(event)
+            counts["change version" if CHANGE_VERSION in fields else "status"] += 1
+    return counts
+
+
+def _assert_one_marker(history: WorkflowHistory) -> None:
+    assert _markers(history) == [logic_version.CURRENT]
+    assert _bookkeeping(history)["change version"] == 1
+
+
+async def test_one_verified_update_records_one_marker_and_a_status_per_task(
+    flow: NukiFlow, sim: SimulatorControl, worker: Worker, temporal_client: Client
+) -> None:
+    lock = await sim.add_lock()
+    auth = await sim.add_auth(lock.smartlock_id, name="counted", code=555671)
+    outcome = await flow.update_auth(lock.smartlock_id, auth.id, {"code": 555672})
+    assert outcome.status is OutcomeStatus.APPLIED
+    handle = temporal_client.get_workflow_handle(auth_workflow_id(lock.smartlock_id, auth.id))
+    history = await handle.fetch_history()
+
+    _assert_one_marker(history)
+    assert _bookkeeping(history) == Counter({"marker": 1, "change version": 1, "status": 2})
+    statuses = _statuses_by_task(history)
+    # Applying while the change's activities run (from the first task), in sync once verified.
+    assert [s for task in statuses for s in task] == ["applying", "in_sync"]
+    assert statuses[0] == ["applying"]
+    assert all(len(task) <= 1 for task in statuses), statuses
+
+
+async def test_a_settled_status_the_next_segment_replaces_is_not_published(
+    flow: NukiFlow, sim: SimulatorControl, worker: Worker, temporal_client: Client
+) -> None:
+    """A change written while the lock is offline, two more accepted meanwhile: once the first
+    settles, the entity takes up the other two in the same task: the search attribute stays
+    ``applying`` (no ``in_sync`` that would show for no time, no second ``applying``)."""
+    lock = await sim.add_lock()
+    smartlock_id = lock.smartlock_id
+    auth = await sim.add_auth(smartlock_id, name="coalesced", code=555681)
+    await sim.set_faults(Faults(offline_mode="hold"), smartlock_id)
+    await sim.set_online(smartlock_id, False)
+    first = asyncio.create_task(flow.update_auth(smartlock_id, auth.id, {"code": 555682}))
+    await _until_accepted(flow, smartlock_id, auth.id, 1)
+    later = []
+    for count, code in ((2, 555683), (3, 555684)):
+        later.append(asyncio.create_task(flow.update_auth(smartlock_id, auth.id, {"code": code})))
+        await _until_accepted(flow, smartlock_id, auth.id, count)
+    await sim.set_online(smartlock_id, True)
+    assert (await first).status is OutcomeStatus.APPLIED
+    assert [o.status for o in await asyncio.gather(*later)] == [
+        OutcomeStatus.SUPERSEDED,
+        OutcomeStatus.APPLIED,
+    ]
+    handle = temporal_client.get_workflow_handle(auth_workflow_id(smartlock_id, auth.id))
+    history = await handle.fetch_history()
+
+    _assert_one_marker(history)
+    statuses = _statuses_by_task(history)
+    assert all(len(task) <= 1 for task in statuses), statuses
+    assert [s for task in statuses for s in task] == ["applying", "in_sync"]
+    # Two segments all the same: the first change's write, then the last one's.
+    assert sum(1 for e in history.events if e.event_type == SCHEDULED and _writes(e)) == 2
+
+
+async def _until_accepted(flow: NukiFlow, smartlock_id: int, auth_id: str, count: int) -> None:
+    """Until the auth's workflow accepted ``count`` changes."""
+    for _ in range(1500):
+        with contextlib.suppress(RPCError, WorkflowQueryFailedError):
+            if (await flow.auth_state(smartlock_id, auth_id)).change_counter >= count:
+                return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"the auth's workflow never accepted {count} changes")
+
+
+async def test_a_create_records_one_marker(
+    flow: NukiFlow, sim: SimulatorControl, worker: Worker, temporal_client: Client
+) -> None:
+    lock = await sim.add_lock()
+    created = await flow.create_auth(lock.smartlock_id, name="once", code=555621, request_id="c1")
+    assert created.status is OutcomeStatus.APPLIED
+    handle = temporal_client.get_workflow_handle(create_workflow_id(lock.smartlock_id, "c1"))
+    history = await handle.fetch_history()
+
+    _assert_one_marker(history)
+    statuses = _statuses_by_task(history)
+    assert all(len(task) <= 1 for task in statuses), statuses
+    assert [s for task in statuses for s in task] == ["applying", "in_sync"]
+
+    # The entity it handed the auth to starts idle: its status, and no patch check (no marker).
+    assert created.auth_id is not None
+    entity = temporal_client.get_workflow_handle(
+        auth_workflow_id(lock.smartlock_id, created.auth_id)
+    )
+    entity_history = await entity.fetch_history()
+    for _ in range(500):  # until its first workflow task has run (the create does not wait)
+        if any(e.event_type == TASK_COMPLETED for e in entity_history.events):
+            break
+        await asyncio.sleep(0.02)
+        entity_history = await entity.fetch_history()
+    assert _bookkeeping(entity_history) == Counter({"status": 1})
+    assert _statuses_by_task(entity_history)[0] == ["in_sync"]
+
+
+async def test_a_lock_action_shows_acting_from_its_first_task(
+    flow: NukiFlow, sim: SimulatorControl, worker: Worker, temporal_client: Client
+) -> None:
+    lock = await sim.add_lock()
+    assert (await flow.action(lock.smartlock_id, "unlock")).ok
+    history = await temporal_client.get_workflow_handle(
+        lock_workflow_id(lock.smartlock_id)
+    ).fetch_history()
+
+    _assert_one_marker(history)
+    statuses = _statuses_by_task(history)
+    assert all(len(task) <= 1 for task in statuses), statuses
+    assert statuses[0] == ["acting"]
+    assert [s for task in statuses for s in task] == ["acting", "confirmed"]
+
+
+GRANT_TIMING = GrantTiming(
+    revoke_attempt_seconds=2,
+    revoke_retry_initial_seconds=0.2,
+    revoke_retry_max_seconds=0.5,
+    overdue_after_seconds=5,
+    change_deadline_seconds=5,
+    heartbeat_seconds=2,
+    wait_seconds=3,
+    poll_initial_seconds=0.2,
+    poll_max_seconds=0.5,
+)
+
+
+async def test_a_grant_upserts_its_auth_id_with_its_status(
+    flow: NukiFlow, sim: SimulatorControl, worker: Worker
+) -> None:
+    """Created, active, revoked at its end: the auth's id goes out with the status it takes."""
+    lock = (await sim.add_lock()).smartlock_id
+    now = datetime.now(UTC).replace(microsecond=0)
+    grant = await Fleet(flow, grant_timing=GRANT_TIMING).grant_access(
+        lock,
+        name="counted",
+        code=555631,
+        start=now - timedelta(minutes=1),
+        end=now + timedelta(seconds=3),
+        request_id="counted",
+    )
+    ended = await asyncio.wait_for(grant.result(), timeout=30)
+    assert ended.status is GrantStatus.REVOKED and ended.auth_id is not None
+    history = await grant.handle.fetch_history()
+
+    _assert_one_marker(history)
+    upserts = [_upserted(e) for e in history.events if e.event_type == UPSERT]
+    assert not [u for u in upserts if STATUS not in u and CHANGE_VERSION not in u], upserts
+    statuses = _statuses_by_task(history)
+    assert all(len(task) <= 1 for task in statuses), statuses
+    assert [s for task in statuses for s in task] == ["creating", "active", "revoking", "revoked"]
+    with_id = [u[STATUS] for u in upserts if u.get("NukiAuthId") == ended.auth_id]
+    assert with_id == ["active", "revoking", "revoked"]
