@@ -27,7 +27,7 @@ from nukiflow.contracts.access import GrantStatus, GrantTiming
 from nukiflow.contracts.action import lock_workflow_id
 from nukiflow.contracts.auth import OutcomeStatus
 from nukiflow.contracts.entity import auth_workflow_id, create_workflow_id
-from nukiflow.contracts.names import WRITE_AUTH_ACTIVITY
+from nukiflow.contracts.names import WRITE_AUTH_ACTIVITY, WRITE_SETTLE_AUTH_ACTIVITY
 from nukiflow.fleet import Fleet
 from nukiflow.simulator.control import SimulatorControl
 from nukiflow.simulator.settings import Faults
@@ -105,7 +105,9 @@ def _upserted(event: HistoryEvent) -> dict[str, object]:
 
 
 def _writes(event: HistoryEvent) -> bool:
-    return event.activity_task_scheduled_event_attributes.activity_type.name == WRITE_AUTH_ACTIVITY
+    # A write goes out through the fast path's activity, or the retried write after it.
+    name = event.activity_task_scheduled_event_attributes.activity_type.name
+    return name in (WRITE_AUTH_ACTIVITY, WRITE_SETTLE_AUTH_ACTIVITY)
 
 
 def _markers(history: WorkflowHistory) -> list[str]:
