@@ -195,6 +195,13 @@ async def test_a_settled_status_the_next_segment_replaces_is_not_published(
     assert sum(1 for e in history.events if e.event_type == SCHEDULED and _writes(e)) == 2
 
 
+def _status_at_start(history: WorkflowHistory) -> str | None:
+    """The status a run's start search attributes show (None: started without one)."""
+    started = history.events[0].workflow_execution_started_event_attributes
+    payload = started.search_attributes.indexed_fields.get("NukiStatus")
+    return None if payload is None else str(json.loads(payload.data))
+
+
 async def _until_accepted(flow: NukiFlow, smartlock_id: int, auth_id: str, count: int) -> None:
     """Until the auth's workflow accepted ``count`` changes."""
     for _ in range(1500):
@@ -215,11 +222,14 @@ async def test_a_create_records_one_marker(
     history = await handle.fetch_history()
 
     _assert_one_marker(history)
+    # Started showing "applying" (the facade sets it at the start): only the end is upserted.
+    assert _status_at_start(history) == "applying"
     statuses = _statuses_by_task(history)
     assert all(len(task) <= 1 for task in statuses), statuses
-    assert [s for task in statuses for s in task] == ["applying", "in_sync"]
+    assert [s for task in statuses for s in task] == ["in_sync"]
 
-    # The entity it handed the auth to starts idle: its status, and no patch check (no marker).
+    # The entity it handed the auth to starts idle, its search attributes set at its start by
+    # the create: no upsert, and no patch check (no marker).
     assert created.auth_id is not None
     entity = temporal_client.get_workflow_handle(
         auth_workflow_id(lock.smartlock_id, created.auth_id)
@@ -230,8 +240,8 @@ async def test_a_create_records_one_marker(
             break
         await asyncio.sleep(0.02)
         entity_history = await entity.fetch_history()
-    assert _bookkeeping(entity_history) == Counter({"status": 1})
-    assert _statuses_by_task(entity_history)[0] == ["in_sync"]
+    assert _bookkeeping(entity_history) == Counter()
+    assert _status_at_start(entity_history) == "in_sync"
 
 
 async def test_a_lock_action_shows_acting_from_its_first_task(

@@ -82,14 +82,13 @@ class AuthCreateWorkflow:
         timing = input.timing
         # The caller's instant (requests recorded before there was one: counted from here).
         deadline = request.deadline_from(workflow.now())
-        workflow.upsert_search_attributes(
-            [
-                sa.SMARTLOCK_ID.value_set(request.smartlock_id),
-                sa.KIND.value_set("auth-create"),
-                sa.STATUS.value_set(EntityStatus.APPLYING.value),
-                *sa.account_updates(input.account),
-            ]
-        )
+        if not input.attributes_at_start:
+            # Started without them (by hand, or a caller from before): show them now.
+            workflow.upsert_search_attributes(
+                sa.create_attributes(
+                    request.smartlock_id, EntityStatus.APPLYING.value, input.account
+                )
+            )
         self._request, self._deadline = request, deadline
         self._auth_type = request.effective_type
         if deadline <= workflow.now():
@@ -191,6 +190,7 @@ class AuthCreateWorkflow:
         # with the request as desired state and the caller is told what differs.
         entity_id = auth_workflow_id(request.smartlock_id, created.auth_id)
         # A retried create may find its auth already managed: nothing to hand over then.
+        status = EntityStatus.IN_SYNC if not differences else EntityStatus.FAILED
         with contextlib.suppress(WorkflowAlreadyStartedError):
             await workflow.start_child_workflow(
                 AUTH_ENTITY_WORKFLOW,
@@ -206,12 +206,19 @@ class AuthCreateWorkflow:
                             desired=verified,
                             verified=verified,
                             auth_type=settled.auth.type,
-                            status=EntityStatus.IN_SYNC if not differences else EntityStatus.FAILED,
+                            status=status,
                             verified_at=workflow.now(),
                         )
                     ),
+                    # Its search attributes come with its start: its first task upserts none.
+                    status_at_start=status,
                 ),
                 id=entity_id,
+                search_attributes=sa.at_start(
+                    sa.auth_attributes(
+                        request.smartlock_id, created.auth_id, status.value, input.account
+                    )
+                ),
                 result_type=AuthEntityResult,
                 parent_close_policy=ParentClosePolicy.ABANDON,
                 static_summary=say.static_summary(

@@ -57,7 +57,9 @@ class EntityBook:
         self._deleted_by: int | None = None
         # The auth was not found when read: nothing to manage, the run ends.
         self._missing = False
-        self._status_published: EntityStatus | None = None
+        # What the search attributes show: what the run was started with, if its starter set
+        # them (a create hands its auth over so), else nothing yet.
+        self._status_published: EntityStatus | None = input.status_at_start
         # Webhook events waiting to be judged (while the entity is idle).
         self._events: list[AuthEvent] = []
         self._drift: list[str] = list(memory.drift)
@@ -103,6 +105,8 @@ class EntityBook:
             update={
                 "drift_policy": self._drift_policy,
                 "memory": None,
+                # The next run's start attributes are not this run's to vouch for.
+                "status_at_start": None,
                 "carried_memory": pack_memory(
                     EntityMemory(
                         desired=self._desired,
@@ -252,13 +256,12 @@ class EntityBook:
         if self._status_published is self._status:
             return
         workflow.upsert_search_attributes(
-            [
-                sa.SMARTLOCK_ID.value_set(self._input.smartlock_id),
-                sa.AUTH_ID.value_set(self._input.auth_id),
-                sa.KIND.value_set("auth"),
-                sa.STATUS.value_set(self._status.value),
-                *sa.account_updates(self._input.account),
-            ]
+            sa.auth_attributes(
+                self._input.smartlock_id,
+                self._input.auth_id,
+                self._status.value,
+                self._input.account,
+            )
         )
         self._status_published = self._status
 

@@ -15,9 +15,15 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 
 from nukiflow.client.base import FacadeBase, account_priority
 from nukiflow.client.outcomes import rejected_change
+from nukiflow.contracts import search_attributes as sa
 from nukiflow.contracts.auth import AuthOutcome, ChangeKind, CreateAuthRequest
 from nukiflow.contracts.deadline import Deadline, DeadlineError
-from nukiflow.contracts.entity import AuthCreateInput, DriftPolicy, create_workflow_id
+from nukiflow.contracts.entity import (
+    AuthCreateInput,
+    DriftPolicy,
+    EntityStatus,
+    create_workflow_id,
+)
 from nukiflow.contracts.messages import validation_message
 from nukiflow.contracts.names import AUTH_CREATE_FAILED_ERROR, AUTH_CREATE_WORKFLOW
 from nukiflow.contracts.validation import InputError, check_target
@@ -186,8 +192,13 @@ class AuthCreateCalls(FacadeBase):
                         max_rewrites=self.max_rewrites,
                         drift_policy=drift_policy or self.drift_policy,
                         account=account,
+                        attributes_at_start=True,
                     ),
                     id=workflow_id,
+                    # Shown from its first moment, and no history event spent upserting them.
+                    search_attributes=sa.at_start(
+                        sa.create_attributes(smartlock_id, EntityStatus.APPLYING.value, account)
+                    ),
                     task_queue=self.workflow_queue(account),
                     priority=account_priority(account),
                     id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,

@@ -125,6 +125,9 @@ class AuthEntityInput(BaseModel):
     carried_memory: bytes | None = None
     # The Nuki account of the lock, by name (never a credential); None: the default account.
     account: AccountName | None = None
+    # The status this run's start search attributes already show (its starter set them with
+    # ``auth_attributes``); None: it upserts its first status itself. Never carried over.
+    status_at_start: EntityStatus | None = None
 
     def remembered(self) -> EntityMemory:
         """The memory this run starts from."""
@@ -188,3 +191,6 @@ class AuthCreateInput(BaseModel):
     # The drift policy of the entity the create starts; None (inputs recorded before creates
     # passed one): alert.
     drift_policy: DriftPolicy | None = None
+    # The run was started with its ``create_attributes`` (status applying) as search
+    # attributes: it does not upsert them again.
+    attributes_at_start: bool = False
