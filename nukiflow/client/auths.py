@@ -21,6 +21,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from nukiflow.client.base import FacadeBase, account_priority
 from nukiflow.client.outcomes import entity_answer, refused_change, rejected_change, result_of
 from nukiflow.client.rollover import RolloverTimeout, send_update_with_start
+from nukiflow.contracts import search_attributes as sa
 from nukiflow.contracts.auth import (
     AuthChange,
     AuthOutcome,
@@ -36,6 +37,7 @@ from nukiflow.contracts.entity import (
     AuthEntityView,
     DriftPolicy,
     DriftPolicyRequest,
+    EntityStatus,
     auth_workflow_id,
 )
 from nukiflow.contracts.messages import validation_message
@@ -227,8 +229,14 @@ class AuthChangeCalls(FacadeBase):
                     max_rewrites=self.max_rewrites,
                     drift_policy=self.drift_policy,
                     account=account,
+                    # A run this starts takes the change at once: it shows applying from its
+                    # start, and its first task upserts nothing for it.
+                    status_at_start=EntityStatus.APPLYING,
                 ),
                 id=auth_workflow_id(smartlock_id, auth_id),
+                search_attributes=sa.at_start(
+                    sa.auth_attributes(smartlock_id, auth_id, EntityStatus.APPLYING.value, account)
+                ),
                 task_queue=self.workflow_queue(account),
                 priority=account_priority(account),
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
