@@ -23,6 +23,7 @@ import contextlib
 import os
 import signal
 import sys
+import tempfile
 from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -91,6 +92,24 @@ async def serve_worker(extra_workflows: Sequence[type] = ()) -> None:
         await stop.wait()
 
 
+def worker_environment(env: dict[str, str]) -> dict[str, str]:
+    """The worker's environment: this one, ``env``, and Python's bytecode cache on.
+
+    A worker from an installed package has its modules' bytecode (pip compiles it), while a
+    checkout run with ``PYTHONDONTWRITEBYTECODE`` has none. Temporal's workflow sandbox imports
+    a workflow's module afresh for every run, so without bytecode each new entity, create and
+    rollout run compiles its module from source: measured, a rollout took 46.4 s that way and
+    39.0 s with bytecode. The cache goes to a folder of the system's temporary directory, never
+    into the source tree.
+    """
+    merged = {**os.environ, **env}
+    merged.pop("PYTHONDONTWRITEBYTECODE", None)
+    merged.setdefault(
+        "PYTHONPYCACHEPREFIX", str(Path(tempfile.gettempdir()) / "nukiflow-bench-pycache")
+    )
+    return merged
+
+
 async def start_worker_process(
     module: str, env: dict[str, str], *, log: IO[bytes] | Path | None = None
 ) -> asyncio.subprocess.Process:
@@ -108,7 +127,7 @@ async def start_worker_process(
             "-m",
             module,
             "--serve-worker",
-            env={**os.environ, **env},
+            env=worker_environment(env),
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=handle,
