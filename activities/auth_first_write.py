@@ -11,7 +11,8 @@ settles exactly as ``nuki.auth.write_settle``
 the entity records it as if it had read it.
 
 Nothing is written when the read fails (the entity then reads the auth itself, with the read's
-retry policy), when the auth is not found, or when the patch does not fit the base (the entity's
+retry policy; a final error, 401 or 403, fails the attempt as it fails the write's), when the
+auth is not found, or when the patch does not fit the base (the entity's
 merge answers the change as it would after a read). A worker killed at any line: before the
 write nothing was sent and the entity's read and write follow; after it, the entity meets an
 attempt whose fate is unknown and takes the path through ``nuki.auth.write`` with
@@ -22,9 +23,10 @@ from __future__ import annotations
 
 from nukiflow.activities.auth_write_settle import heartbeating, write_and_settle
 from nukiflow.activities.device_pace import DevicePace
+from nukiflow.activities.failures import to_application_error
 from nukiflow.activities.lock_listings import LockListings
 from nukiflow.activities.nuki_client import NukiClient
-from nukiflow.activities.nuki_errors import NukiError, NukiNotFoundError
+from nukiflow.activities.nuki_errors import NukiError, NukiNotFoundError, NukiRateLimitedError
 from nukiflow.contracts.auth import AuthFields
 from nukiflow.contracts.auth_io import (
     ReadAuthInput,
@@ -64,9 +66,14 @@ async def read_write_and_settle(
     read = input.read
     try:
         base = await heartbeating(read_base(client, listings, read), input.timing)
-    except NukiError:
-        # The entity's own read retries what can be retried and says why it cannot.
-        return ReadWriteSettleAuthResult(base_known=False)
+    except NukiError as exc:
+        if not exc.retryable:
+            # Final (401, 403...): no read of the entity's own could help; it fails the change.
+            raise to_application_error(exc) from None
+        # The entity's own read retries what can be retried; after a 429 not before the time
+        # Nuki advised.
+        wait = exc.retry_after if isinstance(exc, NukiRateLimitedError) else None
+        return ReadWriteSettleAuthResult(base_known=False, retry_after=wait)
     if base is None:
         return ReadWriteSettleAuthResult(base_known=True)
     try:

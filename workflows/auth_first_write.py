@@ -13,9 +13,12 @@ computes the target with the rules the entity's merge uses
 - the patch does not fit the base: nothing written; the entity's merge answers the change;
 - written (settled or not), or not written: the attempt is the first write round's
   (:meth:`EntityWriteRound._fast_round`), with the outcomes of a fast attempt;
-- the read failed, or the attempt failed (nothing of it known): the entity reads the base itself
-  (``_load``) and writes as it does; an attempt whose fate is unknown (killed, timed out) may
-  have written, so the first round is then the retried write told so (``after_accepted_write``).
+- a final error (401, 403 on the read; 400, the deadline passed on the write): the change fails
+  with it, nothing written, as it fails after a read or a write of the entity's own;
+- the read failed otherwise, or the attempt failed (nothing of it known): the entity reads the
+  base itself (``_load``; after a 429 once the time Nuki advised has passed) and writes as it
+  does; an attempt whose fate is unknown (killed, timed out) may have written, so the first
+  round is then the retried write told so (``after_accepted_write``).
 
 A worker killed at any line of the attempt: its heartbeat timeout makes the fate unknown (see
 above). The workflow killed at any line: the attempt's result is in history, and the replay
@@ -46,6 +49,7 @@ with workflow.unsafe.imports_passed_through():
         writing_step,
     )
     from nukiflow.workflows.completion import healthy
+    from nukiflow.workflows.failure_reasons import describe_activity_failure
 
 # Marks runs whose first change reads its base in the fast path's attempt. Checked on its own
 # (plain workflow.patched): the logic generation's marker predates it (see logic_version).
@@ -54,6 +58,9 @@ FIRST_WRITE_PATCH = "first-change-reads-its-base-in-the-fast-attempt"
 MISSING_PATCH = "entity-ends-when-auth-missing"
 # Marks runs whose base read a recent listing of the lock may answer (activities.lock_listings).
 LISTING_PATCH = "base-read-from-lock-listing"
+
+
+FOLDED_STEP = "reading the auth and writing the change"
 
 
 class Folded(enum.Enum):
@@ -134,8 +141,12 @@ class EntityFirstWrite(EntityWriteRound):
                 last.number,
                 fate.value,
             )
-            if fate is not Fate.UNKNOWN:
-                # Never ran, or a final error (the entity's own write meets it again).
+            if fate is Fate.FINAL:
+                # A final error of the read (401, 403) or of the write (400, the deadline
+                # passed before sending): nothing was written, and no retry can help.
+                self._fail(last, describe_activity_failure(err, FOLDED_STEP), writes=0, reads=1)
+                return Folded.ANSWERED
+            if fate is Fate.NOT_SENT:
                 return Folded.NOT_TAKEN
             if deadline <= workflow.now():
                 self._resolve(
@@ -146,6 +157,12 @@ class EntityFirstWrite(EntityWriteRound):
             self._first_unclear = True
             return Folded.NOT_TAKEN
         if not result.base_known:
+            # Refused with 429: the entity's read waits as long as Nuki advised (never past
+            # the deadline, which its read then answers).
+            left = (deadline - workflow.now()).total_seconds()
+            wait = min(result.retry_after or 0.0, left)
+            if wait > 0:
+                await workflow.sleep(wait, summary="Retry-After of the refused base read")
             return Folded.NOT_TAKEN
         if result.base is None:
             self._answer_not_found(segment)

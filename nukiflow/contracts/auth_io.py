@@ -156,6 +156,9 @@ class ReadWriteSettleAuthResult(BaseModel):
     base_known: bool
     base: SmartlockAuth | None = None
     written: WriteSettleAuthResult | None = None
+    # The read was refused with 429 and Nuki advised this many seconds before asking again:
+    # the entity's own read waits as long.
+    retry_after: float | None = None
 
 
 class ListAuthIdsInput(BaseModel):
