@@ -14,6 +14,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from nukiflow.activities.auth_create_attempt import create_once
+from nukiflow.activities.auth_first_write import read_base, read_write_and_settle
 from nukiflow.activities.auth_write_settle import send_auth_write, write_and_settle
 from nukiflow.activities.device_pace import DevicePace
 from nukiflow.activities.failures import (
@@ -35,6 +36,8 @@ from nukiflow.contracts.auth_io import (
     ListAuthIdsResult,
     ReadAuthInput,
     ReadAuthResult,
+    ReadWriteSettleAuthInput,
+    ReadWriteSettleAuthResult,
     WriteAuthInput,
     WriteAuthResult,
     WriteSettleAuthInput,
@@ -45,6 +48,7 @@ from nukiflow.contracts.names import (
     CREATE_AUTH_ACTIVITY,
     LIST_AUTH_IDS_ACTIVITY,
     READ_AUTH_ACTIVITY,
+    READ_WRITE_SETTLE_AUTH_ACTIVITY,
     WRITE_AUTH_ACTIVITY,
     WRITE_SETTLE_AUTH_ACTIVITY,
 )
@@ -68,16 +72,7 @@ class AuthActivities:
         change's base read only) a listing of the lock this worker sent that recently may
         answer; an auth it cannot answer for is read with its own GET."""
         try:
-            age = input.listed_within_seconds
-            if age is not None and age > 0:
-                listed = await self._listings.listed(input.smartlock_id, input.auth_id, max_age=age)
-                if listed is not None:
-                    return ReadAuthResult(auth=listed)
-            return ReadAuthResult(
-                auth=await self._client.get_auth(input.smartlock_id, input.auth_id)
-            )
-        except NukiNotFoundError:
-            return ReadAuthResult(auth=None)
+            return ReadAuthResult(auth=await read_base(self._client, self._listings, input))
         except NukiError as exc:
             raise to_application_error(exc) from None
 
@@ -117,6 +112,16 @@ class AuthActivities:
             # Whatever the attempt got to, Nuki may have taken its write: no earlier listing
             # speaks for this auth any more.
             self._listings.wrote(input.write.smartlock_id, input.write.auth_id)
+
+    @activity.defn(name=READ_WRITE_SETTLE_AUTH_ACTIVITY)
+    async def read_write_settle_auth(
+        self, input: ReadWriteSettleAuthInput
+    ) -> ReadWriteSettleAuthResult:
+        """An entity's first change in one attempt: the base read, then the fast path (see
+        :mod:`activities.auth_first_write`)."""
+        return await read_write_and_settle(
+            self._client, self._pace, self._webhooks, self._listings, input
+        )
 
     @activity.defn(name=AWAIT_AUTH_ACTIVITY)
     async def await_auth(self, input: AwaitAuthInput) -> AwaitAuthResult:

@@ -96,6 +96,7 @@ def nuki_activities(nuki: NukiClient, flow: AuthChanges, *, webhooks: bool = Fal
         auth.write_auth,
         auth.await_auth,
         auth.write_settle_auth,
+        auth.read_write_settle_auth,
         auth.create_auth,
         AuthLookActivities(nuki).look_auth,
         actions.send_action,

@@ -32,7 +32,7 @@ from nukiflow.contracts.entity import auth_workflow_id
 from nukiflow.contracts.names import (
     AWAIT_AUTH_ACTIVITY,
     LOOK_AUTH_ACTIVITY,
-    READ_AUTH_ACTIVITY,
+    READ_WRITE_SETTLE_AUTH_ACTIVITY,
     WRITE_AUTH_ACTIVITY,
     WRITE_SETTLE_AUTH_ACTIVITY,
 )
@@ -109,10 +109,9 @@ async def test_a_change_costs_one_activity_no_timer_and_a_write_and_its_reads(
     assert outcome.verified is not None and outcome.verified.name == "Porter"
     assert _one_write_then_reads(await _auth_requests(sim, smartlock_id, auth_id))
     assert (await sim.device(smartlock_id)).auths[0].code == 555553
-    # The base read of the first change, then one attempt per change: no wait, no watch.
+    # One attempt per change (the first reads its base in it): no wait, no watch.
     assert await activities_run(handle) == [
-        READ_AUTH_ACTIVITY,
-        WRITE_SETTLE_AUTH_ACTIVITY,
+        READ_WRITE_SETTLE_AUTH_ACTIVITY,
         WRITE_SETTLE_AUTH_ACTIVITY,
     ]
     after = await _events(handle)
@@ -156,8 +155,7 @@ async def test_a_lost_update_is_written_again_by_a_second_attempt(
     assert (await sim.device(smartlock_id)).auths[0].code == 555552
     handle = _handle(temporal_client, smartlock_id, auth_id)
     assert await activities_run(handle) == [
-        READ_AUTH_ACTIVITY,
-        WRITE_SETTLE_AUTH_ACTIVITY,
+        READ_WRITE_SETTLE_AUTH_ACTIVITY,
         WRITE_SETTLE_AUTH_ACTIVITY,
     ]
     assert (await _events(handle))["TIMER_STARTED"] == 0
@@ -205,8 +203,7 @@ async def test_a_423_on_the_first_write_falls_back_to_the_retried_write(
     assert (await sim.device(smartlock_id)).auths[0].code == 555552
     # The watch ran beside the retried write (and may have looked, as the lock was offline).
     assert [a for a in await activities_run(handle) if a != LOOK_AUTH_ACTIVITY] == [
-        READ_AUTH_ACTIVITY,
-        WRITE_SETTLE_AUTH_ACTIVITY,
+        READ_WRITE_SETTLE_AUTH_ACTIVITY,
         WRITE_AUTH_ACTIVITY,
         AWAIT_AUTH_ACTIVITY,
     ]
@@ -225,7 +222,8 @@ async def test_an_offline_lock_is_waited_for_without_writing_again_and_says_why(
     handle = _handle(temporal_client, smartlock_id, auth_id)
 
     async def written_not_settled() -> bool:
-        return WRITE_SETTLE_AUTH_ACTIVITY in await activities_done(handle)
+        # The first change's attempt reads its base as well.
+        return READ_WRITE_SETTLE_AUTH_ACTIVITY in await activities_done(handle)
 
     await until(written_not_settled)
 

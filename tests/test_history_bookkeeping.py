@@ -27,7 +27,11 @@ from nukiflow.contracts.access import GrantStatus, GrantTiming
 from nukiflow.contracts.action import lock_workflow_id
 from nukiflow.contracts.auth import OutcomeStatus
 from nukiflow.contracts.entity import auth_workflow_id, create_workflow_id
-from nukiflow.contracts.names import WRITE_AUTH_ACTIVITY, WRITE_SETTLE_AUTH_ACTIVITY
+from nukiflow.contracts.names import (
+    READ_WRITE_SETTLE_AUTH_ACTIVITY,
+    WRITE_AUTH_ACTIVITY,
+    WRITE_SETTLE_AUTH_ACTIVITY,
+)
 from nukiflow.fleet import Fleet
 from nukiflow.simulator.control import SimulatorControl
 from nukiflow.simulator.settings import Faults
@@ -67,7 +71,9 @@ def test_every_patch_id_of_the_workflows_is_implied_by_the_current_generation() 
     assert len(ids) >= 18
     newest = logic_version.GENERATIONS[0]
     assert newest.patch_id == logic_version.CURRENT
-    assert ids == set(newest.implies), "a patch id the generation does not know, or a stale one"
+    later = logic_version.AFTER_GENERATION
+    assert not later & newest.implies, "an id both implied and checked on its own"
+    assert ids == set(newest.implies) | later, "a patch id no generation knows, or a stale one"
 
 
 def test_workflow_code_checks_patches_only_through_the_logic_generation() -> None:
@@ -83,6 +89,16 @@ def test_since_refuses_an_id_no_generation_implies() -> None:
     # Before anything is asked of Temporal: a later change must use workflow.patched.
     with pytest.raises(ValueError, match="implied by no logic generation"):
         logic_version.since("a-change-made-after-the-generation")
+    for later in logic_version.AFTER_GENERATION:
+        with pytest.raises(ValueError, match="implied by no logic generation"):
+            logic_version.since(later)
+
+
+def test_patched_after_refuses_an_id_a_generation_implies_or_not_listed() -> None:
+    implied = next(iter(logic_version.GENERATIONS[0].implies))
+    for patch_id in (implied, "a-change-nobody-listed"):
+        with pytest.raises(ValueError, match="not a change made after the newest generation"):
+            logic_version.patched_after(patch_id)
 
 
 # -- fresh runs, counted -----------------------------------------------------------------------
@@ -105,9 +121,11 @@ def _upserted(event: HistoryEvent) -> dict[str, object]:
 
 
 def _writes(event: HistoryEvent) -> bool:
-    # A write goes out through the fast path's activity, or the retried write after it.
+    # A write goes out through the fast path's activity (the first change's reads its base
+    # too), or the retried write after it.
     name = event.activity_task_scheduled_event_attributes.activity_type.name
-    return name in (WRITE_AUTH_ACTIVITY, WRITE_SETTLE_AUTH_ACTIVITY)
+    writes = (WRITE_AUTH_ACTIVITY, WRITE_SETTLE_AUTH_ACTIVITY, READ_WRITE_SETTLE_AUTH_ACTIVITY)
+    return name in writes
 
 
 def _markers(history: WorkflowHistory) -> list[str]:
@@ -138,8 +156,14 @@ def _bookkeeping(history: WorkflowHistory) -> Counter[str]:
 
 
 def _assert_one_marker(history: WorkflowHistory) -> None:
-    assert _markers(history) == [logic_version.CURRENT]
-    assert _bookkeeping(history)["change version"] == 1
+    """One marker of the logic generation, and one for each change made after it that the run
+    took (checked on its own: logic_version.AFTER_GENERATION)."""
+    markers = _markers(history)
+    assert [m for m in markers if m not in logic_version.AFTER_GENERATION] == [
+        logic_version.CURRENT
+    ]
+    assert len(markers) == len(set(markers))
+    assert _bookkeeping(history)["change version"] == len(markers)
 
 
 async def test_one_verified_update_records_one_marker_and_a_status_per_task(

@@ -27,6 +27,8 @@ with workflow.unsafe.imports_passed_through():
         ListAuthIdsResult,
         ReadAuthInput,
         ReadAuthResult,
+        ReadWriteSettleAuthInput,
+        ReadWriteSettleAuthResult,
         WriteAuthInput,
         WriteAuthResult,
         WriteSettleAuthInput,
@@ -37,6 +39,7 @@ with workflow.unsafe.imports_passed_through():
         CREATE_AUTH_ACTIVITY,
         LIST_AUTH_IDS_ACTIVITY,
         READ_AUTH_ACTIVITY,
+        READ_WRITE_SETTLE_AUTH_ACTIVITY,
         WRITE_AUTH_ACTIVITY,
         WRITE_SETTLE_AUTH_ACTIVITY,
     )
@@ -113,6 +116,30 @@ async def write_settle_auth(
         task_queue=activity_queue(account),
         schedule_to_start_timeout=remaining,
         start_to_close_timeout=policy.write_settle_attempt_timeout(timing),
+        heartbeat_timeout=policy.heartbeat_timeout(timing.poll),
+        retry_policy=policy.single_attempt(),
+        summary=summary,
+    )
+    return result
+
+
+async def read_write_settle_auth(
+    attempt: ReadWriteSettleAuthInput,
+    timing: WorkflowTiming,
+    *,
+    remaining: timedelta,
+    summary: str,
+    account: str | None = None,
+) -> ReadWriteSettleAuthResult:
+    """An entity's first change in one attempt: its base read, then the fast path (see
+    :mod:`activities.auth_first_write`); no retries, as :func:`write_settle_auth`."""
+    result: ReadWriteSettleAuthResult = await workflow.execute_activity(
+        READ_WRITE_SETTLE_AUTH_ACTIVITY,
+        attempt,
+        result_type=ReadWriteSettleAuthResult,
+        task_queue=activity_queue(account),
+        schedule_to_start_timeout=remaining,
+        start_to_close_timeout=policy.read_write_settle_attempt_timeout(timing),
         heartbeat_timeout=policy.heartbeat_timeout(timing.poll),
         retry_policy=policy.single_attempt(),
         summary=summary,

@@ -10,7 +10,8 @@ update) is written again a bounded number of times.
 Its memory and answers live in :mod:`nukiflow.workflows.auth_entity_book`, the merging of
 changes and the judging of a read-back in :mod:`nukiflow.workflows.auth_merge`, its calls to the
 activities in :mod:`nukiflow.workflows.auth_calls`, what it does with the lock's reports (drift)
-in :mod:`nukiflow.workflows.auth_entity_events`, one write round (the fast path that writes
+in :mod:`nukiflow.workflows.auth_entity_events`, a first change read and written in one
+activity in :mod:`nukiflow.workflows.auth_first_write`, one write round (the fast path that writes
 and settles in one activity, or the write and the settling apart) in
 :mod:`nukiflow.workflows.auth_write_round`, how a write settles (the lock's report or polling)
 in :mod:`nukiflow.workflows.auth_completion`.
@@ -57,6 +58,7 @@ with workflow.unsafe.imports_passed_through():
     from nukiflow.workflows import auth_details as say
     from nukiflow.workflows import logic_version
     from nukiflow.workflows.auth_entity_book import REMEMBERED_OUTCOMES
+    from nukiflow.workflows.auth_first_write import EntityFirstWrite, Folded
     from nukiflow.workflows.auth_merge import (
         check_fits,
         check_type_rules,
@@ -65,7 +67,7 @@ with workflow.unsafe.imports_passed_through():
         next_segment,
     )
     from nukiflow.workflows.auth_watch import WaitNotes, stop_watch
-    from nukiflow.workflows.auth_write_round import FAST_WRITE_PATCH, EntityWriteRound
+    from nukiflow.workflows.auth_write_round import FAST_WRITE_PATCH
     from nukiflow.workflows.failure_reasons import describe_activity_failure
     from nukiflow.workflows.named_updates import async_update
 
@@ -76,8 +78,6 @@ AUTH_NOT_FOUND = AUTH_NOT_FOUND_ERROR
 # Marks runs that write the last change still standing when the last one is rejected, and
 # check type rules while merging.
 SEGMENT_PATCH = "segment-writes-last-standing-change"
-# Marks runs that end when the auth is not found (instead of staying open for nothing).
-MISSING_PATCH = "entity-ends-when-auth-missing"
 # Marks runs where a change waiting in line is answered at its deadline (never written), and
 # where a change whose deadline passed before the auth's first read is not read for.
 LINE_PATCH = "change-answered-at-its-deadline-in-line"
@@ -87,8 +87,6 @@ EVENTS_PATCH = "auth-events"
 # Marks runs that watch the change under way and say in their details why it waits (see
 # nukiflow.workflows.auth_watch); earlier runs scheduled no watch timer or look.
 WATCH_PATCH = "watch-why-a-change-waits"
-# Marks runs whose base read a recent listing of the lock may answer (activities.lock_listings).
-LISTING_PATCH = "base-read-from-lock-listing"
 
 __all__ = [
     "AUTH_NOT_FOUND",
@@ -100,7 +98,7 @@ __all__ = [
 
 
 @workflow.defn(name=AUTH_ENTITY_WORKFLOW)
-class AuthEntityWorkflow(EntityWriteRound):
+class AuthEntityWorkflow(EntityFirstWrite):
     @workflow.init
     def __init__(self, input: AuthEntityInput) -> None:
         super().__init__(input)
@@ -274,7 +272,7 @@ class AuthEntityWorkflow(EntityWriteRound):
             if self._watch is not None:
                 await stop_watch(self._watch, self._notes)
                 self._watch = None
-            self._segment = []
+            self._segment, self._first_attempt, self._first_unclear = [], None, False
             self._show_details()
 
     async def _process_segment(self, segment: list[PendingChange]) -> None:
@@ -283,8 +281,12 @@ class AuthEntityWorkflow(EntityWriteRound):
 
         target: AuthFields | None = None
         if last.change.kind is ChangeKind.UPDATE:
-            if self._desired is None and not await self._load(segment):
-                return
+            if self._desired is None:
+                folded = await self._first_write(segment)
+                if folded is Folded.ANSWERED:
+                    return
+                if folded is Folded.NOT_TAKEN and not await self._load(segment):
+                    return
             assert self._desired is not None
             # Runs from before this patch kept the old walk, which left the changes before a
             # rejected last one without an outcome (replay-safe).
@@ -329,18 +331,16 @@ class AuthEntityWorkflow(EntityWriteRound):
                 )
             self._set_status(self._settled_status())
             return False
-        smartlock_id, auth_id = self._input.smartlock_id, self._input.auth_id
         self._begin_step(say.READING)
-        age = self._input.timing.base_read_max_age_seconds
         self._publish_status()  # applying, while the read runs
         try:
             result = await calls.read_auth(
-                smartlock_id,
-                auth_id,
+                self._input.smartlock_id,
+                self._input.auth_id,
                 self._input.timing,
                 remaining=remaining,
                 account=self._input.account,
-                listed_within=age if age > 0 and logic_version.since(LISTING_PATCH) else None,
+                listed_within=self._listed_within(),
             )
         except ActivityError as err:
             reason = describe_activity_failure(err, "reading the auth")
@@ -349,22 +349,9 @@ class AuthEntityWorkflow(EntityWriteRound):
             self._set_status(EntityStatus.FAILED)
             return False
         if result.auth is None:
-            for pending in segment:
-                self._resolve(
-                    pending,
-                    OutcomeStatus.FAILED,
-                    reason=say.not_found(smartlock_id, auth_id),
-                    reads=1,
-                )
-            self._set_status(EntityStatus.FAILED)
-            # Runs from before this patch stayed open for an auth that is not there.
-            if logic_version.since(MISSING_PATCH):
-                self._missing = True
+            self._answer_not_found(segment)
             return False
-        self._auth_type = result.auth.type
-        self._desired = self._verified = AuthFields.from_wire(result.auth)
-        self._took_verified()
-        self._took_read(result.auth.update_date)
+        self._take_base(result.auth)
         return True
 
     async def _apply(self, pending: PendingChange, target: AuthFields | None) -> None:
@@ -377,7 +364,8 @@ class AuthEntityWorkflow(EntityWriteRound):
         differences: list[str] = []
         for round_ in range(1 + self._input.max_rewrites):
             remaining = deadline - workflow.now()
-            if remaining <= timedelta(0):
+            # The first change's attempt went out already: its round says what came of it.
+            if remaining <= timedelta(0) and (round_ or not self._holds_first_attempt()):
                 self._fail(pending, say.expired_before_landing(deadline, writes), writes, reads)
                 return
             if self._fast:

@@ -2,7 +2,8 @@
 
 Plain functions of their arguments (no Temporal calls), used by
 :mod:`nukiflow.workflows.auth_entity`: which waiting changes are written together, what their
-merged desired state is and which of them the auth cannot take, and whether the auth read back
+merged desired state is and which of them the auth cannot take (by the rules of
+:mod:`nukiflow.contracts.auth_rules`, which the activities share), and whether the auth read back
 after a write is what was written.
 """
 
@@ -10,10 +11,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from nukiflow.contracts.auth import MAX_KEYPAD_NAME, AuthFields, AuthPatch, ChangeKind
+from nukiflow.contracts.auth import AuthFields, AuthPatch, ChangeKind
+from nukiflow.contracts.auth_rules import apply_patch, check_type_rules
 from nukiflow.contracts.entity import PendingChange
 from nukiflow.contracts.messages import error_message
-from nukiflow.contracts.wire import AuthType, SmartlockAuth
+from nukiflow.contracts.wire import SmartlockAuth
+
+__all__ = [
+    "STILL_THERE",
+    "Merge",
+    "ReadBack",
+    "check_fits",
+    "check_type_rules",
+    "compare",
+    "merge_segment",
+    "next_segment",
+]
 
 
 def next_segment(pending: list[PendingChange]) -> int:
@@ -23,19 +36,6 @@ def next_segment(pending: list[PendingChange]) -> int:
         (i for i, p in enumerate(pending) if p.change.kind is ChangeKind.DELETE),
         len(pending) - 1,
     )
-
-
-def check_type_rules(auth_type: int | None, patch: AuthPatch) -> None:
-    """Rules that depend on the auth's type (raises ValueError). Before the auth was first read
-    its type is unknown (None) and nothing is checked here."""
-    if auth_type is not None and auth_type != AuthType.KEYPAD_CODE and patch.code:
-        raise ValueError("only keypad code auths (type 13) carry a code")
-    if (
-        auth_type == AuthType.KEYPAD_CODE
-        and patch.name is not None
-        and len(patch.name) > (MAX_KEYPAD_NAME)
-    ):
-        raise ValueError(f"a keypad code's name has at most {MAX_KEYPAD_NAME} characters")
 
 
 def check_fits(desired: AuthFields, waiting: list[PendingChange], patch: AuthPatch) -> None:
@@ -73,9 +73,7 @@ def merge_segment(
         if patch is None:
             continue
         try:
-            if check_types:
-                check_type_rules(auth_type, patch)
-            merge.merged = patch.apply_to(merge.merged)
+            merge.merged = apply_patch(merge.merged, auth_type, patch, check_types=check_types)
         except ValueError as exc:
             merge.rejected.append((pending, error_message(exc)))
             if pending is segment[-1] and not check_types:

@@ -13,7 +13,9 @@ Workflow code (deterministic, no I/O), split from the entity, which inherits thi
   attempt saw (never writing again), and the watch starts. Not written, or the attempt failed
   (its fate unknown: a worker killed, a timeout): the first path's write, settling and watch,
   the write told that an earlier attempt may have been accepted when that is so (a delete's
-  404 is then checked against the lock's listing). What the attempt saw (a 423, the lock
+  404 is then checked against the lock's listing). The first round of an entity's first
+  change may take the attempt made with its base read instead
+  (:mod:`nukiflow.workflows.auth_first_write`). What the attempt saw (a 423, the lock
   offline, an operation still pending after the window) goes into the details at once, so an
   operator sees why a change waits after one fast window, as before.
 
@@ -107,6 +109,14 @@ class EntityWriteRound(EntityCompletion):
     _fast: bool = False
     # The watch over the change being written (None: not started).
     _watch: asyncio.Task[None] | None = None
+    # The first change's attempt (nukiflow.workflows.auth_first_write), taken by the first
+    # round of its write in place of a fast attempt of its own: what it did, or that its fate
+    # is unknown (the retried write follows, told so). Cleared once a segment ends.
+    _first_attempt: WriteSettleAuthResult | None = None
+    _first_unclear: bool = False
+
+    def _holds_first_attempt(self) -> bool:
+        return self._first_attempt is not None or self._first_unclear
 
     def _ensure_watch(self) -> None:
         if self._watch is None:
@@ -187,16 +197,25 @@ class EntityWriteRound(EntityCompletion):
         known = self._lock_date
         summary = f"{pending.change.kind.value} #{pending.number}, write {round_ + 1}"
         self._begin_step(writing_step(round_))
-        try:
-            fast = await calls.write_settle_auth(
-                WriteSettleAuthInput(
-                    write=write, timing=self._input.timing.poll, wait_for_report=by_report
-                ),
-                self._input.timing,
-                remaining=deadline - workflow.now(),
-                summary=f"{summary} and wait for it",
-                account=self._input.account,
+        first, unclear = self._first_attempt, self._first_unclear
+        self._first_attempt, self._first_unclear = None, False
+        if unclear and round_ == 0:
+            return await self._fallback_round(
+                pending, write, deadline, writes, summary, unclear=True
             )
+        try:
+            if first is not None and round_ == 0:
+                fast = first
+            else:
+                fast = await calls.write_settle_auth(
+                    WriteSettleAuthInput(
+                        write=write, timing=self._input.timing.poll, wait_for_report=by_report
+                    ),
+                    self._input.timing,
+                    remaining=deadline - workflow.now(),
+                    summary=f"{summary} and wait for it",
+                    account=self._input.account,
+                )
         except ActivityError as err:
             fate = fate_of(err)
             if fate is Fate.FINAL:

@@ -40,8 +40,9 @@ there was when it was cut), never one added later: a history recorded with CURRE
 branch wherever a later change now differs, and must take it again on replay; ``since(new_id)``
 would find CURRENT and take the new branch (nondeterminism). So:
 
-- a new behaviour change checks its own id with plain ``workflow.patched("new-id")``; ``since``
-  refuses an id no generation implies (a test fails, not a replay in production);
+- a new behaviour change checks its own id with plain ``workflow.patched("new-id")``, through
+  :func:`patched_after` with the id listed in :data:`AFTER_GENERATION`; ``since`` refuses an
+  id no generation implies (a test fails, not a replay in production);
 - to fold such ids back into one marker, cut a new generation: a new id (e.g.
   ``nukiflow-logic-2027-05``) first in :data:`GENERATIONS`, implying every id there is then
   (those of this generation, the plain ones since, and the ids of the changes it brings).
@@ -90,6 +91,8 @@ GENERATIONS: tuple[Generation, ...] = (
                 "entity-status-upserted-once-per-task",
                 "auth-write-settled-in-one-activity",
                 "base-read-from-lock-listing",
+                # auth_first_write
+                "first-change-reads-its-base-in-the-fast-attempt",
                 # auth_create
                 "create-lists-existing-auths-first",
                 "create-hands-its-drift-policy-over",
@@ -110,6 +113,11 @@ GENERATIONS: tuple[Generation, ...] = (
 )
 CURRENT = GENERATIONS[0].patch_id
 
+# The ids of behaviour changes made after the newest generation was cut: each checked on its
+# own with plain ``workflow.patched`` (:func:`patched_after`), as a history recorded with the
+# newest generation's marker took their old branch. The next generation implies them.
+AFTER_GENERATION: frozenset[str] = frozenset()  # none yet
+
 
 def since(patch_id: str) -> bool:
     """Whether this run takes the behaviour change ``patch_id`` (see the module's docstring).
@@ -125,4 +133,16 @@ def since(patch_id: str) -> bool:
     for generation in GENERATIONS:
         if patch_id in generation.implies and workflow.patched(generation.patch_id):
             return True
+    return workflow.patched(patch_id)
+
+
+def patched_after(patch_id: str) -> bool:
+    """``workflow.patched(patch_id)`` for a change made after the newest generation (listed in
+    :data:`AFTER_GENERATION`); raises ValueError for an id a generation implies (ask
+    :func:`since`) or one not listed."""
+    if patch_id not in AFTER_GENERATION or any(patch_id in g.implies for g in GENERATIONS):
+        raise ValueError(
+            f"patch {patch_id!r} is not a change made after the newest generation: list it in "
+            "AFTER_GENERATION, or ask since()"
+        )
     return workflow.patched(patch_id)

@@ -13,7 +13,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel
 
-from nukiflow.contracts.auth import AuthFields
+from nukiflow.contracts.auth import AuthFields, AuthPatch
 from nukiflow.contracts.timing import PollTiming
 from nukiflow.contracts.wire import SmartlockAuth
 
@@ -131,6 +131,34 @@ class WriteSettleAuthResult(BaseModel):
     online: bool | None = None
     # The worker expects the lock's webhooks (as WriteAuthResult.webhooks).
     webhooks: bool = False
+
+
+class ReadWriteSettleAuthInput(BaseModel):
+    """The first change of an entity that holds no desired state yet, in one attempt: read the
+    base (as ``nuki.auth.read`` with ``read``), put ``patch`` on it by the entity's own rules
+    (:mod:`nukiflow.contracts.auth_rules`), then write and settle as ``nuki.auth.write_settle``
+    (see :mod:`activities.auth_first_write`)."""
+
+    read: ReadAuthInput
+    patch: AuthPatch
+    # No write is sent after this instant (the change's deadline).
+    not_after: datetime
+    timing: PollTiming
+    wait_for_report: bool = True
+
+
+class ReadWriteSettleAuthResult(BaseModel):
+    """What the attempt read and did. ``base_known`` False: the read failed (nothing was
+    written; the entity reads the auth itself). Known with ``base`` None: the auth was not
+    found (nothing written). ``written`` None: the patch does not fit the base (nothing
+    written; the entity's merge says why); else what the write and its settling did."""
+
+    base_known: bool
+    base: SmartlockAuth | None = None
+    written: WriteSettleAuthResult | None = None
+    # The read was refused with 429 and Nuki advised this many seconds before asking again:
+    # the entity's own read waits as long.
+    retry_after: float | None = None
 
 
 class ListAuthIdsInput(BaseModel):

@@ -90,6 +90,12 @@ def write_settle_attempt_timeout(timing: WorkflowTiming) -> timedelta:
     )
 
 
+def read_write_settle_attempt_timeout(timing: WorkflowTiming) -> timedelta:
+    """The first change's single attempt: the fast path's, and one call more for the base read
+    (a listing of the lock, or the auth's own read)."""
+    return write_settle_attempt_timeout(timing) + call_timeout(timing)
+
+
 def single_attempt() -> RetryPolicy:
     """No retries: what the attempt did not do, the entity's path through ``nuki.auth.write``
     and ``nuki.auth.await`` does, with their retry policies."""

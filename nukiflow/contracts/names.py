@@ -49,6 +49,9 @@ WRITE_AUTH_ACTIVITY: Final = "nuki.auth.write"
 AWAIT_AUTH_ACTIVITY: Final = "nuki.auth.await"
 # The fast path of an auth change: write and settle in one attempt (see auth_write_settle.py).
 WRITE_SETTLE_AUTH_ACTIVITY: Final = "nuki.auth.write_settle"
+# The first change of an entity that has not read its auth: the base read, then the fast path's
+# write and settling, in one attempt (see activities.auth_first_write).
+READ_WRITE_SETTLE_AUTH_ACTIVITY: Final = "nuki.auth.read_write_settle"
 CREATE_AUTH_ACTIVITY: Final = "nuki.auth.create"
 # One look at the lock and the auth while a change waits: why it waits (offline, busy).
 LOOK_AUTH_ACTIVITY: Final = "nuki.auth.look"
