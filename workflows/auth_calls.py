@@ -12,7 +12,9 @@ account).
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import TypeVar
 
+from pydantic import BaseModel
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
@@ -44,6 +46,8 @@ with workflow.unsafe.imports_passed_through():
         WRITE_SETTLE_AUTH_ACTIVITY,
     )
     from nukiflow.contracts.timing import WorkflowTiming
+
+R = TypeVar("R", bound=BaseModel)
 
 
 async def read_auth(
@@ -109,18 +113,16 @@ async def write_settle_auth(
     :mod:`activities.auth_write_settle`). No retries: a worker that takes it up after the
     change's deadline (``remaining``) never gets it, and one killed meanwhile is noticed by the
     heartbeat timeout."""
-    result: WriteSettleAuthResult = await workflow.execute_activity(
+    return await _one_attempt(
         WRITE_SETTLE_AUTH_ACTIVITY,
         attempt,
-        result_type=WriteSettleAuthResult,
-        task_queue=activity_queue(account),
-        schedule_to_start_timeout=remaining,
-        start_to_close_timeout=policy.write_settle_attempt_timeout(timing),
-        heartbeat_timeout=policy.heartbeat_timeout(timing.poll),
-        retry_policy=policy.single_attempt(),
+        WriteSettleAuthResult,
+        policy.write_settle_attempt_timeout(timing),
+        timing,
+        remaining=remaining,
         summary=summary,
+        account=account,
     )
-    return result
 
 
 async def read_write_settle_auth(
@@ -133,13 +135,38 @@ async def read_write_settle_auth(
 ) -> ReadWriteSettleAuthResult:
     """An entity's first change in one attempt: its base read, then the fast path (see
     :mod:`activities.auth_first_write`); no retries, as :func:`write_settle_auth`."""
-    result: ReadWriteSettleAuthResult = await workflow.execute_activity(
+    return await _one_attempt(
         READ_WRITE_SETTLE_AUTH_ACTIVITY,
         attempt,
-        result_type=ReadWriteSettleAuthResult,
+        ReadWriteSettleAuthResult,
+        policy.read_write_settle_attempt_timeout(timing),
+        timing,
+        remaining=remaining,
+        summary=summary,
+        account=account,
+    )
+
+
+async def _one_attempt(
+    name: str,
+    attempt: BaseModel,
+    result_type: type[R],
+    start_to_close: timedelta,
+    timing: WorkflowTiming,
+    *,
+    remaining: timedelta,
+    summary: str,
+    account: str | None,
+) -> R:
+    """A fast-path activity: one attempt, heartbeating, never taken up after the change's
+    deadline (``remaining``)."""
+    result: R = await workflow.execute_activity(
+        name,
+        attempt,
+        result_type=result_type,
         task_queue=activity_queue(account),
         schedule_to_start_timeout=remaining,
-        start_to_close_timeout=policy.read_write_settle_attempt_timeout(timing),
+        start_to_close_timeout=start_to_close,
         heartbeat_timeout=policy.heartbeat_timeout(timing.poll),
         retry_policy=policy.single_attempt(),
         summary=summary,
