@@ -32,7 +32,9 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from nukiflow.contracts import fleet_policies as policy
+    import nukiflow.contracts.fleet_policies as policy
+    import nukiflow.workflows.fleet_calls as calls
+    import nukiflow.workflows.logic_version as logic_version
     from nukiflow.contracts.access import (
         GRANT_NOT_TAKEN_ERROR,
         ExtendRequest,
@@ -54,8 +56,6 @@ with workflow.unsafe.imports_passed_through():
     )
     from nukiflow.contracts.rollout import RolloutItem, RolloutOp, outcome_reason
     from nukiflow.contracts.wire import AuthType
-    from nukiflow.workflows import fleet_calls as calls
-    from nukiflow.workflows import logic_version
     from nukiflow.workflows.failure_reasons import describe_activity_failure
     from nukiflow.workflows.grant_book import GrantBook
     from nukiflow.workflows.named_updates import async_update

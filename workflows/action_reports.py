@@ -29,11 +29,11 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
+    import nukiflow.workflows.action_calls as call
+    import nukiflow.workflows.logic_version as logic_version
     from nukiflow.contracts.action import LockActionsInput, QueuedAction, spec_of
     from nukiflow.contracts.action_io import ConfirmActionResult, SendActionResult
     from nukiflow.contracts.events import LockEvent
-    from nukiflow.workflows import action_calls as call
-    from nukiflow.workflows import logic_version
     from nukiflow.workflows.action_timing import confirm_until
     from nukiflow.workflows.auth_drift import remember
     from nukiflow.workflows.completion import ReportedOutcome, action_outcome, healthy

@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from nukiflow.contracts import auth_policies as policy
+    import nukiflow.contracts.auth_policies as policy
     from nukiflow.contracts.accounts import activity_queue
     from nukiflow.contracts.auth_io import (
         AwaitAuthInput,

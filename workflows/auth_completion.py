@@ -29,12 +29,12 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
+    import nukiflow.workflows.auth_calls as calls
+    import nukiflow.workflows.logic_version as logic_version
     from nukiflow.contracts.auth_io import AwaitAuthResult, WriteAuthResult
     from nukiflow.contracts.entity import PendingChange
     from nukiflow.contracts.events import AuthEvent
     from nukiflow.contracts.wire import SmartlockAuth
-    from nukiflow.workflows import auth_calls as calls
-    from nukiflow.workflows import logic_version
     from nukiflow.workflows.auth_drift import remember
     from nukiflow.workflows.auth_entity_events import EntityEvents
     from nukiflow.workflows.completion import healthy, settles_write

@@ -19,7 +19,10 @@ from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlrea
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
-    from nukiflow.contracts import search_attributes as sa
+    import nukiflow.contracts.search_attributes as sa
+    import nukiflow.workflows.auth_calls as calls
+    import nukiflow.workflows.auth_details as say
+    import nukiflow.workflows.logic_version as logic_version
     from nukiflow.contracts.auth import (
         AuthFields,
         AuthOutcome,
@@ -44,9 +47,6 @@ with workflow.unsafe.imports_passed_through():
         AUTH_CREATE_WORKFLOW,
         AUTH_ENTITY_WORKFLOW,
     )
-    from nukiflow.workflows import auth_calls as calls
-    from nukiflow.workflows import auth_details as say
-    from nukiflow.workflows import logic_version
     from nukiflow.workflows.auth_watch import WaitNotes, start_watch, stop_watch
     from nukiflow.workflows.failure_reasons import describe_activity_failure
 

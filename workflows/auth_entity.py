@@ -26,6 +26,9 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    import nukiflow.workflows.auth_calls as calls
+    import nukiflow.workflows.auth_details as say
+    import nukiflow.workflows.logic_version as logic_version
     from nukiflow.contracts.auth import (
         AuthChange,
         AuthFields,
@@ -54,9 +57,6 @@ with workflow.unsafe.imports_passed_through():
         ENTITY_ROLLING_OVER_ERROR,
         STATE_QUERY,
     )
-    from nukiflow.workflows import auth_calls as calls
-    from nukiflow.workflows import auth_details as say
-    from nukiflow.workflows import logic_version
     from nukiflow.workflows.auth_entity_book import REMEMBERED_OUTCOMES
     from nukiflow.workflows.auth_first_write import EntityFirstWrite, Folded
     from nukiflow.workflows.auth_merge import (

@@ -13,7 +13,9 @@ from datetime import datetime
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from nukiflow.contracts import search_attributes as sa
+    import nukiflow.contracts.search_attributes as sa
+    import nukiflow.workflows.auth_details as say
+    import nukiflow.workflows.logic_version as logic_version
     from nukiflow.contracts.auth import AuthFields, AuthOutcome, OutcomeStatus
     from nukiflow.contracts.entity import (
         AuthEntityInput,
@@ -26,8 +28,6 @@ with workflow.unsafe.imports_passed_through():
         pack_memory,
     )
     from nukiflow.contracts.events import AuthEvent
-    from nukiflow.workflows import auth_details as say
-    from nukiflow.workflows import logic_version
     from nukiflow.workflows.auth_watch import WaitNotes
 
 # Outcomes kept for request-id idempotency across continue-as-new.

@@ -35,13 +35,13 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
+    import nukiflow.workflows.auth_calls as calls
+    import nukiflow.workflows.auth_details as say
+    import nukiflow.workflows.logic_version as logic_version
     from nukiflow.contracts.auth import AuthFields, ChangeKind, OutcomeStatus
     from nukiflow.contracts.auth_io import ReadAuthInput, ReadWriteSettleAuthInput
     from nukiflow.contracts.entity import EntityStatus, PendingChange
     from nukiflow.contracts.wire import SmartlockAuth
-    from nukiflow.workflows import auth_calls as calls
-    from nukiflow.workflows import auth_details as say
-    from nukiflow.workflows import logic_version
     from nukiflow.workflows.auth_write_round import (
         EntityWriteRound,
         Fate,

@@ -32,7 +32,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, CancelledError
 
 with workflow.unsafe.imports_passed_through():
-    from nukiflow.contracts import auth_policies as policy
+    import nukiflow.contracts.auth_policies as policy
     from nukiflow.contracts.accounts import activity_queue
     from nukiflow.contracts.auth_io import LookAuthInput, LookAuthResult
     from nukiflow.contracts.names import LOOK_AUTH_ACTIVITY

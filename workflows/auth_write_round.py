@@ -39,6 +39,8 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, TimeoutError, TimeoutType
 
 with workflow.unsafe.imports_passed_through():
+    import nukiflow.workflows.auth_calls as calls
+    import nukiflow.workflows.auth_details as say
     from nukiflow.contracts.activity_errors import LOCK_OFFLINE, LOCKED
     from nukiflow.contracts.auth import AuthFields
     from nukiflow.contracts.auth_io import (
@@ -51,8 +53,6 @@ with workflow.unsafe.imports_passed_through():
     )
     from nukiflow.contracts.entity import PendingChange
     from nukiflow.contracts.wire import SmartlockAuth
-    from nukiflow.workflows import auth_calls as calls
-    from nukiflow.workflows import auth_details as say
     from nukiflow.workflows.auth_completion import EntityCompletion
     from nukiflow.workflows.auth_watch import start_watch
     from nukiflow.workflows.completion import healthy

@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from nukiflow.contracts import search_attributes as sa
+    import nukiflow.contracts.search_attributes as sa
     from nukiflow.contracts.drift import (
         REMEMBERED_DIGESTS,
         DriftLedgerInput,

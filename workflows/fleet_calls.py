@@ -12,7 +12,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from nukiflow.contracts import fleet_policies as policy
+    import nukiflow.contracts.fleet_policies as policy
     from nukiflow.contracts.access import GrantTiming
     from nukiflow.contracts.accounts import activity_queue
     from nukiflow.contracts.auth import AuthOutcome

@@ -14,7 +14,8 @@ from datetime import datetime
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from nukiflow.contracts import search_attributes as sa
+    import nukiflow.contracts.search_attributes as sa
+    import nukiflow.workflows.logic_version as logic_version
     from nukiflow.contracts.access import (
         GrantInput,
         GrantMemory,
@@ -24,7 +25,6 @@ with workflow.unsafe.imports_passed_through():
     )
     from nukiflow.contracts.auth import AuthOutcome, OutcomeStatus
     from nukiflow.contracts.rollout import outcome_reason
-    from nukiflow.workflows import logic_version
     from nukiflow.workflows.grant_details import grant_details
 
 

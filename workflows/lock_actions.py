@@ -31,7 +31,11 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from nukiflow.contracts import search_attributes as sa
+    import nukiflow.contracts.search_attributes as sa
+    import nukiflow.workflows.action_calls as call
+    import nukiflow.workflows.action_outcomes as judge
+    import nukiflow.workflows.action_timing as timing
+    import nukiflow.workflows.logic_version as logic_version
     from nukiflow.contracts.action import (
         ActionOutcome,
         ActionRequest,
@@ -58,10 +62,6 @@ with workflow.unsafe.imports_passed_through():
         LOCK_ROLLING_OVER_ERROR,
         STATE_QUERY,
     )
-    from nukiflow.workflows import action_calls as call
-    from nukiflow.workflows import action_outcomes as judge
-    from nukiflow.workflows import action_timing as timing
-    from nukiflow.workflows import logic_version
     from nukiflow.workflows.action_outcomes import Answer
     from nukiflow.workflows.action_outcomes_legacy import (
         confirm_failed_without_look,

@@ -35,8 +35,10 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from nukiflow.contracts import fleet_policies as policy
-    from nukiflow.contracts import search_attributes as sa
+    import nukiflow.contracts.fleet_policies as policy
+    import nukiflow.contracts.search_attributes as sa
+    import nukiflow.workflows.fleet_calls as calls
+    import nukiflow.workflows.logic_version as logic_version
     from nukiflow.contracts.auth import AuthOutcome, OutcomeStatus
     from nukiflow.contracts.entity import auth_workflow_id, create_workflow_id
     from nukiflow.contracts.messages import error_message
@@ -62,8 +64,6 @@ with workflow.unsafe.imports_passed_through():
         outcome_reason,
         pack_carry,
     )
-    from nukiflow.workflows import fleet_calls as calls
-    from nukiflow.workflows import logic_version
     from nukiflow.workflows.failure_reasons import describe_activity_failure
     from nukiflow.workflows.rollout_book import RolloutBook
     from nukiflow.workflows.rollout_schedule import Scheduler
