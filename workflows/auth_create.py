@@ -121,10 +121,18 @@ class AuthCreateWorkflow:
             # Runs started before the snapshot existed go on without it (replay-safe).
             if logic_version.since(SNAPSHOT_PATCH):
                 step = "listing the lock's auths before creating"
+                # A listing the worker kept may answer (the same age as a base read's): only
+                # the activity's input changes, no command, so a run replaying this code
+                # schedules what it recorded (no patch needed).
+                age = timing.base_read_max_age_seconds
                 listed = await calls.list_auth_ids(
-                    request.smartlock_id, timing, deadline=deadline, account=input.account
+                    request.smartlock_id,
+                    timing,
+                    deadline=deadline,
+                    account=input.account,
+                    listed_within=age if age > 0 else None,
                 )
-                existing_ids, snapshot_reads = listed.ids, 1
+                existing_ids, snapshot_reads = listed.ids, 1 if listed.requested else 0
             step = "creating the auth"
             self._step(say.CREATING)
             if deadline <= workflow.now():
