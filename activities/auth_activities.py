@@ -100,7 +100,12 @@ class AuthActivities:
         :func:`activities.auth_write_settle.send_auth_write`'s)."""
         try:
             try:
-                await send_auth_write(self._client, input, attempt=activity.info().attempt)
+                await send_auth_write(
+                    self._client,
+                    input,
+                    attempt=activity.info().attempt,
+                    list_auths=self._listings.list,
+                )
             finally:
                 # Answered or not, Nuki may have taken it: no earlier listing speaks for it.
                 self._listings.wrote(input.smartlock_id, input.auth_id)
@@ -114,7 +119,9 @@ class AuthActivities:
         """The entity's fast path: write, then settle within one fast window, in one attempt
         that says what happened instead of failing (see :mod:`activities.auth_write_settle`)."""
         try:
-            return await write_and_settle(self._client, self._pace, self._webhooks, input)
+            return await write_and_settle(
+                self._client, self._pace, self._webhooks, input, list_auths=self._listings.list
+            )
         finally:
             # Whatever the attempt got to, Nuki may have taken its write: no earlier listing
             # speaks for this auth any more.

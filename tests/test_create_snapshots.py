@@ -1,14 +1,22 @@
 """A create's snapshot (the lock's auth ids before it) answered from a listing the worker kept
 (see README "Create is idempotent" and :mod:`nukiflow.activities.lock_listings`), counted in
-the fake cloud's requests, end to end on the session's Temporal server."""
+the fake cloud's requests: end to end on the session's Temporal server, and the activities on
+the fake cloud alone."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from temporalio.client import Client
+from temporalio.testing import ActivityEnvironment
 from temporalio.worker import Worker
 
+from nukiflow.activities.auth_activities import AuthActivities
+from nukiflow.activities.nuki_client import NukiClient
 from nukiflow.client import NukiFlow
 from nukiflow.contracts.auth import OutcomeStatus
+from nukiflow.contracts.auth_io import ListAuthIdsInput, ReadAuthInput, WriteAuthInput
+from nukiflow.contracts.timing import MAX_BASE_READ_AGE_SECONDS
 from nukiflow.simulator.control import SimulatorControl
 from tests.test_base_reads import LONG, OFF, listing_path, requests_by_path
 
@@ -63,3 +71,39 @@ async def test_age_zero_lists_the_lock_before_every_create(
         created = await flow.create_auth(lock, name=name, auth_type=0)
         assert created.status is OutcomeStatus.APPLIED, created.reason
         assert (await requests_by_path(sim))[listing_path(lock)][:2] == ["GET 200", "PUT 204"]
+
+
+async def test_a_deletes_gone_check_listing_answers_the_reads_and_snapshots_that_follow(
+    nuki: NukiClient, sim: SimulatorControl
+) -> None:
+    """A delete answered 404 after an accepted earlier write of it is checked against a
+    listing of the lock; that listing is kept: the next create's snapshot and another auth's
+    base read cost no request."""
+    activities = AuthActivities(nuki)
+    lock = (await sim.add_lock()).smartlock_id
+    gone, kept = [await sim.add_auth(lock, name=f"guest {i}", code=545451 + i) for i in range(2)]
+    await sim.delete_device_auth(lock, gone.id)
+    await sim.clear_requests()
+
+    delete = WriteAuthInput(
+        smartlock_id=lock,
+        auth_id=gone.id,
+        desired=None,
+        not_after=datetime.now(UTC) + timedelta(minutes=5),
+        after_accepted_write=True,
+    )
+    await ActivityEnvironment().run(activities.write_auth, delete)
+    assert await requests_by_path(sim) == {
+        f"{listing_path(lock)}/{gone.id}": ["DELETE 404"],
+        listing_path(lock): ["GET 200"],
+    }
+    await sim.clear_requests()
+    snapshot = await activities.list_auth_ids(
+        ListAuthIdsInput(smartlock_id=lock, listed_within_seconds=MAX_BASE_READ_AGE_SECONDS)
+    )
+    assert (snapshot.ids, snapshot.requested) == ([kept.id], False)
+    base = ReadAuthInput(
+        smartlock_id=lock, auth_id=kept.id, listed_within_seconds=MAX_BASE_READ_AGE_SECONDS
+    )
+    assert (await activities.read_auth(base)).auth == kept
+    assert await sim.requests() == []
