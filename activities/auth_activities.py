@@ -150,9 +150,11 @@ class AuthActivities:
         pace, lock_id = self._pace, input.smartlock_id
         # After a write this worker sent: the first read when the lock is expected to be done.
         since = pace.written_at(lock_id, input.auth_id)
-        first_pause = 0.0
-        if since is not None:
-            first_pause = pace.first_pause(lock_id, since, input.timing.fast_window_seconds)
+
+        def pause() -> float:
+            if since is None:
+                return 0.0
+            return pace.first_pause(lock_id, since, input.timing.fast_window_seconds)
 
         def settled(at: float, first_read: bool) -> None:
             if since is not None:
@@ -165,8 +167,9 @@ class AuthActivities:
                     lambda a: a is None or a.operation_id is None,
                     input.timing,
                     f"the operation on auth {input.auth_id}",
-                    first_pause=first_pause,
+                    first_pause=pause(),
                     on_settled=settled,
+                    pause=pause,
                 )
             except ApplicationError as err:
                 if err.type != OPERATION_PENDING:

@@ -199,6 +199,7 @@ async def write_and_settle(
         f"the operation on auth {auth_id}",
         first_pause=pace.first_pause(lock_id, since, window),
         on_settled=settled,
+        pause=lambda: pace.first_pause(lock_id, since, window),
     )
     try:
         outcome = await unless_shutting_down(polled)
