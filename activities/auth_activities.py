@@ -154,7 +154,9 @@ class AuthActivities:
         def pause() -> float:
             if since is None:
                 return 0.0
-            return pace.first_pause(lock_id, since, input.timing.fast_window_seconds)
+            timing = input.timing
+            window, cold = timing.fast_window_seconds, timing.fast_first_interval_seconds
+            return pace.first_pause(lock_id, since, window, cold=cold)
 
         def settled(at: float, first_read: bool) -> None:
             if since is not None:

@@ -14,9 +14,12 @@ from nukiflow.activities.device_pace import MAX_LOCKS, SHRINK, DevicePace
 from nukiflow.contracts.timing import PollTiming
 
 
-def test_an_unknown_lock_of_an_unknown_fleet_is_polled_at_once() -> None:
+def test_an_unknown_lock_of_an_unknown_fleet_is_read_after_the_cold_pause() -> None:
     pace = DevicePace()
     assert pace.first_pause(1, time.monotonic(), 20.0) == 0.0
+    since = time.monotonic() - 0.1
+    assert pace.first_pause(1, since, 20.0, cold=0.25) == pytest.approx(0.15, abs=0.05)
+    assert pace.first_pause(1, since - 1.0, 20.0, cold=0.25) == 0.0
     assert pace.written_at(1, "a") is None
 
 
