@@ -14,11 +14,44 @@ from temporalio.worker import Worker
 from nukiflow.activities.auth_activities import AuthActivities
 from nukiflow.activities.nuki_client import NukiClient
 from nukiflow.client import NukiFlow
-from nukiflow.contracts.auth import OutcomeStatus
-from nukiflow.contracts.auth_io import ListAuthIdsInput, ReadAuthInput, WriteAuthInput
+from nukiflow.contracts.auth import AuthOutcome, OutcomeStatus
+from nukiflow.contracts.auth_io import (
+    ListAuthIdsInput,
+    ListAuthIdsResult,
+    ReadAuthInput,
+    WriteAuthInput,
+)
+from nukiflow.contracts.names import LIST_AUTH_IDS_ACTIVITY
 from nukiflow.contracts.timing import MAX_BASE_READ_AGE_SECONDS
 from nukiflow.simulator.control import SimulatorControl
+from nukiflow.simulator.settings import Faults
 from tests.test_base_reads import LONG, OFF, listing_path, requests_by_path
+from tests.webhook_receiver import eventually
+
+
+async def sent_create(sim: SimulatorControl, lock: int) -> bool:
+    """Whether a create went out to the lock since its requests were last cleared."""
+    return "PUT 204" in (await requests_by_path(sim)).get(listing_path(lock), [])
+
+
+async def snapshot_of(client: Client, workflow_id: str) -> ListAuthIdsResult:
+    """The create's snapshot as its history recorded it."""
+    history = await client.get_workflow_handle(workflow_id).fetch_history()
+    names = {
+        e.event_id: e.activity_task_scheduled_event_attributes.activity_type.name
+        for e in history.events
+        if e.HasField("activity_task_scheduled_event_attributes")
+    }
+    for event in history.events:
+        if not event.HasField("activity_task_completed_event_attributes"):
+            continue
+        done = event.activity_task_completed_event_attributes
+        if names[done.scheduled_event_id] == LIST_AUTH_IDS_ACTIVITY:
+            payloads = done.result.payloads
+            [result] = await client.data_converter.decode(payloads, [ListAuthIdsResult])
+            assert isinstance(result, ListAuthIdsResult)
+            return result
+    raise AssertionError("no snapshot recorded")
 
 
 async def test_a_second_create_of_the_same_name_takes_its_snapshot_from_the_first_ones_listing(
@@ -107,3 +140,34 @@ async def test_a_deletes_gone_check_listing_answers_the_reads_and_snapshots_that
     )
     assert (await activities.read_auth(base)).auth == kept
     assert await sim.requests() == []
+
+
+async def test_a_create_whose_auth_has_not_appeared_keeps_the_next_create_listing_anew(
+    temporal_client: Client, task_queue: str, sim: SimulatorControl, worker: Worker
+) -> None:
+    """The lock is offline and holds the first create: its auth shows in no listing yet, so
+    no listing kept (its own included) answers the second create's snapshot; the second lists
+    the lock before its create, and each create finds its own auth once the lock is back."""
+    flow = NukiFlow(temporal_client, task_queue=task_queue, timing=LONG)
+    lock = (await sim.add_lock()).smartlock_id
+    await sim.set_faults(Faults(offline_mode="hold"), lock)
+    await sim.set_online(lock, False)
+    await sim.clear_requests()
+    first = await flow.start_create_auth(lock, name="first", auth_type=0)
+    assert not isinstance(first, AuthOutcome)
+    await eventually(lambda: sent_create(sim, lock))  # the first create went out
+
+    await sim.clear_requests()
+    second = await flow.start_create_auth(lock, name="second", auth_type=0)
+    assert not isinstance(second, AuthOutcome)
+    await eventually(lambda: sent_create(sim, lock))
+    # The first create's listings interleave: the second's own result says it listed.
+    assert await snapshot_of(temporal_client, second.id) == ListAuthIdsResult(
+        ids=[], requested=True
+    )
+
+    await sim.set_online(lock, True)
+    made = [await first.result(), await second.result()]
+    assert [m.status for m in made] == [OutcomeStatus.APPLIED] * 2, [m.reason for m in made]
+    device = {a.id: a.name for a in (await sim.device(lock)).auths}
+    assert [device[m.auth_id] for m in made if m.auth_id] == ["first", "second"]
