@@ -6,7 +6,10 @@ the create activity looks for the auth before and after creating it (see
 :mod:`activities.auth_create_attempt` for the cadence: a lost create is
 sent again one fast window after it went out, an offline lock is waited for like a write).
 The lock's auths are listed once before the first attempt and that snapshot is kept in history:
-an auth that was there before is never taken for the new one, however well it matches.
+an auth that was there before is never taken for the new one, however well it matches. A
+listing of the lock the worker kept may stand in for that listing, within the timing's
+``base_read_max_age_seconds`` and only when it shows every auth that worker created on the
+lock (see :mod:`activities.lock_listings`).
 """
 
 from __future__ import annotations
