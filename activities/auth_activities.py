@@ -79,7 +79,14 @@ class AuthActivities:
     @activity.defn(name=LIST_AUTH_IDS_ACTIVITY)
     async def list_auth_ids(self, input: ListAuthIdsInput) -> ListAuthIdsResult:
         """The ids of the lock's auths (the snapshot a create is told apart from); the listing
-        is kept for the base reads of changes to the lock's other auths."""
+        is kept for the base reads of changes to the lock's other auths. With
+        ``listed_within_seconds`` a kept listing that recent, showing every auth this worker
+        created on the lock, answers instead (:meth:`LockListings.snapshot`)."""
+        age = input.listed_within_seconds
+        if age is not None and age > 0:
+            ids = self._listings.snapshot(input.smartlock_id, max_age=age)
+            if ids is not None:
+                return ListAuthIdsResult(ids=list(ids), requested=False)
         try:
             auths = await self._listings.list(input.smartlock_id)
         except NukiError as exc:
@@ -93,7 +100,12 @@ class AuthActivities:
         :func:`activities.auth_write_settle.send_auth_write`'s)."""
         try:
             try:
-                await send_auth_write(self._client, input, attempt=activity.info().attempt)
+                await send_auth_write(
+                    self._client,
+                    input,
+                    attempt=activity.info().attempt,
+                    list_auths=self._listings.list,
+                )
             finally:
                 # Answered or not, Nuki may have taken it: no earlier listing speaks for it.
                 self._listings.wrote(input.smartlock_id, input.auth_id)
@@ -107,7 +119,9 @@ class AuthActivities:
         """The entity's fast path: write, then settle within one fast window, in one attempt
         that says what happened instead of failing (see :mod:`activities.auth_write_settle`)."""
         try:
-            return await write_and_settle(self._client, self._pace, self._webhooks, input)
+            return await write_and_settle(
+                self._client, self._pace, self._webhooks, input, list_auths=self._listings.list
+            )
         finally:
             # Whatever the attempt got to, Nuki may have taken its write: no earlier listing
             # speaks for this auth any more.
@@ -136,9 +150,13 @@ class AuthActivities:
         pace, lock_id = self._pace, input.smartlock_id
         # After a write this worker sent: the first read when the lock is expected to be done.
         since = pace.written_at(lock_id, input.auth_id)
-        first_pause = 0.0
-        if since is not None:
-            first_pause = pace.first_pause(lock_id, since, input.timing.fast_window_seconds)
+
+        def pause() -> float:
+            if since is None:
+                return 0.0
+            timing = input.timing
+            window, cold = timing.fast_window_seconds, timing.fast_first_interval_seconds
+            return pace.first_pause(lock_id, since, window, cold=cold)
 
         def settled(at: float, first_read: bool) -> None:
             if since is not None:
@@ -151,8 +169,9 @@ class AuthActivities:
                     lambda a: a is None or a.operation_id is None,
                     input.timing,
                     f"the operation on auth {input.auth_id}",
-                    first_pause=first_pause,
+                    first_pause=pause(),
                     on_settled=settled,
+                    pause=pause,
                 )
             except ApplicationError as err:
                 if err.type != OPERATION_PENDING:
@@ -175,7 +194,15 @@ class AuthActivities:
     async def create_auth(self, input: CreateAuthInput) -> CreateAuthResult:
         """Create the auth exactly once, although Nuki's create returns no id (see
         :mod:`activities.auth_create_attempt`)."""
-        created = await create_once(self._client, input, self._pace, self._listings.list)
+        lock_id, found = input.smartlock_id, None
+        # Under way, it keeps every kept listing of the lock from serving a create's snapshot;
+        # once ended, the listing that found its auth may.
+        self._listings.create_started(lock_id)
+        try:
+            created = await create_once(self._client, input, self._pace, self._listings.list)
+            found = created.auth_id
+        finally:
+            self._listings.create_ended(lock_id, found)
         # Its listings are kept for the lock's other auths; the new one is read as written.
-        self._listings.wrote(input.smartlock_id, created.auth_id)
+        self._listings.wrote(lock_id, created.auth_id)
         return created

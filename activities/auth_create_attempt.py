@@ -267,7 +267,10 @@ class _CreateAttempt:
         if pace is not None and since is not None:
             window = input.timing.fast_window_seconds
             await pause_heartbeating(
-                pace.first_pause(input.smartlock_id, since, window), input.timing
+                pace.first_pause(
+                    input.smartlock_id, since, window, cold=input.timing.fast_first_interval_seconds
+                ),
+                input.timing,
             )
         first_read = True
         while True:

@@ -94,6 +94,7 @@ async def read_write_and_settle(
             WriteSettleAuthInput(
                 write=write, timing=input.timing, wait_for_report=input.wait_for_report
             ),
+            list_auths=listings.list,
         )
     finally:
         # Whatever the attempt got to, Nuki may have taken its write: no earlier listing

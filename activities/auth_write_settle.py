@@ -48,6 +48,7 @@ from nukiflow.activities.failures import (
     pending,
     to_application_error,
 )
+from nukiflow.activities.lock_listings import ListAuths
 from nukiflow.activities.nuki_client import NukiClient
 from nukiflow.activities.nuki_errors import (
     NukiError,
@@ -69,8 +70,12 @@ from nukiflow.contracts.wire import SmartlockAuth
 T = TypeVar("T")
 
 
-async def send_auth_write(client: NukiClient, input: WriteAuthInput, *, attempt: int) -> None:
-    """Send the full auth (or the delete), as attempt ``attempt`` of this write.
+async def send_auth_write(
+    client: NukiClient, input: WriteAuthInput, *, attempt: int, list_auths: ListAuths | None = None
+) -> None:
+    """Send the full auth (or the delete), as attempt ``attempt`` of this write; ``list_auths``
+    lists the lock's auths for a delete's gone-check (default ``client.list_auths``; the
+    activities' keeps the listing for base reads and snapshots, :mod:`activities.lock_listings`).
 
     Raises the Nuki client's error, ``LockOffline`` (retryable: the lock is checked before a
     rewrite or a retry) or ``DeadlinePassed`` (final: nothing is sent after the deadline).
@@ -89,14 +94,15 @@ async def send_auth_write(client: NukiClient, input: WriteAuthInput, *, attempt:
         try:
             await client.delete_auth(input.smartlock_id, input.auth_id)
         except NukiNotFoundError:
-            if not await _gone_after_unclear_delete(client, input, attempt=attempt):
+            lister = list_auths or client.list_auths
+            if not await _gone_after_unclear_delete(lister, input, attempt=attempt):
                 raise
     else:
         await client.update_auth(input.smartlock_id, input.auth_id, input.desired.to_update())
 
 
 async def _gone_after_unclear_delete(
-    client: NukiClient, input: WriteAuthInput, *, attempt: int
+    list_auths: ListAuths, input: WriteAuthInput, *, attempt: int
 ) -> bool:
     """Whether a delete's 404 means our own earlier DELETE worked.
 
@@ -107,7 +113,7 @@ async def _gone_after_unclear_delete(
     """
     if attempt == 1 and not input.after_accepted_write:
         return False
-    auths = await client.list_auths(input.smartlock_id)
+    auths = await list_auths(input.smartlock_id)
     return all(auth.id != input.auth_id for auth in auths)
 
 
@@ -136,13 +142,20 @@ def _not_written(refused: str, refused_type: str, *, maybe_sent: bool) -> WriteS
 
 
 async def write_and_settle(
-    client: NukiClient, pace: DevicePace, webhooks: bool, input: WriteSettleAuthInput
+    client: NukiClient,
+    pace: DevicePace,
+    webhooks: bool,
+    input: WriteSettleAuthInput,
+    *,
+    list_auths: ListAuths | None = None,
 ) -> WriteSettleAuthResult:
-    """The fast path's one attempt (see the module's docstring)."""
+    """The fast path's one attempt (see the module's docstring); ``list_auths`` as for
+    :func:`send_auth_write`."""
     write = input.write
     lock_id, auth_id = write.smartlock_id, write.auth_id
+    sent = send_auth_write(client, write, attempt=1, list_auths=list_auths)
     try:
-        await heartbeating(send_auth_write(client, write, attempt=1), input.timing)
+        await heartbeating(sent, input.timing)
     except ApplicationError as err:
         if err.non_retryable or err.type is None:
             raise
@@ -179,13 +192,16 @@ async def write_and_settle(
     def settled(at: float, first_read: bool) -> None:
         pace.settled(lock_id, since, first_read=first_read, at=at)
 
+    cold = timing.fast_first_interval_seconds
+
     polled = poll_until(
         read,
         lambda a: a is None or a.operation_id is None,
         timing,
         f"the operation on auth {auth_id}",
-        first_pause=pace.first_pause(lock_id, since, window),
+        first_pause=pace.first_pause(lock_id, since, window, cold=cold),
         on_settled=settled,
+        pause=lambda: pace.first_pause(lock_id, since, window, cold=cold),
     )
     try:
         outcome = await unless_shutting_down(polled)

@@ -9,7 +9,10 @@ times reads: every operation is still read back until no operation is pending, s
 estimate costs latency (too long) or a read (too short), never a verdict.
 
 A lock this worker has not seen yet starts from the locks it has (a running average of
-their times): locks of one fleet take similar times.
+their times): locks of one fleet take similar times. A worker that has timed no lock yet reads
+first after one fast polling interval (a read the moment the ``204`` is back only ever finds
+the operation pending), and a wait under way takes up the first time any lock is seen to take
+(``poll_until``'s ``pause``): a rollout's first writes to many locks all start cold.
 
 The estimate follows the lock both ways: when the first read finds the operation settled, the
 next pause is a little shorter (the lock may have got faster); when it finds it still pending,
@@ -52,14 +55,18 @@ class DevicePace:
         """When the write this wait follows was accepted (None: not sent by this worker)."""
         return self._written.pop((smartlock_id, key), None)
 
-    def first_pause(self, smartlock_id: int, since: float, window: float) -> float:
-        """Seconds to wait from now before the first read of an operation written at ``since``
-        (0: poll at once, the lock is not known yet)."""
+    def first_pause(
+        self, smartlock_id: int, since: float, window: float, *, cold: float = 0.0
+    ) -> float:
+        """Seconds to wait from now before the first read of an operation written at ``since``;
+        ``cold``: the time to assume while this worker has timed no lock at all (the callers
+        pass one fast polling interval: no lock applies an operation the moment its ``204``
+        comes back, so a read at once only ever finds it pending)."""
         pace = self._pace.get(smartlock_id)
         if pace is None:
             pace = self._fleet
             if pace is None:
-                return 0.0
+                pace = cold
         else:
             self._pace.move_to_end(smartlock_id)
         pause = min(pace, window * MAX_SHARE_OF_WINDOW) - (time.monotonic() - since)

@@ -61,6 +61,7 @@ async def poll_until(
     *,
     first_pause: float = 0.0,
     on_settled: Callable[[float, bool], None] | None = None,
+    pause: Callable[[], float] | None = None,
 ) -> tuple[T, int]:
     """Poll ``read`` until ``done`` holds; returns the last value and the reads of all attempts.
 
@@ -68,7 +69,10 @@ async def poll_until(
     ``first_pause`` seconds (the time the lock is expected to take); later attempts (the retry
     policy's slow polls) read once. Raises a retryable ``OperationPending`` error otherwise.
     ``on_settled(sent_at, first_read)`` is told when the read that saw it done was sent
-    (``time.monotonic()``) and whether it was this attempt's first.
+    (``time.monotonic()``) and whether it was this attempt's first. ``pause()``: after a read
+    that did not see it done, at least how long to wait before the next, asked anew each time:
+    the time the lock is expected to take may become known while this polls (a worker that
+    has timed no lock yet learns it from the first lock that settles).
     """
     progress = _progress()
     first = activity.info().attempt == 1
@@ -100,6 +104,8 @@ async def poll_until(
         wait = interval
         if isinstance(last_error, NukiRateLimitedError) and last_error.retry_after is not None:
             wait = max(wait, last_error.retry_after)
+        if pause is not None and first:
+            wait = max(wait, pause())
         if time.monotonic() - started + wait > window:
             break
         await asyncio.sleep(wait)

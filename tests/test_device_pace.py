@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
+from types import SimpleNamespace
 
 import pytest
+from temporalio.testing import ActivityEnvironment
 
+from nukiflow.activities import polling
 from nukiflow.activities.device_pace import MAX_LOCKS, SHRINK, DevicePace
+from nukiflow.contracts.timing import PollTiming
 
 
-def test_an_unknown_lock_of_an_unknown_fleet_is_polled_at_once() -> None:
+def test_an_unknown_lock_of_an_unknown_fleet_is_read_after_the_cold_pause() -> None:
     pace = DevicePace()
     assert pace.first_pause(1, time.monotonic(), 20.0) == 0.0
+    since = time.monotonic() - 0.1
+    assert pace.first_pause(1, since, 20.0, cold=0.25) == pytest.approx(0.15, abs=0.05)
+    assert pace.first_pause(1, since - 1.0, 20.0, cold=0.25) == 0.0
     assert pace.written_at(1, "a") is None
 
 
@@ -51,3 +59,49 @@ def test_memory_is_bounded() -> None:
     assert len(pace._written) <= MAX_LOCKS
     assert pace.written_at(MAX_LOCKS + 9, "a") is not None
     assert pace.written_at(0, "a") is None
+
+
+async def test_a_poll_begun_before_any_lock_was_timed_waits_once_one_is(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A worker that has timed no lock polls its first writes at once and fast; when another
+    lock settles meanwhile, the next read waits for the time that lock took instead of
+    polling on (the pauses asked of the sleep are recorded, no time passes)."""
+    waits: list[float] = []
+    real_sleep = asyncio.sleep
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        await real_sleep(0)
+
+    monkeypatch.setattr(polling, "asyncio", SimpleNamespace(sleep=sleep))
+    timing = PollTiming()
+
+    async def poll(learn: bool) -> int:
+        pace, since, reads = DevicePace(), time.monotonic(), 0
+
+        async def read() -> bool:
+            nonlocal reads
+            reads += 1
+            if reads == 2 and learn:
+                # Another lock's operation settled after 5 s: the fleet's time is known.
+                pace.settled(2, since - 5.0, first_read=False, at=since)
+            return reads == 3
+
+        def pause() -> float:
+            return pace.first_pause(1, since, timing.fast_window_seconds)
+
+        async def run() -> int:
+            _, n = await polling.poll_until(
+                read, bool, timing, "the operation", first_pause=pause(), pause=pause
+            )
+            return n
+
+        return await ActivityEnvironment().run(run)
+
+    assert await poll(learn=False) == 3
+    assert waits == [0.25, 0.375], "nothing known: fast polls"
+    waits.clear()
+    assert await poll(learn=True) == 3
+    assert waits[0] == 0.25
+    assert waits[1] > 4.0, "the second read waits for the time the other lock took"

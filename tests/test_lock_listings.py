@@ -227,3 +227,82 @@ async def test_at_most_max_locks_are_kept_and_a_forgotten_lock_serves_nothing_ol
     listings.wrote(OTHER_LOCK, C)  # a new record: writes before it are not known
     lister.gate.set()
     assert await read is None
+
+
+# -- a create's snapshot -------------------------------------------------------------------------
+
+
+async def test_a_kept_listing_answers_a_snapshot_within_the_age_and_despite_writes(
+    listings: LockListings, lister: Lister, clock: Clock
+) -> None:
+    """Only the listing's ids count: a write to a listed auth (an update, a delete) changes
+    nothing a snapshot needs."""
+    assert listings.snapshot(LOCK, max_age=30) is None, "nothing kept: the caller lists"
+    await listings.listed(LOCK, A, max_age=30)
+    clock.now += 1
+    listings.wrote(LOCK, B)
+    assert listings.snapshot(LOCK, max_age=30) == (A, B)
+    clock.now += 29.5
+    assert listings.snapshot(LOCK, max_age=30) is None, "older than the age asked for"
+    assert listings.snapshot(LOCK, max_age=10 * MAX_AGE_SECONDS) == (A, B)
+    clock.now += MAX_AGE_SECONDS
+    assert listings.snapshot(LOCK, max_age=10 * MAX_AGE_SECONDS) is None, "the ceiling holds"
+    assert listings.snapshot(OTHER_LOCK, max_age=30) is None
+    assert lister.calls == [LOCK]
+
+
+async def test_no_snapshot_while_a_create_of_this_worker_to_the_lock_is_under_way(
+    listings: LockListings, lister: Lister, clock: Clock
+) -> None:
+    await listings.list(LOCK)
+    listings.create_started(LOCK)
+    listings.create_started(LOCK)
+    assert listings.snapshot(LOCK, max_age=30) is None
+    listings.create_started(OTHER_LOCK)
+    clock.now += 1
+    # One of two creates ends with its auth found in a listing sent after: still one under way.
+    lister.auths[LOCK] = [auth(A), auth(B), auth(C)]
+    await listings.list(LOCK)
+    listings.create_ended(LOCK, C)
+    assert listings.snapshot(LOCK, max_age=30) is None
+    clock.now += 1
+    listings.create_ended(LOCK, None)
+    assert listings.snapshot(LOCK, max_age=30) is None, "sent before a create that found none"
+    await listings.list(LOCK)
+    assert listings.snapshot(LOCK, max_age=30) == (A, B, C)
+
+
+async def test_the_listing_that_found_a_creates_auth_answers_the_next_snapshot(
+    listings: LockListings, lister: Lister, clock: Clock
+) -> None:
+    """A create's auth shown by the kept listing (the one that found it) is in the next
+    snapshot, so a second create of the same name never takes the first's auth for its own;
+    a listing that does not show it, sent before the create ended, never answers."""
+    await listings.list(LOCK)
+    listings.create_started(LOCK)
+    clock.now += 1
+    await listings.list(LOCK)  # still without the new auth
+    clock.now += 1
+    listings.create_ended(LOCK, C)
+    assert listings.snapshot(LOCK, max_age=30) is None, "the kept listing does not show it"
+    clock.now += 1
+    listings.create_started(LOCK)
+    lister.auths[LOCK] = [auth(A), auth(B), auth(C)]
+    clock.now += 1
+    await listings.list(LOCK)  # the listing that finds it
+    clock.now += 1
+    listings.create_ended(LOCK, C)
+    assert listings.snapshot(LOCK, max_age=30) == (A, B, C)
+
+
+async def test_a_forgotten_lock_keeps_its_creates_under_way(lister: Lister, clock: Clock) -> None:
+    listings = LockListings(lister, clock=clock, max_locks=1)
+    listings.create_started(LOCK)
+    await listings.list(OTHER_LOCK)  # LOCK is forgotten
+    clock.now += 1
+    await listings.list(LOCK)
+    assert listings.snapshot(LOCK, max_age=30) is None, "its create is still under way"
+    listings.create_ended(LOCK, None)
+    clock.now += 1
+    await listings.list(LOCK)
+    assert listings.snapshot(LOCK, max_age=30) == (A, B)
