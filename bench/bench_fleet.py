@@ -16,8 +16,10 @@ Parts (defaults; ``--quick``: 100 changes across 10 locks, 1,000 entities across
    Nuki requests per change (in all, writes and reads, and by op: method and path template,
    counted by the fake cloud); history events per change by workflow type (every run started on
    the queue since the rollout was submitted: the rollout's runs, auth entities, create
-   workflows) and activities per change by type; the worker's peak memory (VmHWM) and the dev
-   server's (VmRSS now, VmHWM).
+   workflows) and activities per change by type; what the Temporal server did per change (its
+   frontend requests and visibility writes by operation, from its Prometheus endpoint, see
+   ``bench.server_metrics``); the worker's peak memory (VmHWM) and the dev server's (VmRSS
+   now, VmHWM).
 2. **By change kind** (``--skip-kinds`` leaves it out): the mixed rollout cannot say exactly
    which change a lock's list read or the rollout's own events served, so each kind runs again
    alone, as its own rollout of the same per-lock count on fresh locks (500 updates, then 300
@@ -52,6 +54,9 @@ stderr. Keys (always present; null where a part was skipped or a figure unknown)
 - ``history_events``: ``per_change``, ``by_workflow_type`` {type: per change},
   ``runs_by_workflow_type`` {type: runs}.
 - ``activities_by_type``: {activity type: per change}.
+- ``server``: null (metrics not scraped), or {``frontend_requests_per_change``,
+  ``frontend_by_operation`` {operation: per change}, ``visibility_writes_per_change``,
+  ``visibility_by_operation`` {operation: per change}, ``visibility_ms_per_change``}.
 - ``memory``: ``rollout_worker_peak_mib``, ``server_now_mib``, ``server_peak_mib`` (after the
   mixed rollout).
 - ``by_kind``: null, or {``update``|``create``|``delete``: {``changes``, ``seconds``,
@@ -96,6 +101,7 @@ from bench.fleet_parts import (
     temporal_floor,
 )
 from bench.rollout_parts import RolloutRun, Shape, measure_rollout
+from bench.server_metrics import server_lines
 from nukiflow.client import NukiFlow
 from nukiflow.simulator import SimSettings, SimulatorControl
 
@@ -156,6 +162,7 @@ async def rollout_part(
             locks=args.locks,
             shape=shape,
             max_in_flight=args.max_in_flight,
+            metrics_url=stack.metrics_url,
         )
         worker_peak, server_mem = peak_rss_mib(process.pid), server_rss_mib()
         wall, history = done.seconds, done.history
@@ -176,6 +183,8 @@ async def rollout_part(
         )
         say(f"  history events per change: {history.total / changes:.1f} ({detail})")
         say(f"  activities per change by type: {rate_by_op(history.activities, changes)}")
+        for line in server_lines(done.server, changes, stack.metrics_url):
+            say("  " + line)
         say(
             "  worker peak memory (VmHWM): "
             + ("unknown" if worker_peak is None else f"{worker_peak:.0f} MiB")
@@ -206,6 +215,7 @@ async def rollout_part(
                 "runs_by_workflow_type": history.runs,
             },
             activities_by_type=per_change(history.activities, changes),
+            server=None if done.server is None else done.server.figures(changes),
             memory={
                 "rollout_worker_peak_mib": mib(worker_peak),
                 "server_now_mib": None if server_mem is None else round(server_mem[0]),
@@ -361,6 +371,7 @@ async def run(args: argparse.Namespace) -> None:
         "requests": None,
         "history_events": None,
         "activities_by_type": None,
+        "server": None,
         "memory": None,
         "by_kind": None,
         "entities": None,
