@@ -26,7 +26,8 @@ Parts (defaults; ``--quick``: 100 changes across 10 locks, 1,000 entities across
    creates, then 200 deletes). Every request the fake cloud counts during one, and every event
    of every run it starts, is that kind's: exact, nothing apportioned. For each kind: requests
    per change (in all and by op), history events per change (in all and by workflow type: the
-   entity, the create workflow, the rollout's share) and activities by type. The line
+   entity, the create workflow, the rollout's share), activities by type and the server's work
+   (as in part 1). The line
    "weighted by the plan's mix" sets them against the mixed rollout; a difference is what mixing
    the kinds on one lock changes.
 3. **Live entities** (``--skip-entities`` leaves it out): 10,000 auths across 200 locks, each
@@ -61,7 +62,8 @@ stderr. Keys (always present; null where a part was skipped or a figure unknown)
   mixed rollout).
 - ``by_kind``: null, or {``update``|``create``|``delete``: {``changes``, ``seconds``,
   ``requests_per_change``, ``requests_by_op``, ``history_events_per_change``,
-  ``history_events_by_workflow_type``, ``runs_by_workflow_type``, ``activities_by_type``},
+  ``history_events_by_workflow_type``, ``runs_by_workflow_type``, ``activities_by_type``,
+  ``server`` (as the top-level ``server``)},
   ``mix_weighted``: {``requests_per_change``, ``history_events_per_change``}}.
 - ``entities``: null, or {``entities``, ``locks``, ``per_lock``, ``brought_up``,
   ``up_seconds``, ``up_floor_seconds``, ``open``, ``worker`` {``max_cached_workflows``,
@@ -242,6 +244,7 @@ async def kinds_part(
 ) -> None:
     say("by change kind (each kind alone, as its own rollout on fresh locks):")
     costs: list[KindCost] = []
+    servers: dict[str, dict[str, object]] = {}
     for kind, alone in shape.alone().items():
         if not alone.per_lock:
             continue
@@ -252,6 +255,7 @@ async def kinds_part(
             locks=args.locks,
             shape=alone,
             max_in_flight=args.max_in_flight,
+            metrics_url=stack.metrics_url,
         )
         cost = kind_cost(kind, done)
         costs.append(cost)
@@ -264,6 +268,10 @@ async def kinds_part(
             + ", ".join(f"{t} {e / n:.1f}" for t, e in cost.events_by_type.items())
             + f"); activities per change: {rate_by_op(cost.activities, n)}"
         )
+        for line in server_lines(done.server, n, stack.metrics_url):
+            say("    " + line)
+        if done.server is not None:
+            servers[kind] = done.server.figures(n)
     mix = {
         "update": shape.updates * args.locks,
         "create": shape.creates * args.locks,
@@ -279,7 +287,9 @@ async def kinds_part(
         f"{mixed.history.total / changes:.1f})"
     )
     by_kind: dict[str, Any] = {kind: None for kind in KINDS}
-    by_kind.update({cost.kind: cost.figures() for cost in costs})
+    by_kind.update(
+        {cost.kind: cost.figures() | {"server": servers.get(cost.kind)} for cost in costs}
+    )
     by_kind["mix_weighted"] = {
         "requests_per_change": round(weighted_requests, 2),
         "history_events_per_change": round(weighted_events, 1),
