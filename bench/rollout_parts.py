@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from temporalio.client import Client
 
 from bench.fleet_parts import HistoryCount, codes, history_events, started_since
-from bench.server_metrics import ServerOps, scrape
+from bench.server_metrics import ServerOps, scrape_settled
 from nukiflow.contracts.auth import AuthFields, AuthPatch
 from nukiflow.contracts.rollout import RolloutItem, RolloutOp, RolloutOptions, RolloutPlan
 from nukiflow.fleet import Fleet
@@ -158,14 +158,14 @@ async def measure_rollout(
     since = time.time()
     fleet = Fleet(client, task_queue=task_queue)
     options = RolloutOptions(max_in_flight=max_in_flight)
-    before = await scrape(metrics_url)
+    before = await scrape_settled(metrics_url)
     started = time.monotonic()
     rollout = await fleet.apply_rollout(
         RolloutPlan(name=f"bench {uuid.uuid4().hex[:6]}", items=items, options=options)
     )
     report = await rollout.result()
     seconds = time.monotonic() - started
-    after = await scrape(metrics_url)
+    after = await scrape_settled(metrics_url)
     records = await sim.requests()
     held = await check(sim, expected)
     history = await history_events(client, started_since(task_queue, since))

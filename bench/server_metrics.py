@@ -9,11 +9,18 @@ the two scrapes (any other client of the same server included: the benchmarks ru
 
 Long polls (``Poll*`` operations) are left out: they are a worker waiting for work, counted
 when they return, and say nothing about what a change cost.
+
+The server reports its counters about once a second and writes visibility records from a queue
+of its own, so a scrape right after a rollout can miss its last writes (and one right before it
+can still see the writes of what ran just earlier). :func:`scrape_settled` scrapes until two
+scrapes a second apart agree.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
+import time
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -32,6 +39,9 @@ VISIBILITY_WRITES = frozenset(
         "DeleteWorkflowExecution",
     }
 )
+
+# Requests a worker sends on its own schedule, whatever it does.
+LIVENESS = frozenset({"RecordWorkerHeartbeat"})
 
 # name{label="value",...} value   (a sample line of the text exposition format)
 _SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)")
@@ -93,6 +103,14 @@ class ServerOps:
                 elif sample.name == VISIBILITY_LATENCY_SUM:
                     seconds += sample.value
         return cls(dict(frontend), dict(visibility), seconds)
+
+    def settled_like(self, other: ServerOps) -> bool:
+        """Whether ``other`` counts the same work (the workers' own liveness requests aside)."""
+
+        def work(ops: ServerOps) -> dict[str, float]:
+            return {op: n for op, n in ops.frontend.items() if op not in LIVENESS}
+
+        return work(self) == work(other) and self.visibility == other.visibility
 
     def since(self, before: ServerOps) -> ServerOps:
         """What happened between ``before`` and this scrape."""
@@ -166,3 +184,19 @@ def server_lines(ops: ServerOps | None, changes: int, url: str) -> list[str]:
     if ops is None:
         return [f"Temporal server operations: unknown ({url} did not answer)"]
     return ops.lines(changes)
+
+
+async def scrape_settled(
+    url: str | None, *, step: float = 1.0, limit: float = 20.0
+) -> ServerOps | None:
+    """The server's counters once they stopped moving (two scrapes ``step`` apart agree), or
+    the last scrape after ``limit`` seconds."""
+    last = await scrape(url)
+    give_up = time.monotonic() + limit
+    while last is not None and time.monotonic() < give_up:
+        await asyncio.sleep(step)
+        now = await scrape(url)
+        if now is None or now.settled_like(last):
+            return now if now is not None else last
+        last = now
+    return last

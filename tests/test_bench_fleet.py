@@ -331,3 +331,14 @@ def test_a_server_that_did_not_answer_is_said_so() -> None:
     assert server_lines(None, 10, url) == [
         f"Temporal server operations: unknown ({url} did not answer)"
     ]
+
+
+def test_scrapes_agree_when_only_the_workers_liveness_moved() -> None:
+    before = ServerOps.from_text(AFTER)
+    assert before.settled_like(ServerOps.from_text(AFTER + "\n" + req(3, "RecordWorkerHeartbeat")))
+    assert not before.settled_like(
+        ServerOps.from_text(AFTER + "\n" + req(1, "StartWorkflowExecution"))
+    )
+    assert not before.settled_like(
+        ServerOps.from_text(AFTER + "\n" + vis(VIS, 1, "UpsertWorkflowExecution"))
+    )
