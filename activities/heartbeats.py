@@ -26,10 +26,15 @@ possibly stale already.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import Awaitable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from temporalio import activity
+
+T = TypeVar("T")
 
 # The share of the heartbeat timeout an attempt runs before its first heartbeat.
 FIRST_HEARTBEAT_SHARE = 0.5
@@ -64,3 +69,21 @@ def heartbeat_wait(timeout_seconds: float, every: float) -> float:
     :func:`heartbeat_when_due` again: until the first heartbeat is due, then ``every``."""
     first = first_heartbeat_in(timeout_seconds)
     return every if first <= 0 else max(first, MIN_WAIT)
+
+
+async def heartbeat_through(call: Awaitable[T], timeout_seconds: float, *details: Any) -> T:
+    """Await ``call`` (a request that may hang up to its own timeout), heartbeating when due
+    meanwhile: the first heartbeat must not wait for the answer when it falls due."""
+    task = asyncio.ensure_future(call)
+    every = max(timeout_seconds / 3, 0.1)
+    try:
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=heartbeat_wait(timeout_seconds, every))
+            if done:
+                return task.result()
+            heartbeat_when_due(timeout_seconds, *details)
+    finally:
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task

@@ -24,7 +24,7 @@ from pydantic import BaseModel
 from temporalio import activity
 
 from nukiflow.activities.failures import pending
-from nukiflow.activities.heartbeats import heartbeat_wait, heartbeat_when_due
+from nukiflow.activities.heartbeats import heartbeat_through, heartbeat_wait, heartbeat_when_due
 from nukiflow.activities.nuki_errors import NukiError, NukiRateLimitedError
 from nukiflow.contracts.timing import PollTiming
 
@@ -87,7 +87,11 @@ async def poll_until(
     while True:
         try:
             sent_at = time.monotonic()
-            value = await read()
+            # A read may hang up to the client's timeout: the heartbeat falling due meanwhile
+            # is sent on time.
+            value = await heartbeat_through(
+                read(), timing.heartbeat_timeout_seconds, progress.model_dump()
+            )
             progress.reads += 1
             last_error = None
             if done(value):

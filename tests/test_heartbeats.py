@@ -17,6 +17,7 @@ from temporalio.testing import ActivityEnvironment
 from nukiflow.activities.auth_write_settle import heartbeating
 from nukiflow.activities.fleet_activities import while_heartbeating
 from nukiflow.activities.heartbeats import (
+    heartbeat_through,
     heartbeat_wait,
     heartbeat_when_due,
 )
@@ -68,6 +69,7 @@ async def test_a_call_answered_within_half_the_timeout_sends_no_heartbeat() -> N
     timing = PollTiming(heartbeat_timeout_seconds=3600)
     assert await env.run(heartbeating, quick(), timing) == "done"
     await env.run(pause_heartbeating, 0.05, timing)
+    assert await env.run(heartbeat_through, quick(), 3600, "progress") == "done"
     assert beats == []
 
 
@@ -105,3 +107,18 @@ async def test_without_a_timeout_every_step_heartbeats_as_before(ago: timedelta)
 
     assert await env.run(wait_for_it) == "done"
     assert beats[0] == ()
+
+
+async def test_a_hanging_request_does_not_hold_back_the_heartbeat_due() -> None:
+    """A request still unanswered when the first heartbeat falls due: it is sent on time (the
+    request here answers only once it was), with the progress so far."""
+    env, beats = env_started(timedelta(hours=1))
+    beaten = asyncio.Event()
+    env.on_heartbeat = lambda *details: (beats.append(details), beaten.set())
+
+    async def hanging_read() -> str:
+        await beaten.wait()
+        return "read"
+
+    assert await env.run(heartbeat_through, hanging_read(), 3600, {"reads": 2}) == "read"
+    assert beats[0] == ({"reads": 2},)
