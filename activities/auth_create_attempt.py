@@ -36,6 +36,7 @@ from nukiflow.activities.failures import (
     pending,
     to_application_error,
 )
+from nukiflow.activities.heartbeats import heartbeat_when_due
 from nukiflow.activities.lock_listings import ListAuths
 from nukiflow.activities.nuki_client import NukiClient
 from nukiflow.activities.nuki_errors import (
@@ -182,7 +183,8 @@ class _CreateAttempt:
             before = progress.model_copy()
             progress.writes += 1
             progress.in_flight, progress.window_from = True, time.time()
-            activity.heartbeat(progress.model_dump())
+            # Liveness only (the next attempt trusts the last word alone): when due.
+            heartbeat_when_due(input.timing.heartbeat_timeout_seconds, progress.model_dump())
             try:
                 await self._client.create_auth(
                     input.smartlock_id, input.desired.to_create(input.auth_type)
@@ -289,7 +291,7 @@ class _CreateAttempt:
                     pace.settled(input.smartlock_id, since, first_read=first_read, at=sent_at)
                 return found
             first_read = False
-            activity.heartbeat(progress.model_dump())
+            heartbeat_when_due(input.timing.heartbeat_timeout_seconds, progress.model_dump())
             if time.time() + wait > until:
                 return None
             await asyncio.sleep(wait)

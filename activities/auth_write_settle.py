@@ -48,6 +48,7 @@ from nukiflow.activities.failures import (
     pending,
     to_application_error,
 )
+from nukiflow.activities.heartbeats import heartbeat_wait, heartbeat_when_due
 from nukiflow.activities.lock_listings import ListAuths
 from nukiflow.activities.nuki_client import NukiClient
 from nukiflow.activities.nuki_errors import (
@@ -119,15 +120,17 @@ async def _gone_after_unclear_delete(
 
 async def heartbeating(call: Awaitable[T], timing: PollTiming) -> T:
     """Await ``call``, heartbeating meanwhile: a slow answer is not taken for a dead worker,
-    and a dead worker is noticed within the heartbeat timeout, not the attempt's."""
+    and a dead worker is noticed within the heartbeat timeout, not the attempt's (the first
+    heartbeat once half of it has passed, :mod:`activities.heartbeats`)."""
     task = asyncio.ensure_future(call)
-    every = max(timing.heartbeat_timeout_seconds / 3, 0.1)
+    timeout = timing.heartbeat_timeout_seconds
+    every = max(timeout / 3, 0.1)
     try:
         while True:
-            done, _ = await asyncio.wait({task}, timeout=every)
+            done, _ = await asyncio.wait({task}, timeout=heartbeat_wait(timeout, every))
             if done:
                 return task.result()
-            activity.heartbeat()
+            heartbeat_when_due(timeout)
     finally:
         await _cancelled(task)
 

@@ -8,7 +8,13 @@ sends the same request id again and attaches to the change it already started: t
 remembers request ids, and a create's workflow id is derived from its request id.
 
 The activities wait for the change's outcome, which can take long (a lock offline for hours),
-so they heartbeat while they wait and give up their call when cancelled.
+so they heartbeat while they wait and give up their call when cancelled. An item's first
+heartbeat comes after half its heartbeat timeout (:mod:`activities.heartbeats`): most items
+are answered sooner and cost the server none. A rollout's pause needs no heartbeat (the items
+in flight finish); its cancel withdraws the items still in flight after the drain time, and
+such an item's activity learns it at its next heartbeat (it gives up its wait then; the change
+goes on in its auth's workflow either way), so it holds its slot up to half the heartbeat
+timeout longer than one that heartbeated early.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 from temporalio.service import RPCError, RPCStatusCode
 
 from nukiflow.activities.failures import to_application_error
+from nukiflow.activities.heartbeats import heartbeat_wait, heartbeat_when_due
 from nukiflow.activities.nuki_client import NukiClient
 from nukiflow.activities.nuki_errors import NukiError, NukiNotFoundError
 from nukiflow.contracts.auth import (
@@ -94,10 +101,18 @@ def _revoke_progress() -> RevokeProgress:
 
 
 async def while_heartbeating(
-    call: Awaitable[T], every: float, *, give_up_after: float | None = None, details: Any = None
+    call: Awaitable[T],
+    every: float,
+    *,
+    heartbeat_timeout: float | None = None,
+    give_up_after: float | None = None,
+    details: Any = None,
 ) -> T:
     """Await ``call`` while heartbeating every ``every`` seconds (with ``details``, if given).
 
+    With ``heartbeat_timeout`` (the activity's, in seconds) the first heartbeat waits until half of
+    it has passed (:mod:`activities.heartbeats`): a call answered sooner costs the server no
+    heartbeat, and a cancellation reaches the activity at that first heartbeat.
     After ``give_up_after`` seconds the call is given up and ``TimeoutError`` raised; cancelling the
     activity cancels the call too. Either way the change itself goes on in its auth's workflow.
     """
@@ -105,7 +120,8 @@ async def while_heartbeating(
     give_up = None if give_up_after is None else time.monotonic() + give_up_after
     try:
         while True:
-            wait = every if give_up is None else min(every, give_up - time.monotonic())
+            step = every if heartbeat_timeout is None else heartbeat_wait(heartbeat_timeout, every)
+            wait = step if give_up is None else min(step, give_up - time.monotonic())
             if wait <= 0:
                 task.cancel()
                 with contextlib.suppress(BaseException):
@@ -114,10 +130,11 @@ async def while_heartbeating(
             done, _ = await asyncio.wait({task}, timeout=wait)
             if done:
                 return task.result()
-            if details is None:
-                activity.heartbeat()
+            beat = () if details is None else (details,)
+            if heartbeat_timeout is None:
+                activity.heartbeat(*beat)
             else:
-                activity.heartbeat(details)
+                heartbeat_when_due(heartbeat_timeout, *beat)
     except asyncio.CancelledError:
         task.cancel()
         with contextlib.suppress(BaseException):
@@ -191,7 +208,12 @@ class FleetActivities:
             )
             return _failed_as_failure(input, rejected)
         try:
-            outcome = await while_heartbeating(call, every, give_up_after=input.wait_seconds)
+            outcome = await while_heartbeating(
+                call,
+                every,
+                heartbeat_timeout=input.heartbeat_seconds,
+                give_up_after=input.wait_seconds,
+            )
         except TimeoutError:
             # Free this activity slot (the auth workflows need slots too); the retry policy
             # asks again later with the same request id, which attaches to the same change.

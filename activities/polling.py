@@ -1,7 +1,9 @@
 """Hybrid polling for operations that take seconds normally and hours when a lock is offline.
 
 Inside one activity attempt we poll fast (sub-second, growing to a second) for a bounded window,
-heartbeating each round so a dead worker is noticed quickly and cancellation gets through. If
+heartbeating each round once half the heartbeat timeout has passed (:mod:`activities.heartbeats`:
+a change the lock applies in a second or two costs the server no heartbeat), so a dead worker is
+noticed within the heartbeat timeout and cancellation gets through. If
 the operation is still pending after the window, the attempt fails on purpose with a benign
 ``OperationPending`` error and the activity's retry policy polls slowly from then on: a lock
 offline for hours costs one poll per retry interval and adds no history events, because Temporal
@@ -22,6 +24,7 @@ from pydantic import BaseModel
 from temporalio import activity
 
 from nukiflow.activities.failures import pending
+from nukiflow.activities.heartbeats import heartbeat_through, heartbeat_wait, heartbeat_when_due
 from nukiflow.activities.nuki_errors import NukiError, NukiRateLimitedError
 from nukiflow.contracts.timing import PollTiming
 
@@ -45,12 +48,14 @@ def _progress() -> PollProgress:
 
 
 async def pause_heartbeating(seconds: float, timing: PollTiming) -> None:
-    """Sleep ``seconds``, heartbeating often enough for the heartbeat timeout."""
-    every = max(timing.heartbeat_timeout_seconds / 3, 0.1)
+    """Sleep ``seconds``, heartbeating often enough for the heartbeat timeout (the first time
+    once half of it has passed in this attempt, :mod:`activities.heartbeats`)."""
+    timeout = timing.heartbeat_timeout_seconds
+    every = max(timeout / 3, 0.1)
     end = time.monotonic() + seconds
     while (left := end - time.monotonic()) > 0:
-        await asyncio.sleep(min(left, every))
-        activity.heartbeat(_progress().model_dump())
+        await asyncio.sleep(min(left, heartbeat_wait(timeout, every)))
+        heartbeat_when_due(timeout, _progress().model_dump())
 
 
 async def poll_until(
@@ -86,7 +91,11 @@ async def poll_until(
     while True:
         try:
             sent_at = time.monotonic()
-            value = await read()
+            # A read may hang up to the client's timeout: the heartbeat falling due meanwhile
+            # is sent on time.
+            value = await heartbeat_through(
+                read(), timing.heartbeat_timeout_seconds, progress.model_dump()
+            )
             progress.reads += 1
             last_error = None
             if done(value):
@@ -99,7 +108,7 @@ async def poll_until(
                 raise
             last_error = exc
         first_read = False
-        activity.heartbeat(progress.model_dump())
+        heartbeat_when_due(timing.heartbeat_timeout_seconds, progress.model_dump())
         # Honour Nuki's Retry-After: polling faster than advised only earns more 429s.
         wait = interval
         if isinstance(last_error, NukiRateLimitedError) and last_error.retry_after is not None:

@@ -16,15 +16,18 @@ Parts (defaults; ``--quick``: 100 changes across 10 locks, 1,000 entities across
    Nuki requests per change (in all, writes and reads, and by op: method and path template,
    counted by the fake cloud); history events per change by workflow type (every run started on
    the queue since the rollout was submitted: the rollout's runs, auth entities, create
-   workflows) and activities per change by type; the worker's peak memory (VmHWM) and the dev
-   server's (VmRSS now, VmHWM).
+   workflows) and activities per change by type; what the Temporal server did per change (its
+   frontend requests and visibility writes by operation, from its Prometheus endpoint, see
+   ``bench.server_metrics``); the worker's peak memory (VmHWM) and the dev server's (VmRSS
+   now, VmHWM).
 2. **By change kind** (``--skip-kinds`` leaves it out): the mixed rollout cannot say exactly
    which change a lock's list read or the rollout's own events served, so each kind runs again
    alone, as its own rollout of the same per-lock count on fresh locks (500 updates, then 300
    creates, then 200 deletes). Every request the fake cloud counts during one, and every event
    of every run it starts, is that kind's: exact, nothing apportioned. For each kind: requests
    per change (in all and by op), history events per change (in all and by workflow type: the
-   entity, the create workflow, the rollout's share) and activities by type. The line
+   entity, the create workflow, the rollout's share), activities by type and the server's work
+   (as in part 1). The line
    "weighted by the plan's mix" sets them against the mixed rollout; a difference is what mixing
    the kinds on one lock changes.
 3. **Live entities** (``--skip-entities`` leaves it out): 10,000 auths across 200 locks, each
@@ -52,11 +55,15 @@ stderr. Keys (always present; null where a part was skipped or a figure unknown)
 - ``history_events``: ``per_change``, ``by_workflow_type`` {type: per change},
   ``runs_by_workflow_type`` {type: runs}.
 - ``activities_by_type``: {activity type: per change}.
+- ``server``: null (metrics not scraped), or {``frontend_requests_per_change``,
+  ``frontend_by_operation`` {operation: per change}, ``visibility_writes_per_change``,
+  ``visibility_by_operation`` {operation: per change}, ``visibility_ms_per_change``}.
 - ``memory``: ``rollout_worker_peak_mib``, ``server_now_mib``, ``server_peak_mib`` (after the
   mixed rollout).
 - ``by_kind``: null, or {``update``|``create``|``delete``: {``changes``, ``seconds``,
   ``requests_per_change``, ``requests_by_op``, ``history_events_per_change``,
-  ``history_events_by_workflow_type``, ``runs_by_workflow_type``, ``activities_by_type``},
+  ``history_events_by_workflow_type``, ``runs_by_workflow_type``, ``activities_by_type``,
+  ``server`` (as the top-level ``server``)},
   ``mix_weighted``: {``requests_per_change``, ``history_events_per_change``}}.
 - ``entities``: null, or {``entities``, ``locks``, ``per_lock``, ``brought_up``,
   ``up_seconds``, ``up_floor_seconds``, ``open``, ``worker`` {``max_cached_workflows``,
@@ -96,6 +103,7 @@ from bench.fleet_parts import (
     temporal_floor,
 )
 from bench.rollout_parts import RolloutRun, Shape, measure_rollout
+from bench.server_metrics import server_lines
 from nukiflow.client import NukiFlow
 from nukiflow.simulator import SimSettings, SimulatorControl
 
@@ -156,6 +164,7 @@ async def rollout_part(
             locks=args.locks,
             shape=shape,
             max_in_flight=args.max_in_flight,
+            metrics_url=stack.metrics_url,
         )
         worker_peak, server_mem = peak_rss_mib(process.pid), server_rss_mib()
         wall, history = done.seconds, done.history
@@ -176,6 +185,8 @@ async def rollout_part(
         )
         say(f"  history events per change: {history.total / changes:.1f} ({detail})")
         say(f"  activities per change by type: {rate_by_op(history.activities, changes)}")
+        for line in server_lines(done.server, changes, stack.metrics_url):
+            say("  " + line)
         say(
             "  worker peak memory (VmHWM): "
             + ("unknown" if worker_peak is None else f"{worker_peak:.0f} MiB")
@@ -206,6 +217,7 @@ async def rollout_part(
                 "runs_by_workflow_type": history.runs,
             },
             activities_by_type=per_change(history.activities, changes),
+            server=None if done.server is None else done.server.figures(changes),
             memory={
                 "rollout_worker_peak_mib": mib(worker_peak),
                 "server_now_mib": None if server_mem is None else round(server_mem[0]),
@@ -232,6 +244,7 @@ async def kinds_part(
 ) -> None:
     say("by change kind (each kind alone, as its own rollout on fresh locks):")
     costs: list[KindCost] = []
+    servers: dict[str, dict[str, object]] = {}
     for kind, alone in shape.alone().items():
         if not alone.per_lock:
             continue
@@ -242,6 +255,7 @@ async def kinds_part(
             locks=args.locks,
             shape=alone,
             max_in_flight=args.max_in_flight,
+            metrics_url=stack.metrics_url,
         )
         cost = kind_cost(kind, done)
         costs.append(cost)
@@ -254,6 +268,10 @@ async def kinds_part(
             + ", ".join(f"{t} {e / n:.1f}" for t, e in cost.events_by_type.items())
             + f"); activities per change: {rate_by_op(cost.activities, n)}"
         )
+        for line in server_lines(done.server, n, stack.metrics_url):
+            say("    " + line)
+        if done.server is not None:
+            servers[kind] = done.server.figures(n)
     mix = {
         "update": shape.updates * args.locks,
         "create": shape.creates * args.locks,
@@ -269,7 +287,9 @@ async def kinds_part(
         f"{mixed.history.total / changes:.1f})"
     )
     by_kind: dict[str, Any] = {kind: None for kind in KINDS}
-    by_kind.update({cost.kind: cost.figures() for cost in costs})
+    by_kind.update(
+        {cost.kind: cost.figures() | {"server": servers.get(cost.kind)} for cost in costs}
+    )
     by_kind["mix_weighted"] = {
         "requests_per_change": round(weighted_requests, 2),
         "history_events_per_change": round(weighted_events, 1),
@@ -361,6 +381,7 @@ async def run(args: argparse.Namespace) -> None:
         "requests": None,
         "history_events": None,
         "activities_by_type": None,
+        "server": None,
         "memory": None,
         "by_kind": None,
         "entities": None,

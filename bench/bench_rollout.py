@@ -12,6 +12,9 @@ Figures (defaults: 1,000 changes across 100 locks, 1 s device delay):
   worker);
 - Nuki API requests and workflow history events per change (every run the rollout started:
   rollout runs, auth entities, create workflows), and the number of continue-as-new runs;
+- what the Temporal server did per change: its frontend requests and visibility-store writes
+  by operation (scraped from its Prometheus endpoint before and after the rollout, see
+  ``bench.server_metrics``);
 - the worker's peak resident memory (VmHWM);
 - the same plan through a sequential plain-client script that writes each change, retries
   423 and trusts the 204 (then waits for the devices to drain and checks what they hold), and
@@ -41,6 +44,7 @@ from bench.fleet_parts import (
     temporal_floor,
 )
 from bench.rollout_parts import Shape, check, measure_rollout, seed
+from bench.server_metrics import server_lines
 from nukiflow.activities.nuki_client import NukiClient
 from nukiflow.activities.nuki_errors import NukiLockedError
 from nukiflow.contracts.rollout import RolloutItem, RolloutOp
@@ -143,6 +147,7 @@ async def run(args: argparse.Namespace) -> None:
             locks=args.locks,
             shape=shape,
             max_in_flight=args.max_in_flight,
+            metrics_url=stack.metrics_url,
         )
         rss = peak_rss_mib(process.pid)
         wall, requests = done.seconds, len(done.requests)
@@ -168,6 +173,8 @@ async def run(args: argparse.Namespace) -> None:
         )
         print(f"  API requests per change by op: {rate_by_op(by_op(done.requests), changes)}")
         print(f"  activities per change by type: {rate_by_op(done.history.activities, changes)}")
+        for line in server_lines(done.server, changes, stack.metrics_url):
+            print("  " + line, flush=True)
         print(f"  dev server memory (VmRSS, VmHWM): {describe_rss(server_rss_mib())}", flush=True)
         print(
             "  worker peak memory (VmHWM): " + (f"{rss:.0f} MiB" if rss is not None else "unknown"),
@@ -189,6 +196,7 @@ async def run(args: argparse.Namespace) -> None:
                     "requests_per_change": round(requests / changes, 2),
                     "history_events_per_change": round(done.history.total / changes, 1),
                     "worker_peak_mib": None if rss is None else round(rss),
+                    "server": None if done.server is None else done.server.figures(changes),
                 }
             ),
             flush=True,

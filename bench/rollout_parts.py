@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from temporalio.client import Client
 
 from bench.fleet_parts import HistoryCount, codes, history_events, started_since
+from bench.server_metrics import ServerOps, scrape_settled
 from nukiflow.contracts.auth import AuthFields, AuthPatch
 from nukiflow.contracts.rollout import RolloutItem, RolloutOp, RolloutOptions, RolloutPlan
 from nukiflow.fleet import Fleet
@@ -124,6 +125,8 @@ class RolloutRun:
     held: int
     requests: list[RequestRecord]
     history: HistoryCount
+    # What the Temporal server did meanwhile (None: its metrics were not scraped).
+    server: ServerOps | None = None
 
     @property
     def writes(self) -> int:
@@ -142,6 +145,7 @@ async def measure_rollout(
     locks: int,
     shape: Shape,
     max_in_flight: int,
+    metrics_url: str | None = None,
 ) -> RolloutRun:
     """Seed fresh locks, run the plan as one rollout and count what it cost.
 
@@ -154,12 +158,14 @@ async def measure_rollout(
     since = time.time()
     fleet = Fleet(client, task_queue=task_queue)
     options = RolloutOptions(max_in_flight=max_in_flight)
+    before = await scrape_settled(metrics_url)
     started = time.monotonic()
     rollout = await fleet.apply_rollout(
         RolloutPlan(name=f"bench {uuid.uuid4().hex[:6]}", items=items, options=options)
     )
     report = await rollout.result()
     seconds = time.monotonic() - started
+    after = await scrape_settled(metrics_url)
     records = await sim.requests()
     held = await check(sim, expected)
     history = await history_events(client, started_since(task_queue, since))
@@ -172,4 +178,5 @@ async def measure_rollout(
         held=held,
         requests=records,
         history=history,
+        server=None if before is None or after is None else after.since(before),
     )

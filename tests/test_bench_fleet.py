@@ -23,6 +23,7 @@ from bench.fleet_figures import (
 )
 from bench.fleet_parts import WorkerSettings, request_op, visibility_time
 from bench.rollout_parts import Shape
+from bench.server_metrics import ServerOps, parse_samples, server_lines
 
 UPDATE = KindCost(
     kind="update",
@@ -226,3 +227,118 @@ def test_the_command_line_refuses_sizes_it_cannot_run(
         main(argv)
     assert exit_.value.code == 2
     assert message in capsys.readouterr().err
+
+
+VIS, VIS_SECONDS = "visibility_persistence_requests", "visibility_persistence_latency_sum"
+RESPOND = "RespondWorkflowTaskCompleted"
+STARTED = "RecordWorkflowExecutionStarted"
+LIST = "ListWorkflowExecutions"
+
+
+def req(value: float, op: str, service: str = "frontend", namespace: str = "default") -> str:
+    """A frontend (or other service's) request counter line, as the dev server prints it."""
+    labels = f'namespace="{namespace}",operation="{op}",service_name="{service}"'
+    return f"service_requests{{{labels}}} {value}"
+
+
+def vis(name: str, value: float, op: str) -> str:
+    """A visibility store counter line."""
+    return (
+        f'{name}{{operation="{op}",service_name="history",visibility_plugin_name="sqlite"}} {value}'
+    )
+
+
+BEFORE = "\n".join(
+    [
+        "# HELP service_requests service_requests counter",
+        "# TYPE service_requests counter",
+        req(100, RESPOND),
+        req(100, RESPOND, service="history"),
+        req(7, "PollWorkflowTaskQueue"),
+        req(2, "StartWorkflowExecution", namespace="temporal_system"),
+        vis(VIS, 10, STARTED),
+        vis(VIS, 3, LIST),
+        vis(VIS_SECONDS, 0.15, STARTED),
+        vis(VIS_SECONDS, 9.0, LIST),
+        "",
+    ]
+)
+AFTER = "\n".join(
+    [
+        req(400, RESPOND),
+        req(400, RESPOND, service="history"),
+        req(50, "RecordActivityTaskHeartbeat"),
+        req(900, "PollWorkflowTaskQueue"),
+        req(9, "StartWorkflowExecution", namespace="temporal_system"),
+        vis(VIS, 110, STARTED),
+        vis(VIS, 200, "UpsertWorkflowExecution"),
+        vis(VIS, 50, LIST),
+        vis(VIS_SECONDS, 1.65, STARTED),
+        vis(VIS_SECONDS, 3.0, "UpsertWorkflowExecution"),
+        vis(VIS_SECONDS, 90.0, LIST),
+    ]
+)
+
+
+def test_metrics_samples_are_parsed_with_their_labels() -> None:
+    samples = parse_samples(BEFORE)
+    assert len(samples) == 8
+    first = samples[0]
+    assert first.name == "service_requests"
+    assert first.labels == {
+        "namespace": "default",
+        "operation": RESPOND,
+        "service_name": "frontend",
+    }
+    assert first.value == 100
+    assert samples[4].labels["visibility_plugin_name"] == "sqlite"
+
+
+def test_server_ops_count_the_frontend_of_the_namespace_and_visibility_writes() -> None:
+    ops = ServerOps.from_text(AFTER)
+    # The history service's own count, the system namespace and long polls are not a change's.
+    assert ops.frontend == {"RespondWorkflowTaskCompleted": 400, "RecordActivityTaskHeartbeat": 50}
+    # Visibility reads (the benchmark's own listing) are no write.
+    assert ops.visibility == {"RecordWorkflowExecutionStarted": 110, "UpsertWorkflowExecution": 200}
+    assert ops.visibility_seconds == pytest.approx(4.65)
+
+
+def test_server_ops_per_change_are_the_difference_of_two_scrapes() -> None:
+    done = ServerOps.from_text(AFTER).since(ServerOps.from_text(BEFORE))
+    figures = done.figures(100)
+    assert figures == {
+        "frontend_requests_per_change": 3.5,
+        "frontend_by_operation": {
+            "RespondWorkflowTaskCompleted": 3.0,
+            "RecordActivityTaskHeartbeat": 0.5,
+        },
+        "visibility_writes_per_change": 3.0,
+        "visibility_by_operation": {
+            "UpsertWorkflowExecution": 2.0,
+            "RecordWorkflowExecutionStarted": 1.0,
+        },
+        "visibility_ms_per_change": 45.0,
+    }
+    lines = done.lines(100)
+    assert lines[0].startswith("Temporal frontend requests per change: 3.5 (")
+    assert "UpsertWorkflowExecution 2.00" in lines[1]
+    with pytest.raises(ValueError):
+        done.figures(0)
+
+
+def test_a_server_that_did_not_answer_is_said_so() -> None:
+    url = "http://127.0.0.1:1/metrics"
+    assert server_lines(None, 10, url) == [
+        f"Temporal server operations: unknown ({url} did not answer)"
+    ]
+
+
+def test_scrapes_agree_when_only_the_workers_liveness_moved() -> None:
+    before = ServerOps.from_text(AFTER)
+    assert before.settled_like(ServerOps.from_text(AFTER + "\n" + req(3, "RecordWorkerHeartbeat")))
+    assert not before.settled_like(
+        ServerOps.from_text(AFTER + "\n" + req(1, "StartWorkflowExecution"))
+    )
+    assert not before.settled_like(
+        ServerOps.from_text(AFTER + "\n" + vis(VIS, 1, "UpsertWorkflowExecution"))
+    )

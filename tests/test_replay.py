@@ -24,6 +24,7 @@ from temporalio.service import RPCError
 from temporalio.worker import Replayer, Worker
 
 from nukiflow.client import NukiFlow
+from nukiflow.contracts import search_attributes as sa
 from nukiflow.contracts.access import GrantStatus, GrantTiming
 from nukiflow.contracts.action import ActionName, ActionStatus, lock_workflow_id
 from nukiflow.contracts.auth import AuthFields, AuthPatch, OutcomeStatus
@@ -43,6 +44,7 @@ from nukiflow.plugin import nukiflow_workflows
 from nukiflow.simulator.control import SimulatorControl
 from nukiflow.simulator.settings import Faults
 from nukiflow.temporal.converter import data_converter
+from nukiflow.testing import sim_settings
 from tests.conftest import CODEC_KEYS
 
 HISTORIES = Path(__file__).parent / "histories"
@@ -418,3 +420,62 @@ async def test_fresh_histories_of_the_logic_generation_replay(
         assert (await flow.action(lock, action)).ok
     lock_handle = temporal_client.get_workflow_handle(lock_workflow_id(lock))
     await _check_and_record("lock_actions_logic_2026_11", await lock_handle.fetch_history())
+
+
+def _upserts_by_task(history: WorkflowHistory) -> list[list[set[str]]]:
+    """The search attributes each upsert event of ``history`` set, grouped by the workflow
+    task that upserted them (the server writes the visibility record once per such task)."""
+    tasks: dict[int, list[set[str]]] = {}
+    for event in history.events:
+        if event.HasField("upsert_workflow_search_attributes_event_attributes"):
+            upsert = event.upsert_workflow_search_attributes_event_attributes
+            keys = set(upsert.search_attributes.indexed_fields)
+            tasks.setdefault(upsert.workflow_task_completed_event_id, []).append(keys)
+    return [tasks[task] for task in sorted(tasks)]
+
+
+async def test_fresh_create_histories_showing_the_auth_id_at_the_end_replay(
+    flow: NukiFlow, sim: SimulatorControl, worker: Worker, temporal_client: Client
+) -> None:
+    """A create settled by the listing that found its auth shows the auth id with its end (no
+    upsert of its own while the entity starts: a visibility write nobody could see); one that
+    waits for the lock to apply the new auth shows the id at once, as before."""
+    lock = (await sim.add_lock()).smartlock_id
+    settled = await flow.create_auth(lock, name="listed", code=555711, request_id="e1")
+    assert settled.status is OutcomeStatus.APPLIED
+    handle = temporal_client.get_workflow_handle(create_workflow_id(lock, "e1"))
+    history = await handle.fetch_history()
+    # The markers' upserts in the first task, then the id with the status in the last one
+    # (which closes the run: no visibility write of its own).
+    changes = {"TemporalChangeVersion"}
+    assert _upserts_by_task(history) == [[changes, changes], [{"NukiAuthId", "NukiStatus"}]]
+    shown = (await handle.describe()).typed_search_attributes
+    assert shown.get(sa.AUTH_ID) == settled.auth_id
+    assert shown.get(sa.STATUS) == "in_sync"
+    await _check_and_record("auth_create_auth_id_at_end", history)
+
+    # New auths listed at once, with their operation pending (the lock is offline and holds
+    # the create): the create waits for the lock, showing the new auth's id meanwhile.
+    await sim.set_settings(sim_settings(create_visibility="immediately"))
+    await sim.set_faults(Faults(offline_mode="hold"), lock)
+    await sim.set_online(lock, False)
+    waiting = asyncio.create_task(
+        flow.create_auth(lock, name="waited", code=555712, request_id="e2")
+    )
+    handle = temporal_client.get_workflow_handle(create_workflow_id(lock, "e2"))
+
+    async def shows_its_id() -> bool:
+        try:
+            shown = (await handle.describe()).typed_search_attributes
+        except RPCError:  # not started yet
+            return False
+        return shown.get(sa.AUTH_ID) is not None and shown.get(sa.STATUS) == "applying"
+
+    await _wait_until(shows_its_id, "the waiting create to show its auth id")
+    await sim.set_online(lock, True)
+    waited = await waiting
+    assert waited.status is OutcomeStatus.APPLIED
+    history = await handle.fetch_history()
+    assert _upserts_by_task(history) == [[changes, changes], [{"NukiAuthId"}], [{"NukiStatus"}]]
+    assert (await handle.describe()).typed_search_attributes.get(sa.AUTH_ID) == waited.auth_id
+    await _check_and_record("auth_create_auth_id_at_end_waited", history)

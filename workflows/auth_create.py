@@ -18,6 +18,7 @@ import contextlib
 from datetime import UTC, datetime
 
 from temporalio import workflow
+from temporalio.common import SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
 from temporalio.workflow import ParentClosePolicy
 
@@ -65,6 +66,13 @@ WATCH_PATCH = "create-watch-why-it-waits"
 # Marks runs that take the listing which found the new auth as its read-back when it shows no
 # operation pending (earlier runs always waited and read it again).
 LISTED_PATCH = "create-settled-by-its-listing"
+# Marks runs that show the new auth's id with their end when nothing else happens in between
+# (the listing that found it shows it applied): its own upsert would cost the server a
+# visibility write during the entity's start, an instant nobody sees; an upsert in the task
+# that ends the run is part of its closing record. Runs that wait for the lock to apply the
+# new auth show its id at once, as before. Checked in the run's first task, where the marker's
+# own upsert joins the server's first visibility update of the run.
+AUTH_ID_AT_END_PATCH = "create-auth-id-shown-with-its-end"
 
 
 @workflow.defn(name=AUTH_CREATE_WORKFLOW)
@@ -78,6 +86,10 @@ class AuthCreateWorkflow:
         self._auth_id: str | None = None
         self._step_name = ""
         self._step_since = self._deadline
+        # Whether the search attributes show the auth id already, and whether a settled create
+        # may leave it to the end (AUTH_ID_AT_END_PATCH).
+        self._auth_id_shown = False
+        self._auth_id_at_end = False
 
     @workflow.run
     async def run(self, input: AuthCreateInput) -> AuthOutcome:
@@ -108,6 +120,7 @@ class AuthCreateWorkflow:
             watch = start_watch(
                 request.smartlock_id, None, timing, self._notes, self._show_details, input.account
             )
+        self._auth_id_at_end = logic_version.patched_after(AUTH_ID_AT_END_PATCH)
         try:
             return await self._create(input, deadline)
         finally:
@@ -159,16 +172,17 @@ class AuthCreateWorkflow:
                 summary=f"create auth {request.name!r} on smartlock {request.smartlock_id}",
                 account=input.account,
             )
-            workflow.upsert_search_attributes([sa.AUTH_ID.value_set(created.auth_id)])
+            listed_auth = created.auth
+            applied_in_listing = listed_auth is not None and listed_auth.operation_id is None
+            # Runs since AUTH_ID_AT_END_PATCH record the logic generation in their first task,
+            # so they take LISTED_PATCH's branch below: only the entity's start comes before
+            # their end. Older runs upsert here, before that check, as they did.
             self._auth_id = created.auth_id
+            if not (applied_in_listing and self._auth_id_at_end):
+                self._show_auth_id()
             step = "waiting for the lock to apply the new auth"
             self._step(say.WAITING)
-            listed_auth = created.auth
-            if (
-                listed_auth is not None
-                and listed_auth.operation_id is None
-                and logic_version.since(LISTED_PATCH)
-            ):
+            if listed_auth is not None and applied_in_listing and logic_version.since(LISTED_PATCH):
                 # The listing that found it shows it applied: that listing is the read-back.
                 settled = AwaitAuthResult(auth=listed_auth, reads=0)
             else:
@@ -274,13 +288,16 @@ class AuthCreateWorkflow:
         reads: int = 0,
         reason: str | None = None,
     ) -> AuthOutcome:
+        # In the task that ends the run: part of its closing record, no visibility write of
+        # its own.
         workflow.upsert_search_attributes(
             [
+                *self._auth_id_unshown(auth_id),
                 sa.STATUS.value_set(
                     EntityStatus.IN_SYNC.value
                     if status is OutcomeStatus.APPLIED
                     else EntityStatus.FAILED.value
-                )
+                ),
             ]
         )
         outcome = AuthOutcome(
@@ -308,6 +325,18 @@ class AuthCreateWorkflow:
         return outcome
 
     # -- what the Temporal UI shows ------------------------------------------------------
+
+    def _show_auth_id(self) -> None:
+        assert self._auth_id is not None
+        workflow.upsert_search_attributes([sa.AUTH_ID.value_set(self._auth_id)])
+        self._auth_id_shown = True
+
+    def _auth_id_unshown(self, auth_id: str | None) -> list[SearchAttributeUpdate[str]]:
+        """The auth id's update when the run ends without having shown it (runs since
+        AUTH_ID_AT_END_PATCH only: earlier runs showed it as soon as it was known)."""
+        if auth_id is None or self._auth_id_shown or not self._auth_id_at_end:
+            return []
+        return [sa.AUTH_ID.value_set(auth_id)]
 
     def _step(self, step: str) -> None:
         self._step_name, self._step_since = step, workflow.now()
