@@ -58,6 +58,11 @@ stderr. Keys (always present; null where a part was skipped or a figure unknown)
 - ``server``: null (metrics not scraped), or {``frontend_requests_per_change``,
   ``frontend_by_operation`` {operation: per change}, ``visibility_writes_per_change``,
   ``visibility_by_operation`` {operation: per change}, ``visibility_ms_per_change``}.
+- ``cpu``: CPU time (user plus system, from ``/proc``; null elsewhere) of the dev server and
+  the worker per change of the mixed rollout, beside their CPU time per empty workflow of the
+  Temporal floor: {``server_ms_per_floor_workflow``, ``server_ms_per_change``,
+  ``server_x_floor``, ``worker_ms_per_floor_workflow``, ``worker_ms_per_change``,
+  ``worker_x_floor``, ``both_x_floor``} (``bench.process_cpu``).
 - ``memory``: ``rollout_worker_peak_mib``, ``server_now_mib``, ``server_peak_mib`` (after the
   mixed rollout).
 - ``by_kind``: null, or {``update``|``create``|``delete``: {``changes``, ``seconds``,
@@ -95,6 +100,7 @@ from bench.fleet_parts import (
     bench_main,
     by_op,
     describe_rss,
+    dev_server_pid,
     open_stack,
     peak_rss_mib,
     rate_by_op,
@@ -102,6 +108,7 @@ from bench.fleet_parts import (
     server_rss_mib,
     temporal_floor,
 )
+from bench.process_cpu import IDLE_SECONDS, CpuMark, CpuSpent, IdleRate, cpu_figures, cpu_line
 from bench.rollout_parts import RolloutRun, Shape, measure_rollout
 from bench.server_metrics import server_lines
 from nukiflow.client import NukiFlow
@@ -151,6 +158,12 @@ async def rollout_part(
     )
     physical = shape.per_lock * args.device_delay
     async with stack.worker(MODULE, task_queue, settings) as process:
+        # What the server and the idle worker burn doing nothing, taken off every window.
+        server_pid = dev_server_pid()
+        quiet = CpuMark.take(server_pid, process.pid)
+        await asyncio.sleep(IDLE_SECONDS)
+        floor_cpu = CpuMark.take(server_pid, process.pid)
+        idle = IdleRate.between(quiet, floor_cpu)
         floor = await temporal_floor(stack.client, task_queue, changes)
         say(
             f"  physical floor (busiest lock: {shape.per_lock} operations x "
@@ -165,8 +178,12 @@ async def rollout_part(
             shape=shape,
             max_in_flight=args.max_in_flight,
             metrics_url=stack.metrics_url,
+            worker_pid=process.pid,
         )
         worker_peak, server_mem = peak_rss_mib(process.pid), server_rss_mib()
+        # The floor's CPU runs until the rollout's start (once the server's work settled).
+        cpu_floor = CpuSpent.between(floor_cpu, done.cpu_start, changes, idle)
+        cpu_change = CpuSpent.between(done.cpu_start, done.cpu_end, changes, idle)
         wall, history = done.seconds, done.history
         say(
             f"  wall time {wall:.1f} s = {wall / physical:.2f}x the physical floor, "
@@ -187,6 +204,7 @@ async def rollout_part(
         say(f"  activities per change by type: {rate_by_op(history.activities, changes)}")
         for line in server_lines(done.server, changes, stack.metrics_url):
             say("  " + line)
+        say("  " + cpu_line(cpu_floor, cpu_change))
         say(
             "  worker peak memory (VmHWM): "
             + ("unknown" if worker_peak is None else f"{worker_peak:.0f} MiB")
@@ -218,6 +236,7 @@ async def rollout_part(
             },
             activities_by_type=per_change(history.activities, changes),
             server=None if done.server is None else done.server.figures(changes),
+            cpu=cpu_figures(cpu_floor, cpu_change),
             memory={
                 "rollout_worker_peak_mib": mib(worker_peak),
                 "server_now_mib": None if server_mem is None else round(server_mem[0]),
@@ -382,6 +401,7 @@ async def run(args: argparse.Namespace) -> None:
         "history_events": None,
         "activities_by_type": None,
         "server": None,
+        "cpu": None,
         "memory": None,
         "by_kind": None,
         "entities": None,

@@ -37,12 +37,14 @@ from bench.fleet_parts import (
     bench_main,
     by_op,
     describe_rss,
+    dev_server_pid,
     open_stack,
     peak_rss_mib,
     rate_by_op,
     server_rss_mib,
     temporal_floor,
 )
+from bench.process_cpu import IDLE_SECONDS, CpuMark, CpuSpent, IdleRate, cpu_figures, cpu_line
 from bench.rollout_parts import Shape, check, measure_rollout, seed
 from bench.server_metrics import server_lines
 from nukiflow.activities.nuki_client import NukiClient
@@ -132,6 +134,12 @@ async def run(args: argparse.Namespace) -> None:
         )
 
         # 1. The Temporal floor on this server and worker.
+        # What the server and the idle worker burn doing nothing, taken off every window.
+        server_pid = dev_server_pid()
+        quiet = CpuMark.take(server_pid, process.pid)
+        await asyncio.sleep(IDLE_SECONDS)
+        floor_cpu = CpuMark.take(server_pid, process.pid)
+        idle = IdleRate.between(quiet, floor_cpu)
         floor = await temporal_floor(stack.client, task_queue, changes)
         print(
             f"Temporal floor ({changes} empty workflows, same server and worker): "
@@ -148,8 +156,12 @@ async def run(args: argparse.Namespace) -> None:
             shape=shape,
             max_in_flight=args.max_in_flight,
             metrics_url=stack.metrics_url,
+            worker_pid=process.pid,
         )
         rss = peak_rss_mib(process.pid)
+        # The floor's CPU runs until the rollout's start (once the server's work settled).
+        cpu_floor = CpuSpent.between(floor_cpu, done.cpu_start, changes, idle)
+        cpu_change = CpuSpent.between(done.cpu_start, done.cpu_end, changes, idle)
         wall, requests = done.seconds, len(done.requests)
         print(
             f"nukiflow rollout: {wall:.1f} s = {wall / physical:.2f}x the physical floor, "
@@ -175,6 +187,7 @@ async def run(args: argparse.Namespace) -> None:
         print(f"  activities per change by type: {rate_by_op(done.history.activities, changes)}")
         for line in server_lines(done.server, changes, stack.metrics_url):
             print("  " + line, flush=True)
+        print("  " + cpu_line(cpu_floor, cpu_change), flush=True)
         print(f"  dev server memory (VmRSS, VmHWM): {describe_rss(server_rss_mib())}", flush=True)
         print(
             "  worker peak memory (VmHWM): " + (f"{rss:.0f} MiB" if rss is not None else "unknown"),
@@ -197,6 +210,7 @@ async def run(args: argparse.Namespace) -> None:
                     "history_events_per_change": round(done.history.total / changes, 1),
                     "worker_peak_mib": None if rss is None else round(rss),
                     "server": None if done.server is None else done.server.figures(changes),
+                    "cpu": cpu_figures(cpu_floor, cpu_change),
                 }
             ),
             flush=True,

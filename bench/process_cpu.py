@@ -4,13 +4,19 @@ Wall-clock ratios swing with whatever else the machine runs; the CPU time each p
 on one change, beside the CPU time it spent on one empty workflow of the Temporal floor, moves
 far less (it is what a busy machine cannot take away, only delay). Both are read from
 ``/proc/<pid>/stat`` (user plus system time of every thread), so they are Linux only: elsewhere
-the figures are left out.
+the figures are left out. What each process burns while idle (its timers, the server's own
+housekeeping), measured over a quiet moment before the floor, is taken off every window: a
+window that waits on device delays would otherwise count that idling as work.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
+
+# How long the benchmarks watch the processes idle before the floor.
+IDLE_SECONDS = 2.0
 
 _TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
@@ -35,14 +41,36 @@ def parse_stat(text: str) -> float:
 
 @dataclass(frozen=True)
 class CpuMark:
-    """CPU seconds of the server and the worker at one instant."""
+    """CPU seconds of the server and the worker at one instant (``at``: monotonic seconds)."""
 
     server: float | None
     worker: float | None
+    at: float = 0.0
 
     @classmethod
     def take(cls, server_pid: int | None, worker_pid: int | None) -> CpuMark:
-        return cls(cpu_seconds(server_pid), cpu_seconds(worker_pid))
+        return cls(cpu_seconds(server_pid), cpu_seconds(worker_pid), time.monotonic())
+
+    @classmethod
+    def unknown(cls) -> CpuMark:
+        return cls(None, None)
+
+
+@dataclass(frozen=True)
+class IdleRate:
+    """CPU seconds per second each process burns while idle."""
+
+    server: float = 0.0
+    worker: float = 0.0
+
+    @classmethod
+    def between(cls, start: CpuMark, end: CpuMark) -> IdleRate:
+        seconds = end.at - start.at
+
+        def rate(a: float | None, b: float | None) -> float:
+            return 0.0 if a is None or b is None or seconds <= 0 else max(0.0, b - a) / seconds
+
+        return cls(rate(start.server, end.server), rate(start.worker, end.worker))
 
 
 @dataclass(frozen=True)
@@ -53,11 +81,21 @@ class CpuSpent:
     worker_ms: float | None
 
     @classmethod
-    def between(cls, start: CpuMark, end: CpuMark, units: int) -> CpuSpent:
-        def per(a: float | None, b: float | None) -> float | None:
-            return None if a is None or b is None or units <= 0 else (b - a) * 1000 / units
+    def between(
+        cls, start: CpuMark, end: CpuMark, units: int, idle: IdleRate | None = None
+    ) -> CpuSpent:
+        """Per unit of ``units``, less what the processes burn idle over the window."""
+        idle = idle or IdleRate()
+        seconds = max(0.0, end.at - start.at)
 
-        return cls(per(start.server, end.server), per(start.worker, end.worker))
+        def per(a: float | None, b: float | None, idling: float) -> float | None:
+            if a is None or b is None or units <= 0:
+                return None
+            return max(0.0, b - a - idling * seconds) * 1000 / units
+
+        return cls(
+            per(start.server, end.server, idle.server), per(start.worker, end.worker, idle.worker)
+        )
 
     @property
     def both_ms(self) -> float | None:

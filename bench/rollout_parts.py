@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from temporalio.client import Client
 
-from bench.fleet_parts import HistoryCount, codes, history_events, started_since
+from bench.fleet_parts import HistoryCount, codes, dev_server_pid, history_events, started_since
+from bench.process_cpu import CpuMark
 from bench.server_metrics import ServerOps, scrape_settled
 from nukiflow.contracts.auth import AuthFields, AuthPatch
 from nukiflow.contracts.rollout import RolloutItem, RolloutOp, RolloutOptions, RolloutPlan
@@ -127,6 +128,10 @@ class RolloutRun:
     history: HistoryCount
     # What the Temporal server did meanwhile (None: its metrics were not scraped).
     server: ServerOps | None = None
+    # CPU time of the server and the worker when the rollout started, and once the server's
+    # work for it had settled.
+    cpu_start: CpuMark = field(default_factory=CpuMark.unknown)
+    cpu_end: CpuMark = field(default_factory=CpuMark.unknown)
 
     @property
     def writes(self) -> int:
@@ -146,6 +151,7 @@ async def measure_rollout(
     shape: Shape,
     max_in_flight: int,
     metrics_url: str | None = None,
+    worker_pid: int | None = None,
 ) -> RolloutRun:
     """Seed fresh locks, run the plan as one rollout and count what it cost.
 
@@ -159,6 +165,8 @@ async def measure_rollout(
     fleet = Fleet(client, task_queue=task_queue)
     options = RolloutOptions(max_in_flight=max_in_flight)
     before = await scrape_settled(metrics_url)
+    server_pid = dev_server_pid()
+    cpu_start = CpuMark.take(server_pid, worker_pid)
     started = time.monotonic()
     rollout = await fleet.apply_rollout(
         RolloutPlan(name=f"bench {uuid.uuid4().hex[:6]}", items=items, options=options)
@@ -166,6 +174,7 @@ async def measure_rollout(
     report = await rollout.result()
     seconds = time.monotonic() - started
     after = await scrape_settled(metrics_url)
+    cpu_end = CpuMark.take(server_pid, worker_pid)
     records = await sim.requests()
     held = await check(sim, expected)
     history = await history_events(client, started_since(task_queue, since))
@@ -179,4 +188,6 @@ async def measure_rollout(
         requests=records,
         history=history,
         server=None if before is None or after is None else after.since(before),
+        cpu_start=cpu_start,
+        cpu_end=cpu_end,
     )

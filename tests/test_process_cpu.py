@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import os
 
-from bench.process_cpu import CpuMark, CpuSpent, cpu_figures, cpu_line, cpu_seconds, parse_stat
+from bench.process_cpu import (
+    CpuMark,
+    CpuSpent,
+    IdleRate,
+    cpu_figures,
+    cpu_line,
+    cpu_seconds,
+    parse_stat,
+)
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -56,3 +64,18 @@ def test_an_unreadable_process_leaves_the_figures_out() -> None:
     assert cpu_figures(floor, change)["both_x_floor"] is None
     assert cpu_line(floor, change) == "CPU per change: unknown (no /proc here)"
     assert CpuSpent.between(CpuMark(1.0, 1.0), CpuMark(2.0, 2.0), 0).server_ms is None
+
+
+def test_what_the_processes_burn_idle_is_taken_off_each_window() -> None:
+    idle = IdleRate.between(CpuMark(1.0, 1.0, at=0.0), CpuMark(1.1, 1.02, at=2.0))
+    assert (round(idle.server, 3), round(idle.worker, 3)) == (0.05, 0.01)
+    # 10 s of waiting on devices with 1.5 s of server CPU: 0.5 s of it was idling.
+    spent = CpuSpent.between(CpuMark(5.0, 5.0, at=100.0), CpuMark(6.5, 5.3, at=110.0), 100, idle)
+    assert spent.server_ms is not None and spent.worker_ms is not None
+    assert round(spent.server_ms, 6) == 10.0
+    assert round(spent.worker_ms, 6) == 2.0
+    # Never below nothing (a window shorter than a clock tick).
+    assert (
+        CpuSpent.between(CpuMark(5.0, 5.0, at=0.0), CpuMark(5.0, 5.0, at=1.0), 1, idle).server_ms
+        == 0
+    )
