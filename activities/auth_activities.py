@@ -79,14 +79,7 @@ class AuthActivities:
     @activity.defn(name=LIST_AUTH_IDS_ACTIVITY)
     async def list_auth_ids(self, input: ListAuthIdsInput) -> ListAuthIdsResult:
         """The ids of the lock's auths (the snapshot a create is told apart from); the listing
-        is kept for the base reads of changes to the lock's other auths. With
-        ``listed_within_seconds`` a kept listing that recent, showing every auth this worker
-        created on the lock, answers instead (:meth:`LockListings.snapshot`)."""
-        age = input.listed_within_seconds
-        if age is not None and age > 0:
-            ids = self._listings.snapshot(input.smartlock_id, max_age=age)
-            if ids is not None:
-                return ListAuthIdsResult(ids=list(ids), requested=False)
+        is kept for the base reads of changes to the lock's other auths."""
         try:
             auths = await self._listings.list(input.smartlock_id)
         except NukiError as exc:
@@ -194,15 +187,7 @@ class AuthActivities:
     async def create_auth(self, input: CreateAuthInput) -> CreateAuthResult:
         """Create the auth exactly once, although Nuki's create returns no id (see
         :mod:`activities.auth_create_attempt`)."""
-        lock_id, found = input.smartlock_id, None
-        # Under way, it keeps every kept listing of the lock from serving a create's snapshot;
-        # once ended, the listing that found its auth may.
-        self._listings.create_started(lock_id)
-        try:
-            created = await create_once(self._client, input, self._pace, self._listings.list)
-            found = created.auth_id
-        finally:
-            self._listings.create_ended(lock_id, found)
+        created = await create_once(self._client, input, self._pace, self._listings.list)
         # Its listings are kept for the lock's other auths; the new one is read as written.
-        self._listings.wrote(lock_id, created.auth_id)
+        self._listings.wrote(input.smartlock_id, created.auth_id)
         return created

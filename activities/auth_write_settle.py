@@ -76,7 +76,7 @@ async def send_auth_write(
 ) -> None:
     """Send the full auth (or the delete), as attempt ``attempt`` of this write; ``list_auths``
     lists the lock's auths for a delete's gone-check (default ``client.list_auths``; the
-    activities' keeps the listing for base reads and snapshots, :mod:`activities.lock_listings`).
+    activities' keep the listing for base reads, :mod:`activities.lock_listings`).
 
     Raises the Nuki client's error, ``LockOffline`` (retryable: the lock is checked before a
     rewrite or a retry) or ``DeadlinePassed`` (final: nothing is sent after the deadline).

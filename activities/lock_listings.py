@@ -28,25 +28,12 @@ used where it would be older than what this worker knows:
   final); a 404 (the lock not found) or a listing not understood leaves the decision to the
   caller's own ``GET``.
 
-The entity's base read uses it (``ReadAuthInput.listed_within_seconds``), and so does a
-create's snapshot (``ListAuthIdsInput.listed_within_seconds``, :meth:`LockListings.snapshot`):
-the ids of the auths on the lock before the create, none of which is ever taken for the new
-one. A snapshot needs only the listing's ids, and it is served from a kept listing only when
-that listing shows every auth this worker created on the lock: no create of this worker to the
-lock is under way, and the listing was sent after each one that ended (the listing that found
-its auth, or the end of a create that found none). Deletes and updates since change nothing a
-snapshot needs (a deleted id in it only excludes an id that cannot come back). What an older
-snapshot can miss is an auth made elsewhere (the Nuki app, another worker) with the same type
-and name (and code) between the listing and the create: the snapshot is already that old
-when the create's attempts retry (a ``423``, an offline lock: minutes to hours, with the
-snapshot recorded at the start), so the age adds at most ``max_age`` to a window that exists
-already, as for a base. Reads after a write, waits, looks and drift checks always ``GET``.
-
-What it does not cover: the listing lives in this worker's memory, so workers of one
-deployment do not share their listings (each shares among the changes it runs). Bounded: at
-most ``MAX_LOCKS`` locks (least recently used first out), and nothing older than
-``MAX_AGE_SECONDS`` is ever served (larger ages are capped). Keypad codes in the listing stay
-in memory for that long and are never logged.
+Only the entity's base read uses it (``ReadAuthInput.listed_within_seconds``); reads after a
+write, waits, looks and drift checks always ``GET``. What it does not cover: the listing lives
+in this worker's memory, so workers of one deployment do not share their listings (each shares
+among the changes it runs). Bounded: at most ``MAX_LOCKS`` locks (least recently used first
+out), and nothing older than ``MAX_AGE_SECONDS`` is ever served (larger ages are capped).
+Keypad codes in the listing stay in memory for that long and are never logged.
 """
 
 from __future__ import annotations
@@ -87,9 +74,6 @@ class _Lock:
     fetching: asyncio.Task[_Listing] | None = None
     # Auth id -> when this worker's last write request to it ended (sent, answered or failed).
     written: dict[str, float] = field(default_factory=dict)
-    # Listings sent before this may miss an auth this worker created on the lock: they serve
-    # no create's snapshot.
-    created_by: float | None = None
 
 
 class LockListings:
@@ -107,9 +91,6 @@ class LockListings:
         self._clock = clock
         self._max_locks = max_locks
         self._locks: OrderedDict[int, _Lock] = OrderedDict()
-        # This worker's creates under way, per lock (kept apart from the records, which may be
-        # forgotten: a create under way must never be).
-        self._creating: dict[int, int] = {}
 
     async def listed(
         self, smartlock_id: int, auth_id: str, *, max_age: float
@@ -144,45 +125,6 @@ class LockListings:
         auths = await self._list_auths(smartlock_id)
         self._keep(record, _Listing(sent_at, {auth.id: auth for auth in auths}))
         return auths
-
-    def snapshot(self, smartlock_id: int, *, max_age: float) -> tuple[str, ...] | None:
-        """The ids of the lock's auths as a kept listing sent at most ``max_age`` seconds ago
-        shows them, when it shows every auth this worker created on the lock (see the module
-        docstring); ``None``: the caller lists the lock itself (:meth:`list`)."""
-        record = self._locks.get(smartlock_id)
-        if record is None or record.listing is None or self._creating.get(smartlock_id):
-            return None
-        listing = record.listing
-        if listing.sent_at < record.since:
-            return None
-        if record.created_by is not None and listing.sent_at < record.created_by:
-            return None  # may miss an auth a create of this worker made
-        if self._clock() - listing.sent_at > min(max_age, MAX_AGE_SECONDS):
-            return None
-        self._locks.move_to_end(smartlock_id)
-        return tuple(listing.auths)
-
-    def create_started(self, smartlock_id: int) -> None:
-        """A create of this worker to the lock starts: no listing serves a snapshot until it
-        ends (its auth may appear at any time)."""
-        self._creating[smartlock_id] = self._creating.get(smartlock_id, 0) + 1
-
-    def create_ended(self, smartlock_id: int, auth_id: str | None) -> None:
-        """That create ended, having found its auth ``auth_id`` (None: found none, or failed):
-        only listings that show it serve snapshots from now on, the kept one if it does
-        (it found the auth), else those sent from now."""
-        left = self._creating.get(smartlock_id, 0) - 1
-        if left > 0:
-            self._creating[smartlock_id] = left
-        else:
-            self._creating.pop(smartlock_id, None)
-        record = self._record(smartlock_id)
-        by = self._clock()
-        listing = record.listing
-        if auth_id is not None and listing is not None and auth_id in listing.auths:
-            by = max(listing.sent_at, record.since)
-        if record.created_by is None or record.created_by < by:
-            record.created_by = by
 
     def wrote(self, smartlock_id: int, auth_id: str) -> None:
         """A write request to the auth ended now (whatever its answer): listings sent before

@@ -159,10 +159,9 @@ class Settings(BaseSettings):
         default=DEFAULT_DEADLINE_SECONDS, gt=0, le=MAX_DEADLINE_SECONDS, allow_inf_nan=False
     )
     max_rewrites: int = Field(default=3, ge=0, le=20)
-    # How old a listing of the lock a worker fetched may be to answer a change's base read or
-    # a create's snapshot (see README, Base reads, and Create); 0: every base read is its own
-    # GET and every create lists the lock first. Travels in the timing of the workflows a
-    # caller starts.
+    # How old a listing of the lock a worker fetched may be to answer a change's base read (see
+    # README, Base reads); 0: every base read is its own GET. Travels in the timing of the
+    # workflows a caller starts.
     base_read_max_age_seconds: float = Field(
         default=30.0, ge=0, le=MAX_BASE_READ_AGE_SECONDS, allow_inf_nan=False
     )

@@ -226,3 +226,34 @@ def test_the_setting_travels_in_the_timing_of_the_workflows_a_caller_starts(
         monkeypatch.setenv("NUKIFLOW_BASE_READ_MAX_AGE_SECONDS", wrong)
         with pytest.raises(ValidationError, match="base_read_max_age_seconds"):
             Settings(_env_file=None)
+
+
+async def test_a_deletes_gone_check_listing_answers_the_base_reads_that_follow(
+    nuki: NukiClient, sim: SimulatorControl
+) -> None:
+    """A delete answered 404 after an accepted earlier write of it is checked against a
+    listing of the lock; that listing is kept: another auth's base read costs no request."""
+    activities = AuthActivities(nuki)
+    lock = (await sim.add_lock()).smartlock_id
+    gone, kept = [await sim.add_auth(lock, name=f"guest {i}", code=545451 + i) for i in range(2)]
+    await sim.delete_device_auth(lock, gone.id)
+    await sim.clear_requests()
+
+    delete = WriteAuthInput(
+        smartlock_id=lock,
+        auth_id=gone.id,
+        desired=None,
+        not_after=datetime.now(UTC) + timedelta(minutes=5),
+        after_accepted_write=True,
+    )
+    await ActivityEnvironment().run(activities.write_auth, delete)
+    assert await requests_by_path(sim) == {
+        f"{listing_path(lock)}/{gone.id}": ["DELETE 404"],
+        listing_path(lock): ["GET 200"],
+    }
+    await sim.clear_requests()
+    base = ReadAuthInput(
+        smartlock_id=lock, auth_id=kept.id, listed_within_seconds=MAX_BASE_READ_AGE_SECONDS
+    )
+    assert (await activities.read_auth(base)).auth == kept
+    assert await sim.requests() == []

@@ -214,18 +214,12 @@ def start_await_auth(
 
 
 async def list_auth_ids(
-    smartlock_id: int,
-    timing: WorkflowTiming,
-    *,
-    deadline: datetime,
-    account: str | None = None,
-    listed_within: float | None = None,
+    smartlock_id: int, timing: WorkflowTiming, *, deadline: datetime, account: str | None = None
 ) -> ListAuthIdsResult:
-    """The ids of the lock's auths (the snapshot a create is told apart from);
-    ``listed_within``: a listing of the lock the worker kept that recent may answer."""
+    """The ids of the lock's auths (the snapshot a create is told apart from)."""
     result: ListAuthIdsResult = await workflow.execute_activity(
         LIST_AUTH_IDS_ACTIVITY,
-        ListAuthIdsInput(smartlock_id=smartlock_id, listed_within_seconds=listed_within),
+        ListAuthIdsInput(smartlock_id=smartlock_id),
         result_type=ListAuthIdsResult,
         task_queue=activity_queue(account),
         start_to_close_timeout=policy.call_timeout(timing),

@@ -6,10 +6,7 @@ the create activity looks for the auth before and after creating it (see
 :mod:`activities.auth_create_attempt` for the cadence: a lost create is
 sent again one fast window after it went out, an offline lock is waited for like a write).
 The lock's auths are listed once before the first attempt and that snapshot is kept in history:
-an auth that was there before is never taken for the new one, however well it matches. A
-listing of the lock the worker kept may stand in for that listing, within the timing's
-``base_read_max_age_seconds`` and only when it shows every auth that worker created on the
-lock (see :mod:`activities.lock_listings`).
+an auth that was there before is never taken for the new one, however well it matches.
 """
 
 from __future__ import annotations
@@ -137,18 +134,10 @@ class AuthCreateWorkflow:
             # Runs started before the snapshot existed go on without it (replay-safe).
             if logic_version.since(SNAPSHOT_PATCH):
                 step = "listing the lock's auths before creating"
-                # A listing the worker kept may answer (the same age as a base read's): only
-                # the activity's input changes, no command, so a run replaying this code
-                # schedules what it recorded (no patch needed).
-                age = timing.base_read_max_age_seconds
                 listed = await calls.list_auth_ids(
-                    request.smartlock_id,
-                    timing,
-                    deadline=deadline,
-                    account=input.account,
-                    listed_within=age if age > 0 else None,
+                    request.smartlock_id, timing, deadline=deadline, account=input.account
                 )
-                existing_ids, snapshot_reads = listed.ids, 1 if listed.requested else 0
+                existing_ids, snapshot_reads = listed.ids, 1
             step = "creating the auth"
             self._step(say.CREATING)
             if deadline <= workflow.now():

@@ -163,17 +163,10 @@ class ReadWriteSettleAuthResult(BaseModel):
 
 class ListAuthIdsInput(BaseModel):
     smartlock_id: int
-    # A listing of the lock the worker kept, sent at most this many seconds ago and showing
-    # every auth that worker created on the lock, may answer (see activities.lock_listings).
-    # None (and inputs recorded before the field existed): the lock is listed now.
-    listed_within_seconds: float | None = None
 
 
 class ListAuthIdsResult(BaseModel):
     ids: list[str]
-    # False: a kept listing answered, no request was sent (results recorded before the field
-    # existed were all listed).
-    requested: bool = True
 
 
 class CreateAuthInput(BaseModel):

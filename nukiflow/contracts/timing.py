@@ -44,9 +44,7 @@ class WorkflowTiming(BaseModel):
     retry: RetryTiming = Field(default_factory=RetryTiming)
     # How old a listing of the lock the worker fetched may be to answer a change's base read
     # (the auth as Nuki holds it before the first change: it supplies the fields the change
-    # does not set) or a create's snapshot of the lock's auth ids (only a listing that shows
-    # every auth that worker created on the lock); 0: every base read is its own GET and
-    # every create lists the lock first. See README "Base reads" and "Create is idempotent".
+    # does not set); 0: every base read is its own GET. See README "Base reads".
     base_read_max_age_seconds: float = Field(
         default=30.0, ge=0, le=MAX_BASE_READ_AGE_SECONDS, allow_inf_nan=False
     )
