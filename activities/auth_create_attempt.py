@@ -36,7 +36,7 @@ from nukiflow.activities.failures import (
     pending,
     to_application_error,
 )
-from nukiflow.activities.heartbeats import heartbeat_when_due
+from nukiflow.activities.heartbeats import heartbeat_timeout_of, heartbeat_when_due, keep_alive
 from nukiflow.activities.lock_listings import ListAuths
 from nukiflow.activities.nuki_client import NukiClient
 from nukiflow.activities.nuki_errors import (
@@ -126,9 +126,14 @@ async def create_once(
             window_from=info.current_attempt_scheduled_time.timestamp(),
             unaccounted=True,
         )
+    carried = progress
+    timeout = heartbeat_timeout_of(input.timing.heartbeat_timeout_seconds)
     try:
         attempt = _CreateAttempt(client, input, progress, pace, list_auths or client.list_auths)
-        return await attempt.run(info.attempt)
+        # The create's call and listings may hang up to the client's timeout between the
+        # attempt's own heartbeats.
+        async with keep_alive(timeout, lambda: (carried.model_dump(),)):
+            return await attempt.run(info.attempt)
     except BaseException:
         # The attempt's last word: the next attempt trusts it (see CreateProgress.carried).
         progress.final = True

@@ -16,6 +16,11 @@ the SDK's usual 0.2x. Time is counted from the attempt's start as the server rec
 is not given more time than it has; the worker's clock must agree with the server's within a
 small part of the timeout (NTP does).
 
+Between a loop's own calls an attempt may wait longer than that (a request hanging up to the
+HTTP client's timeout, a ``Retry-After`` sleep), so the activities that pace their heartbeats
+run under :func:`keep_alive` too: a task beside the attempt that heartbeats whenever one is
+due, with the attempt's current details, for as long as the attempt runs.
+
 The trade: cancellation reaches an activity only with the answer to a heartbeat, so an attempt
 learns it was cancelled at its first heartbeat, after half its heartbeat timeout (before: a
 third), and every 0.8x the timeout after that, as before. A heartbeat's details (progress
@@ -28,7 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -87,3 +92,34 @@ async def heartbeat_through(call: Awaitable[T], timeout_seconds: float, *details
             task.cancel()
             with contextlib.suppress(BaseException):
                 await task
+
+
+def heartbeat_timeout_of(fallback: float) -> float:
+    """This attempt's heartbeat timeout in seconds as it was scheduled (``fallback`` when it
+    was scheduled without one)."""
+    timeout = activity.info().heartbeat_timeout
+    return timeout.total_seconds() if timeout else fallback
+
+
+@contextlib.asynccontextmanager
+async def keep_alive(
+    timeout_seconds: float, details: Callable[[], tuple[Any, ...]] = tuple
+) -> AsyncIterator[None]:
+    """While the block runs, heartbeat whenever one is due (the first once half the timeout has
+    passed, then every third of it; the SDK throttles), with ``details()`` as they are then:
+    no wait inside the block can outlast the heartbeat timeout, and nothing is sent for an
+    attempt that ends in its first half-timeout."""
+    every = max(timeout_seconds / 3, 0.1)
+
+    async def beat() -> None:
+        while True:
+            await asyncio.sleep(heartbeat_wait(timeout_seconds, every))
+            heartbeat_when_due(timeout_seconds, *details())
+
+    task = asyncio.create_task(beat())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

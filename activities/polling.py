@@ -24,7 +24,13 @@ from pydantic import BaseModel
 from temporalio import activity
 
 from nukiflow.activities.failures import pending
-from nukiflow.activities.heartbeats import heartbeat_through, heartbeat_wait, heartbeat_when_due
+from nukiflow.activities.heartbeats import (
+    heartbeat_through,
+    heartbeat_timeout_of,
+    heartbeat_wait,
+    heartbeat_when_due,
+    keep_alive,
+)
 from nukiflow.activities.nuki_errors import NukiError, NukiRateLimitedError
 from nukiflow.contracts.timing import PollTiming
 
@@ -80,6 +86,23 @@ async def poll_until(
     has timed no lock yet learns it from the first lock that settles).
     """
     progress = _progress()
+    # A Retry-After sleep (or a hanging read) between the loop's own heartbeats must not
+    # outlast the heartbeat timeout either.
+    timeout = heartbeat_timeout_of(timing.heartbeat_timeout_seconds)
+    async with keep_alive(timeout, lambda: (progress.model_dump(),)):
+        return await _poll(read, done, timing, what, progress, first_pause, on_settled, pause)
+
+
+async def _poll(
+    read: Callable[[], Awaitable[T]],
+    done: Callable[[T], bool],
+    timing: PollTiming,
+    what: str,
+    progress: PollProgress,
+    first_pause: float,
+    on_settled: Callable[[float, bool], None] | None,
+    pause: Callable[[], float] | None,
+) -> tuple[T, int]:
     first = activity.info().attempt == 1
     window = timing.fast_window_seconds if first else 0.0
     interval = timing.fast_first_interval_seconds

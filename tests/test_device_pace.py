@@ -9,44 +9,53 @@ from types import SimpleNamespace
 import pytest
 from temporalio.testing import ActivityEnvironment
 
-from nukiflow.activities import polling
+from nukiflow.activities import device_pace, polling
 from nukiflow.activities.device_pace import MAX_LOCKS, SHRINK, DevicePace
 from nukiflow.contracts.timing import PollTiming
 
+NOW = 1000.0
 
-def test_an_unknown_lock_of_an_unknown_fleet_is_read_after_the_cold_pause() -> None:
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pace's clock stands still at ``NOW``: pauses come out exact, however slowly the
+    test runs."""
+    monkeypatch.setattr(device_pace, "time", SimpleNamespace(monotonic=lambda: NOW))
+
+
+def test_an_unknown_lock_of_an_unknown_fleet_is_read_after_the_cold_pause(clock: None) -> None:
     pace = DevicePace()
-    assert pace.first_pause(1, time.monotonic(), 20.0) == 0.0
-    since = time.monotonic() - 0.1
-    assert pace.first_pause(1, since, 20.0, cold=0.25) == pytest.approx(0.15, abs=0.05)
-    assert pace.first_pause(1, since - 1.0, 20.0, cold=0.25) == 0.0
+    assert pace.first_pause(1, NOW, 20.0) == 0.0
+    assert pace.first_pause(1, NOW - 0.1, 20.0, cold=0.25) == pytest.approx(0.15)
+    assert pace.first_pause(1, NOW - 1.1, 20.0, cold=0.25) == 0.0
     assert pace.written_at(1, "a") is None
 
 
-def test_the_first_read_waits_for_the_time_the_lock_took_minus_what_passed() -> None:
+def test_the_first_read_waits_for_the_time_the_lock_took_minus_what_passed(clock: None) -> None:
     pace = DevicePace()
-    since = time.monotonic() - 0.5
+    since = NOW - 0.5
     pace.settled(1, since, first_read=False, at=since + 2.0)
-    assert pace.first_pause(1, since, 20.0) == pytest.approx(1.5, abs=0.05)
+    assert pace.first_pause(1, since, 20.0) == pytest.approx(1.5)
     # Never more than half the fast window: the fast polls keep the rest.
-    assert pace.first_pause(1, time.monotonic(), 2.0) == pytest.approx(1.0, abs=0.05)
+    assert pace.first_pause(1, NOW, 2.0) == pytest.approx(1.0)
 
 
-def test_a_first_read_that_finds_it_done_shortens_the_next_pause_a_miss_lengthens_it() -> None:
+def test_a_first_read_that_finds_it_done_shortens_the_next_pause_a_miss_lengthens_it(
+    clock: None,
+) -> None:
     pace = DevicePace()
-    base = time.monotonic()
+    base = NOW
     pace.settled(1, base, first_read=False, at=base + 2.0)
     pace.settled(1, base, first_read=True, at=base + 2.0)
-    assert pace.first_pause(1, time.monotonic(), 20.0) == pytest.approx(2.0 * SHRINK, abs=0.05)
+    assert pace.first_pause(1, NOW, 20.0) == pytest.approx(2.0 * SHRINK)
     pace.settled(1, base, first_read=False, at=base + 3.0)
-    assert pace.first_pause(1, time.monotonic(), 20.0) == pytest.approx(3.0, abs=0.05)
+    assert pace.first_pause(1, NOW, 20.0) == pytest.approx(3.0)
 
 
-def test_a_lock_not_seen_yet_starts_from_the_others() -> None:
+def test_a_lock_not_seen_yet_starts_from_the_others(clock: None) -> None:
     pace = DevicePace()
-    base = time.monotonic()
-    pace.settled(1, base, first_read=False, at=base + 1.0)
-    assert pace.first_pause(2, time.monotonic(), 20.0) == pytest.approx(1.0, abs=0.05)
+    pace.settled(1, NOW, first_read=False, at=NOW + 1.0)
+    assert pace.first_pause(2, NOW, 20.0) == pytest.approx(1.0)
 
 
 def test_memory_is_bounded() -> None:

@@ -20,6 +20,7 @@ from nukiflow.activities.heartbeats import (
     heartbeat_through,
     heartbeat_wait,
     heartbeat_when_due,
+    keep_alive,
 )
 from nukiflow.activities.polling import pause_heartbeating
 from nukiflow.contracts.timing import PollTiming
@@ -123,3 +124,33 @@ async def test_a_hanging_request_does_not_hold_back_the_heartbeat_due() -> None:
     # Half of 0.3 s passed long ago: the wait is a third of the timeout, then it heartbeats.
     assert await env.run(heartbeat_through, hanging_read(), 0.3, {"reads": 2}) == "read"
     assert beats[0] == ({"reads": 2},)
+
+
+async def test_keep_alive_heartbeats_through_a_wait_the_loop_cannot_see() -> None:
+    """A sleep (a Retry-After) or a hanging call between a loop's own heartbeats: the task
+    beside the attempt sends the heartbeat when due, with the details as they are then."""
+    env, beats = env_started(timedelta(hours=1))
+    beaten = asyncio.Event()
+    env.on_heartbeat = lambda *details: (beats.append(details), beaten.set())
+    progress = {"reads": 1}
+
+    async def attempt() -> None:
+        async with keep_alive(0.3, lambda: (dict(progress),)):
+            progress["reads"] = 2
+            # Stands for a wait of unknown length that the attempt's own loop cannot break.
+            await asyncio.wait_for(beaten.wait(), timeout=60)
+
+    await env.run(attempt)
+    assert beats[0] == ({"reads": 2},)
+
+
+async def test_keep_alive_sends_nothing_for_an_attempt_ending_in_its_first_half() -> None:
+    env, beats = env_started(timedelta(0))
+
+    async def attempt() -> str:
+        async with keep_alive(3600):
+            await asyncio.sleep(0)
+            return "done"
+
+    assert await env.run(attempt) == "done"
+    assert beats == []
