@@ -48,7 +48,7 @@ from nukiflow.activities.failures import (
     pending,
     to_application_error,
 )
-from nukiflow.activities.heartbeats import heartbeat_wait, heartbeat_when_due
+from nukiflow.activities.heartbeats import heartbeat_through
 from nukiflow.activities.lock_listings import ListAuths
 from nukiflow.activities.nuki_client import NukiClient
 from nukiflow.activities.nuki_errors import (
@@ -122,17 +122,7 @@ async def heartbeating(call: Awaitable[T], timing: PollTiming) -> T:
     """Await ``call``, heartbeating meanwhile: a slow answer is not taken for a dead worker,
     and a dead worker is noticed within the heartbeat timeout, not the attempt's (the first
     heartbeat once half of it has passed, :mod:`activities.heartbeats`)."""
-    task = asyncio.ensure_future(call)
-    timeout = timing.heartbeat_timeout_seconds
-    every = max(timeout / 3, 0.1)
-    try:
-        while True:
-            done, _ = await asyncio.wait({task}, timeout=heartbeat_wait(timeout, every))
-            if done:
-                return task.result()
-            heartbeat_when_due(timeout)
-    finally:
-        await _cancelled(task)
+    return await heartbeat_through(call, timing.heartbeat_timeout_seconds)
 
 
 def _not_written(refused: str, refused_type: str, *, maybe_sent: bool) -> WriteSettleAuthResult:
