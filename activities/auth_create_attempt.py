@@ -36,7 +36,7 @@ from nukiflow.activities.failures import (
     pending,
     to_application_error,
 )
-from nukiflow.activities.heartbeats import heartbeat_timeout_of, heartbeat_when_due, keep_alive
+from nukiflow.activities.heartbeats import heartbeat_timeout_of, keep_alive
 from nukiflow.activities.lock_listings import ListAuths
 from nukiflow.activities.nuki_client import NukiClient
 from nukiflow.activities.nuki_errors import (
@@ -45,7 +45,6 @@ from nukiflow.activities.nuki_errors import (
     NukiLockedError,
     NukiRateLimitedError,
 )
-from nukiflow.activities.polling import pause_heartbeating
 from nukiflow.contracts.auth import AuthFields
 from nukiflow.contracts.auth_io import CreateAuthInput, CreateAuthResult
 from nukiflow.contracts.wire import SmartlockAuth
@@ -130,8 +129,8 @@ async def create_once(
     timeout = heartbeat_timeout_of(input.timing.heartbeat_timeout_seconds)
     try:
         attempt = _CreateAttempt(client, input, progress, pace, list_auths or client.list_auths)
-        # The create's call and listings may hang up to the client's timeout between the
-        # attempt's own heartbeats.
+        # The keeper heartbeats for the whole attempt (its call and listings may hang up to the
+        # client's timeout); the attempt's last word is the final heartbeat below.
         async with keep_alive(timeout, lambda: (carried.model_dump(),)):
             return await attempt.run(info.attempt)
     except BaseException:
@@ -188,8 +187,6 @@ class _CreateAttempt:
             before = progress.model_copy()
             progress.writes += 1
             progress.in_flight, progress.window_from = True, time.time()
-            # Liveness only (the next attempt trusts the last word alone): when due.
-            heartbeat_when_due(input.timing.heartbeat_timeout_seconds, progress.model_dump())
             try:
                 await self._client.create_auth(
                     input.smartlock_id, input.desired.to_create(input.auth_type)
@@ -273,11 +270,10 @@ class _CreateAttempt:
         pace = self._pace if since is not None else None
         if pace is not None and since is not None:
             window = input.timing.fast_window_seconds
-            await pause_heartbeating(
+            await asyncio.sleep(
                 pace.first_pause(
                     input.smartlock_id, since, window, cold=input.timing.fast_first_interval_seconds
-                ),
-                input.timing,
+                )
             )
         first_read = True
         while True:
@@ -296,7 +292,6 @@ class _CreateAttempt:
                     pace.settled(input.smartlock_id, since, first_read=first_read, at=sent_at)
                 return found
             first_read = False
-            heartbeat_when_due(input.timing.heartbeat_timeout_seconds, progress.model_dump())
             if time.time() + wait > until:
                 return None
             await asyncio.sleep(wait)
@@ -317,7 +312,6 @@ class _CreateAttempt:
                 wait = max(interval, _advised_wait(exc))
                 if not exc.retryable or time.monotonic() + wait > give_up:
                     raise
-            activity.heartbeat(progress.model_dump())
             await asyncio.sleep(wait)
             interval = min(interval * 1.5, input.timing.fast_max_interval_seconds)
 

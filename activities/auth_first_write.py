@@ -21,9 +21,10 @@ attempt whose fate is unknown and takes the path through ``nuki.auth.write`` wit
 
 from __future__ import annotations
 
-from nukiflow.activities.auth_write_settle import heartbeating, write_and_settle
+from nukiflow.activities.auth_write_settle import write_and_settle
 from nukiflow.activities.device_pace import DevicePace
 from nukiflow.activities.failures import to_application_error
+from nukiflow.activities.heartbeats import heartbeat_through
 from nukiflow.activities.lock_listings import LockListings
 from nukiflow.activities.nuki_client import NukiClient
 from nukiflow.activities.nuki_errors import NukiError, NukiNotFoundError, NukiRateLimitedError
@@ -65,7 +66,9 @@ async def read_write_and_settle(
     """The attempt (see the module's docstring)."""
     read = input.read
     try:
-        base = await heartbeating(read_base(client, listings, read), input.timing)
+        base = await heartbeat_through(
+            read_base(client, listings, read), input.timing.heartbeat_timeout_seconds
+        )
     except NukiError as exc:
         if not exc.retryable:
             # Final (401, 403...): no read of the entity's own could help; it fails the change.

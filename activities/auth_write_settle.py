@@ -65,7 +65,6 @@ from nukiflow.contracts.auth_io import (
     WriteSettleStatus,
 )
 from nukiflow.contracts.auth_policies import MIN_AWAIT_WINDOW
-from nukiflow.contracts.timing import PollTiming
 from nukiflow.contracts.wire import SmartlockAuth
 
 T = TypeVar("T")
@@ -118,13 +117,6 @@ async def _gone_after_unclear_delete(
     return all(auth.id != input.auth_id for auth in auths)
 
 
-async def heartbeating(call: Awaitable[T], timing: PollTiming) -> T:
-    """Await ``call``, heartbeating meanwhile: a slow answer is not taken for a dead worker,
-    and a dead worker is noticed within the heartbeat timeout, not the attempt's (the first
-    heartbeat once half of it has passed, :mod:`activities.heartbeats`)."""
-    return await heartbeat_through(call, timing.heartbeat_timeout_seconds)
-
-
 def _not_written(refused: str, refused_type: str, *, maybe_sent: bool) -> WriteSettleAuthResult:
     return WriteSettleAuthResult(
         status=WriteSettleStatus.NOT_WRITTEN,
@@ -148,7 +140,7 @@ async def write_and_settle(
     lock_id, auth_id = write.smartlock_id, write.auth_id
     sent = send_auth_write(client, write, attempt=1, list_auths=list_auths)
     try:
-        await heartbeating(sent, input.timing)
+        await heartbeat_through(sent, input.timing.heartbeat_timeout_seconds)
     except ApplicationError as err:
         if err.non_retryable or err.type is None:
             raise

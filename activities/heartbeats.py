@@ -5,21 +5,20 @@ SDK sends an attempt's first heartbeat at once and throttles the later ones to o
 heartbeat timeout, so an activity that heartbeats early in every attempt costs the server one
 write per attempt although it finishes long before anyone could take it for dead. Most of
 nukiflow's activities finish within a second or two (one write, one read, a device delay), so
-their loops ask :func:`heartbeat_when_due` instead of heartbeating outright: nothing is sent
-during the first half of the heartbeat timeout, and from then on every call heartbeats (the
-SDK's throttle spaces them).
-
-The margin: the first heartbeat leaves half the timeout before the server would time the
-attempt out (the loops wake at the due instant, :func:`heartbeat_wait`); the later ones keep
-the SDK's usual 0.2x. Time is counted from the attempt's start as the server recorded it
-(``activity.info().started_time``), so an attempt whose loops begin late (after a slow request)
+they ask :func:`heartbeat_when_due` instead of heartbeating outright: nothing is sent during the
+first half of the heartbeat timeout, and from then on every call heartbeats (the SDK's throttle
+spaces them). Time is counted from the attempt's start as the server recorded it
+(``activity.info().started_time``), so an attempt whose work begins late (after a slow request)
 is not given more time than it has; the worker's clock must agree with the server's within a
 small part of the timeout (NTP does).
 
-Between a loop's own calls an attempt may wait longer than that (a request hanging up to the
-HTTP client's timeout, a ``Retry-After`` sleep), so the activities that pace their heartbeats
-run under :func:`keep_alive` too: a task beside the attempt that heartbeats whenever one is
-due, with the attempt's current details, for as long as the attempt runs.
+Two shapes ask it. An attempt with progress to carry (the create, every poll) runs under
+:func:`keep_alive`: a task beside the attempt that heartbeats whenever one is due, with the
+attempt's current details, whatever the attempt is waiting on (a request hanging up to the
+HTTP client's timeout, a ``Retry-After`` sleep). A single call awaited on its own goes through
+:func:`heartbeat_through`, which wakes at the due instant (:func:`heartbeat_wait`). Either way
+the first heartbeat leaves half the timeout before the server would time the attempt out, and
+the later ones keep the SDK's usual 0.2x.
 
 The trade: cancellation reaches an activity only with the answer to a heartbeat, so an attempt
 learns it was cancelled at its first heartbeat, after half its heartbeat timeout (before: a

@@ -1,10 +1,11 @@
 """Hybrid polling for operations that take seconds normally and hours when a lock is offline.
 
 Inside one activity attempt we poll fast (sub-second, growing to a second) for a bounded window,
-heartbeating each round once half the heartbeat timeout has passed (:mod:`activities.heartbeats`:
-a change the lock applies in a second or two costs the server no heartbeat), so a dead worker is
-noticed within the heartbeat timeout and cancellation gets through. If
-the operation is still pending after the window, the attempt fails on purpose with a benign
+heartbeating from a keeper beside the poll once half the heartbeat timeout has passed
+(:mod:`activities.heartbeats`: a change the lock applies in a second or two costs the server no
+heartbeat), so a dead worker is noticed within the heartbeat timeout, cancellation gets through,
+and neither a hanging read nor a ``Retry-After`` sleep can outlast the timeout. If the operation
+is still pending after the window, the attempt fails on purpose with a benign
 ``OperationPending`` error and the activity's retry policy polls slowly from then on: a lock
 offline for hours costs one poll per retry interval and adds no history events, because Temporal
 records only the final attempt of an activity.
@@ -24,13 +25,7 @@ from pydantic import BaseModel
 from temporalio import activity
 
 from nukiflow.activities.failures import pending
-from nukiflow.activities.heartbeats import (
-    heartbeat_through,
-    heartbeat_timeout_of,
-    heartbeat_wait,
-    heartbeat_when_due,
-    keep_alive,
-)
+from nukiflow.activities.heartbeats import heartbeat_timeout_of, keep_alive
 from nukiflow.activities.nuki_errors import NukiError, NukiRateLimitedError
 from nukiflow.contracts.timing import PollTiming
 
@@ -51,17 +46,6 @@ def _progress() -> PollProgress:
         except (TypeError, ValueError):
             return PollProgress()
     return PollProgress()
-
-
-async def pause_heartbeating(seconds: float, timing: PollTiming) -> None:
-    """Sleep ``seconds``, heartbeating often enough for the heartbeat timeout (the first time
-    once half of it has passed in this attempt, :mod:`activities.heartbeats`)."""
-    timeout = timing.heartbeat_timeout_seconds
-    every = max(timeout / 3, 0.1)
-    end = time.monotonic() + seconds
-    while (left := end - time.monotonic()) > 0:
-        await asyncio.sleep(min(left, heartbeat_wait(timeout, every)))
-        heartbeat_when_due(timeout, _progress().model_dump())
 
 
 async def poll_until(
@@ -86,8 +70,8 @@ async def poll_until(
     has timed no lock yet learns it from the first lock that settles).
     """
     progress = _progress()
-    # A Retry-After sleep (or a hanging read) between the loop's own heartbeats must not
-    # outlast the heartbeat timeout either.
+    # The keeper heartbeats for the whole poll: through its pauses, its reads (which may hang
+    # up to the client's timeout) and its Retry-After sleeps.
     timeout = heartbeat_timeout_of(timing.heartbeat_timeout_seconds)
     async with keep_alive(timeout, lambda: (progress.model_dump(),)):
         return await _poll(read, done, timing, what, progress, first_pause, on_settled, pause)
@@ -108,17 +92,14 @@ async def _poll(
     interval = timing.fast_first_interval_seconds
     started = time.monotonic()
     if first and first_pause > 0:
-        await pause_heartbeating(first_pause, timing)
+        await asyncio.sleep(first_pause)
     last_error: NukiError | None = None
     first_read = True
     while True:
         try:
             sent_at = time.monotonic()
-            # A read may hang up to the client's timeout: the heartbeat falling due meanwhile
-            # is sent on time.
-            value = await heartbeat_through(
-                read(), timing.heartbeat_timeout_seconds, progress.model_dump()
-            )
+            # A read may hang up to the client's timeout: poll_until's keeper heartbeats.
+            value = await read()
             progress.reads += 1
             last_error = None
             if done(value):
@@ -131,7 +112,6 @@ async def _poll(
                 raise
             last_error = exc
         first_read = False
-        heartbeat_when_due(timing.heartbeat_timeout_seconds, progress.model_dump())
         # Honour Nuki's Retry-After: polling faster than advised only earns more 429s.
         wait = interval
         if isinstance(last_error, NukiRateLimitedError) and last_error.retry_after is not None:

@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 from temporalio.testing import ActivityEnvironment
 
-from nukiflow.activities.auth_write_settle import heartbeating
 from nukiflow.activities.fleet_activities import while_heartbeating
 from nukiflow.activities.heartbeats import (
     heartbeat_through,
@@ -22,7 +21,7 @@ from nukiflow.activities.heartbeats import (
     heartbeat_when_due,
     keep_alive,
 )
-from nukiflow.activities.polling import pause_heartbeating
+from nukiflow.activities.polling import poll_until
 from nukiflow.contracts.timing import PollTiming
 
 
@@ -67,9 +66,6 @@ async def test_a_call_answered_within_half_the_timeout_sends_no_heartbeat() -> N
         return await while_heartbeating(quick(), 0.01, heartbeat_timeout=3600)
 
     assert await env.run(wait_for_it) == "done"
-    timing = PollTiming(heartbeat_timeout_seconds=3600)
-    assert await env.run(heartbeating, quick(), timing) == "done"
-    await env.run(pause_heartbeating, 0.05, timing)
     assert await env.run(heartbeat_through, quick(), 3600, "progress") == "done"
     assert beats == []
 
@@ -154,3 +150,24 @@ async def test_keep_alive_sends_nothing_for_an_attempt_ending_in_its_first_half(
 
     assert await env.run(attempt) == "done"
     assert beats == []
+
+
+async def test_a_poll_whose_read_hangs_is_kept_alive() -> None:
+    """A read hanging up to the client's timeout, inside a poll: the poll's keeper heartbeats
+    (the read here answers only once it did), with the poll's progress."""
+    env, beats = env_started(timedelta(hours=1))
+    beaten = asyncio.Event()
+    env.on_heartbeat = lambda *details: (beats.append(details), beaten.set())
+
+    async def read() -> bool:
+        await asyncio.wait_for(beaten.wait(), timeout=60)
+        return True
+
+    async def poll() -> int:
+        _, reads = await poll_until(
+            read, bool, PollTiming(heartbeat_timeout_seconds=0.3), "the operation"
+        )
+        return reads
+
+    assert await env.run(poll) == 1
+    assert beats[0] == ({"reads": 0},)
