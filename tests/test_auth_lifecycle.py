@@ -449,14 +449,20 @@ async def test_continue_as_new_keeps_state_callers_and_request_ids(
     device = await sim.device(lock.smartlock_id)
     assert last.verified is not None and device.auths[0].name == last.verified.name
 
+    # The chain of runs from the histories themselves (each run's start names the run it
+    # continues): visibility would list a new run only once its record is written.
     handle = temporal_client.get_workflow_handle(workflow_id)
-    runs = [w async for w in temporal_client.list_workflows(f"WorkflowId = '{workflow_id}'")]
-    assert len(runs) >= 2, "the entity should have continued as new"
-    for run in runs:
+    run_id: str | None = (await handle.describe()).run_id
+    runs = 0
+    while run_id:
         history = await temporal_client.get_workflow_handle(
-            workflow_id, run_id=run.run_id
+            workflow_id, run_id=run_id
         ).fetch_history()
         assert len(history.events) < 400
+        runs += 1
+        started = history.events[0].workflow_execution_started_event_attributes
+        run_id = started.continued_execution_run_id or None
+    assert runs >= 2, "the entity should have continued as new"
 
     # A retry of the very first request, several runs later, gets its outcome back unwritten.
     await sim.clear_requests()
