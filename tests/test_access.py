@@ -148,8 +148,12 @@ async def test_revocation_due_while_offline_is_overdue_and_done_once_back(
     query = (
         f"NukiKind = 'access' AND NukiStatus = 'revocation_overdue' AND NukiSmartlockId = {lock}"
     )
-    listed = [w.id async for w in temporal_client.list_workflows(query)]
-    assert listed == [grant.id]
+    # Visibility lists what the server has written to it: a moment after the status changed.
+
+    async def listed() -> bool:
+        return [w.id async for w in temporal_client.list_workflows(query)] == [grant.id]
+
+    await _wait_for(listed, what="the grant to be listed as overdue")
     await asyncio.sleep(1.5)  # several attempts, all refused while offline
     assert len((await sim.device(lock)).auths) == 1
 

@@ -545,7 +545,14 @@ async def test_continue_as_new_keeps_progress_and_history_bounded(
     assert len(accepted) == 2
     # Every run's history stays small: continue-as-new carried the progress.
     lengths = []
-    async for execution in temporal_client.list_workflows(f"WorkflowId = '{rollout.id}'"):
+    runs_query = f"WorkflowId = '{rollout.id}'"
+
+    async def all_listed() -> bool:
+        # Visibility lists a run once the server has written its record: a moment later.
+        return len([e async for e in temporal_client.list_workflows(runs_query)]) >= report.runs
+
+    await _wait_until(all_listed, what="every run of the rollout to be listed")
+    async for execution in temporal_client.list_workflows(runs_query):
         handle = temporal_client.get_workflow_handle(rollout.id, run_id=execution.run_id)
         history = await handle.fetch_history()
         lengths.append(len(history.events))
