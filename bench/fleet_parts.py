@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import os
 import re
-import socket
 import time
 import traceback
 import uuid
@@ -29,6 +28,7 @@ from temporalio.testing import WorkflowEnvironment
 from bench import leave
 from bench.worker_process import serve_worker, start_worker_process, stop_process
 from nukiflow.contracts import search_attributes
+from nukiflow.devtools.ports import free_port
 from nukiflow.devtools.temporal_binary import find_temporal_binary
 from nukiflow.simulator import SimSettings, SimulatorServer
 from nukiflow.simulator.control_models import RequestRecord
@@ -125,14 +125,6 @@ class Stack:
             yield process
         finally:
             await stop_process(process)
-
-
-def free_port() -> int:
-    """A loopback port nobody listens on now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @contextlib.asynccontextmanager

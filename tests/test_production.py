@@ -9,7 +9,6 @@ import json
 import logging
 import os
 import signal
-import socket
 import sys
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from temporalio.testing import WorkflowEnvironment
 from nukiflow.activities.nuki_client import NukiClient
 from nukiflow.client import NukiFlow
 from nukiflow.contracts.auth import OutcomeStatus
+from nukiflow.devtools.ports import free_port
 from nukiflow.settings import Settings
 from nukiflow.simulator.control import SimulatorControl
 from nukiflow.simulator.server import SimulatorServer
@@ -32,11 +32,6 @@ from tests.conftest import CODEC_KEYS, TOKEN, StartWorker
 
 ROOT = Path(__file__).resolve().parent.parent
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
@@ -147,7 +142,7 @@ async def test_sigterm_in_the_middle_of_a_change_loses_nothing(
     """A worker process is stopped with SIGTERM after it wrote and before the lock applied:
     a second worker finishes the change, writing nothing twice. The first worker served its
     probes and metrics meanwhile."""
-    health_port, metrics_port = _free_port(), _free_port()
+    health_port, metrics_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NUKIFLOW_", "TEMPORAL_"))}
     env.update(
         NUKIFLOW_TEMPORAL_ADDRESS=temporal_env.client.service_client.config.target_host,

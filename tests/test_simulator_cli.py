@@ -7,7 +7,6 @@ import asyncio
 import os
 import re
 import signal
-import socket
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -21,17 +20,13 @@ from typer.testing import CliRunner
 import nukiflow.simulator
 from nukiflow.cli import app
 from nukiflow.contracts.wire import Smartlock
+from nukiflow.devtools.ports import free_port
 from nukiflow.devtools.stack import DEV_NUKI_TOKEN
 from nukiflow.simulator.__main__ import build_parser
 from nukiflow.simulator.standalone import DEV_TOKEN, _token_hint
 
 SCRIPT = str(Path(sys.executable).parent / "nukiflow")
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @asynccontextmanager
@@ -63,7 +58,7 @@ async def serving(*command: str) -> AsyncIterator[tuple[str, str]]:
 
 
 async def test_simulator_command_serves_seeded_locks_and_stops_on_sigint() -> None:
-    port = _free_port()
+    port = free_port()
     async with serving(
         SCRIPT,
         "simulator",
@@ -97,7 +92,7 @@ async def test_simulator_command_serves_seeded_locks_and_stops_on_sigint() -> No
     ids=["nukiflow-simulator", "python-m"],
 )
 async def test_both_entry_points_default_to_the_printed_dev_token(command: list[str]) -> None:
-    async with serving(*command, "--port", str(_free_port()), "--locks", "1") as (
+    async with serving(*command, "--port", str(free_port()), "--locks", "1") as (
         base_url,
         printed,
     ):

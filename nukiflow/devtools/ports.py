@@ -3,14 +3,53 @@
 from __future__ import annotations
 
 import os
+import random
 import socket
+from pathlib import Path
+
+# Linux hands the local port of every outgoing connection out of this range. A port picked
+# there and bound a moment later can meanwhile become the local end of someone's connection
+# (any client on the machine), and the bind then fails with "Address already in use". Ports
+# below the range are never handed out that way, so only a listener can take them.
+_EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+# The lowest port picked: above the well-known and the usual registered service ports.
+_LOWEST = 20000
+_TRIES = 200
+
+
+def _ephemeral_low() -> int | None:
+    try:
+        low, _high = _EPHEMERAL_RANGE.read_text().split()
+        return int(low)
+    except (OSError, ValueError):
+        return None
 
 
 def free_port(host: str = "127.0.0.1") -> int:
-    """A port nothing listens on right now (the OS picks it)."""
+    """A port nothing listens on right now, chosen where outgoing connections do not land.
+
+    Below the kernel's ephemeral range when the range is known and leaves room (Linux);
+    otherwise the OS picks one, as on any other system.
+    """
+    low = _ephemeral_low()
+    if low is not None and low - _LOWEST >= 1000:
+        for port in random.sample(range(_LOWEST, low), min(_TRIES, low - _LOWEST)):
+            if not _taken(port, host):
+                return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
+
+
+def _taken(port: int, host: str) -> bool:
+    # Without SO_REUSEADDR: a port with connections in TIME_WAIT is skipped too, so whoever
+    # binds it next does not depend on its own socket options.
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return True
+    return False
 
 
 def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
