@@ -100,12 +100,15 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
     from temporalio.testing import WorkflowEnvironment
 
     from nukiflow.contracts import search_attributes
+    from nukiflow.devtools.ports import free_port
     from nukiflow.devtools.temporal_binary import find_temporal_binary
     from nukiflow.nexus.service import CALLER_NAMESPACE
     from nukiflow.temporal.converter import data_converter
 
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(find_temporal_binary()),
+        # Out of the range outgoing connections take their local ports from (see free_port).
+        port=free_port(),
         search_attributes=list(search_attributes.ALL),
         data_converter=data_converter(TEST_CODEC_KEYS),
         # A second namespace for workflows that call nukiflow through Nexus.
