@@ -144,12 +144,16 @@ class AuthActivities:
         # After a write this worker sent: the first read when the lock is expected to be done.
         since = pace.written_at(lock_id, input.auth_id)
 
+        timing = input.timing
+        window, probe = timing.fast_window_seconds, timing.fast_first_interval_seconds
+
         def pause() -> float:
-            if since is None:
-                return 0.0
-            timing = input.timing
-            window, cold = timing.fast_window_seconds, timing.fast_first_interval_seconds
-            return pace.first_pause(lock_id, since, window, cold=cold)
+            return 0.0 if since is None else pace.first_pause(lock_id, since, window, cold=probe)
+
+        async def first_wait() -> None:
+            if since is not None:
+                cold = timing.cold_pace_seconds
+                await pace.before_first_read(lock_id, since, window, probe=probe, cold=cold)
 
         def settled(at: float, first_read: bool) -> None:
             if since is not None:
@@ -162,7 +166,7 @@ class AuthActivities:
                     lambda a: a is None or a.operation_id is None,
                     input.timing,
                     f"the operation on auth {input.auth_id}",
-                    first_pause=pause(),
+                    first_wait=first_wait,
                     on_settled=settled,
                     pause=pause,
                 )

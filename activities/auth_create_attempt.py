@@ -269,11 +269,13 @@ class _CreateAttempt:
         interval = input.timing.fast_first_interval_seconds
         pace = self._pace if since is not None else None
         if pace is not None and since is not None:
-            window = input.timing.fast_window_seconds
-            await asyncio.sleep(
-                pace.first_pause(
-                    input.smartlock_id, since, window, cold=input.timing.fast_first_interval_seconds
-                )
+            timing = input.timing
+            await pace.before_first_read(
+                input.smartlock_id,
+                since,
+                timing.fast_window_seconds,
+                probe=timing.fast_first_interval_seconds,
+                cold=timing.cold_pace_seconds,
             )
         first_read = True
         while True:

@@ -177,16 +177,16 @@ async def write_and_settle(
     def settled(at: float, first_read: bool) -> None:
         pace.settled(lock_id, since, first_read=first_read, at=at)
 
-    cold = timing.fast_first_interval_seconds
+    probe, cold = timing.fast_first_interval_seconds, timing.cold_pace_seconds
 
     polled = poll_until(
         read,
         lambda a: a is None or a.operation_id is None,
         timing,
         f"the operation on auth {auth_id}",
-        first_pause=pace.first_pause(lock_id, since, window, cold=cold),
+        first_wait=lambda: pace.before_first_read(lock_id, since, window, probe=probe, cold=cold),
         on_settled=settled,
-        pause=lambda: pace.first_pause(lock_id, since, window, cold=cold),
+        pause=lambda: pace.first_pause(lock_id, since, window, cold=probe),
     )
     try:
         outcome = await unless_shutting_down(polled)

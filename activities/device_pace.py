@@ -9,10 +9,15 @@ times reads: every operation is still read back until no operation is pending, s
 estimate costs latency (too long) or a read (too short), never a verdict.
 
 A lock this worker has not seen yet starts from the locks it has (a running average of
-their times): locks of one fleet take similar times. A worker that has timed no lock yet reads
-first after one fast polling interval (a read the moment the ``204`` is back only ever finds
-the operation pending), and a wait under way takes up the first time any lock is seen to take
-(``poll_until``'s ``pause``): a rollout's first writes to many locks all start cold.
+their times): locks of one fleet take similar times. A worker that has timed no lock yet lets
+one wait time a lock for all of them (``before_first_read``): that wait reads first after one
+fast polling interval (a read the moment the ``204`` is back only ever finds the operation
+pending) and polls fast; the waits that begin meanwhile read first once it has seen its lock
+settle, at the time that lock took, or after the timing's cold pace ("a few seconds", what Nuki
+says an online operation takes) if it has not by then. A rollout's first writes to a hundred
+locks all start cold: polled fast, each would cost three or four reads at a 1 s device time;
+this way one costs that and the others one. A wait under way also takes up the first time any
+lock is seen to take (``poll_until``'s ``pause``).
 
 The estimate follows the lock both ways: when the first read finds the operation settled, the
 next pause is a little shorter (the lock may have got faster); when it finds it still pending,
@@ -23,6 +28,7 @@ the pause becomes the time the operation really took. It lives in the worker's m
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import OrderedDict
 
@@ -42,6 +48,9 @@ class DevicePace:
         self._pace: OrderedDict[int, float] = OrderedDict()
         self._written: OrderedDict[tuple[int, str], float] = OrderedDict()
         self._fleet: float | None = None
+        # Until when (time.monotonic()) one wait is timing a lock for a worker that has timed
+        # none: the waits beginning meanwhile wait for it.
+        self._probing_until = 0.0
 
     def wrote(self, smartlock_id: int, key: str, *, at: float | None = None) -> None:
         """A write to ``key`` (an auth id, or a create's marker) on the lock was accepted now
@@ -71,6 +80,30 @@ class DevicePace:
             self._pace.move_to_end(smartlock_id)
         pause = min(pace, window * MAX_SHARE_OF_WINDOW) - (time.monotonic() - since)
         return max(pause, 0.0)
+
+    async def before_first_read(
+        self, smartlock_id: int, since: float, window: float, *, probe: float, cold: float
+    ) -> None:
+        """Wait until the first read of an operation written at ``since`` is due.
+
+        ``probe``: the pause of the wait that times a lock while this worker has timed none (one
+        fast polling interval); ``cold``: the longest the others wait for it (the time a lock
+        is assumed to take). Every wait still polls on until it sees its own operation settle:
+        this only decides when the first read goes out.
+        """
+        if smartlock_id not in self._pace and self._fleet is None:
+            now = time.monotonic()
+            if now >= self._probing_until:
+                self._probing_until = now + cold
+            else:
+                # Another wait is timing a lock right now: its result, or the cold pace.
+                until = since + min(cold, window * MAX_SHARE_OF_WINDOW)
+                while self._fleet is None and smartlock_id not in self._pace:
+                    left = until - time.monotonic()
+                    if left <= 0:
+                        return
+                    await asyncio.sleep(min(probe, left) if probe > 0 else left)
+        await asyncio.sleep(self.first_pause(smartlock_id, since, window, cold=probe))
 
     def settled(self, smartlock_id: int, since: float, *, first_read: bool, at: float) -> None:
         """The operation written at ``since`` was seen settled by a read sent at ``at`` (all

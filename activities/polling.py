@@ -54,14 +54,14 @@ async def poll_until(
     timing: PollTiming,
     what: str,
     *,
-    first_pause: float = 0.0,
+    first_wait: Callable[[], Awaitable[None]] | None = None,
     on_settled: Callable[[float, bool], None] | None = None,
     pause: Callable[[], float] | None = None,
 ) -> tuple[T, int]:
     """Poll ``read`` until ``done`` holds; returns the last value and the reads of all attempts.
 
-    The first attempt polls fast for ``timing.fast_window_seconds``, its first read after
-    ``first_pause`` seconds (the time the lock is expected to take); later attempts (the retry
+    The first attempt polls fast for ``timing.fast_window_seconds``, its first read once
+    ``first_wait()`` returns (when the lock is expected to be done); later attempts (the retry
     policy's slow polls) read once. Raises a retryable ``OperationPending`` error otherwise.
     ``on_settled(sent_at, first_read)`` is told when the read that saw it done was sent
     (``time.monotonic()``) and whether it was this attempt's first. ``pause()``: after a read
@@ -74,7 +74,7 @@ async def poll_until(
     # up to the client's timeout) and its Retry-After sleeps.
     timeout = heartbeat_timeout_of(timing.heartbeat_timeout_seconds)
     async with keep_alive(timeout, lambda: (progress.model_dump(),)):
-        return await _poll(read, done, timing, what, progress, first_pause, on_settled, pause)
+        return await _poll(read, done, timing, what, progress, first_wait, on_settled, pause)
 
 
 async def _poll(
@@ -83,7 +83,7 @@ async def _poll(
     timing: PollTiming,
     what: str,
     progress: PollProgress,
-    first_pause: float,
+    first_wait: Callable[[], Awaitable[None]] | None,
     on_settled: Callable[[float, bool], None] | None,
     pause: Callable[[], float] | None,
 ) -> tuple[T, int]:
@@ -91,8 +91,8 @@ async def _poll(
     window = timing.fast_window_seconds if first else 0.0
     interval = timing.fast_first_interval_seconds
     started = time.monotonic()
-    if first and first_pause > 0:
-        await asyncio.sleep(first_pause)
+    if first and first_wait is not None:
+        await first_wait()
     last_error: NukiError | None = None
     first_read = True
     while True:

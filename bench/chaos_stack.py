@@ -43,6 +43,7 @@ TIMING = WorkflowTiming(
         fast_window_seconds=2.0,
         fast_first_interval_seconds=0.1,
         fast_max_interval_seconds=0.25,
+        cold_pace_seconds=0.6,
         slow_initial_interval_seconds=0.5,
         slow_max_interval_seconds=2.0,
         heartbeat_timeout_seconds=3.0,

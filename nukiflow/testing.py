@@ -78,6 +78,7 @@ FAST_TIMING = WorkflowTiming(
         fast_window_seconds=3.0,
         fast_first_interval_seconds=0.05,
         fast_max_interval_seconds=0.2,
+        cold_pace_seconds=0.3,
         slow_initial_interval_seconds=0.5,
         slow_max_interval_seconds=1.0,
         heartbeat_timeout_seconds=5.0,

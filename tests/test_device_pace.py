@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from types import SimpleNamespace
 
 import pytest
@@ -101,9 +102,7 @@ async def test_a_poll_begun_before_any_lock_was_timed_waits_once_one_is(
             return pace.first_pause(1, since, timing.fast_window_seconds)
 
         async def run() -> int:
-            _, n = await polling.poll_until(
-                read, bool, timing, "the operation", first_pause=pause(), pause=pause
-            )
+            _, n = await polling.poll_until(read, bool, timing, "the operation", pause=pause)
             return n
 
         return await ActivityEnvironment().run(run)
@@ -114,3 +113,73 @@ async def test_a_poll_begun_before_any_lock_was_timed_waits_once_one_is(
     assert await poll(learn=True) == 3
     assert waits[0] == 0.25
     assert waits[1] > 4.0, "the second read waits for the time the other lock took"
+
+
+class FakeTime:
+    """A clock that moves only when the pace sleeps; ``at`` runs a step once it is reached."""
+
+    def __init__(self) -> None:
+        self.now = NOW
+        self.sleeps: list[float] = []
+        self.steps: list[tuple[float, Callable[[], None]]] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(round(seconds, 6))
+        self.now += seconds
+        for step in [s for s in self.steps if s[0] <= self.now]:
+            self.steps.remove(step)
+            step[1]()
+        await asyncio.sleep(0)
+
+
+@pytest.fixture
+def fake_time(monkeypatch: pytest.MonkeyPatch) -> FakeTime:
+    fake = FakeTime()
+    monkeypatch.setattr(device_pace, "time", fake)
+    monkeypatch.setattr(device_pace, "asyncio", SimpleNamespace(sleep=fake.sleep))
+    return fake
+
+
+async def test_a_cold_worker_times_one_lock_and_the_other_waits_take_its_time(
+    fake_time: FakeTime,
+) -> None:
+    pace = DevicePace()
+    # The first wait of a worker that has timed nothing probes: one fast interval.
+    await pace.before_first_read(1, NOW, 20.0, probe=0.25, cold=2.0)
+    assert fake_time.sleeps == [0.25]
+    # A second wait begins while the first polls; the first's lock is seen settled 1.2 s
+    # after its write: the second then reads when that time has passed since its own write.
+    fake_time.sleeps.clear()
+    since = fake_time.now
+    fake_time.steps.append(
+        (NOW + 1.0, lambda: pace.settled(1, NOW, first_read=False, at=NOW + 1.2))
+    )
+    await pace.before_first_read(2, since, 20.0, probe=0.25, cold=2.0)
+    assert fake_time.now == pytest.approx(since + 1.2)
+    assert sum(fake_time.sleeps) < 2.0 - 0.25
+
+
+async def test_waits_read_after_the_cold_pace_when_no_lock_gets_timed(
+    fake_time: FakeTime,
+) -> None:
+    pace = DevicePace()
+    await pace.before_first_read(1, NOW, 20.0, probe=0.25, cold=2.0)
+    # The probing wait's lock never settles: the others read when the cold pace has passed
+    # since their write.
+    since = fake_time.now
+    await pace.before_first_read(2, since, 20.0, probe=0.25, cold=2.0)
+    assert fake_time.now == pytest.approx(since + 2.0)
+    since = fake_time.now - 0.5
+    await pace.before_first_read(3, since, 2.0, probe=0.25, cold=2.0)
+    # The cold pace has passed since the probe began: this wait probes in turn.
+    assert fake_time.now == pytest.approx(since + 0.5)
+
+
+async def test_a_wait_on_a_timed_lock_waits_its_time_only(fake_time: FakeTime) -> None:
+    pace = DevicePace()
+    pace.settled(1, NOW - 3.0, first_read=False, at=NOW - 2.0)
+    await pace.before_first_read(1, NOW, 20.0, probe=0.25, cold=2.0)
+    assert fake_time.sleeps == [1.0]

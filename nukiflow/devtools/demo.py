@@ -69,6 +69,7 @@ DEMO_TIMING = WorkflowTiming(
         fast_window_seconds=10.0,
         fast_first_interval_seconds=0.1,
         fast_max_interval_seconds=0.25,
+        cold_pace_seconds=1.0,
         slow_initial_interval_seconds=1.0,
         slow_max_interval_seconds=2.0,
         heartbeat_timeout_seconds=5.0,
