@@ -44,6 +44,7 @@ from nukiflow.settings import Settings
 from nukiflow.temporal.codec import Keyring
 from nukiflow.temporal.converter import data_converter, require_encryption
 from nukiflow.temporal.tracing import tracing_interceptors
+from nukiflow.temporal.workflow_code import keep_compiled_code
 from nukiflow.workflows.auth_create import AuthCreateWorkflow
 from nukiflow.workflows.auth_entity import AuthEntityWorkflow
 from nukiflow.workflows.drift_ledger import DriftLedgerWorkflow
@@ -156,6 +157,8 @@ class NukiflowPlugin(SimplePlugin):
 
     def configure_worker(self, config: WorkerConfig) -> WorkerConfig:
         config = super().configure_worker(config)
+        # Every new run executes its workflow's module again: compile it once per process.
+        keep_compiled_code()
         client = config["client"]
         require_encryption(client)
         # The facade needs the worker's own client and task queue, known only here.
