@@ -28,10 +28,10 @@ from datetime import datetime, timedelta
 from enum import IntEnum, StrEnum
 from typing import NamedTuple, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from nukiflow.contracts.accounts import AccountName
-from nukiflow.contracts.deadline import utc_instant
+from nukiflow.contracts.deadline import UtcInstant, one_deadline
 from nukiflow.contracts.timing import WorkflowTiming
 from nukiflow.contracts.validation import SmartlockId
 from nukiflow.contracts.wire import ActionOption, LockAction, LockState, OpenerAction, SmartlockType
@@ -204,21 +204,15 @@ class ActionRequest(BaseModel):
     # The action is sent before this instant (UTC), or never. Fixed by the caller when it
     # called; the facade sets it (from ``deadline_seconds``, or from its default when the
     # request names no deadline) before the request leaves the caller's process.
-    deadline_at: datetime | None = None
+    deadline_at: UtcInstant | None = None
     # Seconds from now, for a request built by hand: the facade turns them into
     # ``deadline_at`` when it sends the request. Requests recorded before ``deadline_at``
     # existed carry only these, counted from when the workflow accepted them.
     deadline_seconds: float | None = Field(default=None, gt=0, le=MAX_DEADLINE_SECONDS)
 
-    @field_validator("deadline_at")
-    @classmethod
-    def _deadline_in_utc(cls, value: datetime | None) -> datetime | None:
-        return None if value is None else utc_instant(value)
-
     @model_validator(mode="after")
     def _one_deadline(self) -> Self:
-        if self.deadline_at is not None and self.deadline_seconds is not None:
-            raise ValueError("give deadline_at or deadline_seconds, not both")
+        one_deadline(self.deadline_at, self.deadline_seconds)
         return self
 
     @model_validator(mode="after")

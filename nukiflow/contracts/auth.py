@@ -20,7 +20,7 @@ from pydantic import (
     model_validator,
 )
 
-from nukiflow.contracts.deadline import utc_instant
+from nukiflow.contracts.deadline import UtcInstant, one_deadline
 from nukiflow.contracts.recorded import RecordedModel
 from nukiflow.contracts.validation import (
     MAX_KEYPAD_NAME as MAX_KEYPAD_NAME,
@@ -91,18 +91,12 @@ class _Deadline(RecordedModel):
     before ``deadline_at`` existed carry only the seconds, counted from when the workflow took
     the change."""
 
-    deadline_at: datetime | None = None
+    deadline_at: UtcInstant | None = None
     deadline_seconds: float | None = Field(default=None, gt=0, le=MAX_CHANGE_DEADLINE_SECONDS)
-
-    @field_validator("deadline_at")
-    @classmethod
-    def _deadline_in_utc(cls, value: datetime | None) -> datetime | None:
-        return None if value is None else utc_instant(value)
 
     @model_validator(mode="after")
     def _one_deadline(self) -> Self:
-        if self.deadline_at is not None and self.deadline_seconds is not None:
-            raise ValueError("give deadline_at or deadline_seconds, not both")
+        one_deadline(self.deadline_at, self.deadline_seconds)
         return self
 
     def deadline_from(self, accepted_at: datetime) -> datetime:

@@ -17,6 +17,9 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+from pydantic import AfterValidator
 
 # What a caller may pass as a deadline.
 Deadline = timedelta | datetime
@@ -45,6 +48,16 @@ def utc_instant(value: datetime) -> datetime:
             "without one it names no instant"
         )
     return value.astimezone(UTC)
+
+
+# A model field holding a deadline instant: refused without a time zone, kept in UTC.
+UtcInstant = Annotated[datetime, AfterValidator(utc_instant)]
+
+
+def one_deadline(deadline_at: datetime | None, deadline_seconds: float | None) -> None:
+    """Refuses a request that names its deadline both ways (models' validators call this)."""
+    if deadline_at is not None and deadline_seconds is not None:
+        raise ValueError("give deadline_at or deadline_seconds, not both")
 
 
 def resolve_deadline(
