@@ -270,9 +270,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "ratio_while_accepted_p50": ratio(storm, alone),
             "ratio_while_accepted_max": ratio(storm, alone, worst=True),
             "quiet_alone_waits_p50": median_waits([waits(events, s) for s in alone_spans]),
-            "quiet_while_accepted_waits_p50": median_waits(
-                [waits(events, s) for s in storm_spans]
-            ),
+            "quiet_while_accepted_waits_p50": median_waits([waits(events, s) for s in storm_spans]),
             "quiet_while_accepted_waits": [waits(events, s) for s in storm_spans],
             "ratio_during_run_p50": ratio(steady, alone),
             "ratio_during_run_max": ratio(steady, alone, worst=True),

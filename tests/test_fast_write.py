@@ -87,8 +87,10 @@ async def _auth_requests(sim: SimulatorControl, smartlock_id: int, auth_id: str)
 def _one_write_then_reads(requests: list[str], method: str = "POST") -> bool:
     """One accepted write of the auth, then only reads of it (as many as the lock took)."""
     first, *rest = requests
-    return first == f"{method} /auth/{{auth}} 204" and bool(rest) and all(
-        r.startswith("GET /auth/{auth} ") for r in rest
+    return (
+        first == f"{method} /auth/{{auth}} 204"
+        and bool(rest)
+        and all(r.startswith("GET /auth/{auth} ") for r in rest)
     )
 
 
@@ -310,7 +312,6 @@ async def test_an_update_whose_attempt_timed_out_is_written_again_and_verified(
     assert (await _events(handle))["ACTIVITY_TASK_TIMED_OUT"] == 1
     # Nothing but writes of this auth: no create.
     assert not [r for r in await sim.requests() if r.method == "PUT"]
-
 
 
 async def test_a_worker_without_the_fast_activity_writes_as_before(

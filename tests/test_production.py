@@ -33,7 +33,6 @@ from tests.conftest import CODEC_KEYS, TOKEN, StartWorker
 ROOT = Path(__file__).resolve().parent.parent
 
 
-
 @pytest.fixture
 def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
     """No NUKIFLOW_/TEMPORAL_ variables, and no Temporal config file from the machine."""

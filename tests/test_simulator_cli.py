@@ -28,7 +28,6 @@ from nukiflow.simulator.standalone import DEV_TOKEN, _token_hint
 SCRIPT = str(Path(sys.executable).parent / "nukiflow")
 
 
-
 @asynccontextmanager
 async def serving(*command: str) -> AsyncIterator[tuple[str, str]]:
     """Start the simulator; yields its base URL and what it printed up to its control line.

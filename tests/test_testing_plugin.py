@@ -6,7 +6,7 @@ import pytest
 
 pytest_plugins = ["pytester"]
 
-USER_TEST = '''
+USER_TEST = """
 from nukiflow import OutcomeStatus
 
 
@@ -30,7 +30,7 @@ async def test_a_fault_is_provoked(sim, nuki):
     except NukiForbiddenError:
         return
     raise AssertionError("the fault was not provoked")
-'''
+"""
 
 INI = """
 [pytest]

@@ -74,10 +74,7 @@ def workflow_queues_query(task_queue: str) -> str:
     """A visibility query for the workflows of ``task_queue`` and of every account's workflow
     queue beside it (:func:`workflow_queue`)."""
     quoted = task_queue.replace("\\", "\\\\").replace("'", "\\'")
-    return (
-        f"(TaskQueue = '{quoted}' OR "
-        f"TaskQueue STARTS_WITH '{quoted}{WORKFLOW_QUEUE_SEPARATOR}')"
-    )
+    return f"(TaskQueue = '{quoted}' OR TaskQueue STARTS_WITH '{quoted}{WORKFLOW_QUEUE_SEPARATOR}')"
 
 
 def account_label(account: str | None) -> str:
