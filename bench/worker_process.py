@@ -23,7 +23,6 @@ import contextlib
 import os
 import signal
 import sys
-import tempfile
 from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -93,21 +92,13 @@ async def serve_worker(extra_workflows: Sequence[type] = ()) -> None:
 
 
 def worker_environment(env: dict[str, str]) -> dict[str, str]:
-    """The worker's environment: this one, ``env``, and Python's bytecode cache on.
+    """The worker's environment: this one and ``env``.
 
-    A worker from an installed package has its modules' bytecode (pip compiles it), while a
-    checkout run with ``PYTHONDONTWRITEBYTECODE`` has none. Temporal's workflow sandbox imports
-    a workflow's module afresh for every run, so without bytecode each new entity, create and
-    rollout run compiles its module from source: measured, a rollout took 46.4 s that way and
-    39.0 s with bytecode. The cache goes to a folder of the system's temporary directory, never
-    into the source tree.
+    Python's bytecode settings are left as they are (``PYTHONDONTWRITEBYTECODE`` too): the
+    worker keeps the compiled code of the workflow modules Temporal's sandbox imports afresh for
+    every run (``nukiflow/temporal/workflow_code.py``), as a deployed worker does.
     """
-    merged = {**os.environ, **env}
-    merged.pop("PYTHONDONTWRITEBYTECODE", None)
-    merged.setdefault(
-        "PYTHONPYCACHEPREFIX", str(Path(tempfile.gettempdir()) / "nukiflow-bench-pycache")
-    )
-    return merged
+    return {**os.environ, **env}
 
 
 async def start_worker_process(
