@@ -23,6 +23,7 @@ from nukiflow.activities.failures import (
     pending,
     to_application_error,
 )
+from nukiflow.activities.heartbeats import first_read_by
 from nukiflow.activities.lock_listings import LockListings
 from nukiflow.activities.nuki_client import NukiClient
 from nukiflow.activities.nuki_errors import NukiError, NukiNotFoundError
@@ -152,8 +153,10 @@ class AuthActivities:
 
         async def first_wait() -> None:
             if since is not None:
-                cold = timing.cold_pace_seconds
-                await pace.before_first_read(lock_id, since, window, probe=probe, cold=cold)
+                cold, latest = timing.cold_pace_seconds, first_read_by()
+                await pace.before_first_read(
+                    lock_id, since, window, probe=probe, cold=cold, latest=latest
+                )
 
         def settled(at: float, first_read: bool) -> None:
             if since is not None:

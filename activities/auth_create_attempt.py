@@ -36,7 +36,7 @@ from nukiflow.activities.failures import (
     pending,
     to_application_error,
 )
-from nukiflow.activities.heartbeats import heartbeat_timeout_of, keep_alive
+from nukiflow.activities.heartbeats import first_read_by, heartbeat_timeout_of, keep_alive
 from nukiflow.activities.lock_listings import ListAuths
 from nukiflow.activities.nuki_client import NukiClient
 from nukiflow.activities.nuki_errors import (
@@ -276,6 +276,7 @@ class _CreateAttempt:
                 timing.fast_window_seconds,
                 probe=timing.fast_first_interval_seconds,
                 cold=timing.cold_pace_seconds,
+                latest=first_read_by(),
             )
         first_read = True
         while True:

@@ -48,7 +48,7 @@ from nukiflow.activities.failures import (
     pending,
     to_application_error,
 )
-from nukiflow.activities.heartbeats import heartbeat_through
+from nukiflow.activities.heartbeats import first_read_by, heartbeat_through
 from nukiflow.activities.lock_listings import ListAuths
 from nukiflow.activities.nuki_client import NukiClient
 from nukiflow.activities.nuki_errors import (
@@ -184,7 +184,9 @@ async def write_and_settle(
         lambda a: a is None or a.operation_id is None,
         timing,
         f"the operation on auth {auth_id}",
-        first_wait=lambda: pace.before_first_read(lock_id, since, window, probe=probe, cold=cold),
+        first_wait=lambda: pace.before_first_read(
+            lock_id, since, window, probe=probe, cold=cold, latest=first_read_by()
+        ),
         on_settled=settled,
         pause=lambda: pace.first_pause(lock_id, since, window, cold=probe),
     )

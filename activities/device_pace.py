@@ -29,6 +29,7 @@ the pause becomes the time the operation really took. It lives in the worker's m
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections import OrderedDict
 
@@ -51,6 +52,10 @@ class DevicePace:
         # Until when (time.monotonic()) one wait is timing a lock for a worker that has timed
         # none: the waits beginning meanwhile wait for it.
         self._probing_until = 0.0
+        # Waits (lock, write time) whose first read went out only because the cold pace had
+        # passed: a first read of theirs that finds the operation settled bounds the lock's time
+        # from above, loosely, and teaches nothing.
+        self._untimed: OrderedDict[tuple[int, float], bool] = OrderedDict()
 
     def wrote(self, smartlock_id: int, key: str, *, at: float | None = None) -> None:
         """A write to ``key`` (an auth id, or a create's marker) on the lock was accepted now
@@ -82,15 +87,29 @@ class DevicePace:
         return max(pause, 0.0)
 
     async def before_first_read(
-        self, smartlock_id: int, since: float, window: float, *, probe: float, cold: float
+        self,
+        smartlock_id: int,
+        since: float,
+        window: float,
+        *,
+        probe: float,
+        cold: float,
+        latest: float | None = None,
     ) -> None:
         """Wait until the first read of an operation written at ``since`` is due.
 
         ``probe``: the pause of the wait that times a lock while this worker has timed none (one
         fast polling interval); ``cold``: the longest the others wait for it (the time a lock
-        is assumed to take). Every wait still polls on until it sees its own operation settle:
-        this only decides when the first read goes out.
+        is assumed to take; never shorter than ``probe``); ``latest``: the instant
+        (``time.monotonic()``) the first read must go out by whatever else is known (the
+        caller's share of the time its attempt has left). Every wait still polls on until it
+        sees its own operation settle: this only decides when the first read goes out.
         """
+        cold = max(cold, probe)
+
+        def left() -> float:
+            return math.inf if latest is None else latest - time.monotonic()
+
         if smartlock_id not in self._pace and self._fleet is None:
             now = time.monotonic()
             if now >= self._probing_until:
@@ -99,15 +118,22 @@ class DevicePace:
                 # Another wait is timing a lock right now: its result, or the cold pace.
                 until = since + min(cold, window * MAX_SHARE_OF_WINDOW)
                 while self._fleet is None and smartlock_id not in self._pace:
-                    left = until - time.monotonic()
-                    if left <= 0:
+                    wait = min(until - time.monotonic(), left())
+                    if wait <= 0:
+                        self._untimed[(smartlock_id, since)] = True
+                        while len(self._untimed) > MAX_WRITES:
+                            self._untimed.popitem(last=False)
                         return
-                    await asyncio.sleep(min(probe, left) if probe > 0 else left)
-        await asyncio.sleep(self.first_pause(smartlock_id, since, window, cold=probe))
+                    await asyncio.sleep(min(probe, wait) if probe > 0 else wait)
+        pause = min(self.first_pause(smartlock_id, since, window, cold=probe), left())
+        if pause > 0:
+            await asyncio.sleep(pause)
 
     def settled(self, smartlock_id: int, since: float, *, first_read: bool, at: float) -> None:
         """The operation written at ``since`` was seen settled by a read sent at ``at`` (all
         ``time.monotonic()``); ``first_read``: the first read after the write saw it."""
+        if self._untimed.pop((smartlock_id, since), False) and first_read:
+            return  # read late only because nothing was known: no measure of the lock
         took = at - since
         pace = self._pace.get(smartlock_id)
         if pace is not None and first_read:

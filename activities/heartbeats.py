@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -42,6 +43,8 @@ T = TypeVar("T")
 
 # The share of the heartbeat timeout an attempt runs before its first heartbeat.
 FIRST_HEARTBEAT_SHARE = 0.5
+# The share of an attempt's time left that a wait for a first read may take.
+FIRST_READ_SHARE = 0.5
 # The shortest pause a waiting loop takes before it asks again.
 MIN_WAIT = 0.05
 
@@ -52,6 +55,29 @@ def attempt_seconds() -> float:
     if started.tzinfo is None:
         started = started.replace(tzinfo=UTC)
     return max(0.0, (datetime.now(UTC) - started).total_seconds())
+
+
+def attempt_seconds_left() -> float | None:
+    """How long this attempt may still run before Temporal times it out (start-to-close, or
+    the activity's schedule-to-close counted from its first scheduling); None: unbounded."""
+    info = activity.info()
+    left: list[float] = []
+    if info.start_to_close_timeout:
+        left.append(info.start_to_close_timeout.total_seconds() - attempt_seconds())
+    if info.schedule_to_close_timeout:
+        scheduled = info.scheduled_time
+        if scheduled.tzinfo is None:
+            scheduled = scheduled.replace(tzinfo=UTC)
+        ends = scheduled + info.schedule_to_close_timeout
+        left.append((ends - datetime.now(UTC)).total_seconds())
+    return max(0.0, min(left)) if left else None
+
+
+def first_read_by() -> float | None:
+    """The instant (``time.monotonic()``) a wait before a first read must end: half the time
+    this attempt has left, so the read and what follows it still fit (None: no bound)."""
+    left = attempt_seconds_left()
+    return None if left is None else time.monotonic() + left * FIRST_READ_SHARE
 
 
 def first_heartbeat_in(timeout_seconds: float) -> float:

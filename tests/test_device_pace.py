@@ -183,3 +183,40 @@ async def test_a_wait_on_a_timed_lock_waits_its_time_only(fake_time: FakeTime) -
     pace.settled(1, NOW - 3.0, first_read=False, at=NOW - 2.0)
     await pace.before_first_read(1, NOW, 20.0, probe=0.25, cold=2.0)
     assert fake_time.sleeps == [1.0]
+
+
+async def test_no_wait_outlasts_the_instant_the_first_read_is_due_by(fake_time: FakeTime) -> None:
+    pace = DevicePace()
+    await pace.before_first_read(1, NOW, 20.0, probe=0.25, cold=2.0)  # the probe
+    since = fake_time.now
+    # A follower whose attempt has 0.6 s of its share left reads then, not at the cold pace.
+    await pace.before_first_read(2, since, 20.0, probe=0.25, cold=2.0, latest=since + 0.6)
+    assert fake_time.now == pytest.approx(since + 0.6)
+    # A timed lock's wait too.
+    pace.settled(3, NOW, first_read=False, at=NOW + 5.0)
+    since = fake_time.now
+    await pace.before_first_read(3, since, 20.0, probe=0.25, cold=2.0, latest=since + 1.0)
+    assert fake_time.now == pytest.approx(since + 1.0)
+
+
+async def test_a_read_sent_late_for_want_of_a_timed_lock_teaches_nothing(
+    fake_time: FakeTime,
+) -> None:
+    pace = DevicePace()
+    await pace.before_first_read(1, NOW, 20.0, probe=0.25, cold=2.0)  # the probe
+    since = fake_time.now
+    await pace.before_first_read(2, since, 20.0, probe=0.25, cold=2.0)
+    # Its first read, at the cold pace, finds the operation done: the lock took at most 2 s.
+    pace.settled(2, since, first_read=True, at=fake_time.now)
+    assert pace._fleet is None and 2 not in pace._pace
+    # Found pending first, the time is the lock's own.
+    pace.settled(2, since, first_read=False, at=since + 2.5)
+    assert pace._pace[2] == pytest.approx(2.5)
+
+
+async def test_the_others_never_read_before_the_probe(fake_time: FakeTime) -> None:
+    pace = DevicePace()
+    await pace.before_first_read(1, NOW, 20.0, probe=0.25, cold=0.05)
+    since = fake_time.now
+    await pace.before_first_read(2, since, 20.0, probe=0.25, cold=0.05)
+    assert fake_time.now - since >= 0.25 - 1e-9

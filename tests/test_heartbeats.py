@@ -16,6 +16,7 @@ from temporalio.testing import ActivityEnvironment
 
 from nukiflow.activities.fleet_activities import while_heartbeating
 from nukiflow.activities.heartbeats import (
+    attempt_seconds_left,
     heartbeat_through,
     heartbeat_wait,
     heartbeat_when_due,
@@ -171,3 +172,23 @@ async def test_a_poll_whose_read_hangs_is_kept_alive() -> None:
 
     assert await env.run(poll) == 1
     assert beats[0] == ({"reads": 0},)
+
+
+def test_the_time_an_attempt_has_left_is_its_nearest_timeout() -> None:
+    env, _ = env_started(timedelta(hours=1))
+    now = datetime.now(UTC)
+    env.info = dataclasses.replace(
+        env.info, start_to_close_timeout=timedelta(hours=3), schedule_to_close_timeout=None
+    )
+    assert 7100 < env.run(attempt_seconds_left) <= 7200
+    # The activity's schedule-to-close counts from its first scheduling, over all attempts.
+    env.info = dataclasses.replace(
+        env.info,
+        scheduled_time=now - timedelta(hours=5),
+        schedule_to_close_timeout=timedelta(hours=6),
+    )
+    assert 3500 < env.run(attempt_seconds_left) <= 3600
+    env.info = dataclasses.replace(
+        env.info, start_to_close_timeout=None, schedule_to_close_timeout=None
+    )
+    assert env.run(attempt_seconds_left) is None

@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import importlib.machinery
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
 from temporalio import workflow
+from temporalio.client import Client
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
+from nukiflow.activities.nuki_client import NukiClient
 from nukiflow.temporal import workflow_code
+from nukiflow.temporal.worker import build_worker
 from nukiflow.temporal.workflow_code import keep_compiled_code
 from nukiflow.workflows.auth_entity import AuthEntityWorkflow
 
@@ -50,7 +54,7 @@ async def _new_runs() -> None:
 
 
 def _of_the_entity(compiled: list[str]) -> int:
-    return sum(path.endswith("auth_entity.py") for path in compiled)
+    return sum(path.endswith("/workflows/auth_entity.py") for path in compiled)
 
 
 async def test_new_runs_compile_the_workflow_module_once(no_bytecode: list[str]) -> None:
@@ -77,3 +81,29 @@ async def test_an_edited_file_is_compiled_again(tmp_path: Path) -> None:
     assert loader.get_code("probe") is first
     source.write_text("VALUE = 22\n")
     assert loader.get_code("probe") is not first
+
+
+def test_the_finder_goes_right_before_pythons_path_finder(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(
+        sys,
+        "meta_path",
+        [f for f in sys.meta_path if not isinstance(f, workflow_code._CodeKeepingFinder)],
+    )
+    keep_compiled_code()
+    ours = next(
+        i for i, f in enumerate(sys.meta_path) if isinstance(f, workflow_code._CodeKeepingFinder)
+    )
+    assert sys.meta_path[ours + 1] is importlib.machinery.PathFinder
+
+
+async def test_a_worker_with_the_plugin_keeps_the_code(
+    temporal_client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(
+        sys,
+        "meta_path",
+        [f for f in sys.meta_path if not isinstance(f, workflow_code._CodeKeepingFinder)],
+    )
+    async with NukiClient("token", "http://127.0.0.1:9") as nuki:
+        build_worker(temporal_client, nuki, "tq-" + uuid.uuid4().hex[:12])
+    assert any(isinstance(f, workflow_code._CodeKeepingFinder) for f in sys.meta_path)

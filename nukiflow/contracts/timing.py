@@ -15,7 +15,7 @@ class PollTiming(BaseModel):
     # How long an operation is assumed to take while a worker has timed no lock yet: Nuki says
     # an online operation takes "a few seconds". Only one of a cold worker's waits polls fast
     # to time a lock; the others read first when it has, or after this long.
-    cold_pace_seconds: float = Field(default=2.0, ge=0)
+    cold_pace_seconds: float = Field(default=2.0, ge=0, le=300, allow_inf_nan=False)
     # Retry-policy polling after the fast window (also the schedule of later attempts).
     slow_initial_interval_seconds: float = 10.0
     slow_max_interval_seconds: float = 300.0

@@ -12,9 +12,17 @@ from pathlib import Path
 # (any client on the machine), and the bind then fails with "Address already in use". Ports
 # below the range are never handed out that way, so only a listener can take them.
 _EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
-# The lowest port picked: above the well-known and the usual registered service ports.
+# The ports picked: above the well-known and the usual registered service ports, below
+# Kubernetes' NodePort range (30000-32767), which kube-proxy serves on loopback without
+# binding it (a bind test cannot see it taken).
 _LOWEST = 20000
+_HIGHEST = 30000
 _TRIES = 200
+# Its own generator: a test runner that seeds ``random`` alike in parallel processes would
+# otherwise have them all pick the same ports in the same order.
+_RANDOM = random.SystemRandom()
+# Ports this process handed out: a caller may ask for several before it binds any.
+_HANDED_OUT: set[int] = set()
 
 
 def _ephemeral_low() -> int | None:
@@ -28,14 +36,18 @@ def _ephemeral_low() -> int | None:
 def free_port(host: str = "127.0.0.1") -> int:
     """A port nothing listens on right now, chosen where outgoing connections do not land.
 
-    Below the kernel's ephemeral range when the range is known and leaves room (Linux);
-    otherwise the OS picks one, as on any other system.
+    Below the kernel's ephemeral range when the range is known and leaves room (Linux), and
+    never one this process handed out before; otherwise the OS picks one, as on any other
+    system.
     """
     low = _ephemeral_low()
-    if low is not None and low - _LOWEST >= 1000:
-        for port in random.sample(range(_LOWEST, low), min(_TRIES, low - _LOWEST)):
-            if not _taken(port, host):
-                return port
+    if low is not None:
+        high = min(low, _HIGHEST)
+        if high - _LOWEST >= 1000:
+            for port in _RANDOM.sample(range(_LOWEST, high), min(_TRIES, high - _LOWEST)):
+                if port not in _HANDED_OUT and not _taken(port, host):
+                    _HANDED_OUT.add(port)
+                    return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])

@@ -63,6 +63,17 @@ class _CodeKeepingFinder(importlib.abc.MetaPathFinder):
 
 
 def keep_compiled_code() -> None:
-    """Put the finder first on ``sys.meta_path`` (once per process)."""
-    if not any(isinstance(finder, _CodeKeepingFinder) for finder in sys.meta_path):
-        sys.meta_path.insert(0, _CodeKeepingFinder())
+    """Put the finder on ``sys.meta_path`` right before Python's own path finder (once per
+    process): finders placed before that on purpose (pytest's assertion rewriting, import
+    hooks of type checkers) still come first."""
+    if any(isinstance(finder, _CodeKeepingFinder) for finder in sys.meta_path):
+        return
+    position = next(
+        (
+            index
+            for index, finder in enumerate(sys.meta_path)
+            if finder is importlib.machinery.PathFinder
+        ),
+        len(sys.meta_path),
+    )
+    sys.meta_path.insert(position, _CodeKeepingFinder())
