@@ -19,9 +19,14 @@ locks all start cold: polled fast, each would cost three or four reads at a 1 s 
 this way one costs that and the others one. A wait under way also takes up the first time any
 lock is seen to take (``poll_until``'s ``pause``).
 
-The estimate follows the lock both ways: when the first read finds the operation settled, the
-next pause is a little shorter (the lock may have got faster); when it finds it still pending,
-the pause becomes the time the operation really took. It lives in the worker's memory only
+The estimate follows the lock both ways: when the first reads of ``SHRINK_AFTER`` operations in
+a row find them settled, the next pause is a little shorter (the lock may have got faster);
+when one finds it still pending, the pause becomes the time the operation really took. A
+lock that takes the same time every time is read too early only every so often, each such
+miss costing a read: shortening after every operation made that every two or three
+operations of a lock timed closely, shortening after three in a row makes it a third as
+often, and a lock that did get faster is followed a third as fast (latency, not reads: Nuki
+rate-limits requests). It lives in the worker's memory only
 (a restarted worker polls at once until it has seen the lock again), bounded to
 ``MAX_LOCKS`` locks, least recently used first out.
 """
@@ -36,8 +41,10 @@ from collections import OrderedDict
 # Locks whose pace one worker keeps, and writes whose 204 time it keeps until their wait.
 MAX_LOCKS = 10_000
 MAX_WRITES = 10_000
-# After a first read that found the operation settled, the next pause is this much shorter.
+# After first reads that found this many operations in a row settled, the next pause is
+# SHRINK times shorter.
 SHRINK = 0.98
+SHRINK_AFTER = 3
 # A pause never longer than this share of the fast window (the fast polls keep the rest).
 MAX_SHARE_OF_WINDOW = 0.5
 # Weight of the newest time in the average that starts a lock not seen yet.
@@ -47,6 +54,8 @@ FLEET_WEIGHT = 0.2
 class DevicePace:
     def __init__(self) -> None:
         self._pace: OrderedDict[int, float] = OrderedDict()
+        # Per lock, its operations in a row whose first read found them settled.
+        self._streak: dict[int, int] = {}
         self._written: OrderedDict[tuple[int, str], float] = OrderedDict()
         self._fleet: float | None = None
         # Until when (time.monotonic()) one wait is timing a lock for a worker that has timed
@@ -136,12 +145,18 @@ class DevicePace:
             return  # read late only because nothing was known: no measure of the lock
         took = at - since
         pace = self._pace.get(smartlock_id)
+        streak = 0
         if pace is not None and first_read:
-            took = min(took, pace) * SHRINK
+            streak = self._streak.get(smartlock_id, 0) + 1
+            took = min(took, pace)
+            if streak >= SHRINK_AFTER:
+                took, streak = took * SHRINK, 0
+        self._streak[smartlock_id] = streak
         self._pace[smartlock_id] = took
         self._fleet = (
             took if self._fleet is None else (self._fleet + FLEET_WEIGHT * (took - self._fleet))
         )
         self._pace.move_to_end(smartlock_id)
         while len(self._pace) > MAX_LOCKS:
-            self._pace.popitem(last=False)
+            evicted, _ = self._pace.popitem(last=False)
+            self._streak.pop(evicted, None)

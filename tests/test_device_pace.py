@@ -11,7 +11,7 @@ import pytest
 from temporalio.testing import ActivityEnvironment
 
 from nukiflow.activities import device_pace, polling
-from nukiflow.activities.device_pace import MAX_LOCKS, SHRINK, DevicePace
+from nukiflow.activities.device_pace import MAX_LOCKS, SHRINK, SHRINK_AFTER, DevicePace
 from nukiflow.contracts.timing import PollTiming
 
 NOW = 1000.0
@@ -47,9 +47,18 @@ def test_a_first_read_that_finds_it_done_shortens_the_next_pause_a_miss_lengthen
     pace = DevicePace()
     base = NOW
     pace.settled(1, base, first_read=False, at=base + 2.0)
+    # Shorter only once SHRINK_AFTER operations in a row were found settled at the first read.
+    for _ in range(SHRINK_AFTER - 1):
+        pace.settled(1, base, first_read=True, at=base + 2.0)
+        assert pace.first_pause(1, NOW, 20.0) == pytest.approx(2.0)
     pace.settled(1, base, first_read=True, at=base + 2.0)
     assert pace.first_pause(1, NOW, 20.0) == pytest.approx(2.0 * SHRINK)
+    # A miss breaks the run and sets the time the operation really took.
+    pace.settled(1, base, first_read=True, at=base + 2.0)
     pace.settled(1, base, first_read=False, at=base + 3.0)
+    assert pace.first_pause(1, NOW, 20.0) == pytest.approx(3.0)
+    for _ in range(SHRINK_AFTER - 1):
+        pace.settled(1, base, first_read=True, at=base + 3.0)
     assert pace.first_pause(1, NOW, 20.0) == pytest.approx(3.0)
 
 
