@@ -36,6 +36,7 @@ from nukiflow.fleet import Fleet
 from nukiflow.fleet import rollouts as fleet_rollouts
 from nukiflow.simulator.control import SimulatorControl
 from nukiflow.simulator.settings import Faults
+from tests.grant_support import end_soon
 from tests.test_cli import as_json, run
 
 # Item timings of the plan files, scaled to the fake cloud's 0.1 s device delay.
@@ -400,9 +401,11 @@ async def test_grant_show_extend_revoke(
 
 
 async def test_grant_json_is_revoked_at_the_end_and_a_failed_create_exits_1(
-    cli_env: dict[str, str], sim: SimulatorControl, worker: Worker
+    cli_env: dict[str, str], sim: SimulatorControl, worker: Worker, flow: NukiFlow
 ) -> None:
     lock = (await sim.add_lock()).smartlock_id
+    # The end is far while the code is created (a loaded machine could not before a near
+    # end), then brought near (see tests/grant_support.py).
     result = await run(
         cli_env,
         "access",
@@ -415,7 +418,7 @@ async def test_grant_json_is_revoked_at_the_end_and_a_failed_create_exits_1(
         "--from",
         "now",
         "--until",
-        "+3s",
+        "+1h",
         "--json",
     )
     assert result.exit_code == 0, result.output
@@ -424,6 +427,7 @@ async def test_grant_json_is_revoked_at_the_end_and_a_failed_create_exits_1(
     assert grant["grant_id"] == grant["workflow_id"]
     assert grant["revoke_at"] == grant["window"]["allowed_until_date"]
     assert "555124" not in result.stdout
+    await end_soon(Fleet(flow).grant(grant["grant_id"]))
 
     async def revoked() -> bool:
         shown = as_json(await run(cli_env, "access", "show", grant["grant_id"], "--json"))

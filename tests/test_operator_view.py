@@ -52,7 +52,8 @@ from nukiflow.settings import Settings
 from nukiflow.simulator.control import SimulatorControl
 from nukiflow.simulator.settings import Faults
 from tests.conftest import UI, StartWorker, sim_settings
-from tests.test_access import FAST_GRANT
+from tests.grant_support import FAR, end_soon
+from tests.test_access import FAST_GRANT, OVERDUE_SOON
 from tests.test_drift_ledger import LOCK, settle, sighting, start_ledger
 
 CODE = 535353
@@ -438,16 +439,21 @@ async def test_an_overdue_revocation_counts_the_attempt_temporal_runs(
     lock = (await sim.add_lock()).smartlock_id
     await start_worker()
     now = datetime.now(UTC).replace(microsecond=0)
-    grant = await Fleet(flow, grant_timing=FAST_GRANT).grant_access(
+    grant = await Fleet(flow, grant_timing=OVERDUE_SOON).grant_access(
         lock,
         name="guest",
         code=555124,
         start=now - timedelta(hours=1),
-        end=now + timedelta(seconds=2),
+        # Far while the code is created, then brought near (see tests/grant_support.py).
+        end=now + FAR,
     )
     await grant.created()
-    await sim.set_faults(Faults(offline_mode="drop"), lock)
+    # No delete may land from the moment the end is near, however late the lock goes offline:
+    # until then the lock accepts deletes and never applies them.
+    await sim.set_faults(Faults(ghost_delete_nth=list(range(1, 100))), lock)
+    await end_soon(grant)
     await sim.set_online(lock, False)
+    await sim.set_faults(Faults(offline_mode="drop"), lock)
     attempt = 0
     for _ in range(400):  # until Temporal records a second attempt of the revocation
         description = await grant.handle.describe()

@@ -46,6 +46,7 @@ from nukiflow.simulator.settings import Faults
 from nukiflow.temporal.converter import data_converter
 from nukiflow.testing import sim_settings
 from tests.conftest import CODEC_KEYS
+from tests.grant_support import FAR, end_soon
 
 HISTORIES = Path(__file__).parent / "histories"
 
@@ -132,8 +133,9 @@ REPLAY_GRANT = GrantTiming(
     revoke_attempt_seconds=2,
     revoke_retry_initial_seconds=0.2,
     revoke_retry_max_seconds=0.5,
-    overdue_after_seconds=5,
-    change_deadline_seconds=5,
+    # Room for a loaded machine: never overdue, and an extension written in time.
+    overdue_after_seconds=60,
+    change_deadline_seconds=30,
     heartbeat_seconds=2,
     wait_seconds=3,
     poll_initial_seconds=0.2,
@@ -219,8 +221,8 @@ async def test_fresh_grant_histories_replay(
         name="at end",
         code=555131,
         start=start,
-        # Room for a loaded machine to create and extend it before its end.
-        end=_now() + timedelta(seconds=20),
+        # Far while the code is created, then brought near (see tests/grant_support.py).
+        end=_now() + FAR,
         request_id="replay-end",
     )
     early = await fleet.grant_access(
@@ -234,7 +236,7 @@ async def test_fresh_grant_histories_replay(
     assert (await at_end.created()).status is GrantStatus.ACTIVE
     assert (await early.created()).status is GrantStatus.ACTIVE
 
-    await at_end.extend(_now() + timedelta(seconds=22))
+    await end_soon(at_end)
     await early.extend(_now() + timedelta(hours=2))
     revoked = await early.revoke("replay: left early", wait=True)
     assert revoked.status is GrantStatus.REVOKED and revoked.revoke_requested
@@ -279,11 +281,12 @@ async def _continued_grant(
         name="continued",
         code=555134,
         start=_now() - timedelta(minutes=1),
-        end=_now() + timedelta(seconds=4),
+        # Far while the code is created, then brought near (see tests/grant_support.py).
+        end=_now() + FAR,
         request_id=request_id,
     )
     assert (await grant.created()).status is GrantStatus.ACTIVE
-    await grant.extend(_now() + timedelta(seconds=5))
+    await end_soon(grant)
     ended = await asyncio.wait_for(grant.result(), timeout=30)
     assert ended.status is GrantStatus.REVOKED
     assert (await sim.device(lock)).auths == []
