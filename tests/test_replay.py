@@ -308,14 +308,16 @@ async def test_fresh_lock_history_with_a_last_look_replays(
     lock = (await sim.add_lock()).smartlock_id
     assert (await flow.action(lock, "lock")).ok
     await sim.set_faults(Faults(action_time=60.0), lock)
-    unknown = asyncio.create_task(flow.action(lock, "unlock", deadline=timedelta(seconds=0.5)))
+    # The unlock must be sent before its deadline (room for a loaded machine; it is watched
+    # until then anyway) and still be current when the lock's deadline passes in line.
+    unknown = asyncio.create_task(flow.action(lock, "unlock", deadline=timedelta(seconds=5)))
 
     async def unlocking() -> bool:
         current = (await flow.lock_state(lock)).current
         return current is not None and current.action is ActionName.UNLOCK
 
     await _wait_until(unlocking, "the unlock to be under way")
-    expired = await flow.action(lock, "lock", deadline=timedelta(seconds=0.3))
+    expired = await flow.action(lock, "lock", deadline=timedelta(seconds=1))
     assert expired.status is ActionStatus.EXPIRED, expired.reason
     assert (await unknown).status is ActionStatus.UNKNOWN
     history = await temporal_client.get_workflow_handle(lock_workflow_id(lock)).fetch_history()
