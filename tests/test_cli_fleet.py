@@ -37,7 +37,7 @@ from nukiflow.fleet import rollouts as fleet_rollouts
 from nukiflow.simulator.control import SimulatorControl
 from nukiflow.simulator.settings import Faults
 from tests.grant_support import end_soon
-from tests.test_cli import as_json, run
+from tests.test_cli import as_json, run, status_showing
 
 # Item timings of the plan files, scaled to the fake cloud's 0.1 s device delay.
 FAST_OPTIONS = """\
@@ -260,13 +260,16 @@ async def test_rollout_no_wait_pause_resume_cancel_and_status(
     assert paused.exit_code == 0, paused.output
     assert "is paused" in paused.stdout and f"nukiflow rollout resume {rollout_id}" in paused.stdout
 
+    def paused_row(shown: Any) -> bool:
+        rows = shown["workflows"]
+        return {(r["kind"], r["status"]) for r in rows if r["workflow_id"] == rollout_id} == {
+            ("rollout", "paused")
+        }
+
+    await status_showing(cli_env, paused_row)
     listed = await run(cli_env, "status")
     assert listed.exit_code == 0, listed.output
     assert "paused" in listed.stdout and rollout_id in listed.stdout
-    rows = as_json(await run(cli_env, "status", "--json"))["workflows"]
-    assert {(r["kind"], r["status"]) for r in rows if r["workflow_id"] == rollout_id} == {
-        ("rollout", "paused")
-    }
 
     resumed = as_json(await run(cli_env, "rollout", "resume", rollout_id, "--json"))
     assert resumed["state"] == "running"
@@ -372,6 +375,15 @@ async def test_grant_show_extend_revoke(
     assert "555123" not in shown.output
     assert re.search(r"Active|Scheduled", shown.stdout)
 
+    await status_showing(
+        cli_env,
+        lambda shown: any(
+            (w["workflow_id"], w["status"]) in ((grant_id, "active"), (grant_id, "scheduled"))
+            for w in shown["workflows"]
+        ),
+        "--smartlock",
+        str(lock),
+    )
     listed = await run(cli_env, "status", "--smartlock", str(lock))
     assert listed.exit_code == 0 and grant_id in listed.stdout
     assert "active" in listed.stdout or "scheduled" in listed.stdout

@@ -54,6 +54,7 @@ from nukiflow.simulator.settings import Faults
 from tests.conftest import UI, StartWorker, sim_settings
 from tests.grant_support import FAR, end_soon
 from tests.test_access import FAST_GRANT, OVERDUE_SOON
+from tests.test_cli import status_showing
 from tests.test_drift_ledger import LOCK, settle, sighting, start_ledger
 
 CODE = 535353
@@ -282,8 +283,13 @@ async def test_status_links_answer_the_questions_in_the_ui(
     await sim.set_faults(Faults(), smartlock_id)
     failed_create = await flow.create_auth(smartlock_id, name="Second", code=CODE)
     assert failed_create.status is OutcomeStatus.FAILED
-    result = await cli(cli_env, "status", "--smartlock", str(smartlock_id), "--json")
-    listed = json.loads(result.stdout)
+    entity_id = auth_workflow_id(smartlock_id, auth_id)
+    listed = await status_showing(
+        cli_env,
+        lambda shown: any(w["workflow_id"] == entity_id for w in shown["workflows"]),
+        "--smartlock",
+        str(smartlock_id),
+    )
     links = listed["ui_links"]
     row = next(
         w
@@ -306,7 +312,13 @@ async def test_status_links_answer_the_questions_in_the_ui(
         await asyncio.sleep(0.1)
     assert found == expected
     (pending,) = parse_qs(urlsplit(links["pending"]).query)["query"]
-    assert [w.id async for w in flow.client.list_workflows(pending)] == []
+    # Nothing is pending, once visibility shows both as they ended (a moment after they did).
+    for _ in range(100):
+        still = [w.id async for w in flow.client.list_workflows(pending)]
+        if not still:
+            break
+        await asyncio.sleep(0.1)
+    assert still == []
     table = await cli(cli_env, "status", "--smartlock", str(smartlock_id))
     assert "In the Temporal UI:" in table.stdout and links["failed"] in table.stdout
 
