@@ -585,6 +585,27 @@ async def test_offline_hold_applies_once_online(
 # ---- faults -------------------------------------------------------------------------------
 
 
+async def test_a_paused_device_keeps_operations_pending_until_the_fault_is_lifted(
+    sim: SimulatorControl, api: httpx.AsyncClient, lock_id: int
+) -> None:
+    await sim.set_settings(FAST.model_copy(update={"lock_race_writes": 1}))
+    auth = await sim.add_auth(lock_id, name="Guest", code=555551)
+    await sim.set_faults(Faults(device_paused=True), lock_id)
+    path = f"/smartlock/{lock_id}/auth/{auth.id}"
+    assert (await api.post(path, json={"name": "Guest", "code": 555552})).status_code == 204
+    assert (await api.post(f"/smartlock/{lock_id}/action/unlock")).status_code == 204
+    await asyncio.sleep(0.2)  # several device delays: nothing may be taken up
+    assert (await get_auth(api, lock_id, auth.id)).operation_id is not None
+    refused = await api.post(path, json={"name": "Other"})
+    assert refused.status_code == 423 and refused.json() == LOCKED_BODY
+    device = await sim.device(lock_id)
+    assert device.online and device.pending == 2 and device.actions == []
+    await sim.set_faults(Faults(), lock_id)
+    await drained(sim, lock_id)
+    assert (await get_auth(api, lock_id, auth.id)).code == 555552
+    assert (await sim.device(lock_id)).lock_state == 3
+
+
 async def test_lost_create(sim: SimulatorControl, api: httpx.AsyncClient, lock_id: int) -> None:
     await sim.set_faults(Faults(lost_create_nth=[1]))
     assert (await api.put(f"/smartlock/{lock_id}/auth", json=keypad(555551))).status_code == 204
