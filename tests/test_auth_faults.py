@@ -36,20 +36,19 @@ async def test_423_storm_is_waited_out(
 ) -> None:
     smartlock_id, auth_id = await _keypad(sim)
     # Someone else's operation keeps the auth locked, with no race window, until the test lets
-    # it through: the lock is offline and the cloud holds the operation for it.
+    # it through: the device takes it up only once the pause is lifted.
     await sim.set_settings(sim_settings(lock_race_writes=1))
-    await sim.set_faults(Faults(offline_mode="hold"), smartlock_id)
-    await sim.set_online(smartlock_id, False)
+    await sim.set_faults(Faults(device_paused=True), smartlock_id)
     await nuki.update_auth(smartlock_id, auth_id, SmartlockAuthUpdate(name="other", code=555553))
     await start_worker()
     pending = asyncio.create_task(flow.update_auth(smartlock_id, auth_id, {"code": 555552}))
     for _ in range(1500):
-        if any(r.method == "POST" and r.status == 423 for r in await sim.requests()):
+        if sum(r.method == "POST" and r.status == 423 for r in await sim.requests()) >= 2:
             break
         await asyncio.sleep(0.02)
     else:
-        raise AssertionError("the change never met the 423")
-    await sim.set_online(smartlock_id, True)
+        raise AssertionError("the change never met a storm of 423s")
+    await sim.set_faults(Faults(), smartlock_id)
     outcome = await pending
     assert outcome.status is OutcomeStatus.APPLIED, outcome.reason
     statuses = [r.status for r in await sim.requests() if r.method == "POST"]

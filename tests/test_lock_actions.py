@@ -366,7 +366,9 @@ async def test_worker_stopped_after_the_send_confirms_without_sending_again(
     flow: NukiFlow, sim: SimulatorControl, start_worker: StartWorker
 ) -> None:
     lock = await sim.add_lock()
-    await sim.set_faults(Faults(action_time=2.0), lock.smartlock_id)
+    # The device takes the action up only once the test lifts the pause: the first worker is
+    # stopped while the action is sure to be unfinished, however slow the machine.
+    await sim.set_faults(Faults(device_paused=True), lock.smartlock_id)
     first = await start_worker()
     pending = asyncio.create_task(flow.action(lock.smartlock_id, ActionName.UNLATCH))
 
@@ -378,9 +380,11 @@ async def test_worker_stopped_after_the_send_confirms_without_sending_again(
         return view.current is not None and view.current.step == "confirming"
 
     await _wait_for(confirming)
-    assert len((await sim.device(lock.smartlock_id)).actions) == 1
+    assert [p.status for p in _posts(await sim.requests(), lock.smartlock_id)] == [204]
+    assert (await sim.device(lock.smartlock_id)).pending == 1
     await first.shutdown()
     assert not pending.done()
+    await sim.set_faults(Faults(), lock.smartlock_id)
     await start_worker()
     outcome = await asyncio.wait_for(pending, timeout=30)
     assert outcome.status is ActionStatus.CONFIRMED, outcome.reason

@@ -152,9 +152,10 @@ async def test_a_change_behind_a_busy_auth_says_423(
     flow: NukiFlow, sim: SimulatorControl, nuki: NukiClient, start_worker: StartWorker
 ) -> None:
     smartlock_id, auth_id = await _keypad(sim)
-    # Someone else's slow operation keeps the auth locked (423) well past the first look.
+    # Someone else's operation keeps the auth locked (423) until the test has read what the
+    # look found: the device takes it up only once the test lifts the pause.
     await sim.set_settings(sim_settings(lock_race_writes=1))
-    await sim.set_faults(Faults(device_delay=8.0), smartlock_id)
+    await sim.set_faults(Faults(device_paused=True), smartlock_id)
     await nuki.update_auth(smartlock_id, auth_id, SmartlockAuthUpdate(name="other", code=555553))
     await start_worker()
     update = await flow.start_update_auth(smartlock_id, auth_id, {"code": CODE})
@@ -165,6 +166,7 @@ async def test_a_change_behind_a_busy_auth_says_423(
     assert "writing (since" in text
     assert "device busy: an operation on this auth has been pending since" in text
     assert "writes get 423" in text
+    await sim.set_faults(Faults(), smartlock_id)
     outcome = await update.result()
     assert outcome.status is OutcomeStatus.APPLIED, outcome.reason
 
