@@ -55,7 +55,7 @@ def _posts(records: list[RequestRecord], smartlock_id: int) -> list[RequestRecor
     ]
 
 
-async def _wait_for(predicate: Callable[[], Awaitable[bool]], within: float = 10.0) -> None:
+async def _wait_for(predicate: Callable[[], Awaitable[bool]], within: float = 30.0) -> None:
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         if await predicate():
@@ -216,10 +216,18 @@ async def test_423_from_the_api_is_retried_until_the_lock_is_free(
     flow: NukiFlow, sim: SimulatorControl, nuki: NukiClient, worker: object
 ) -> None:
     lock = await sim.add_lock()
-    # Someone else's action (not through nukiflow) keeps the lock busy for a while.
-    await sim.set_faults(Faults(action_time=1.0), lock.smartlock_id)
+    # Someone else's action (not through nukiflow) keeps the lock busy until nukiflow's send
+    # has met a 423: the device takes it up only once the test lifts the pause.
+    await sim.set_faults(Faults(device_paused=True), lock.smartlock_id)
     await nuki.action(lock.smartlock_id, SmartlockAction(action=LockAction.UNLOCK))
-    outcome = await flow.action(lock.smartlock_id, ActionName.LOCK)
+    pending = asyncio.create_task(flow.action(lock.smartlock_id, ActionName.LOCK))
+
+    async def refused() -> bool:
+        return 423 in [p.status for p in _posts(await sim.requests(), lock.smartlock_id)]
+
+    await _wait_for(refused)
+    await sim.set_faults(Faults(), lock.smartlock_id)
+    outcome = await pending
     assert outcome.status is ActionStatus.CONFIRMED, outcome.reason
     assert outcome.state == LockState.LOCKED
     posts = _posts(await sim.requests(), lock.smartlock_id)
