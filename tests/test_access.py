@@ -20,19 +20,23 @@ from nukiflow.simulator.control import SimulatorControl
 from nukiflow.simulator.settings import Faults
 from nukiflow.times.zones import TimeZoneError
 from nukiflow.workflows.access_grant import AccessGrantWorkflow
+from tests.grant_support import FAR, end_soon
 
-# Retries and thresholds scaled to the fake cloud's 0.1 s device delay.
+# Retries scaled to the fake cloud's 0.1 s device delay. What must happen before an instant
+# gets room for a loaded machine: a revocation is overdue only after 30 s (a test that wants it
+# overdue holds the delete back and uses OVERDUE_SOON), an extension's write has 30 s.
 FAST_GRANT = GrantTiming(
     revoke_attempt_seconds=2,
     revoke_retry_initial_seconds=0.2,
     revoke_retry_max_seconds=0.5,
-    overdue_after_seconds=0.5,
-    change_deadline_seconds=5,
+    overdue_after_seconds=30,
+    change_deadline_seconds=30,
     heartbeat_seconds=2,
     wait_seconds=3,
     poll_initial_seconds=0.2,
     poll_max_seconds=0.5,
 )
+OVERDUE_SOON = FAST_GRANT.model_copy(update={"overdue_after_seconds": 0.5})
 
 
 @pytest.fixture
@@ -73,7 +77,9 @@ async def test_grant_writes_its_window_and_is_revoked_at_the_end(
     fleet: Fleet, sim: SimulatorControl, fleet_worker: Worker
 ) -> None:
     lock = (await sim.add_lock()).smartlock_id
-    start, end = _now() - timedelta(minutes=5), _now() + timedelta(seconds=3)
+    # The end is far while the code is created and checked, then brought near (see
+    # tests/grant_support.py): a loaded machine could not create it before a near end.
+    start, end = _now() - timedelta(minutes=5), _now() + FAR
     grant = await fleet.grant_access(
         lock,
         name="cleaner",
@@ -96,9 +102,10 @@ async def test_grant_writes_its_window_and_is_revoked_at_the_end(
     assert attributes["NukiKind"] == "access" and attributes["NukiStatus"] == "active"
     assert attributes["NukiSmartlockId"] == lock and attributes["NukiAuthId"] == auth.id
 
+    soon = await end_soon(grant)
     result = await asyncio.wait_for(grant.result(), timeout=30)
     assert result.status is GrantStatus.REVOKED and result.verified_by == "entity"
-    assert result.revoked_at is not None and result.revoked_at >= end
+    assert result.revoked_at is not None and result.revoked_at >= soon
     assert result.overdue_since is None
     assert (await sim.device(lock)).auths == []
     assert (await _attributes(grant))["NukiStatus"] == "revoked"
@@ -123,18 +130,21 @@ async def test_grant_writes_its_window_and_is_revoked_at_the_end(
 
 
 async def test_revocation_due_while_offline_is_overdue_and_done_once_back(
-    fleet: Fleet, sim: SimulatorControl, fleet_worker: Worker, temporal_client: Client
+    flow: NukiFlow, sim: SimulatorControl, fleet_worker: Worker, temporal_client: Client
 ) -> None:
     lock = (await sim.add_lock()).smartlock_id
-    end = _now() + timedelta(seconds=2)
-    grant = await fleet.grant_access(
-        lock, name="guest", code=555124, start=_now() - timedelta(hours=1), end=end
+    grant = await Fleet(flow, grant_timing=OVERDUE_SOON).grant_access(
+        lock, name="guest", code=555124, start=_now() - timedelta(hours=1), end=_now() + FAR
     )
     created = await grant.created()
     assert created.status is GrantStatus.ACTIVE
-    # The lock drops what it is sent while offline: the delete cannot land.
-    await sim.set_faults(Faults(offline_mode="drop"), lock)
+    # No delete may land from the moment the end is near, however late the lock goes offline:
+    # until then the lock accepts deletes and never applies them.
+    await sim.set_faults(Faults(ghost_delete_nth=list(range(1, 100))), lock)
+    end = await end_soon(grant)
+    # Offline, the lock drops what it is sent (the default): the delete cannot land.
     await sim.set_online(lock, False)
+    await sim.set_faults(Faults(offline_mode="drop"), lock)
 
     async def overdue() -> bool:
         return (await _attributes(grant)).get("NukiStatus") == "revocation_overdue"
@@ -178,8 +188,9 @@ async def test_revoke_early_and_extend(
     early = await fleet.grant_access(
         lock, name="early", code=555125, start=start, end=_now() + timedelta(hours=2)
     )
+    # Far: the early one is revoked and this one extended before it (a loaded machine is slow).
     extended = await fleet.grant_access(
-        lock, name="extended", code=555126, start=start, end=_now() + timedelta(seconds=2)
+        lock, name="extended", code=555126, start=start, end=_now() + FAR
     )
     await early.created()
     await extended.created()
@@ -190,16 +201,18 @@ async def test_revoke_early_and_extend(
     with pytest.raises(FleetError, match="not running"):
         await early.extend(_now() + timedelta(hours=3))
 
-    new_end = _now() + timedelta(seconds=5)
+    new_end = _now() + 2 * FAR
     view = await extended.extend(new_end)
     assert view.window.allowed_until_date == new_end
     (auth,) = (await sim.device(lock)).auths
     assert auth.allowed_until_date == new_end, "the lock holds the new end"
     with pytest.raises(FleetError, match="must be in the future"):
         await extended.extend(_now() - timedelta(minutes=1))
+    # Moved again, near: the revocation follows the end the grant holds last.
+    soon = await end_soon(extended)
     result = await asyncio.wait_for(extended.result(), timeout=30)
     assert result.status is GrantStatus.REVOKED
-    assert result.revoked_at is not None and result.revoked_at >= new_end
+    assert result.revoked_at is not None and result.revoked_at >= soon
     assert (await sim.device(lock)).auths == []
 
 
@@ -270,8 +283,10 @@ async def test_a_create_that_lands_after_it_failed_is_still_revoked(
     lock = (await sim.add_lock()).smartlock_id
     await sim.set_faults(Faults(offline_mode="hold"), lock)
     await sim.set_online(lock, False)
+    # The create fails at the window's end, so the test waits for it: short, but room for a
+    # loaded machine to send the create (which the lock then holds) before it.
     grant = await fleet.grant_access(
-        lock, name="late", code=555129, start=_now(), end=_now() + timedelta(seconds=2)
+        lock, name="late", code=555129, start=_now(), end=_now() + timedelta(seconds=5)
     )
     view = await grant.created()
     assert view.status is GrantStatus.FAILED and "deadline" in (view.reason or "")
@@ -300,12 +315,11 @@ async def test_a_grant_continues_as_new_and_still_revokes_at_its_end(
         name="long stay",
         code=555133,
         start=_now() - timedelta(minutes=1),
-        end=_now() + timedelta(seconds=4),
+        end=_now() + FAR,
     )
     created = await grant.created()
     assert created.status is GrantStatus.ACTIVE and created.auth_id is not None
-    new_end = _now() + timedelta(seconds=5)
-    assert (await grant.extend(new_end)).window.allowed_until_date == new_end
+    new_end = await end_soon(grant)
 
     result = await asyncio.wait_for(grant.result(), timeout=30)
     assert result.status is GrantStatus.REVOKED and result.verified_by == "entity"

@@ -24,7 +24,7 @@ async def _keypad(sim: SimulatorControl) -> tuple[int, str]:
 
 
 async def _wait_for_request(sim: SimulatorControl, method: str, fragment: str) -> None:
-    for _ in range(200):
+    for _ in range(1500):
         if any(r.method == method and fragment in r.path for r in await sim.requests()):
             return
         await asyncio.sleep(0.02)
@@ -35,12 +35,21 @@ async def test_423_storm_is_waited_out(
     flow: NukiFlow, sim: SimulatorControl, nuki: NukiClient, start_worker: StartWorker
 ) -> None:
     smartlock_id, auth_id = await _keypad(sim)
-    # Someone else's slow operation keeps the auth locked for a while, with no race window.
+    # Someone else's operation keeps the auth locked, with no race window, until the test lets
+    # it through: the device takes it up only once the pause is lifted.
     await sim.set_settings(sim_settings(lock_race_writes=1))
-    await sim.set_faults(Faults(device_delay=2.0), smartlock_id)
+    await sim.set_faults(Faults(device_paused=True), smartlock_id)
     await nuki.update_auth(smartlock_id, auth_id, SmartlockAuthUpdate(name="other", code=555553))
     await start_worker()
-    outcome = await flow.update_auth(smartlock_id, auth_id, {"code": 555552})
+    pending = asyncio.create_task(flow.update_auth(smartlock_id, auth_id, {"code": 555552}))
+    for _ in range(1500):
+        if sum(r.method == "POST" and r.status == 423 for r in await sim.requests()) >= 2:
+            break
+        await asyncio.sleep(0.02)
+    else:
+        raise AssertionError("the change never met a storm of 423s")
+    await sim.set_faults(Faults(), smartlock_id)
+    outcome = await pending
     assert outcome.status is OutcomeStatus.APPLIED, outcome.reason
     statuses = [r.status for r in await sim.requests() if r.method == "POST"]
     assert statuses.count(423) >= 1
@@ -105,7 +114,9 @@ async def test_offline_past_the_deadline_fails_and_sends_nothing_late(
     await sim.set_faults(Faults(offline_mode=offline_mode), smartlock_id)
     await sim.set_online(smartlock_id, False)
     await start_worker()
-    deadline = timedelta(seconds=3)
+    # Room for a loaded machine to send the first write (and, dropped, find it missing) before
+    # the deadline; the lock stays offline past it whatever the machine does.
+    deadline = timedelta(seconds=6)
     called = time.monotonic()
     outcome = await flow.update_auth(smartlock_id, auth_id, {"code": 555552}, deadline=deadline)
     assert outcome.status is OutcomeStatus.FAILED

@@ -15,6 +15,7 @@ import logging
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ from nukiflow.settings import Settings
 from nukiflow.simulator.control import SimulatorControl
 from nukiflow.simulator.settings import Faults
 from tests.conftest import UI
+from tests.webhook_receiver import eventually
 
 
 async def run(env: dict[str, str], *args: str) -> Result:
@@ -43,6 +45,23 @@ async def run(env: dict[str, str], *args: str) -> Result:
 def as_json(result: Result) -> Any:
     assert result.stdout.strip(), result.output
     return json.loads(result.stdout)
+
+
+async def status_showing(env: dict[str, str], shows: Callable[[Any], bool], *args: str) -> Any:
+    """``nukiflow status --json ARGS`` once it shows what ``shows`` looks for. The command lists
+    from Temporal's visibility, which the server writes a moment after a workflow started or
+    changed its search attributes (on a loaded machine, seconds later)."""
+    report: Any = None
+
+    async def listed() -> bool:
+        nonlocal report
+        result = await run(env, "status", "--json", *args)
+        assert result.exit_code == 0, result.output
+        report = as_json(result)
+        return shows(report)
+
+    await eventually(listed, within=30)
+    return report
 
 
 async def keypad_auth(sim: SimulatorControl, code: int = 545454) -> tuple[int, str]:
@@ -155,10 +174,9 @@ async def test_json_shapes_and_the_code_stays_out(
     assert shown["running"] is True and shown["pending_changes"] == 0
     assert shown["last_outcomes"][-1]["status"] == "applied"
 
-    status = await run(cli_env, "status", "--smartlock", str(lock_id), "--json")
-    assert status.exit_code == 0, status.output
-    report = as_json(status)
-    assert report["counts"] == {"in_sync": 1}
+    report = await status_showing(
+        cli_env, lambda shown: shown["counts"] == {"in_sync": 1}, "--smartlock", str(lock_id)
+    )
     assert report["workflows"][0]["workflow_id"] == auth_workflow_id(lock_id, auth_id)
     assert report["workflows"][0]["status"] == "in_sync"
 
@@ -219,8 +237,9 @@ async def test_failed_change_exits_1_with_the_reason(
         cli_env, "auth", "update", str(lock_id), auth_id, "--name", "x", "--deadline", "2s"
     )
     assert result.exit_code == 1, result.output
-    listed = as_json(await run(cli_env, "status", "--json", "--smartlock", str(lock_id)))
-    assert listed["counts"] == {"failed": 1}
+    await status_showing(
+        cli_env, lambda shown: shown["counts"] == {"failed": 1}, "--smartlock", str(lock_id)
+    )
     table = await run(cli_env, "status", "--smartlock", str(lock_id))
     assert table.exit_code == 0
     assert "1 failing" in table.stdout
@@ -288,8 +307,12 @@ async def test_actions_and_their_exit_statuses(
     assert late.exit_code == 1, late.output
     assert as_json(late)["status"] in ("expired", "failed")
 
-    listed = as_json(await run(cli_env, "status", "--json", "--smartlock", lock_id))
-    assert [w["kind"] for w in listed["workflows"]] == ["lock"]
+    await status_showing(
+        cli_env,
+        lambda shown: [w["kind"] for w in shown["workflows"]] == ["lock"],
+        "--smartlock",
+        lock_id,
+    )
 
 
 async def test_lock_and_unlatch_short_forms(
@@ -310,8 +333,12 @@ async def test_lock_and_unlatch_short_forms(
     locked = await run(cli_env, "lock", lock_id)
     assert locked.exit_code == 0, locked.output
     assert "Confirmed" in locked.stdout and "locked" in locked.stdout
-    shown = as_json(await run(cli_env, "status", "--json", "--smartlock", lock_id))
-    assert [w["kind"] for w in shown["workflows"]] == ["lock"]
+    await status_showing(
+        cli_env,
+        lambda shown: [w["kind"] for w in shown["workflows"]] == ["lock"],
+        "--smartlock",
+        lock_id,
+    )
 
 
 async def test_a_superseded_change_exits_0(

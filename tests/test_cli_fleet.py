@@ -36,7 +36,8 @@ from nukiflow.fleet import Fleet
 from nukiflow.fleet import rollouts as fleet_rollouts
 from nukiflow.simulator.control import SimulatorControl
 from nukiflow.simulator.settings import Faults
-from tests.test_cli import as_json, run
+from tests.grant_support import end_soon
+from tests.test_cli import as_json, run, status_showing
 
 # Item timings of the plan files, scaled to the fake cloud's 0.1 s device delay.
 FAST_OPTIONS = """\
@@ -259,13 +260,16 @@ async def test_rollout_no_wait_pause_resume_cancel_and_status(
     assert paused.exit_code == 0, paused.output
     assert "is paused" in paused.stdout and f"nukiflow rollout resume {rollout_id}" in paused.stdout
 
+    def paused_row(shown: Any) -> bool:
+        rows = shown["workflows"]
+        return {(r["kind"], r["status"]) for r in rows if r["workflow_id"] == rollout_id} == {
+            ("rollout", "paused")
+        }
+
+    await status_showing(cli_env, paused_row)
     listed = await run(cli_env, "status")
     assert listed.exit_code == 0, listed.output
     assert "paused" in listed.stdout and rollout_id in listed.stdout
-    rows = as_json(await run(cli_env, "status", "--json"))["workflows"]
-    assert {(r["kind"], r["status"]) for r in rows if r["workflow_id"] == rollout_id} == {
-        ("rollout", "paused")
-    }
 
     resumed = as_json(await run(cli_env, "rollout", "resume", rollout_id, "--json"))
     assert resumed["state"] == "running"
@@ -371,6 +375,15 @@ async def test_grant_show_extend_revoke(
     assert "555123" not in shown.output
     assert re.search(r"Active|Scheduled", shown.stdout)
 
+    await status_showing(
+        cli_env,
+        lambda shown: any(
+            (w["workflow_id"], w["status"]) in ((grant_id, "active"), (grant_id, "scheduled"))
+            for w in shown["workflows"]
+        ),
+        "--smartlock",
+        str(lock),
+    )
     listed = await run(cli_env, "status", "--smartlock", str(lock))
     assert listed.exit_code == 0 and grant_id in listed.stdout
     assert "active" in listed.stdout or "scheduled" in listed.stdout
@@ -400,9 +413,11 @@ async def test_grant_show_extend_revoke(
 
 
 async def test_grant_json_is_revoked_at_the_end_and_a_failed_create_exits_1(
-    cli_env: dict[str, str], sim: SimulatorControl, worker: Worker
+    cli_env: dict[str, str], sim: SimulatorControl, worker: Worker, flow: NukiFlow
 ) -> None:
     lock = (await sim.add_lock()).smartlock_id
+    # The end is far while the code is created (a loaded machine could not before a near
+    # end), then brought near (see tests/grant_support.py).
     result = await run(
         cli_env,
         "access",
@@ -415,7 +430,7 @@ async def test_grant_json_is_revoked_at_the_end_and_a_failed_create_exits_1(
         "--from",
         "now",
         "--until",
-        "+3s",
+        "+1h",
         "--json",
     )
     assert result.exit_code == 0, result.output
@@ -424,6 +439,7 @@ async def test_grant_json_is_revoked_at_the_end_and_a_failed_create_exits_1(
     assert grant["grant_id"] == grant["workflow_id"]
     assert grant["revoke_at"] == grant["window"]["allowed_until_date"]
     assert "555124" not in result.stdout
+    await end_soon(Fleet(flow).grant(grant["grant_id"]))
 
     async def revoked() -> bool:
         shown = as_json(await run(cli_env, "access", "show", grant["grant_id"], "--json"))

@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import TypeVar
 
 import pytest
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecution
 from temporalio.worker import Worker
 
 from nukiflow.client import NukiFlow
@@ -104,12 +104,13 @@ async def test_a_triggered_schedule_shows_drift_made_on_the_device(
         assert drifting not in {e.auth_id for e in seen.entries}
         assert (await flow.auth_state(smartlock_id, steady)).status is EntityStatus.IN_SYNC
         # The sweep that ran is the schedule's, and its history stays a handful of events.
-        runs = [
-            w
-            async for w in temporal_client.list_workflows(
-                f"WorkflowId STARTS_WITH '{sweep_workflow_id(schedule_id)}'"
-            )
-        ]
+        sweeps = f"WorkflowId STARTS_WITH '{sweep_workflow_id(schedule_id)}'"
+
+        async def listed() -> list[WorkflowExecution]:
+            return [w async for w in temporal_client.list_workflows(sweeps)]
+
+        # Visibility lists a run a moment after it started (on a loaded machine, seconds).
+        runs = await until(listed, bool, "the sweep to be listed")
         assert len(runs) == 1
         events = [
             e async for e in temporal_client.get_workflow_handle(runs[0].id).fetch_history_events()

@@ -36,6 +36,7 @@ from nukiflow.fleet import Fleet
 from nukiflow.simulator.control import SimulatorControl
 from nukiflow.simulator.settings import Faults
 from nukiflow.workflows import logic_version
+from tests.grant_support import FAR, end_soon
 
 WORKFLOWS = Path(__file__).resolve().parent.parent / "workflows"
 MARKER = EventType.EVENT_TYPE_MARKER_RECORDED
@@ -290,8 +291,9 @@ GRANT_TIMING = GrantTiming(
     revoke_attempt_seconds=2,
     revoke_retry_initial_seconds=0.2,
     revoke_retry_max_seconds=0.5,
-    overdue_after_seconds=5,
-    change_deadline_seconds=5,
+    # Room for a loaded machine: never overdue, and an extension written in time.
+    overdue_after_seconds=60,
+    change_deadline_seconds=30,
     heartbeat_seconds=2,
     wait_seconds=3,
     poll_initial_seconds=0.2,
@@ -310,9 +312,13 @@ async def test_a_grant_upserts_its_auth_id_with_its_status(
         name="counted",
         code=555631,
         start=now - timedelta(minutes=1),
-        end=now + timedelta(seconds=3),
+        # Far while the code is created (a loaded machine could not before a near end), then
+        # brought near (see tests/grant_support.py).
+        end=now + FAR,
         request_id="counted",
     )
+    assert (await grant.created()).status is GrantStatus.ACTIVE
+    await end_soon(grant)
     ended = await asyncio.wait_for(grant.result(), timeout=30)
     assert ended.status is GrantStatus.REVOKED and ended.auth_id is not None
     history = await grant.handle.fetch_history()

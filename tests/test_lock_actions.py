@@ -55,7 +55,7 @@ def _posts(records: list[RequestRecord], smartlock_id: int) -> list[RequestRecor
     ]
 
 
-async def _wait_for(predicate: Callable[[], Awaitable[bool]], within: float = 10.0) -> None:
+async def _wait_for(predicate: Callable[[], Awaitable[bool]], within: float = 30.0) -> None:
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         if await predicate():
@@ -216,10 +216,18 @@ async def test_423_from_the_api_is_retried_until_the_lock_is_free(
     flow: NukiFlow, sim: SimulatorControl, nuki: NukiClient, worker: object
 ) -> None:
     lock = await sim.add_lock()
-    # Someone else's action (not through nukiflow) keeps the lock busy for a while.
-    await sim.set_faults(Faults(action_time=1.0), lock.smartlock_id)
+    # Someone else's action (not through nukiflow) keeps the lock busy until nukiflow's send
+    # has met a 423: the device takes it up only once the test lifts the pause.
+    await sim.set_faults(Faults(device_paused=True), lock.smartlock_id)
     await nuki.action(lock.smartlock_id, SmartlockAction(action=LockAction.UNLOCK))
-    outcome = await flow.action(lock.smartlock_id, ActionName.LOCK)
+    pending = asyncio.create_task(flow.action(lock.smartlock_id, ActionName.LOCK))
+
+    async def refused() -> bool:
+        return 423 in [p.status for p in _posts(await sim.requests(), lock.smartlock_id)]
+
+    await _wait_for(refused)
+    await sim.set_faults(Faults(), lock.smartlock_id)
+    outcome = await pending
     assert outcome.status is ActionStatus.CONFIRMED, outcome.reason
     assert outcome.state == LockState.LOCKED
     posts = _posts(await sim.requests(), lock.smartlock_id)
@@ -234,19 +242,18 @@ async def test_423_until_the_deadline_expires_and_is_never_sent(
     flow: NukiFlow, sim: SimulatorControl, nuki: NukiClient, worker: object
 ) -> None:
     lock = await sim.add_lock()
-    await sim.set_faults(Faults(action_time=2.5), lock.smartlock_id)
+    # Someone else's unlock keeps the lock busy far past the deadline: every try meets 423.
+    await sim.set_faults(Faults(action_time=60.0), lock.smartlock_id)
     await nuki.action(lock.smartlock_id, SmartlockAction(action=LockAction.UNLOCK))
-    outcome = await flow.action(lock.smartlock_id, "unlatch", deadline=timedelta(seconds=0.8))
+    # Room for a loaded machine to try before the deadline; the 423s are what end it.
+    outcome = await flow.action(lock.smartlock_id, "unlatch", deadline=timedelta(seconds=4))
     assert outcome.status is ActionStatus.EXPIRED, outcome.reason
     assert outcome.reason is not None and "423" in outcome.reason
-    await _wait_for(lambda: _device_idle(sim, lock.smartlock_id))
-    await asyncio.sleep(0.3)
+    # Refused every time, so nothing was queued that could run late.
+    statuses = [p.status for p in _posts(await sim.requests(), lock.smartlock_id)]
+    assert statuses[0] == 204 and len(statuses) >= 2 and set(statuses[1:]) == {423}
     device = await sim.device(lock.smartlock_id)
     assert [a.action for a in device.actions] == [LockAction.UNLOCK]
-
-
-async def _device_idle(sim: SimulatorControl, smartlock_id: int) -> bool:
-    return (await sim.device(smartlock_id)).pending == 0
 
 
 async def test_motor_blocked_fails_with_state_254(
@@ -270,7 +277,8 @@ async def test_offline_lock_expires_and_the_action_never_reaches_it(
     lock = await sim.add_lock()
     await sim.set_faults(Faults(offline_mode="hold"), lock.smartlock_id)
     await sim.set_online(lock.smartlock_id, False)
-    outcome = await flow.action(lock.smartlock_id, "unlock", deadline=timedelta(seconds=1.0))
+    # Room for a loaded machine to find the lock offline before the deadline (the reason).
+    outcome = await flow.action(lock.smartlock_id, "unlock", deadline=timedelta(seconds=4))
     assert outcome.status is ActionStatus.EXPIRED, outcome.reason
     assert outcome.reason is not None and "offline" in outcome.reason
     # The lock comes back: nothing may arrive late.
@@ -298,7 +306,8 @@ async def test_deadline_passing_in_line_expires_without_sending(
             return False
 
     await _wait_for(first_is_current)
-    second = await flow.action(lock.smartlock_id, ActionName.LOCK, deadline=timedelta(seconds=0.5))
+    # Room for a loaded machine to accept it before its deadline: then it waits in line.
+    second = await flow.action(lock.smartlock_id, ActionName.LOCK, deadline=timedelta(seconds=3))
     # The caller hears at its deadline, not when the action before it ends.
     assert not first.done()
     assert second.status is ActionStatus.EXPIRED, second.reason
@@ -317,7 +326,9 @@ async def test_sent_but_not_done_by_the_deadline_is_unknown(
     lock = await sim.add_lock()
     # Far longer than the deadline and the fast polling window (3 s in the tests' timing).
     await sim.set_faults(Faults(action_time=60.0), lock.smartlock_id)
-    outcome = await flow.action(lock.smartlock_id, "unlock", deadline=timedelta(seconds=0.5))
+    # Room for a loaded machine to send it before the deadline; the fast window (3 s) it is
+    # watched for anyway is as long.
+    outcome = await flow.action(lock.smartlock_id, "unlock", deadline=timedelta(seconds=3))
     assert outcome.status is ActionStatus.UNKNOWN, outcome.reason
     assert outcome.reason is not None and outcome.reason.startswith("may have run")
     assert "not seen completed by the deadline" in outcome.reason
@@ -363,7 +374,9 @@ async def test_worker_stopped_after_the_send_confirms_without_sending_again(
     flow: NukiFlow, sim: SimulatorControl, start_worker: StartWorker
 ) -> None:
     lock = await sim.add_lock()
-    await sim.set_faults(Faults(action_time=2.0), lock.smartlock_id)
+    # The device takes the action up only once the test lifts the pause: the first worker is
+    # stopped while the action is sure to be unfinished, however slow the machine.
+    await sim.set_faults(Faults(device_paused=True), lock.smartlock_id)
     first = await start_worker()
     pending = asyncio.create_task(flow.action(lock.smartlock_id, ActionName.UNLATCH))
 
@@ -375,9 +388,11 @@ async def test_worker_stopped_after_the_send_confirms_without_sending_again(
         return view.current is not None and view.current.step == "confirming"
 
     await _wait_for(confirming)
-    assert len((await sim.device(lock.smartlock_id)).actions) == 1
+    assert [p.status for p in _posts(await sim.requests(), lock.smartlock_id)] == [204]
+    assert (await sim.device(lock.smartlock_id)).pending == 1
     await first.shutdown()
     assert not pending.done()
+    await sim.set_faults(Faults(), lock.smartlock_id)
     await start_worker()
     outcome = await asyncio.wait_for(pending, timeout=30)
     assert outcome.status is ActionStatus.CONFIRMED, outcome.reason

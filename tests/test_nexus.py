@@ -210,7 +210,15 @@ async def test_a_repeated_request_id_gets_the_first_outcome_and_writes_once(
     assert len((await sim.device(lock)).auths) == 1
     # Answered from the request's completed workflow: no second run.
     request_workflow = call_workflow_id("create", request.request_id)
-    runs = [w async for w in temporal_client.list_workflows(f'WorkflowId = "{request_workflow}"')]
+    # Visibility lists a run a moment after it started: once it lists the latest, it lists all.
+    latest = (await temporal_client.get_workflow_handle(request_workflow).describe()).run_id
+    runs_query = f'WorkflowId = "{request_workflow}"'
+
+    async def latest_listed() -> bool:
+        return latest in [w.run_id async for w in temporal_client.list_workflows(runs_query)]
+
+    await wait_for(latest_listed, "the request's latest run to be listed")
+    runs = [w async for w in temporal_client.list_workflows(runs_query)]
     assert len(runs) == 1
 
     unlock = LockActionInput(

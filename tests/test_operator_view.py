@@ -52,7 +52,9 @@ from nukiflow.settings import Settings
 from nukiflow.simulator.control import SimulatorControl
 from nukiflow.simulator.settings import Faults
 from tests.conftest import UI, StartWorker, sim_settings
-from tests.test_access import FAST_GRANT
+from tests.grant_support import FAR, end_soon
+from tests.test_access import FAST_GRANT, OVERDUE_SOON
+from tests.test_cli import status_showing
 from tests.test_drift_ledger import LOCK, settle, sighting, start_ledger
 
 CODE = 535353
@@ -150,9 +152,10 @@ async def test_a_change_behind_a_busy_auth_says_423(
     flow: NukiFlow, sim: SimulatorControl, nuki: NukiClient, start_worker: StartWorker
 ) -> None:
     smartlock_id, auth_id = await _keypad(sim)
-    # Someone else's slow operation keeps the auth locked (423) well past the first look.
+    # Someone else's operation keeps the auth locked (423) until the test has read what the
+    # look found: the device takes it up only once the test lifts the pause.
     await sim.set_settings(sim_settings(lock_race_writes=1))
-    await sim.set_faults(Faults(device_delay=8.0), smartlock_id)
+    await sim.set_faults(Faults(device_paused=True), smartlock_id)
     await nuki.update_auth(smartlock_id, auth_id, SmartlockAuthUpdate(name="other", code=555553))
     await start_worker()
     update = await flow.start_update_auth(smartlock_id, auth_id, {"code": CODE})
@@ -163,6 +166,7 @@ async def test_a_change_behind_a_busy_auth_says_423(
     assert "writing (since" in text
     assert "device busy: an operation on this auth has been pending since" in text
     assert "writes get 423" in text
+    await sim.set_faults(Faults(), smartlock_id)
     outcome = await update.result()
     assert outcome.status is OutcomeStatus.APPLIED, outcome.reason
 
@@ -281,8 +285,13 @@ async def test_status_links_answer_the_questions_in_the_ui(
     await sim.set_faults(Faults(), smartlock_id)
     failed_create = await flow.create_auth(smartlock_id, name="Second", code=CODE)
     assert failed_create.status is OutcomeStatus.FAILED
-    result = await cli(cli_env, "status", "--smartlock", str(smartlock_id), "--json")
-    listed = json.loads(result.stdout)
+    entity_id = auth_workflow_id(smartlock_id, auth_id)
+    listed = await status_showing(
+        cli_env,
+        lambda shown: any(w["workflow_id"] == entity_id for w in shown["workflows"]),
+        "--smartlock",
+        str(smartlock_id),
+    )
     links = listed["ui_links"]
     row = next(
         w
@@ -305,7 +314,13 @@ async def test_status_links_answer_the_questions_in_the_ui(
         await asyncio.sleep(0.1)
     assert found == expected
     (pending,) = parse_qs(urlsplit(links["pending"]).query)["query"]
-    assert [w.id async for w in flow.client.list_workflows(pending)] == []
+    # Nothing is pending, once visibility shows both as they ended (a moment after they did).
+    for _ in range(100):
+        still = [w.id async for w in flow.client.list_workflows(pending)]
+        if not still:
+            break
+        await asyncio.sleep(0.1)
+    assert still == []
     table = await cli(cli_env, "status", "--smartlock", str(smartlock_id))
     assert "In the Temporal UI:" in table.stdout and links["failed"] in table.stdout
 
@@ -438,16 +453,21 @@ async def test_an_overdue_revocation_counts_the_attempt_temporal_runs(
     lock = (await sim.add_lock()).smartlock_id
     await start_worker()
     now = datetime.now(UTC).replace(microsecond=0)
-    grant = await Fleet(flow, grant_timing=FAST_GRANT).grant_access(
+    grant = await Fleet(flow, grant_timing=OVERDUE_SOON).grant_access(
         lock,
         name="guest",
         code=555124,
         start=now - timedelta(hours=1),
-        end=now + timedelta(seconds=2),
+        # Far while the code is created, then brought near (see tests/grant_support.py).
+        end=now + FAR,
     )
     await grant.created()
-    await sim.set_faults(Faults(offline_mode="drop"), lock)
+    # No delete may land from the moment the end is near, however late the lock goes offline:
+    # until then the lock accepts deletes and never applies them.
+    await sim.set_faults(Faults(ghost_delete_nth=list(range(1, 100))), lock)
+    await end_soon(grant)
     await sim.set_online(lock, False)
+    await sim.set_faults(Faults(offline_mode="drop"), lock)
     attempt = 0
     for _ in range(400):  # until Temporal records a second attempt of the revocation
         description = await grant.handle.describe()

@@ -46,6 +46,7 @@ from nukiflow.simulator.settings import Faults
 from nukiflow.temporal.converter import data_converter
 from nukiflow.testing import sim_settings
 from tests.conftest import CODEC_KEYS
+from tests.grant_support import FAR, end_soon
 
 HISTORIES = Path(__file__).parent / "histories"
 
@@ -132,8 +133,9 @@ REPLAY_GRANT = GrantTiming(
     revoke_attempt_seconds=2,
     revoke_retry_initial_seconds=0.2,
     revoke_retry_max_seconds=0.5,
-    overdue_after_seconds=5,
-    change_deadline_seconds=5,
+    # Room for a loaded machine: never overdue, and an extension written in time.
+    overdue_after_seconds=60,
+    change_deadline_seconds=30,
     heartbeat_seconds=2,
     wait_seconds=3,
     poll_initial_seconds=0.2,
@@ -219,8 +221,8 @@ async def test_fresh_grant_histories_replay(
         name="at end",
         code=555131,
         start=start,
-        # Room for a loaded machine to create and extend it before its end.
-        end=_now() + timedelta(seconds=20),
+        # Far while the code is created, then brought near (see tests/grant_support.py).
+        end=_now() + FAR,
         request_id="replay-end",
     )
     early = await fleet.grant_access(
@@ -234,7 +236,7 @@ async def test_fresh_grant_histories_replay(
     assert (await at_end.created()).status is GrantStatus.ACTIVE
     assert (await early.created()).status is GrantStatus.ACTIVE
 
-    await at_end.extend(_now() + timedelta(seconds=22))
+    await end_soon(at_end)
     await early.extend(_now() + timedelta(hours=2))
     revoked = await early.revoke("replay: left early", wait=True)
     assert revoked.status is GrantStatus.REVOKED and revoked.revoke_requested
@@ -279,11 +281,12 @@ async def _continued_grant(
         name="continued",
         code=555134,
         start=_now() - timedelta(minutes=1),
-        end=_now() + timedelta(seconds=4),
+        # Far while the code is created, then brought near (see tests/grant_support.py).
+        end=_now() + FAR,
         request_id=request_id,
     )
     assert (await grant.created()).status is GrantStatus.ACTIVE
-    await grant.extend(_now() + timedelta(seconds=5))
+    await end_soon(grant)
     ended = await asyncio.wait_for(grant.result(), timeout=30)
     assert ended.status is GrantStatus.REVOKED
     assert (await sim.device(lock)).auths == []
@@ -305,14 +308,16 @@ async def test_fresh_lock_history_with_a_last_look_replays(
     lock = (await sim.add_lock()).smartlock_id
     assert (await flow.action(lock, "lock")).ok
     await sim.set_faults(Faults(action_time=60.0), lock)
-    unknown = asyncio.create_task(flow.action(lock, "unlock", deadline=timedelta(seconds=0.5)))
+    # The unlock must be sent before its deadline (room for a loaded machine; it is watched
+    # until then anyway) and still be current when the lock's deadline passes in line.
+    unknown = asyncio.create_task(flow.action(lock, "unlock", deadline=timedelta(seconds=5)))
 
     async def unlocking() -> bool:
         current = (await flow.lock_state(lock)).current
         return current is not None and current.action is ActionName.UNLOCK
 
     await _wait_until(unlocking, "the unlock to be under way")
-    expired = await flow.action(lock, "lock", deadline=timedelta(seconds=0.3))
+    expired = await flow.action(lock, "lock", deadline=timedelta(seconds=1))
     assert expired.status is ActionStatus.EXPIRED, expired.reason
     assert (await unknown).status is ActionStatus.UNKNOWN
     history = await temporal_client.get_workflow_handle(lock_workflow_id(lock)).fetch_history()

@@ -407,7 +407,15 @@ async def test_resubmitting_attaches_and_a_different_plan_is_refused(
     assert named.id == "nuki-rollout-other-codes" and not named.attached
     assert (await named.result()).totals.applied == 3
     assert len((await sim.device(lock)).auths) == 6
-    runs = [w async for w in temporal_client.list_workflows(f"WorkflowId = '{first.id}'")]
+    # Visibility lists a run a moment after it started: once it lists the latest, it lists all.
+    latest = (await first.handle.describe()).run_id
+    runs_query = f"WorkflowId = '{first.id}'"
+
+    async def latest_listed() -> bool:
+        return latest in [w.run_id async for w in temporal_client.list_workflows(runs_query)]
+
+    await _wait_until(latest_listed, what="the rollout's latest run to be listed")
+    runs = [w async for w in temporal_client.list_workflows(runs_query)]
     assert len(runs) == 1
 
 

@@ -76,8 +76,9 @@ def leaks_in(raw: bytes, codes: list[int]) -> list[int]:
 async def _executions(
     client: Client, task_queue: str, expected: set[str]
 ) -> list[WorkflowExecution]:
-    """Every run of every workflow on this test's task queue (visibility may lag briefly)."""
-    for _ in range(100):
+    """Every run of every workflow on this test's task queue (visibility may lag: on a loaded
+    machine, seconds)."""
+    for _ in range(600):
         found = [e async for e in client.list_workflows(f"TaskQueue = '{task_queue}'")]
         if expected <= {e.id for e in found}:
             return found

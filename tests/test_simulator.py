@@ -279,8 +279,13 @@ async def test_forum_case_four_accepted_fifth_locked_and_the_fourth_lost(
     sim: SimulatorControl, api: httpx.AsyncClient, lock_id: int
 ) -> None:
     """Forum: 555551..555554 got 204, 555555 got 423, the stored code was not the last 204."""
-    await sim.set_faults(Faults(lost_update_nth=[4]))
+    # However long the five requests take on a loaded machine: the race window outlasts them
+    # and the device (offline, holding) applies none before the fifth, so what refuses the
+    # fifth is the burst's limit of four writes.
+    await sim.set_settings(FAST.model_copy(update={"lock_race_window": 600.0}))
+    await sim.set_faults(Faults(lost_update_nth=[4], offline_mode="hold"))
     auth = await sim.add_auth(lock_id, name="Guest", code=555550)
+    await sim.set_online(lock_id, False)
     path = f"/smartlock/{lock_id}/auth/{auth.id}"
     statuses = []
     for code in range(555551, 555556):
@@ -289,6 +294,7 @@ async def test_forum_case_four_accepted_fifth_locked_and_the_fourth_lost(
         if response.status_code == 423:
             assert response.json() == LOCKED_BODY
     assert statuses == [204, 204, 204, 204, 423]
+    await sim.set_online(lock_id, True)
     await drained(sim, lock_id)
     stored = await get_auth(api, lock_id, auth.id)
     assert stored.operation_id is None
@@ -577,6 +583,27 @@ async def test_offline_hold_applies_once_online(
 
 
 # ---- faults -------------------------------------------------------------------------------
+
+
+async def test_a_paused_device_keeps_operations_pending_until_the_fault_is_lifted(
+    sim: SimulatorControl, api: httpx.AsyncClient, lock_id: int
+) -> None:
+    await sim.set_settings(FAST.model_copy(update={"lock_race_writes": 1}))
+    auth = await sim.add_auth(lock_id, name="Guest", code=555551)
+    await sim.set_faults(Faults(device_paused=True), lock_id)
+    path = f"/smartlock/{lock_id}/auth/{auth.id}"
+    assert (await api.post(path, json={"name": "Guest", "code": 555552})).status_code == 204
+    assert (await api.post(f"/smartlock/{lock_id}/action/unlock")).status_code == 204
+    await asyncio.sleep(0.2)  # several device delays: nothing may be taken up
+    assert (await get_auth(api, lock_id, auth.id)).operation_id is not None
+    refused = await api.post(path, json={"name": "Other"})
+    assert refused.status_code == 423 and refused.json() == LOCKED_BODY
+    device = await sim.device(lock_id)
+    assert device.online and device.pending == 2 and device.actions == []
+    await sim.set_faults(Faults(), lock_id)
+    await drained(sim, lock_id)
+    assert (await get_auth(api, lock_id, auth.id)).code == 555552
+    assert (await sim.device(lock_id)).lock_state == 3
 
 
 async def test_lost_create(sim: SimulatorControl, api: httpx.AsyncClient, lock_id: int) -> None:

@@ -4,7 +4,8 @@ time.
 Auth operations take `device_delay` each. An action moves the lock through its transitional
 states and reaches its final state `action_time` after the device started it. While the lock
 is offline, operations reaching the head of the queue are held (offline_mode "hold") or, after
-`device_delay` spent trying to reach the lock, dropped ("drop").
+`device_delay` spent trying to reach the lock, dropped ("drop"). While the fault `device_paused`
+is set, the device takes up nothing (an operation under way finishes).
 """
 
 from __future__ import annotations
@@ -55,6 +56,8 @@ class DeviceCloud(Protocol):
 
     def offline_mode(self, lock: LockRecord) -> OfflineMode: ...
 
+    def device_paused(self, lock: LockRecord) -> bool: ...
+
     def apply(self, lock: LockRecord, op: Operation) -> None: ...
 
     def record_executed(self, lock: LockRecord, op: Operation) -> None: ...
@@ -95,7 +98,8 @@ async def run_device(state: DeviceCloud, lock: LockRecord) -> None:
     """Work through the lock's queue forever (cancelled when the simulator stops or resets)."""
     while True:
         op = lock.queue[0] if lock.queue else None
-        if op is None or (not lock.online and state.offline_mode(lock) == "hold"):
+        held = not lock.online and state.offline_mode(lock) == "hold"
+        if op is None or held or state.device_paused(lock):
             lock.wakeup.clear()
             await lock.wakeup.wait()
             continue

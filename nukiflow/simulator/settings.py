@@ -66,6 +66,12 @@ class Faults(WebhookFaults):
     device_delay: float | None = Field(None, ge=0)
     action_time: float | None = Field(None, ge=0)
     offline_mode: OfflineMode | None = None
+    device_paused: bool = Field(
+        False,
+        description="The device takes up no operation while set: they stay queued and pending "
+        "(operationId, 423 for further writes), the lock online; an operation someone else "
+        "started that lasts exactly as long as a test needs.",
+    )
 
     # Accepted with 204, never applied by the device. Updates are counted per auth (1-based),
     # creates per lock, deletes per auth.

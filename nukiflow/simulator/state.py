@@ -168,7 +168,7 @@ class SimState(Writes, DeviceEffects):
             self.faults = faults
         else:
             self.lock(smartlock_id).faults = faults
-        self._wake_all()  # an offline_mode change may release held operations
+        self._wake_all()  # an offline_mode or device_paused change may release operations
 
     def clear_lock_faults(self, smartlock_id: int) -> None:
         self.lock(smartlock_id).faults = None

@@ -79,6 +79,9 @@ class StateBase:
     def offline_mode(self, lock: LockRecord) -> OfflineMode:
         return self.faults_for(lock).offline_mode or self.settings.offline_mode
 
+    def device_paused(self, lock: LockRecord) -> bool:
+        return self.faults_for(lock).device_paused
+
     def draw_request_faults(self, smartlock_id: int | None, write: bool) -> RequestFaults:
         faults = self.faults_for(self.locks.get(smartlock_id) if smartlock_id else None)
         error_status = None
