@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import os
 import re
+import signal
 import time
 import traceback
 import uuid
@@ -169,13 +170,24 @@ def bench_main(
         leave()
     status = 0
     try:
-        asyncio.run(run(args))
+        asyncio.run(_stopped_by_sigterm(run(args)))
     except KeyboardInterrupt:
         status = 130
+    except asyncio.CancelledError:
+        status = 128 + signal.SIGTERM
     except BaseException:
         traceback.print_exc()
         status = 1
     leave(status)
+
+
+async def _stopped_by_sigterm(run: Coroutine[Any, Any, None]) -> None:
+    """``run``, cancelled by SIGTERM as Ctrl-C cancels it: it stops the dev server, the fake
+    cloud and the worker processes it started (the default action would leave them running)."""
+    task = asyncio.current_task()
+    assert task is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+    await run
 
 
 # -- memory ----------------------------------------------------------------------------------
