@@ -28,9 +28,19 @@ from nukiflow.simulator.standalone import DEV_TOKEN, _token_hint
 SCRIPT = str(Path(sys.executable).parent / "nukiflow")
 
 
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 @asynccontextmanager
-async def serving(*command: str) -> AsyncIterator[tuple[str, str]]:
-    """Start the simulator; yields its base URL and what it printed up to its control line.
+async def serving(
+    *command: str,
+    stop_with: signal.Signals = signal.SIGINT,
+    sigint_ignored: bool = False,
+) -> AsyncIterator[tuple[str, str]]:
+    """Start the simulator; yields its base URL and what it printed up to its control line,
+    then stops it with ``stop_with`` and expects a clean exit. ``sigint_ignored``: started
+    as a background job of a script is, with SIGINT ignored.
 
     NUKIFLOW_SIM_TOKEN is cleared: the defaults are what is tested."""
     env = {k: v for k, v in os.environ.items() if k != "NUKIFLOW_SIM_TOKEN"}
@@ -39,6 +49,7 @@ async def serving(*command: str) -> AsyncIterator[tuple[str, str]]:
         env=env,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
+        preexec_fn=_ignore_sigint if sigint_ignored else None,
     )
     assert process.stdout is not None
     try:
@@ -51,8 +62,13 @@ async def serving(*command: str) -> AsyncIterator[tuple[str, str]]:
         assert base_url is not None
         yield base_url.group(0), printed
     finally:
-        process.send_signal(signal.SIGINT)
-        await asyncio.wait_for(process.wait(), 20)
+        process.send_signal(stop_with)
+        try:
+            await asyncio.wait_for(process.wait(), 20)
+        finally:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
     assert process.returncode == 0
 
 
@@ -83,6 +99,23 @@ async def test_simulator_command_serves_seeded_locks_and_stops_on_sigint() -> No
             assert (
                 await http.get("/smartlock", headers={"Authorization": "Bearer x"})
             ).status_code == 401
+
+
+@pytest.mark.parametrize("stop_with", [signal.SIGINT, signal.SIGTERM], ids=["int", "term"])
+async def test_stops_cleanly_on_sigint_and_sigterm_also_started_with_sigint_ignored(
+    stop_with: signal.Signals,
+) -> None:
+    async with serving(
+        SCRIPT,
+        "simulator",
+        "--port",
+        str(free_port()),
+        "--locks",
+        "1",
+        stop_with=stop_with,
+        sigint_ignored=True,
+    ):
+        pass
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 
 from .server import SimulatorServer
 from .settings import SimSettings
@@ -20,13 +21,20 @@ def _token_hint(token: str) -> str:
 
 
 async def serve(server: SimulatorServer) -> None:
+    # Handlers of its own, as the worker's and `nukiflow dev`'s: a program started with SIGINT
+    # ignored (a background job of a script) gets no KeyboardInterrupt from Python, and
+    # SIGTERM (a container stopping) would end it without stopping the server.
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
     async with server:
         print(f"Fake Nuki Web API on {server.base_url}", flush=True)
         print(f"Bearer token: {_token_hint(server.token)}", flush=True)
         seeded = ", ".join(str(smartlock_id) for smartlock_id in server.state.locks)
         print(f"Seeded locks: {seeded or 'none'}", flush=True)
         print(f"Control surface: {server.base_url}/_sim/ (Ctrl+C to stop)", flush=True)
-        await asyncio.Event().wait()  # until cancelled by Ctrl+C
+        await stop.wait()
 
 
 def run(
