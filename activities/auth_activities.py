@@ -153,10 +153,7 @@ class AuthActivities:
 
         async def first_wait() -> None:
             if since is not None:
-                cold, latest = timing.cold_pace_seconds, first_read_by()
-                await pace.before_first_read(
-                    lock_id, since, window, probe=probe, cold=cold, latest=latest
-                )
+                await pace.before_first_read(lock_id, since, timing, latest=first_read_by())
 
         def settled(at: float, first_read: bool) -> None:
             if since is not None:

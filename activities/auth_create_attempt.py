@@ -269,14 +269,8 @@ class _CreateAttempt:
         interval = input.timing.fast_first_interval_seconds
         pace = self._pace if since is not None else None
         if pace is not None and since is not None:
-            timing = input.timing
             await pace.before_first_read(
-                input.smartlock_id,
-                since,
-                timing.fast_window_seconds,
-                probe=timing.fast_first_interval_seconds,
-                cold=timing.cold_pace_seconds,
-                latest=first_read_by(),
+                input.smartlock_id, since, input.timing, latest=first_read_by()
             )
         first_read = True
         while True:

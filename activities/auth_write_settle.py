@@ -177,16 +177,14 @@ async def write_and_settle(
     def settled(at: float, first_read: bool) -> None:
         pace.settled(lock_id, since, first_read=first_read, at=at)
 
-    probe, cold = timing.fast_first_interval_seconds, timing.cold_pace_seconds
+    probe = timing.fast_first_interval_seconds
 
     polled = poll_until(
         read,
         lambda a: a is None or a.operation_id is None,
         timing,
         f"the operation on auth {auth_id}",
-        first_wait=lambda: pace.before_first_read(
-            lock_id, since, window, probe=probe, cold=cold, latest=first_read_by()
-        ),
+        first_wait=lambda: pace.before_first_read(lock_id, since, timing, latest=first_read_by()),
         on_settled=settled,
         pause=lambda: pace.first_pause(lock_id, since, window, cold=probe),
     )

@@ -38,6 +38,8 @@ import math
 import time
 from collections import OrderedDict
 
+from nukiflow.contracts.timing import PollTiming
+
 # Locks whose pace one worker keeps, and writes whose 204 time it keeps until their wait.
 MAX_LOCKS = 10_000
 MAX_WRITES = 10_000
@@ -99,22 +101,22 @@ class DevicePace:
         self,
         smartlock_id: int,
         since: float,
-        window: float,
+        timing: PollTiming,
         *,
-        probe: float,
-        cold: float,
         latest: float | None = None,
     ) -> None:
         """Wait until the first read of an operation written at ``since`` is due.
 
-        ``probe``: the pause of the wait that times a lock while this worker has timed none (one
-        fast polling interval); ``cold``: the longest the others wait for it (the time a lock
-        is assumed to take; never shorter than ``probe``); ``latest``: the instant
-        (``time.monotonic()``) the first read must go out by whatever else is known (the
-        caller's share of the time its attempt has left). Every wait still polls on until it
-        sees its own operation settle: this only decides when the first read goes out.
+        From ``timing``: the fast window (a pause never takes more than its share), the pause
+        of the wait that times a lock while this worker has timed none (one fast polling
+        interval) and the longest the others wait for it (the cold pace, never shorter than
+        that interval). ``latest``: the instant (``time.monotonic()``) the first read must go
+        out by whatever else is known (the caller's share of the time its attempt has left).
+        Every wait still polls on until it sees its own operation settle: this only decides
+        when the first read goes out.
         """
-        cold = max(cold, probe)
+        window, probe = timing.fast_window_seconds, timing.fast_first_interval_seconds
+        cold = max(timing.cold_pace_seconds, probe)
 
         def left() -> float:
             return math.inf if latest is None else latest - time.monotonic()

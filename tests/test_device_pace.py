@@ -124,6 +124,12 @@ async def test_a_poll_begun_before_any_lock_was_timed_waits_once_one_is(
     assert waits[1] > 4.0, "the second read waits for the time the other lock took"
 
 
+def timing(window: float, probe: float, cold: float) -> PollTiming:
+    return PollTiming(
+        fast_window_seconds=window, fast_first_interval_seconds=probe, cold_pace_seconds=cold
+    )
+
+
 class FakeTime:
     """A clock that moves only when the pace sleeps; ``at`` runs a step once it is reached."""
 
@@ -157,7 +163,7 @@ async def test_a_cold_worker_times_one_lock_and_the_other_waits_take_its_time(
 ) -> None:
     pace = DevicePace()
     # The first wait of a worker that has timed nothing probes: one fast interval.
-    await pace.before_first_read(1, NOW, 20.0, probe=0.25, cold=2.0)
+    await pace.before_first_read(1, NOW, timing(20.0, 0.25, 2.0))
     assert fake_time.sleeps == [0.25]
     # A second wait begins while the first polls; the first's lock is seen settled 1.2 s
     # after its write: the second then reads when that time has passed since its own write.
@@ -166,7 +172,7 @@ async def test_a_cold_worker_times_one_lock_and_the_other_waits_take_its_time(
     fake_time.steps.append(
         (NOW + 1.0, lambda: pace.settled(1, NOW, first_read=False, at=NOW + 1.2))
     )
-    await pace.before_first_read(2, since, 20.0, probe=0.25, cold=2.0)
+    await pace.before_first_read(2, since, timing(20.0, 0.25, 2.0))
     assert fake_time.now == pytest.approx(since + 1.2)
     assert sum(fake_time.sleeps) < 2.0 - 0.25
 
@@ -175,14 +181,14 @@ async def test_waits_read_after_the_cold_pace_when_no_lock_gets_timed(
     fake_time: FakeTime,
 ) -> None:
     pace = DevicePace()
-    await pace.before_first_read(1, NOW, 20.0, probe=0.25, cold=2.0)
+    await pace.before_first_read(1, NOW, timing(20.0, 0.25, 2.0))
     # The probing wait's lock never settles: the others read when the cold pace has passed
     # since their write.
     since = fake_time.now
-    await pace.before_first_read(2, since, 20.0, probe=0.25, cold=2.0)
+    await pace.before_first_read(2, since, timing(20.0, 0.25, 2.0))
     assert fake_time.now == pytest.approx(since + 2.0)
     since = fake_time.now - 0.5
-    await pace.before_first_read(3, since, 2.0, probe=0.25, cold=2.0)
+    await pace.before_first_read(3, since, timing(2.0, 0.25, 2.0))
     # The cold pace has passed since the probe began: this wait probes in turn.
     assert fake_time.now == pytest.approx(since + 0.5)
 
@@ -190,21 +196,21 @@ async def test_waits_read_after_the_cold_pace_when_no_lock_gets_timed(
 async def test_a_wait_on_a_timed_lock_waits_its_time_only(fake_time: FakeTime) -> None:
     pace = DevicePace()
     pace.settled(1, NOW - 3.0, first_read=False, at=NOW - 2.0)
-    await pace.before_first_read(1, NOW, 20.0, probe=0.25, cold=2.0)
+    await pace.before_first_read(1, NOW, timing(20.0, 0.25, 2.0))
     assert fake_time.sleeps == [1.0]
 
 
 async def test_no_wait_outlasts_the_instant_the_first_read_is_due_by(fake_time: FakeTime) -> None:
     pace = DevicePace()
-    await pace.before_first_read(1, NOW, 20.0, probe=0.25, cold=2.0)  # the probe
+    await pace.before_first_read(1, NOW, timing(20.0, 0.25, 2.0))  # the probe
     since = fake_time.now
     # A follower whose attempt has 0.6 s of its share left reads then, not at the cold pace.
-    await pace.before_first_read(2, since, 20.0, probe=0.25, cold=2.0, latest=since + 0.6)
+    await pace.before_first_read(2, since, timing(20.0, 0.25, 2.0), latest=since + 0.6)
     assert fake_time.now == pytest.approx(since + 0.6)
     # A timed lock's wait too.
     pace.settled(3, NOW, first_read=False, at=NOW + 5.0)
     since = fake_time.now
-    await pace.before_first_read(3, since, 20.0, probe=0.25, cold=2.0, latest=since + 1.0)
+    await pace.before_first_read(3, since, timing(20.0, 0.25, 2.0), latest=since + 1.0)
     assert fake_time.now == pytest.approx(since + 1.0)
 
 
@@ -212,9 +218,9 @@ async def test_a_read_sent_late_for_want_of_a_timed_lock_teaches_nothing(
     fake_time: FakeTime,
 ) -> None:
     pace = DevicePace()
-    await pace.before_first_read(1, NOW, 20.0, probe=0.25, cold=2.0)  # the probe
+    await pace.before_first_read(1, NOW, timing(20.0, 0.25, 2.0))  # the probe
     since = fake_time.now
-    await pace.before_first_read(2, since, 20.0, probe=0.25, cold=2.0)
+    await pace.before_first_read(2, since, timing(20.0, 0.25, 2.0))
     # Its first read, at the cold pace, finds the operation done: the lock took at most 2 s.
     pace.settled(2, since, first_read=True, at=fake_time.now)
     assert pace._fleet is None and 2 not in pace._pace
@@ -225,7 +231,7 @@ async def test_a_read_sent_late_for_want_of_a_timed_lock_teaches_nothing(
 
 async def test_the_others_never_read_before_the_probe(fake_time: FakeTime) -> None:
     pace = DevicePace()
-    await pace.before_first_read(1, NOW, 20.0, probe=0.25, cold=0.05)
+    await pace.before_first_read(1, NOW, timing(20.0, 0.25, 0.05))
     since = fake_time.now
-    await pace.before_first_read(2, since, 20.0, probe=0.25, cold=0.05)
+    await pace.before_first_read(2, since, timing(20.0, 0.25, 0.05))
     assert fake_time.now - since >= 0.25 - 1e-9
