@@ -12,7 +12,10 @@ Parts (defaults; ``--quick``: 100 changes across 10 locks, 1,000 entities across
    in that order), 1 s device delay, at most 100 in flight and one per lock. Its wall time
    beside the *physical* floor (the busiest lock's operations times the device delay) and the
    *Temporal* floor (as many empty workflows as changes, on the same server and worker,
-   measured just before); how many items ended applied (verified) and what the devices hold;
+   measured just before) and the *shape* floor (the same number of changes as the bare
+   Temporal operations every verified change of a rollout needs, with no nukiflow code: see
+   ``bench.shape_floor``; measured after the Temporal floor, its workflows ended before the
+   rollout); how many items ended applied (verified) and what the devices hold;
    Nuki requests per change (in all, writes and reads, and by op: method and path template,
    counted by the fake cloud); history events per change by workflow type (every run started on
    the queue since the rollout was submitted: the rollout's runs, auth entities, create
@@ -48,7 +51,8 @@ stderr. Keys (always present; null where a part was skipped or a figure unknown)
   ``device_delay``, ``max_in_flight``, ``seed``, ``quick``, ``rollout_worker``
   {``max_cached_workflows``, ``max_concurrent_activities``}.
 - ``rollout``: ``changes``, ``seconds``, ``physical_floor_seconds``,
-  ``temporal_floor_seconds``, ``x_physical_floor``, ``x_temporal_floor``, ``applied``,
+  ``temporal_floor_seconds``, ``x_physical_floor``, ``x_temporal_floor``,
+  ``shape_floor_seconds``, ``shape_x_temporal_floor``, ``x_shape_floor``, ``applied``,
   ``state``, ``runs`` (continue-as-new runs of the rollout), ``devices_hold``.
 - ``requests``: ``per_change``, ``writes_per_change``, ``reads_per_change``, ``by_op``
   {op: per change}.
@@ -62,7 +66,8 @@ stderr. Keys (always present; null where a part was skipped or a figure unknown)
   the worker per change of the mixed rollout, beside their CPU time per empty workflow of the
   Temporal floor: {``server_ms_per_floor_workflow``, ``server_ms_per_change``,
   ``server_x_floor``, ``worker_ms_per_floor_workflow``, ``worker_ms_per_change``,
-  ``worker_x_floor``, ``both_x_floor``} (``bench.process_cpu``).
+  ``worker_x_floor``, ``both_x_floor``, ``shape``: the same keys for a change of the shape
+  floor} (``bench.process_cpu``).
 - ``memory``: ``rollout_worker_peak_mib``, ``server_now_mib``, ``server_peak_mib`` (after the
   mixed rollout).
 - ``by_kind``: null, or {``update``|``create``|``delete``: {``changes``, ``seconds``,
@@ -110,7 +115,8 @@ from bench.fleet_parts import (
 )
 from bench.process_cpu import IDLE_SECONDS, CpuMark, CpuSpent, IdleRate, cpu_figures, cpu_line
 from bench.rollout_parts import RolloutRun, Shape, measure_rollout
-from bench.server_metrics import server_lines
+from bench.server_metrics import scrape_settled, server_lines
+from bench.shape_floor import SHAPE_ACTIVITIES, SHAPE_WORKFLOWS, end_shape_entities, shape_floor
 from nukiflow.client import NukiFlow
 from nukiflow.simulator import SimSettings, SimulatorControl
 
@@ -165,10 +171,33 @@ async def rollout_part(
         floor_cpu = CpuMark.take(server_pid, process.pid)
         idle = IdleRate.between(quiet, floor_cpu)
         floor = await temporal_floor(stack.client, task_queue, changes)
+        # Each floor's window runs until the server's work for it has settled.
+        await scrape_settled(stack.metrics_url)
+        shape_cpu = CpuMark.take(server_pid, process.pid)
+        shaped = await shape_floor(
+            stack.client,
+            task_queue,
+            changes=changes,
+            max_in_flight=args.max_in_flight,
+            device_delay=args.device_delay,
+        )
+        await scrape_settled(stack.metrics_url)
+        shape_end = CpuMark.take(server_pid, process.pid)
+        bare = shaped.seconds
+        await end_shape_entities(stack.client, shaped)
+        cpu_floor = CpuSpent.between(floor_cpu, shape_cpu, changes, idle)
+        cpu_shape = CpuSpent.between(shape_cpu, shape_end, changes, idle)
         say(
             f"  physical floor (busiest lock: {shape.per_lock} operations x "
             f"{args.device_delay:g} s): {physical:.1f} s; Temporal floor ({changes} empty "
             f"workflows, same server and worker): {floor:.1f} s"
+        )
+        say(
+            f"  shape floor ({changes} changes as bare Temporal operations, no nukiflow code: "
+            f"a driver workflow, {args.max_in_flight} at a time, each an activity sending "
+            f"Update-with-Start to a workflow of its own that runs one {args.device_delay:g} s "
+            f"activity): {bare:.1f} s = {bare / floor:.2f}x the Temporal floor; "
+            + cpu_line(cpu_floor, cpu_shape, "its CPU per change")
         )
         done = await measure_rollout(
             stack.client,
@@ -181,13 +210,12 @@ async def rollout_part(
             worker_pid=process.pid,
         )
         worker_peak, server_mem = peak_rss_mib(process.pid), server_rss_mib()
-        # The floor's CPU runs until the rollout's start (once the server's work settled).
-        cpu_floor = CpuSpent.between(floor_cpu, done.cpu_start, changes, idle)
         cpu_change = CpuSpent.between(done.cpu_start, done.cpu_end, changes, idle)
         wall, history = done.seconds, done.history
         say(
             f"  wall time {wall:.1f} s = {wall / physical:.2f}x the physical floor, "
-            f"{wall / floor:.2f}x the Temporal floor; {done.applied}/{changes} applied "
+            f"{wall / floor:.2f}x the Temporal floor, {wall / bare:.2f}x the shape floor; "
+            f"{done.applied}/{changes} applied "
             f"(verified), state {done.state}, {done.runs} run(s); devices hold "
             f"{done.held}/{changes}"
         )
@@ -218,6 +246,9 @@ async def rollout_part(
                 "temporal_floor_seconds": round(floor, 2),
                 "x_physical_floor": round(wall / physical, 2),
                 "x_temporal_floor": round(wall / floor, 2),
+                "shape_floor_seconds": round(bare, 2),
+                "shape_x_temporal_floor": round(bare / floor, 2),
+                "x_shape_floor": round(wall / bare, 2),
                 "applied": done.applied,
                 "state": done.state,
                 "runs": done.runs,
@@ -236,7 +267,7 @@ async def rollout_part(
             },
             activities_by_type=per_change(history.activities, changes),
             server=None if done.server is None else done.server.figures(changes),
-            cpu=cpu_figures(cpu_floor, cpu_change),
+            cpu={**cpu_figures(cpu_floor, cpu_change), "shape": cpu_figures(cpu_floor, cpu_shape)},
             memory={
                 "rollout_worker_peak_mib": mib(worker_peak),
                 "server_now_mib": None if server_mem is None else round(server_mem[0]),
@@ -480,7 +511,7 @@ def main(argv: list[str] | None = None) -> None:
         args.json_out = os.fdopen(os.dup(1), "w")
         sys.stdout.flush()
         os.dup2(2, 1)
-    bench_main(args, run, [EmptyWorkflow])
+    bench_main(args, run, [EmptyWorkflow, *SHAPE_WORKFLOWS], SHAPE_ACTIVITIES)
 
 
 if __name__ == "__main__":

@@ -162,11 +162,12 @@ def bench_main(
     args: argparse.Namespace,
     run: Callable[[argparse.Namespace], Coroutine[Any, Any, None]],
     extra_workflows: Sequence[type] = (),
+    extra_activities: Sequence[Any] = (),
 ) -> None:
     """A benchmark's entry: its worker process when ``--serve-worker`` is given, else the run;
     leaves with the run's own exit status."""
     if args.serve_worker:
-        asyncio.run(serve_worker(extra_workflows))
+        asyncio.run(serve_worker(extra_workflows, extra_activities))
         leave()
     status = 0
     try:

@@ -125,13 +125,13 @@ def cpu_figures(floor: CpuSpent, change: CpuSpent) -> dict[str, float | None]:
     }
 
 
-def cpu_line(floor: CpuSpent, change: CpuSpent) -> str:
+def cpu_line(floor: CpuSpent, change: CpuSpent, label: str = "CPU per change") -> str:
     """One line for people: CPU ms per change beside CPU ms per empty workflow, per process."""
     if change.both_ms is None or floor.both_ms is None:
-        return "CPU per change: unknown (no /proc here)"
+        return f"{label}: unknown (no /proc here)"
     figures = cpu_figures(floor, change)
     return (
-        f"CPU per change: server {change.server_ms:.1f} ms "
+        f"{label}: server {change.server_ms:.1f} ms "
         f"({figures['server_x_floor']}x its {floor.server_ms:.1f} ms per empty workflow), "
         f"worker {change.worker_ms:.1f} ms ({figures['worker_x_floor']}x its "
         f"{floor.worker_ms:.1f} ms), both {figures['both_x_floor']}x"

@@ -38,8 +38,11 @@ READY = b"READY"
 STARTUP_TIMEOUT = 60.0
 
 
-async def serve_worker(extra_workflows: Sequence[type] = ()) -> None:
-    """Run a worker with every nukiflow workflow (fleet ones included) until SIGTERM."""
+async def serve_worker(
+    extra_workflows: Sequence[type] = (), extra_activities: Sequence[Any] = ()
+) -> None:
+    """Run a worker with every nukiflow workflow (fleet ones included) until SIGTERM; the
+    extra workflows and activities (a benchmark's yardsticks) run beside them."""
     from nukiflow.accounts import FileCredentialProvider
     from nukiflow.accounts.clients import AccountClients
     from nukiflow.client import NukiFlow
@@ -82,6 +85,7 @@ async def serve_worker(extra_workflows: Sequence[type] = ()) -> None:
             graceful_shutdown=shutdown,
             # Beside nukiflow's own (the plugin adds those).
             workflows=list(extra_workflows),
+            activities=list(extra_activities),
             **options,
         )
         for each in [worker, *account_workers(client, clients, flow, graceful_shutdown=shutdown)]:
