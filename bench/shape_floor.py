@@ -33,6 +33,7 @@ SHAPE_ENTITY = "BenchShapeEntity"
 SHAPE_ITEM_ACTIVITY = "bench.shape.item"
 SHAPE_DEVICE_ACTIVITY = "bench.shape.device"
 SHAPE_CHANGE_UPDATE = "change"
+SHAPE_FINISH_SIGNAL = "finish"
 # Generous: the floor measures cost, not patience.
 _ACTIVITY_TIMEOUT = timedelta(minutes=10)
 
@@ -61,12 +62,19 @@ class ShapePlan:
 
 @workflow.defn(name=SHAPE_ENTITY, sandboxed=False)
 class ShapeEntity:
-    """An auth's workflow reduced to its shape: open until the server goes, one activity per
+    """An auth's workflow reduced to its shape: open until told to finish, one activity per
     change."""
+
+    def __init__(self) -> None:
+        self._finish = False
 
     @workflow.run
     async def run(self) -> None:
-        await workflow.wait_condition(lambda: False)
+        await workflow.wait_condition(lambda: self._finish)
+
+    @workflow.signal(name=SHAPE_FINISH_SIGNAL)
+    def finish(self) -> None:
+        self._finish = True
 
     @workflow.update(name=SHAPE_CHANGE_UPDATE)
     async def change(self, change: ShapeChange) -> int:
@@ -163,12 +171,15 @@ async def shape_floor(
 
 
 async def end_shape_entities(client: Client, run: ShapeRun, concurrency: int = 100) -> None:
-    """Terminate the floor's open workflows, so that what is measured next runs on a server
-    that does not hold them."""
+    """Let the floor's open workflows finish, so that what is measured next finds the worker's
+    cache as the Temporal floor left it (a completed run leaves the cache; a terminated one
+    would stay in it until evicted) and the server holding none of them open."""
     gate = asyncio.Semaphore(concurrency)
 
     async def end(workflow_id: str) -> None:
         async with gate:
-            await client.get_workflow_handle(workflow_id).terminate("shape floor measured")
+            handle = client.get_workflow_handle(workflow_id)
+            await handle.signal(SHAPE_FINISH_SIGNAL)
+            await handle.result()
 
     await asyncio.gather(*(end(each) for each in run.entity_ids))

@@ -1,6 +1,6 @@
 """The fleet benchmark's shape floor runs its changes through the bare shape: each an
 Update-with-Start to a workflow of its own, answered by that workflow's device activity, with
-those workflows left open until the benchmark ends them."""
+those workflows left open until the benchmark lets them finish."""
 
 from __future__ import annotations
 
@@ -42,4 +42,4 @@ async def test_each_change_reaches_an_open_workflow_of_its_own_and_is_answered(
         await end_shape_entities(client, run)
         for workflow_id in run.entity_ids:
             description = await client.get_workflow_handle(workflow_id).describe()
-            assert description.status is WorkflowExecutionStatus.TERMINATED
+            assert description.status is WorkflowExecutionStatus.COMPLETED
