@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 from typing import NoReturn
@@ -13,3 +14,13 @@ def leave(status: int = 0) -> NoReturn:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(status)
+
+
+def raise_if_cancelling() -> None:
+    """Re-raise a cancellation of the running task that an error handler caught in another
+    form: Temporal's client turns a cancelled update call into
+    ``WorkflowUpdateRPCTimeoutOrCancelledError``, which a loop that asks again on a timed-out
+    call would otherwise swallow, and go on asking after Ctrl-C or SIGTERM."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError

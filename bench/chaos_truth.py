@@ -19,6 +19,7 @@ from typing import TypeVar
 from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError
 
+from bench import raise_if_cancelling
 from nukiflow.contracts.wire import SmartlockAuth
 from nukiflow.simulator import SimulatorControl
 from nukiflow.simulator.control_models import ExecutedAction
@@ -110,6 +111,7 @@ async def persist(call: Callable[[], Awaitable[T]]) -> T:
         try:
             return await call()
         except TRANSIENT:
+            raise_if_cancelling()
             await asyncio.sleep(delay)
             delay = min(delay * 1.5, 2.0)
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from temporalio.client import Client, WorkflowUpdateRPCTimeoutOrCancelledError
 
+from bench import raise_if_cancelling
 from bench.fleet_parts import codes
 from nukiflow.client import NukiFlow
 from nukiflow.contracts.auth import AuthOutcome, OutcomeStatus
@@ -56,6 +57,7 @@ class Changer:
                     lock, auth_id, {"code": code}, request_id=request_id
                 )
             except WorkflowUpdateRPCTimeoutOrCancelledError:
+                raise_if_cancelling()
                 continue
         raise RuntimeError(f"auth {auth_id}: no answer after 10 calls")
 
