@@ -9,6 +9,9 @@ each item is an activity sending Update-with-Start to a workflow of its own, who
 one activity that waits the device delay (no HTTP, no polling, no read-back) and answers. The
 auth-like workflows stay open afterwards, as entities do.
 
+:func:`direct_floor` sends the same changes without the driver, each Update-with-Start from
+the caller: what a change costs with no rollout at all.
+
 Both workflows run outside the sandbox and the activities have no heartbeat timeout, as the
 Temporal floor's empty workflow runs outside it: the figure is a lower bound of what any
 design of that shape costs on this server and worker, not an estimate of nukiflow's. The
@@ -114,8 +117,7 @@ class ShapeRollout:
         return len(answered)
 
 
-@activity.defn(name=SHAPE_ITEM_ACTIVITY)
-async def shape_item(item: ShapeItem) -> int:
+async def _update_with_start(client: Client, item: ShapeItem) -> int:
     """Update-with-Start to the item's workflow, waiting for the update's answer."""
     start: WithStartWorkflowOperation[Any, None] = WithStartWorkflowOperation(
         SHAPE_ENTITY,
@@ -123,10 +125,16 @@ async def shape_item(item: ShapeItem) -> int:
         task_queue=item.task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
     )
-    answer: int = await activity.client().execute_update_with_start_workflow(
+    answer: int = await client.execute_update_with_start_workflow(
         SHAPE_CHANGE_UPDATE, item.change, start_workflow_operation=start, result_type=int
     )
     return answer
+
+
+@activity.defn(name=SHAPE_ITEM_ACTIVITY)
+async def shape_item(item: ShapeItem) -> int:
+    """An item of the driver: its Update-with-Start, sent with the worker's client."""
+    return await _update_with_start(activity.client(), item)
 
 
 @activity.defn(name=SHAPE_DEVICE_ACTIVITY)
@@ -167,6 +175,34 @@ async def shape_floor(
     seconds = time.monotonic() - started
     if answered != changes:
         raise RuntimeError(f"the shape floor answered {answered} of {changes} changes")
+    return ShapeRun(seconds=seconds, entity_ids=[f"{prefix}-{i}" for i in range(changes)])
+
+
+async def direct_floor(
+    client: Client, task_queue: str, *, changes: int, max_in_flight: int, device_delay: float
+) -> ShapeRun:
+    """Wall time of ``changes`` changes of the shape without its driver: each Update-with-Start
+    sent by the caller, at most ``max_in_flight`` at a time (no workflow, no item activity)."""
+    prefix = "bench-direct-" + uuid.uuid4().hex[:8]
+    gate = asyncio.Semaphore(max_in_flight)
+    queue = task_queue
+
+    async def one(index: int) -> int:
+        async with gate:
+            return await _update_with_start(
+                client,
+                ShapeItem(
+                    entity_id=f"{prefix}-{index}",
+                    task_queue=queue,
+                    change=ShapeChange(index=index, device_delay=device_delay),
+                ),
+            )
+
+    started = time.monotonic()
+    answered = await asyncio.gather(*(one(i) for i in range(changes)))
+    seconds = time.monotonic() - started
+    if answered != list(range(changes)):
+        raise RuntimeError("the direct floor's changes were not each answered by their own")
     return ShapeRun(seconds=seconds, entity_ids=[f"{prefix}-{i}" for i in range(changes)])
 
 

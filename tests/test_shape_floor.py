@@ -13,6 +13,7 @@ from bench.shape_floor import (
     SHAPE_CHANGE_UPDATE,
     SHAPE_WORKFLOWS,
     ShapeChange,
+    direct_floor,
     end_shape_entities,
     shape_floor,
 )
@@ -39,6 +40,27 @@ async def test_each_change_reaches_an_open_workflow_of_its_own_and_is_answered(
                 SHAPE_CHANGE_UPDATE, ShapeChange(index=index, device_delay=0.0), result_type=int
             )
             assert answer == index
+        await end_shape_entities(client, run)
+        for workflow_id in run.entity_ids:
+            description = await client.get_workflow_handle(workflow_id).describe()
+            assert description.status is WorkflowExecutionStatus.COMPLETED
+
+
+async def test_without_the_driver_each_change_reaches_a_workflow_of_its_own(
+    temporal_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    client = temporal_env.client
+    async with Worker(
+        client,
+        task_queue=task_queue,
+        workflows=list(SHAPE_WORKFLOWS),
+        activities=list(SHAPE_ACTIVITIES),
+    ):
+        run = await direct_floor(client, task_queue, changes=4, max_in_flight=2, device_delay=0.01)
+        assert len(set(run.entity_ids)) == 4
+        for workflow_id in run.entity_ids:
+            description = await client.get_workflow_handle(workflow_id).describe()
+            assert description.status is WorkflowExecutionStatus.RUNNING
         await end_shape_entities(client, run)
         for workflow_id in run.entity_ids:
             description = await client.get_workflow_handle(workflow_id).describe()
