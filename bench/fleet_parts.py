@@ -162,7 +162,7 @@ def bench_main(
     args: argparse.Namespace,
     run: Callable[[argparse.Namespace], Coroutine[Any, Any, None]],
     extra_workflows: Sequence[type] = (),
-    extra_activities: Sequence[Any] = (),
+    extra_activities: Sequence[Callable[..., Any]] = (),
 ) -> None:
     """A benchmark's entry: its worker process when ``--serve-worker`` is given, else the run;
     leaves with the run's own exit status."""

@@ -1,5 +1,5 @@
-"""The shape floor: what Temporal alone spends on the operations a rollout's verified change
-cannot do without, with none of nukiflow's code.
+"""The shape floor: what Temporal alone spends on the operations of a rollout's verified change
+in nukiflow's shape, with none of nukiflow's workflow or activity code.
 
 Every change of a rollout goes through its auth's own workflow, started (or reached) by an
 Update-with-Start that the rollout's item activity sends, since a workflow cannot send one
@@ -13,9 +13,10 @@ auth-like workflows stay open afterwards, as entities do.
 the caller: what a change costs with no rollout at all.
 
 Both workflows run outside the sandbox and the activities have no heartbeat timeout, as the
-Temporal floor's empty workflow runs outside it: the figure is a lower bound of what any
-design of that shape costs on this server and worker, not an estimate of nukiflow's. The
-fleet benchmark prints the rollout against it, and it against the Temporal floor.
+Temporal floor's empty workflow runs outside it; payloads go through the client's converter,
+as nukiflow's do. The figure is a lower bound of what a design of this shape costs on this
+server and worker, not an estimate of nukiflow's. One driver run holds every item's events
+(no continue-as-new), so it takes at most :data:`MAX_SHAPE_CHANGES` changes.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -36,7 +38,8 @@ SHAPE_ENTITY = "BenchShapeEntity"
 SHAPE_ITEM_ACTIVITY = "bench.shape.item"
 SHAPE_DEVICE_ACTIVITY = "bench.shape.device"
 SHAPE_CHANGE_UPDATE = "change"
-SHAPE_FINISH_SIGNAL = "finish"
+# About six events per item in the driver's one run, well within Temporal's 51,200.
+MAX_SHAPE_CHANGES = 5_000
 # Generous: the floor measures cost, not patience.
 _ACTIVITY_TIMEOUT = timedelta(minutes=10)
 
@@ -65,19 +68,11 @@ class ShapePlan:
 
 @workflow.defn(name=SHAPE_ENTITY, sandboxed=False)
 class ShapeEntity:
-    """An auth's workflow reduced to its shape: open until told to finish, one activity per
-    change."""
-
-    def __init__(self) -> None:
-        self._finish = False
+    """An auth's workflow reduced to its shape: open for good, one activity per change."""
 
     @workflow.run
     async def run(self) -> None:
-        await workflow.wait_condition(lambda: self._finish)
-
-    @workflow.signal(name=SHAPE_FINISH_SIGNAL)
-    def finish(self) -> None:
-        self._finish = True
+        await workflow.wait_condition(lambda: False)
 
     @workflow.update(name=SHAPE_CHANGE_UPDATE)
     async def change(self, change: ShapeChange) -> int:
@@ -93,10 +88,10 @@ class ShapeEntity:
 @workflow.defn(name=SHAPE_ROLLOUT, sandboxed=False)
 class ShapeRollout:
     """A rollout reduced to its shape: one activity per item, at most ``max_in_flight`` at a
-    time; answers how many items were answered."""
+    time; answers each item's answer, in the items' order."""
 
     @workflow.run
-    async def run(self, plan: ShapePlan) -> int:
+    async def run(self, plan: ShapePlan) -> list[int]:
         gate = asyncio.Semaphore(plan.max_in_flight)
 
         async def item(index: int) -> int:
@@ -113,12 +108,12 @@ class ShapeRollout:
                 )
                 return done
 
-        answered = await asyncio.gather(*(item(i) for i in range(plan.changes)))
-        return len(answered)
+        return list(await asyncio.gather(*(item(i) for i in range(plan.changes))))
 
 
 async def _update_with_start(client: Client, item: ShapeItem) -> int:
-    """Update-with-Start to the item's workflow, waiting for the update's answer."""
+    """Update-with-Start to the item's workflow, waiting for the update's answer. The update's
+    id is the item's, so a retried call attaches to the same update, as nukiflow's do."""
     start: WithStartWorkflowOperation[Any, None] = WithStartWorkflowOperation(
         SHAPE_ENTITY,
         id=item.entity_id,
@@ -126,7 +121,11 @@ async def _update_with_start(client: Client, item: ShapeItem) -> int:
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
     )
     answer: int = await client.execute_update_with_start_workflow(
-        SHAPE_CHANGE_UPDATE, item.change, start_workflow_operation=start, result_type=int
+        SHAPE_CHANGE_UPDATE,
+        item.change,
+        start_workflow_operation=start,
+        id=f"{item.entity_id}-change",
+        result_type=int,
     )
     return answer
 
@@ -145,21 +144,30 @@ async def shape_device(change: ShapeChange) -> int:
 
 
 SHAPE_WORKFLOWS: tuple[type, ...] = (ShapeRollout, ShapeEntity)
-SHAPE_ACTIVITIES = (shape_item, shape_device)
+SHAPE_ACTIVITIES: tuple[Callable[..., Any], ...] = (shape_item, shape_device)
 
 
 @dataclass(frozen=True)
 class ShapeRun:
     seconds: float
-    # The auth-like workflows it left open.
-    entity_ids: list[str]
+    # The auth-like workflows it left open, in the items' order.
+    entity_ids: tuple[str, ...]
+
+
+def _checked(prefix: str, answers: list[int], changes: int, seconds: float) -> ShapeRun:
+    """The run, once every change was answered by its own workflow's device activity."""
+    if answers != list(range(changes)):
+        raise RuntimeError(f"{prefix}: the changes were not each answered by their own")
+    return ShapeRun(seconds=seconds, entity_ids=tuple(f"{prefix}-{i}" for i in range(changes)))
 
 
 async def shape_floor(
     client: Client, task_queue: str, *, changes: int, max_in_flight: int, device_delay: float
 ) -> ShapeRun:
-    """Wall time of ``changes`` changes of the bare shape (see the module), the workers on
-    ``task_queue`` serving :data:`SHAPE_WORKFLOWS` and :data:`SHAPE_ACTIVITIES`."""
+    """``changes`` changes of the bare shape (see the module) through its driver, the workers
+    on ``task_queue`` serving :data:`SHAPE_WORKFLOWS` and :data:`SHAPE_ACTIVITIES`."""
+    if not 0 < changes <= MAX_SHAPE_CHANGES:
+        raise ValueError(f"the shape floor takes 1 to {MAX_SHAPE_CHANGES:,} changes")
     prefix = "bench-shape-" + uuid.uuid4().hex[:8]
     plan = ShapePlan(
         prefix=prefix,
@@ -169,23 +177,19 @@ async def shape_floor(
         device_delay=device_delay,
     )
     started = time.monotonic()
-    answered = await client.execute_workflow(
-        SHAPE_ROLLOUT, plan, id=prefix, task_queue=task_queue, result_type=int
+    answers = await client.execute_workflow(
+        SHAPE_ROLLOUT, plan, id=prefix, task_queue=task_queue, result_type=list[int]
     )
-    seconds = time.monotonic() - started
-    if answered != changes:
-        raise RuntimeError(f"the shape floor answered {answered} of {changes} changes")
-    return ShapeRun(seconds=seconds, entity_ids=[f"{prefix}-{i}" for i in range(changes)])
+    return _checked(prefix, answers, changes, time.monotonic() - started)
 
 
 async def direct_floor(
     client: Client, task_queue: str, *, changes: int, max_in_flight: int, device_delay: float
 ) -> ShapeRun:
-    """Wall time of ``changes`` changes of the shape without its driver: each Update-with-Start
-    sent by the caller, at most ``max_in_flight`` at a time (no workflow, no item activity)."""
+    """``changes`` changes of the shape without its driver: each Update-with-Start sent by the
+    caller, at most ``max_in_flight`` at a time (no workflow, no item activity)."""
     prefix = "bench-direct-" + uuid.uuid4().hex[:8]
     gate = asyncio.Semaphore(max_in_flight)
-    queue = task_queue
 
     async def one(index: int) -> int:
         async with gate:
@@ -193,29 +197,11 @@ async def direct_floor(
                 client,
                 ShapeItem(
                     entity_id=f"{prefix}-{index}",
-                    task_queue=queue,
+                    task_queue=task_queue,
                     change=ShapeChange(index=index, device_delay=device_delay),
                 ),
             )
 
     started = time.monotonic()
-    answered = await asyncio.gather(*(one(i) for i in range(changes)))
-    seconds = time.monotonic() - started
-    if answered != list(range(changes)):
-        raise RuntimeError("the direct floor's changes were not each answered by their own")
-    return ShapeRun(seconds=seconds, entity_ids=[f"{prefix}-{i}" for i in range(changes)])
-
-
-async def end_shape_entities(client: Client, run: ShapeRun, concurrency: int = 100) -> None:
-    """Let the floor's open workflows finish, so that what is measured next finds the worker's
-    cache as the Temporal floor left it (a completed run leaves the cache; a terminated one
-    would stay in it until evicted) and the server holding none of them open."""
-    gate = asyncio.Semaphore(concurrency)
-
-    async def end(workflow_id: str) -> None:
-        async with gate:
-            handle = client.get_workflow_handle(workflow_id)
-            await handle.signal(SHAPE_FINISH_SIGNAL)
-            await handle.result()
-
-    await asyncio.gather(*(end(each) for each in run.entity_ids))
+    answers = list(await asyncio.gather(*(one(i) for i in range(changes))))
+    return _checked(prefix, answers, changes, time.monotonic() - started)

@@ -23,7 +23,7 @@ import contextlib
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import IO, Any
@@ -39,7 +39,8 @@ STARTUP_TIMEOUT = 60.0
 
 
 async def serve_worker(
-    extra_workflows: Sequence[type] = (), extra_activities: Sequence[Any] = ()
+    extra_workflows: Sequence[type] = (),
+    extra_activities: Sequence[Callable[..., Any]] = (),
 ) -> None:
     """Run a worker with every nukiflow workflow (fleet ones included) until SIGTERM; the
     extra workflows and activities (a benchmark's yardsticks) run beside them."""

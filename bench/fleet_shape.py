@@ -1,0 +1,156 @@
+"""The fleet benchmark's shape floors (``bench.shape_floor``), each on a dev server and a worker
+of its own, fresh as the rollout's are, beside a Temporal floor measured there just before.
+
+A server holding earlier runs' workflows ran its empty-workflow floor about a third slower than
+a fresh one, so each yardstick gets a fresh server, and each is compared with the floor of its
+own server only. They run before the rollout, on a machine in the state the rollout finds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from temporalio.client import Client
+
+from bench.fleet_parts import WorkerSettings, dev_server_pid, open_stack, temporal_floor
+from bench.process_cpu import IDLE_SECONDS, CpuMark, CpuSpent, IdleRate, cpu_figures, cpu_line
+from bench.server_metrics import scrape_settled
+from bench.shape_floor import MAX_SHAPE_CHANGES, ShapeRun, direct_floor, shape_floor
+from nukiflow.simulator import SimSettings
+
+Measure = Callable[[Client, str], Awaitable[ShapeRun]]
+
+
+@dataclass(frozen=True)
+class Beside:
+    """A yardstick measured beside the Temporal floor of its own server and worker."""
+
+    floor_seconds: float
+    seconds: float
+    cpu_floor: CpuSpent
+    cpu: CpuSpent
+
+    @property
+    def x_floor(self) -> float:
+        return self.seconds / self.floor_seconds
+
+    def figures(self) -> dict[str, Any]:
+        return {
+            "seconds": round(self.seconds, 2),
+            "temporal_floor_seconds": round(self.floor_seconds, 2),
+            "x_temporal_floor": round(self.x_floor, 2),
+            "cpu": cpu_figures(self.cpu_floor, self.cpu),
+        }
+
+
+async def measure_beside_floor(
+    args: argparse.Namespace, module: str, changes: int, measure: Measure, name: str
+) -> Beside:
+    """A fresh dev server and worker process: the idle rate, ``changes`` empty workflows, then
+    ``measure``; each CPU window runs until the server's work for it has settled."""
+    settings = WorkerSettings(activity_slots=args.activity_slots)
+    task_queue = f"bench-fleet-{name}-{args.seed}"
+    sim_settings = SimSettings(device_delay=args.device_delay, action_time=args.device_delay)
+    async with (
+        open_stack(sim_settings, args.seed, log_level="error") as stack,
+        stack.worker(module, task_queue, settings) as process,
+    ):
+        server_pid = dev_server_pid()
+        quiet = CpuMark.take(server_pid, process.pid)
+        await asyncio.sleep(IDLE_SECONDS)
+        floor_start = CpuMark.take(server_pid, process.pid)
+        idle = IdleRate.between(quiet, floor_start)
+        floor = await temporal_floor(stack.client, task_queue, changes)
+        await scrape_settled(stack.metrics_url)
+        start = CpuMark.take(server_pid, process.pid)
+        run = await measure(stack.client, task_queue)
+        await scrape_settled(stack.metrics_url)
+        end = CpuMark.take(server_pid, process.pid)
+    return Beside(
+        floor_seconds=floor,
+        seconds=run.seconds,
+        cpu_floor=CpuSpent.between(floor_start, start, changes, idle),
+        cpu=CpuSpent.between(start, end, changes, idle),
+    )
+
+
+@dataclass(frozen=True)
+class ShapeFloors:
+    changes: int
+    shape: Beside
+    direct: Beside
+
+    def rollout_x_shape(self, rollout_x_floor: float) -> float:
+        """The rollout's multiple of its Temporal floor over the shape's multiple of its own."""
+        return rollout_x_floor / self.shape.x_floor
+
+    def figures(self, rollout_x_floor: float | None) -> dict[str, Any]:
+        """The report's ``shape`` figures."""
+        ratio = None if rollout_x_floor is None else self.rollout_x_shape(rollout_x_floor)
+        return {
+            "changes": self.changes,
+            **self.shape.figures(),
+            "rollout_x_shape": None if ratio is None else round(ratio, 2),
+            "direct": self.direct.figures(),
+        }
+
+
+async def shape_part(
+    args: argparse.Namespace, module: str, say: Callable[[str], None]
+) -> ShapeFloors | None:
+    """Both shape floors; None (said why) when the run is too large for the driver or a
+    yardstick failed: the rest of the benchmark goes on."""
+    changes = args.locks * (args.updates + args.creates + args.deletes)
+    # As the rollout: at most one change per lock in flight.
+    in_flight = min(args.max_in_flight, args.locks)
+    say(
+        f"shape floor: {changes} changes made of this shape's bare Temporal operations, with "
+        "none of nukiflow's workflow or activity code (its converter and worker are shared): "
+        f"a driver workflow, {in_flight} at a time, each an activity sending Update-with-Start "
+        f"to a workflow of its own that runs one {args.device_delay:g} s activity; on a dev "
+        "server and a worker of its own"
+    )
+    if changes > MAX_SHAPE_CHANGES:
+        say(f"  not measured: the driver runs at most {MAX_SHAPE_CHANGES:,} changes")
+        return None
+
+    def driven(client: Client, task_queue: str) -> Awaitable[ShapeRun]:
+        return shape_floor(
+            client,
+            task_queue,
+            changes=changes,
+            max_in_flight=in_flight,
+            device_delay=args.device_delay,
+        )
+
+    def direct(client: Client, task_queue: str) -> Awaitable[ShapeRun]:
+        return direct_floor(
+            client,
+            task_queue,
+            changes=changes,
+            max_in_flight=in_flight,
+            device_delay=args.device_delay,
+        )
+
+    try:
+        shape = await measure_beside_floor(args, module, changes, driven, "shape")
+        say(
+            f"  {shape.seconds:.1f} s = {shape.x_floor:.2f}x the Temporal floor measured just "
+            f"before it ({shape.floor_seconds:.1f} s, the same server and worker)"
+        )
+        say("  " + cpu_line(shape.cpu_floor, shape.cpu))
+        alone = await measure_beside_floor(args, module, changes, direct, "direct")
+    except Exception as exc:  # a yardstick that failed must not cost the run its report
+        say(f"  not measured: {type(exc).__name__}: {exc}")
+        return None
+    say(
+        f"  without the driver, on another fresh server (each Update-with-Start sent by the "
+        f"benchmark, {in_flight} at a time): {alone.seconds:.1f} s = {alone.x_floor:.2f}x its "
+        f"Temporal floor ({alone.floor_seconds:.1f} s); "
+        + cpu_line(alone.cpu_floor, alone.cpu, "CPU per change (the benchmark's own not counted)")
+    )
+    return ShapeFloors(changes=changes, shape=shape, direct=alone)
