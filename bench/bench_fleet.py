@@ -119,16 +119,15 @@ from bench.fleet_parts import (
     bench_main,
     by_op,
     describe_rss,
-    dev_server_pid,
+    measure_floor,
     open_stack,
     peak_rss_mib,
     rate_by_op,
     rss_mib,
     server_rss_mib,
-    temporal_floor,
 )
 from bench.fleet_shape import shape_part
-from bench.process_cpu import IDLE_SECONDS, CpuMark, CpuSpent, IdleRate, cpu_figures, cpu_line
+from bench.process_cpu import CpuSpent, cpu_figures, cpu_line
 from bench.rollout_parts import RolloutRun, Shape, measure_rollout
 from bench.server_metrics import server_lines
 from bench.shape_floor import SHAPE_ACTIVITIES, SHAPE_WORKFLOWS
@@ -179,13 +178,8 @@ async def rollout_part(
     )
     physical = shape.per_lock * args.device_delay
     async with stack.worker(MODULE, task_queue, settings) as process:
-        # What the server and the idle worker burn doing nothing, taken off every window.
-        server_pid = dev_server_pid()
-        quiet = CpuMark.take(server_pid, process.pid)
-        await asyncio.sleep(IDLE_SECONDS)
-        floor_cpu = CpuMark.take(server_pid, process.pid)
-        idle = IdleRate.between(quiet, floor_cpu)
-        floor = await temporal_floor(stack.client, task_queue, changes)
+        floored = await measure_floor(stack, process.pid, task_queue, changes)
+        floor, floor_cpu, idle = floored.seconds, floored.cpu_start, floored.idle
         say(
             f"  physical floor (busiest lock: {shape.per_lock} operations x "
             f"{args.device_delay:g} s): {physical:.1f} s; Temporal floor ({changes} empty "

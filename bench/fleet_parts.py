@@ -27,6 +27,7 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from bench import leave
+from bench.process_cpu import IDLE_SECONDS, CpuMark, IdleRate
 from bench.worker_process import serve_worker, start_worker_process, stop_process
 from nukiflow.contracts import search_attributes
 from nukiflow.devtools.ports import free_port
@@ -241,6 +242,26 @@ def describe_rss(memory: tuple[float, float] | None) -> str:
 
 
 # -- the Temporal floor ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FloorRun:
+    """The Temporal floor measured on a stack's server and a worker: its wall time, the CPU
+    marks when it began, and what both processes burn idle (taken off every later window)."""
+
+    seconds: float
+    cpu_start: CpuMark
+    idle: IdleRate
+
+
+async def measure_floor(stack: Stack, worker_pid: int, task_queue: str, n: int) -> FloorRun:
+    """The processes' idle rate over a quiet moment, then n empty workflows."""
+    server_pid = dev_server_pid()
+    quiet = CpuMark.take(server_pid, worker_pid)
+    await asyncio.sleep(IDLE_SECONDS)
+    start = CpuMark.take(server_pid, worker_pid)
+    seconds = await temporal_floor(stack.client, task_queue, n)
+    return FloorRun(seconds=seconds, cpu_start=start, idle=IdleRate.between(quiet, start))
 
 
 async def temporal_floor(client: Client, task_queue: str, n: int) -> float:

@@ -9,15 +9,14 @@ own server only. They run before the rollout, on a machine in the state the roll
 from __future__ import annotations
 
 import argparse
-import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from temporalio.client import Client
 
-from bench.fleet_parts import WorkerSettings, dev_server_pid, open_stack, temporal_floor
-from bench.process_cpu import IDLE_SECONDS, CpuMark, CpuSpent, IdleRate, cpu_figures, cpu_line
+from bench.fleet_parts import WorkerSettings, dev_server_pid, measure_floor, open_stack
+from bench.process_cpu import CpuMark, CpuSpent, cpu_figures, cpu_line
 from bench.server_metrics import scrape_settled
 from bench.shape_floor import MAX_SHAPE_CHANGES, ShapeRun, direct_floor, shape_floor
 from nukiflow.simulator import SimSettings
@@ -59,22 +58,18 @@ async def measure_beside_floor(
         open_stack(sim_settings, args.seed, log_level="error") as stack,
         stack.worker(module, task_queue, settings) as process,
     ):
+        floor = await measure_floor(stack, process.pid, task_queue, changes)
         server_pid = dev_server_pid()
-        quiet = CpuMark.take(server_pid, process.pid)
-        await asyncio.sleep(IDLE_SECONDS)
-        floor_start = CpuMark.take(server_pid, process.pid)
-        idle = IdleRate.between(quiet, floor_start)
-        floor = await temporal_floor(stack.client, task_queue, changes)
         await scrape_settled(stack.metrics_url)
         start = CpuMark.take(server_pid, process.pid)
         run = await measure(stack.client, task_queue)
         await scrape_settled(stack.metrics_url)
         end = CpuMark.take(server_pid, process.pid)
     return Beside(
-        floor_seconds=floor,
+        floor_seconds=floor.seconds,
         seconds=run.seconds,
-        cpu_floor=CpuSpent.between(floor_start, start, changes, idle),
-        cpu=CpuSpent.between(start, end, changes, idle),
+        cpu_floor=CpuSpent.between(floor.cpu_start, start, changes, floor.idle),
+        cpu=CpuSpent.between(start, end, changes, floor.idle),
     )
 
 
@@ -118,32 +113,26 @@ async def shape_part(
         say(f"  not measured: the driver runs at most {MAX_SHAPE_CHANGES:,} changes")
         return None
 
-    def driven(client: Client, task_queue: str) -> Awaitable[ShapeRun]:
-        return shape_floor(
-            client,
-            task_queue,
-            changes=changes,
-            max_in_flight=in_flight,
-            device_delay=args.device_delay,
-        )
+    def yardstick(floor: Callable[..., Awaitable[ShapeRun]]) -> Measure:
+        def measure(client: Client, task_queue: str) -> Awaitable[ShapeRun]:
+            return floor(
+                client,
+                task_queue,
+                changes=changes,
+                max_in_flight=in_flight,
+                device_delay=args.device_delay,
+            )
 
-    def direct(client: Client, task_queue: str) -> Awaitable[ShapeRun]:
-        return direct_floor(
-            client,
-            task_queue,
-            changes=changes,
-            max_in_flight=in_flight,
-            device_delay=args.device_delay,
-        )
+        return measure
 
     try:
-        shape = await measure_beside_floor(args, module, changes, driven, "shape")
+        shape = await measure_beside_floor(args, module, changes, yardstick(shape_floor), "shape")
         say(
             f"  {shape.seconds:.1f} s = {shape.x_floor:.2f}x the Temporal floor measured just "
             f"before it ({shape.floor_seconds:.1f} s, the same server and worker)"
         )
         say("  " + cpu_line(shape.cpu_floor, shape.cpu))
-        alone = await measure_beside_floor(args, module, changes, direct, "direct")
+        alone = await measure_beside_floor(args, module, changes, yardstick(direct_floor), "direct")
     except Exception as exc:  # a yardstick that failed must not cost the run its report
         say(f"  not measured: {type(exc).__name__}: {exc}")
         return None

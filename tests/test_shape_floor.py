@@ -39,16 +39,20 @@ async def each_answered_by_its_own(client: Client, run: ShapeRun, changes: int) 
         assert await activities_run(client, workflow_id) == [SHAPE_DEVICE_ACTIVITY]
 
 
-async def test_the_driver_sends_each_change_to_a_workflow_of_its_own(
-    temporal_env: WorkflowEnvironment, task_queue: str
-) -> None:
-    client = temporal_env.client
-    async with Worker(
+def shape_worker(client: Client, task_queue: str) -> Worker:
+    return Worker(
         client,
         task_queue=task_queue,
         workflows=list(SHAPE_WORKFLOWS),
         activities=list(SHAPE_ACTIVITIES),
-    ):
+    )
+
+
+async def test_the_driver_sends_each_change_to_a_workflow_of_its_own(
+    temporal_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    client = temporal_env.client
+    async with shape_worker(client, task_queue):
         run = await shape_floor(client, task_queue, changes=5, max_in_flight=2, device_delay=0.01)
         await each_answered_by_its_own(client, run, 5)
         driver = run.entity_ids[0].rsplit("-", 1)[0]
@@ -59,11 +63,6 @@ async def test_without_the_driver_each_change_reaches_a_workflow_of_its_own(
     temporal_env: WorkflowEnvironment, task_queue: str
 ) -> None:
     client = temporal_env.client
-    async with Worker(
-        client,
-        task_queue=task_queue,
-        workflows=list(SHAPE_WORKFLOWS),
-        activities=list(SHAPE_ACTIVITIES),
-    ):
+    async with shape_worker(client, task_queue):
         run = await direct_floor(client, task_queue, changes=4, max_in_flight=2, device_delay=0.01)
         await each_answered_by_its_own(client, run, 4)
