@@ -87,8 +87,9 @@ stderr. Keys (always present; null where a part was skipped or a figure unknown)
   ``mix_weighted``: {``requests_per_change``, ``history_events_per_change``}}.
 - ``shape``: null, or {``changes``, ``seconds``, ``temporal_floor_seconds``,
   ``x_temporal_floor``, ``cpu`` (as the top-level ``cpu``, for a change of the shape),
-  ``rollout_x_shape``, ``direct``: {``seconds``, ``temporal_floor_seconds``,
-  ``x_temporal_floor``, ``cpu``} without the driver, on its own server}.
+  ``rollout_x_shape``, ``direct``: null (it failed), or {``seconds``,
+  ``temporal_floor_seconds``, ``x_temporal_floor``, ``cpu``} without the driver, on its own
+  server (the benchmark's own CPU, which sends every Update-with-Start, not counted)}.
 - ``entities``: null, or {``entities``, ``locks``, ``per_lock``, ``brought_up``,
   ``up_seconds``, ``up_floor_seconds``, ``open``, ``worker`` {``max_cached_workflows``,
   ``max_concurrent_activities``}, ``worker_now_mib``, ``worker_peak_mib``, ``server_now_mib``,
@@ -126,7 +127,7 @@ from bench.fleet_parts import (
     rss_mib,
     server_rss_mib,
 )
-from bench.fleet_shape import shape_part
+from bench.fleet_shape import ShapeFloors, shape_part
 from bench.process_cpu import CpuSpent, cpu_figures, cpu_line
 from bench.rollout_parts import RolloutRun, Shape, measure_rollout
 from bench.server_metrics import server_lines
@@ -163,8 +164,10 @@ async def rollout_part(
     sim: SimulatorControl,
     report: dict[str, Any],
     targets_in: dict[str, float | None],
+    floors: ShapeFloors | None,
 ) -> None:
-    """The mixed rollout beside its floors, then each change kind alone (parts 1 and 2)."""
+    """The mixed rollout beside its floors (the shape's too, when measured), then each change
+    kind alone (parts 1 and 2)."""
     shape = Shape(updates=args.updates, creates=args.creates, deletes=args.deletes)
     changes = args.locks * shape.per_lock
     settings = WorkerSettings(activity_slots=args.activity_slots)
@@ -220,6 +223,13 @@ async def rollout_part(
         for line in server_lines(done.server, changes, stack.metrics_url):
             say("  " + line)
         say("  " + cpu_line(cpu_floor, cpu_change))
+        if floors is not None:
+            report["shape"] = floors.figures(wall / floor)
+            say(
+                f"  beside its shape: the rollout {wall / floor:.2f}x its Temporal floor, the "
+                f"shape {floors.shape.x_floor:.2f}x its own: "
+                f"{floors.rollout_x_shape(wall / floor):.2f} times the shape's multiple"
+            )
         say(
             "  worker peak memory (VmHWM): "
             + ("unknown" if worker_peak is None else f"{worker_peak:.0f} MiB")
@@ -434,16 +444,7 @@ async def run(args: argparse.Namespace) -> None:
         open_stack(settings, args.seed, log_level="error") as stack,
         SimulatorControl(stack.server.base_url, stack.server.token) as sim,
     ):
-        await rollout_part(args, stack, sim, report, targets_in)
-        if floors is not None:
-            rollout_x_floor = targets_in["rollout_x_temporal_floor"]
-            assert rollout_x_floor is not None
-            report["shape"] = floors.figures(rollout_x_floor)
-            say(
-                f"rollout beside its shape: {rollout_x_floor:.2f}x its Temporal floor, the "
-                f"shape {floors.shape.x_floor:.2f}x its own: "
-                f"{floors.rollout_x_shape(rollout_x_floor):.2f} times as much"
-            )
+        await rollout_part(args, stack, sim, report, targets_in, floors)
         if not args.skip_entities:
             await entities_part(args, stack, sim, report, targets_in)
     entities = None if report["entities"] is None else report["entities"]["entities"]

@@ -252,6 +252,8 @@ class FloorRun:
     seconds: float
     cpu_start: CpuMark
     idle: IdleRate
+    # The stack's dev server, for the later windows' marks.
+    server_pid: int | None
 
 
 async def measure_floor(stack: Stack, worker_pid: int, task_queue: str, n: int) -> FloorRun:
@@ -261,7 +263,8 @@ async def measure_floor(stack: Stack, worker_pid: int, task_queue: str, n: int) 
     await asyncio.sleep(IDLE_SECONDS)
     start = CpuMark.take(server_pid, worker_pid)
     seconds = await temporal_floor(stack.client, task_queue, n)
-    return FloorRun(seconds=seconds, cpu_start=start, idle=IdleRate.between(quiet, start))
+    idle = IdleRate.between(quiet, start)
+    return FloorRun(seconds=seconds, cpu_start=start, idle=idle, server_pid=server_pid)
 
 
 async def temporal_floor(client: Client, task_queue: str, n: int) -> float:

@@ -9,13 +9,15 @@ own server only. They run before the rollout, on a machine in the state the roll
 from __future__ import annotations
 
 import argparse
+import asyncio
+import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from temporalio.client import Client
 
-from bench.fleet_parts import WorkerSettings, dev_server_pid, measure_floor, open_stack
+from bench.fleet_parts import WorkerSettings, measure_floor, open_stack
 from bench.process_cpu import CpuMark, CpuSpent, cpu_figures, cpu_line
 from bench.server_metrics import scrape_settled
 from bench.shape_floor import MAX_SHAPE_CHANGES, ShapeRun, direct_floor, shape_floor
@@ -59,12 +61,11 @@ async def measure_beside_floor(
         stack.worker(module, task_queue, settings) as process,
     ):
         floor = await measure_floor(stack, process.pid, task_queue, changes)
-        server_pid = dev_server_pid()
         await scrape_settled(stack.metrics_url)
-        start = CpuMark.take(server_pid, process.pid)
+        start = CpuMark.take(floor.server_pid, process.pid)
         run = await measure(stack.client, task_queue)
         await scrape_settled(stack.metrics_url)
-        end = CpuMark.take(server_pid, process.pid)
+        end = CpuMark.take(floor.server_pid, process.pid)
     return Beside(
         floor_seconds=floor.seconds,
         seconds=run.seconds,
@@ -77,7 +78,8 @@ async def measure_beside_floor(
 class ShapeFloors:
     changes: int
     shape: Beside
-    direct: Beside
+    # None: the yardstick without the driver failed or ran out of time.
+    direct: Beside | None
 
     def rollout_x_shape(self, rollout_x_floor: float) -> float:
         """The rollout's multiple of its Temporal floor over the shape's multiple of its own."""
@@ -90,56 +92,64 @@ class ShapeFloors:
             "changes": self.changes,
             **self.shape.figures(),
             "rollout_x_shape": None if ratio is None else round(ratio, 2),
-            "direct": self.direct.figures(),
+            "direct": None if self.direct is None else self.direct.figures(),
         }
+
+
+def time_limit(changes: int, in_flight: int, device_delay: float) -> float:
+    """Seconds a yardstick may take before it counts as failed: ten times the devices' own
+    time, plus ten minutes for the servers (a hung one must not hang the benchmark)."""
+    rounds = -(-changes // in_flight)
+    return 600.0 + 10 * rounds * device_delay
 
 
 async def shape_part(
     args: argparse.Namespace, module: str, say: Callable[[str], None]
 ) -> ShapeFloors | None:
-    """Both shape floors; None (said why) when the run is too large for the driver or a
-    yardstick failed: the rest of the benchmark goes on."""
+    """Both shape floors; None (said why) when the run is too large for the driver or the
+    driven yardstick failed: the rest of the benchmark goes on either way."""
     changes = args.locks * (args.updates + args.creates + args.deletes)
     # As the rollout: at most one change per lock in flight.
     in_flight = min(args.max_in_flight, args.locks)
     say(
-        f"shape floor: {changes} changes made of this shape's bare Temporal operations, with "
-        "none of nukiflow's workflow or activity code (its converter and worker are shared): "
-        f"a driver workflow, {in_flight} at a time, each an activity sending Update-with-Start "
-        f"to a workflow of its own that runs one {args.device_delay:g} s activity; on a dev "
-        "server and a worker of its own"
+        f"shape floor: {changes} changes made of this shape's bare Temporal operations and the "
+        "device delay, with none of nukiflow's workflow or activity code (its converter and "
+        f"worker are shared): a driver workflow, {in_flight} at a time, each an activity "
+        f"sending Update-with-Start to a workflow of its own that runs one "
+        f"{args.device_delay:g} s activity; on a dev server and a worker of its own"
     )
     if changes > MAX_SHAPE_CHANGES:
         say(f"  not measured: the driver runs at most {MAX_SHAPE_CHANGES:,} changes")
         return None
+    limit = time_limit(changes, in_flight, args.device_delay)
+    sizes = {"changes": changes, "max_in_flight": in_flight, "device_delay": args.device_delay}
 
-    def yardstick(floor: Callable[..., Awaitable[ShapeRun]]) -> Measure:
-        def measure(client: Client, task_queue: str) -> Awaitable[ShapeRun]:
-            return floor(
-                client,
-                task_queue,
-                changes=changes,
-                max_in_flight=in_flight,
-                device_delay=args.device_delay,
-            )
+    async def beside(floor: Callable[..., Awaitable[ShapeRun]], name: str) -> Beside | None:
+        try:
+            async with asyncio.timeout(limit):
+                return await measure_beside_floor(
+                    args, module, changes, functools.partial(floor, **sizes), name
+                )
+        except Exception as exc:  # a yardstick that failed must not cost the run its report
+            say(f"  {name}: not measured: {type(exc).__name__}: {exc}")
+            return None
 
-        return measure
-
-    try:
-        shape = await measure_beside_floor(args, module, changes, yardstick(shape_floor), "shape")
-        say(
-            f"  {shape.seconds:.1f} s = {shape.x_floor:.2f}x the Temporal floor measured just "
-            f"before it ({shape.floor_seconds:.1f} s, the same server and worker)"
-        )
-        say("  " + cpu_line(shape.cpu_floor, shape.cpu))
-        alone = await measure_beside_floor(args, module, changes, yardstick(direct_floor), "direct")
-    except Exception as exc:  # a yardstick that failed must not cost the run its report
-        say(f"  not measured: {type(exc).__name__}: {exc}")
+    shape = await beside(shape_floor, "shape")
+    if shape is None:
         return None
     say(
-        f"  without the driver, on another fresh server (each Update-with-Start sent by the "
-        f"benchmark, {in_flight} at a time): {alone.seconds:.1f} s = {alone.x_floor:.2f}x its "
-        f"Temporal floor ({alone.floor_seconds:.1f} s); "
-        + cpu_line(alone.cpu_floor, alone.cpu, "CPU per change (the benchmark's own not counted)")
+        f"  {shape.seconds:.1f} s = {shape.x_floor:.2f}x the Temporal floor measured just "
+        f"before it ({shape.floor_seconds:.1f} s, the same server and worker)"
     )
+    say("  " + cpu_line(shape.cpu_floor, shape.cpu))
+    alone = await beside(direct_floor, "direct")
+    if alone is not None:
+        say(
+            f"  without the driver, on another fresh server (each Update-with-Start sent by "
+            f"the benchmark, {in_flight} at a time): {alone.seconds:.1f} s = "
+            f"{alone.x_floor:.2f}x its Temporal floor ({alone.floor_seconds:.1f} s); "
+            + cpu_line(
+                alone.cpu_floor, alone.cpu, "CPU per change (the benchmark's own not counted)"
+            )
+        )
     return ShapeFloors(changes=changes, shape=shape, direct=alone)

@@ -1,5 +1,5 @@
-"""The shape floor: what Temporal alone spends on the operations of a rollout's verified change
-in nukiflow's shape, with none of nukiflow's workflow or activity code.
+"""The shape floor: what the bare Temporal operations of a rollout's verified change in
+nukiflow's shape cost, with the device delay and none of nukiflow's workflow or activity code.
 
 Every change of a rollout goes through its auth's own workflow, started (or reached) by an
 Update-with-Start that the rollout's item activity sends, since a workflow cannot send one
@@ -14,9 +14,10 @@ the caller: what a change costs with no rollout at all.
 
 Both workflows run outside the sandbox and the activities have no heartbeat timeout, as the
 Temporal floor's empty workflow runs outside it; payloads go through the client's converter,
-as nukiflow's do. The figure is a lower bound of what a design of this shape costs on this
-server and worker, not an estimate of nukiflow's. One driver run holds every item's events
-(no continue-as-new), so it takes at most :data:`MAX_SHAPE_CHANGES` changes.
+as nukiflow's do. The figure (device delay included, as in the rollout) is a lower bound of
+what a design of this shape costs on this server and worker, not an estimate of nukiflow's.
+One driver run holds every item's events (no continue-as-new), so it takes at most
+:data:`MAX_SHAPE_CHANGES` changes.
 """
 
 from __future__ import annotations
@@ -150,6 +151,8 @@ SHAPE_ACTIVITIES: tuple[Callable[..., Any], ...] = (shape_item, shape_device)
 @dataclass(frozen=True)
 class ShapeRun:
     seconds: float
+    # The driver's workflow id (the direct floor has none: the prefix of its workflows' ids).
+    prefix: str
     # The auth-like workflows it left open, in the items' order.
     entity_ids: tuple[str, ...]
 
@@ -158,7 +161,8 @@ def _checked(prefix: str, answers: list[int], changes: int, seconds: float) -> S
     """The run, once every change was answered by its own workflow's device activity."""
     if answers != list(range(changes)):
         raise RuntimeError(f"{prefix}: the changes were not each answered by their own")
-    return ShapeRun(seconds=seconds, entity_ids=tuple(f"{prefix}-{i}" for i in range(changes)))
+    ids = tuple(f"{prefix}-{i}" for i in range(changes))
+    return ShapeRun(seconds=seconds, prefix=prefix, entity_ids=ids)
 
 
 async def shape_floor(

@@ -22,6 +22,8 @@ from bench.fleet_figures import (
     percentile,
 )
 from bench.fleet_parts import WorkerSettings, request_op, visibility_time
+from bench.fleet_shape import Beside, ShapeFloors, time_limit
+from bench.process_cpu import CpuSpent
 from bench.rollout_parts import Shape
 from bench.server_metrics import ServerOps, parse_samples, server_lines
 
@@ -342,3 +344,42 @@ def test_scrapes_agree_when_only_the_workers_liveness_moved() -> None:
     assert not before.settled_like(
         ServerOps.from_text(AFTER + "\n" + vis(VIS, 1, "UpsertWorkflowExecution"))
     )
+
+
+def _beside(floor_seconds: float, seconds: float) -> Beside:
+    return Beside(
+        floor_seconds=floor_seconds,
+        seconds=seconds,
+        cpu_floor=CpuSpent(server_ms=10.0, worker_ms=2.0),
+        cpu=CpuSpent(server_ms=15.0, worker_ms=6.0),
+    )
+
+
+def test_the_shape_figures_set_the_rollout_against_the_shape_each_on_its_own_floor() -> None:
+    floors = ShapeFloors(changes=1000, shape=_beside(8.0, 16.0), direct=_beside(7.0, 12.6))
+    figures = floors.figures(4.5)
+    assert figures["changes"] == 1000
+    assert figures["seconds"] == 16.0 and figures["temporal_floor_seconds"] == 8.0
+    assert figures["x_temporal_floor"] == 2.0
+    # 4.5x its own floor against the shape's 2.0x its own.
+    assert figures["rollout_x_shape"] == 2.25
+    assert figures["cpu"]["server_x_floor"] == 1.5 and figures["cpu"]["both_x_floor"] == 1.75
+    assert figures["direct"]["x_temporal_floor"] == 1.8
+    assert set(figures["direct"]) == {
+        "seconds",
+        "temporal_floor_seconds",
+        "x_temporal_floor",
+        "cpu",
+    }
+
+
+def test_a_shape_without_its_direct_yardstick_or_a_rollout_keeps_what_was_measured() -> None:
+    figures = ShapeFloors(changes=10, shape=_beside(1.0, 3.0), direct=None).figures(None)
+    assert figures["direct"] is None and figures["rollout_x_shape"] is None
+    assert figures["x_temporal_floor"] == 3.0
+
+
+def test_a_yardstick_may_take_ten_times_the_devices_time_and_ten_minutes() -> None:
+    # 1,000 changes 100 at a time: 10 rounds of 1 s.
+    assert time_limit(1000, 100, 1.0) == 700.0
+    assert time_limit(101, 100, 2.0) == 640.0

@@ -55,8 +55,7 @@ async def test_the_driver_sends_each_change_to_a_workflow_of_its_own(
     async with shape_worker(client, task_queue):
         run = await shape_floor(client, task_queue, changes=5, max_in_flight=2, device_delay=0.01)
         await each_answered_by_its_own(client, run, 5)
-        driver = run.entity_ids[0].rsplit("-", 1)[0]
-        assert await activities_run(client, driver) == [SHAPE_ITEM_ACTIVITY] * 5
+        assert await activities_run(client, run.prefix) == [SHAPE_ITEM_ACTIVITY] * 5
 
 
 async def test_without_the_driver_each_change_reaches_a_workflow_of_its_own(

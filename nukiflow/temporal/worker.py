@@ -57,7 +57,7 @@ def build_worker(
     after shutdown begins; ``nexus`` serves the Nexus service (:mod:`nukiflow.nexus`);
     ``webhooks``: the lock's webhooks reach the workflows, which then wait for the lock's
     reports before polling; ``options`` go to :class:`temporalio.worker.Worker` (``workflows``
-    there run beside nukiflow's own, e.g. a benchmark's yardstick).
+    and ``activities`` there run beside nukiflow's own, e.g. a benchmark's yardsticks).
     """
     facade = (lambda _client, _queue: flow) if flow is not None else None
     return Worker(
