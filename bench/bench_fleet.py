@@ -44,8 +44,8 @@ Parts (defaults; ``--quick``: 100 changes across 10 locks, 1,000 entities across
    worker are shared; ``bench.shape_floor``): a driver workflow, an activity per item sending
    Update-with-Start to a workflow of its own, whose update runs one activity that waits the
    device delay; as many in flight as the rollout may have (one per lock). It runs on a dev
-   server and a worker of its own, fresh as the rollout's (a server holding earlier runs
-   measured its empty-workflow floor about a third slower), beside a Temporal floor measured
+   server and a worker of its own, fresh as the rollout's and before it (a floor measured late
+   in a long run came out about a third slower), beside a Temporal floor measured
    there just before: its wall time as a multiple of that floor, the CPU the server and the
    worker spent per change beside what each spent per empty workflow; then, on another fresh
    server, the same changes without the driver (each Update-with-Start sent by the benchmark:

@@ -1,9 +1,10 @@
 """The fleet benchmark's shape floors (``bench.shape_floor``), each on a dev server and a worker
 of its own, fresh as the rollout's are, beside a Temporal floor measured there just before.
 
-A server holding earlier runs' workflows ran its empty-workflow floor about a third slower than
-a fresh one, so each yardstick gets a fresh server, and each is compared with the floor of its
-own server only. They run before the rollout, on a machine in the state the rollout finds.
+An empty-workflow floor measured late in a long run (after the rollouts and the live entities)
+came out about a third slower than at its start, on the rollouts' server and on a fresh one
+alike. So the yardsticks run first, in the state the rollout finds, each on a fresh server, and
+each is compared with the floor of its own server only.
 """
 
 from __future__ import annotations
